@@ -1,0 +1,49 @@
+# The two commands of README.md: `make run` and `make test`. Everything they need is set up here.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test lint typecheck pytest install browser bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: install, migrate, start on 127.0.0.1:8000 with the embedded defaults (SQLite, sandbox WeChat)
+run: install
+	$(VENV)/bin/wxbot db upgrade
+	$(VENV)/bin/wxbot serve
+
+## make test: lint, format check, type check of the domain modules, the whole test suite
+test: install browser lint typecheck pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy wxbot jobs
+
+pytest: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The console tests drive Debian's Chromium (Playwright cannot download a browser here).
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "could not install chromium; the browser tests will say so"; \
+	  else echo "chromium missing (apt-get install chromium as root); the browser tests will say so"; fi; \
+	fi
+
+bench: install
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

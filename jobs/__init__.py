@@ -1,0 +1,82 @@
+"""Scheduled jobs (APScheduler 3). Each job is a function job(services) -> None.
+
+Embedded default: the scheduler runs inside the web process. Production: `wxbot jobs` runs it as its own
+process, any number of them; a job marked singleton takes a lock in the shared cache so that only one
+process runs it at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from wxbot.config import Settings
+from wxbot.services import Services, build_services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    func: Callable[[Services], Any]
+    seconds: float  # interval
+    singleton: bool = True  # at most one process runs it at a time
+
+
+def registered_jobs() -> list[Job]:
+    """Every job of the project; each module that owns jobs adds them here."""
+    return []
+
+
+def _guarded(services: Services, job: Job) -> Callable[[], None]:
+    def run() -> None:
+        token = None
+        if job.singleton:
+            token = services.cache.try_lock(f"job:{job.name}", ttl=max(job.seconds * 10, 60))
+            if token is None:
+                return
+        try:
+            job.func(services)
+        except Exception:
+            log.exception("job %s failed", job.name)
+        finally:
+            if token is not None:
+                services.cache.release(f"job:{job.name}", token)
+
+    return run
+
+
+def build_scheduler(services: Services, jobs: list[Job] | None = None) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC")
+    for job in registered_jobs() if jobs is None else jobs:
+        scheduler.add_job(
+            _guarded(services, job),
+            "interval",
+            seconds=job.seconds,
+            id=job.name,
+            max_instances=1,
+            coalesce=True,
+        )
+    return scheduler
+
+
+def run_forever(settings: Settings) -> None:
+    from wxbot.logs import setup_logging
+
+    setup_logging(settings.app.log_format, settings.app.log_level)
+    services = build_services(settings)
+    scheduler = build_scheduler(services)
+    scheduler.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log.info("jobs process started with %d jobs", len(scheduler.get_jobs()))
+    stop.wait()
+    scheduler.shutdown(wait=True)

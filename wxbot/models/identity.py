@@ -1,0 +1,57 @@
+"""Accounts (people on the platform) and identities (their WeChat faces, one per app and openid)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from wxbot.db import Base
+from wxbot.models.base import created_at_column, personal, updated_at_column
+
+REMINDER_CHOICES = ("all", "key", "off")
+
+
+class Account(Base):
+    """A platform account. The phone number is its key on our side: stored encrypted, found by keyed hash."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_account_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    phone_enc: Mapped[str | None] = mapped_column(Text, info=personal("null"))
+    phone_hash: Mapped[str | None] = mapped_column(String(64), unique=True, info=personal("null"))
+    reminder_pref: Mapped[str] = mapped_column(String(8), default="all", nullable=False)
+    status: Mapped[str] = mapped_column(String(16), default="active", nullable=False)  # active|cancelled
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+    identities: Mapped[list[Identity]] = relationship(back_populates="account")
+
+
+class Identity(Base):
+    """(app, openid) with an optional unionid; linked to an Account once proven."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("appid", "openid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_name: Mapped[str] = mapped_column(String(32), nullable=False)
+    appid: Mapped[str] = mapped_column(String(32), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # official | miniprogram
+    openid: Mapped[str] = mapped_column(String(64), nullable=False, info=personal("pseudonym"))
+    unionid: Mapped[str | None] = mapped_column(String(64), index=True, info=personal("null"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
+    # official-account followers
+    subscribed: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    subscribed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    subscribe_scene: Mapped[str | None] = mapped_column(String(64))
+    last_interaction_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # unionid lookup (user/info) is done by a job; this says when it last ran for this follower
+    unionid_checked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+    account: Mapped[Account | None] = relationship(back_populates="identities")
