@@ -38,4 +38,6 @@ def create_app(settings: Settings | None = None, *, start_scheduler: bool | None
 
 def register_blueprints(app: Flask, services: Services) -> None:
     # Each concern owns one blueprint; the order does not matter.
-    pass
+    from wxbot.platform import bp as platform_bp
+
+    app.register_blueprint(platform_bp)

@@ -1,5 +1,6 @@
 """The tables, one module per concern; importing this package registers all of them on Base.metadata."""
 
 from wxbot.models.identity import Account, Identity
+from wxbot.models.ledger import AuditEntry, Consent
 
-__all__ = ["Account", "Identity"]
+__all__ = ["Account", "AuditEntry", "Consent", "Identity"]
