@@ -2,5 +2,15 @@
 
 from wxbot.models.identity import Account, Identity
 from wxbot.models.ledger import AuditEntry, Consent
+from wxbot.models.tickets import Agent, CannedReply, Conversation, TicketMessage
 
-__all__ = ["Account", "AuditEntry", "Consent", "Identity"]
+__all__ = [
+    "Account",
+    "Agent",
+    "AuditEntry",
+    "CannedReply",
+    "Consent",
+    "Conversation",
+    "Identity",
+    "TicketMessage",
+]
