@@ -34,7 +34,11 @@ class Job:
 
 def registered_jobs() -> list[Job]:
     """Every job of the project; each module that owns jobs adds them here."""
-    return []
+    from jobs import unionid
+
+    return [
+        Job("unionid", unionid.fetch_unionids, unionid.INTERVAL_SECONDS),
+    ]
 
 
 def _guarded(services: Services, job: Job) -> Callable[[], None]:
