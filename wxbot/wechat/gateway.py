@@ -20,6 +20,8 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, request
+from redis.exceptions import RedisError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from wxbot import clock, inbound
@@ -170,13 +172,19 @@ def receive(name: str) -> Response:
         reply = router.dispatch(HandlerContext(message, identity, session, services))
         return reply.to_dict() if reply is not None else None
 
-    stored = inbound.receive(
-        services.session_factory,
-        services.cache,
-        message,
-        respond,
-        cache_ttl=services.settings.callback.dedupe_ttl_seconds,
-    )
+    try:
+        stored = inbound.receive(
+            services.session_factory,
+            services.cache,
+            message,
+            respond,
+            cache_ttl=services.settings.callback.dedupe_ttl_seconds,
+        )
+    except (OperationalError, InterfaceError, RedisError) as exc:
+        # Nothing was stored; WeChat retries a failed delivery. The exception's text can carry the
+        # message's content (SQL parameters), so only its type is logged.
+        log.error("wechat callback unavailable app=%s error=%s", account.name, type(exc).__name__)
+        return Response("temporarily unavailable", status=503, mimetype="text/plain")
     encrypted = request.args.get("encrypt_type") == "aes"
     if stored is None:
         return Response("" if encrypted else "success", mimetype="text/plain")
