@@ -38,6 +38,10 @@ def create_app(settings: Settings | None = None, *, start_scheduler: bool | None
 
 def register_blueprints(app: Flask, services: Services) -> None:
     # Each concern owns one blueprint; the order does not matter.
+    from wxbot.miniprogram import bp as miniprogram_bp
+    from wxbot.miniprogram.openapi import docs_bp as miniprogram_docs_bp
     from wxbot.platform import bp as platform_bp
 
     app.register_blueprint(platform_bp)
+    app.register_blueprint(miniprogram_bp)
+    app.register_blueprint(miniprogram_docs_bp)

@@ -1,6 +1,8 @@
 """The tables, one module per concern; importing this package registers all of them on Base.metadata."""
 
+from wxbot.models.binding import BindingToken
 from wxbot.models.identity import Account, Identity
 from wxbot.models.ledger import AuditEntry, Consent
+from wxbot.models.login import LoginSession, SessionKey
 
-__all__ = ["Account", "AuditEntry", "Consent", "Identity"]
+__all__ = ["Account", "AuditEntry", "BindingToken", "Consent", "Identity", "LoginSession", "SessionKey"]
