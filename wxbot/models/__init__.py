@@ -2,5 +2,6 @@
 
 from wxbot.models.identity import Account, Identity
 from wxbot.models.ledger import AuditEntry, Consent
+from wxbot.models.privacy import PrivacyRequest, RetentionRun
 
-__all__ = ["Account", "AuditEntry", "Consent", "Identity"]
+__all__ = ["Account", "AuditEntry", "Consent", "Identity", "PrivacyRequest", "RetentionRun"]
