@@ -29,11 +29,26 @@ LINES = [
     ("unionid=%s linked", (UNIONID,), UNIONID, "o6_bm***"),
     ("payload %s", ({"openid": "o_short_test_id", "session_key": "SeSsIoNkEy=="},), "SeSsIoNkEy", "'***'"),
     ('json {"session_key": "abc/def+==", "unionid": "%s"}', (UNIONID,), "abc/def", '"session_key": "***"'),
-    ("GET /sns/jscode2session?appid=wx1&secret=APPSECRET1&js_code=CODE123&grant_type=x", (), "APPSECRET1", "secret=***"),
-    ("GET /cgi-bin/user/info?access_token=ACCESS_TOKEN_1&openid=%s", (OPENID,), "ACCESS_TOKEN_1", "access_token=***"),
+    (
+        "GET /sns/jscode2session?appid=wx1&secret=APPSECRET1&js_code=CODE123&grant_type=x",
+        (),
+        "APPSECRET1",
+        "secret=***",
+    ),
+    (
+        "GET /cgi-bin/user/info?access_token=ACCESS_TOKEN_1&openid=%s",
+        (OPENID,),
+        "ACCESS_TOKEN_1",
+        "access_token=***",
+    ),
     ("token refreshed: {'access_token': 'TOK_VALUE_9', 'expires_in': 7200}", (), "TOK_VALUE_9", "'***'"),
     ("header Authorization: Bearer eyJhbGciOi.abc.def", (), "eyJhbGciOi", "Bearer ***"),
-    ("<xml><FromUserName><![CDATA[o_plain_test_user]]></FromUserName></xml>", (), "o_plain_test_user", "o_pla***"),
+    (
+        "<xml><FromUserName><![CDATA[o_plain_test_user]]></FromUserName></xml>",
+        (),
+        "o_plain_test_user",
+        "o_pla***",
+    ),
     ("config appsecret=%s platform_secret=%s", ("s3cr3t-app", "pl4tf0rm"), "s3cr3t", "appsecret=***"),
 ]
 

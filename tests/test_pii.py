@@ -77,7 +77,9 @@ def test_keys_are_checked_and_never_shown():
 
 def test_lookup_hash_is_keyed_and_separated_by_purpose():
     a, b = PiiKeys([OLD], HASH), PiiKeys([OLD], os.urandom(32))
-    assert a.lookup_hash("13812345678") == PiiKeys([NEW], HASH).lookup_hash("13812345678")  # survives rotation
+    assert a.lookup_hash("13812345678") == PiiKeys([NEW], HASH).lookup_hash(
+        "13812345678"
+    )  # survives rotation
     assert a.lookup_hash("13812345678") != b.lookup_hash("13812345678")
     assert a.lookup_hash("13812345678") != a.lookup_hash("13812345678", purpose="id_number")
 
