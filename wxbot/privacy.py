@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from wxbot import audit, clock, consent, retention, rights
 from wxbot.erasure import erase_rows
+from wxbot.logs import mask_text
 from wxbot.models.identity import Account, Identity
 from wxbot.models.ledger import Consent
 from wxbot.models.privacy import PrivacyRequest
@@ -237,8 +238,15 @@ def request_correction(session: Session, account_id: int, message: str, *, chann
         raise PrivacyError("empty_message", "请说明需要更正的内容")
     if len(message) > MAX_MESSAGE_CHARS:
         raise PrivacyError("too_long", f"说明最多{MAX_MESSAGE_CHARS}个字")
+    # Phone and ID numbers typed into the text are not kept in clear: they are corrected through their own
+    # authorised flows, not by staff reading them.
     return _track(
-        session, account_id=account_id, kind="correction", channel=channel, completed=False, message=message
+        session,
+        account_id=account_id,
+        kind="correction",
+        channel=channel,
+        completed=False,
+        message=mask_text(message),
     )
 
 
