@@ -498,7 +498,8 @@ def request_message(session: Session, request_id: int, *, actor: str) -> str | N
 def close_request(
     session: Session, request_id: int, *, actor: str, outcome: str = "completed"
 ) -> PrivacyRequest:
-    """Staff close a pending request they handled by hand (completed or rejected). Cancellations close by job."""
+    """Staff close a pending request they handled by hand (completed or rejected); the user's message goes.
+    Cancellations are closed by their job, or revoked by the user."""
     if outcome not in ("completed", "rejected"):
         raise ValueError("outcome must be completed or rejected")
     request = session.get(PrivacyRequest, request_id)
@@ -507,6 +508,7 @@ def close_request(
     if request.kind == "cancellation":
         raise PrivacyError("cancellation", "注销申请在审核期结束时自动处理，或由用户撤销")
     request.status, request.completed_at, request.handled_by = outcome, clock.now(), actor
+    request.message = None  # the user's words served this request only
     audit.log(
         session,
         actor=actor,
