@@ -35,8 +35,12 @@ class Job:
 def registered_jobs() -> list[Job]:
     """Every job of the project; each module that owns jobs adds them here."""
     from jobs import unionid
+    from jobs.cancellations import run_cancellations
+    from jobs.retention import run_retention
 
     return [
+        Job("retention", run_retention, seconds=3600),
+        Job("cancellations", run_cancellations, seconds=600),
         Job("unionid", unionid.fetch_unionids, unionid.INTERVAL_SECONDS),
     ]
 

@@ -99,11 +99,50 @@ class PlatformSettings:
 
 
 @dataclass
+class IdentitySettings:
+    """Mini-program logins, phone authorisation and account binding."""
+
+    login_ttl_seconds: int = 7 * 24 * 3600  # how long a mini-program login token lives
+    # phone lookups cost money per success (wechat-platform.md 7.2): daily caps, per user and per mini program
+    phone_lookups_per_identity_per_day: int = 5
+    phone_lookups_per_app_per_day: int = 2000
+    bind_token_ttl_seconds: int = 600  # the one-time token of the official account's 绑定 link
+    bind_qr_ttl_seconds: int = 600  # the temporary QR code of POST /platform/bind-qr
+    bind_miniprogram: str = ""  # which mini program the 绑定 link opens; empty: the first configured one
+    bind_page: str = "pages/bind/index"  # its page; the token is added as ?token=...
+    bind_web_url: str = ""  # where the link goes on clients that cannot open a mini program
+
+
+@dataclass
 class SecuritySettings:
     # base64 of 32 random bytes each; the first encrypts, every key decrypts (rotation)
     pii_keys: list[str] = field(default_factory=list)
     # base64 of 32 random bytes: the key of the lookup hashes (phone -> account)
     hash_key: str = ""
+
+
+@dataclass
+class PrivacySettings:
+    # days between POST me/cancel and the erasure, during which the user can revoke it (the policy: <= 15)
+    cancellation_review_days: int = 7
+
+
+@dataclass
+class RetentionSettings:
+    """How long each data class is kept (days) before the daily retention job deletes or anonymises it."""
+
+    inbound_messages_days: int = 30  # the raw inbound message log (dedupe, debugging)
+    resolved_conversations_days: int = 180  # 留言 conversations, counted from resolution
+    notifications_days: int = 90  # push records (outbox rows), counted from creation
+    login_sessions_days: int = 30  # mini-program login sessions, counted from expiry
+    event_signups_days: int = 30  # event sign-ups, counted from the end of the event
+    unsubscribed_followers_days: int = 30  # a follower's identity data, counted from the unsubscribe
+
+    def days(self, data_class: str) -> int:
+        value = getattr(self, f"{data_class}_days", None)
+        if not isinstance(value, int):
+            raise KeyError(f"no retention period for {data_class!r} (add {data_class}_days to [retention])")
+        return value
 
 
 @dataclass
@@ -116,7 +155,10 @@ class Settings:
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     platform: PlatformSettings = field(default_factory=PlatformSettings)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     def official_account(self, name: str) -> OfficialAccount | None:
         return next((a for a in self.wechat.official if a.name == name), None)
@@ -391,15 +433,40 @@ def validate(settings: Settings) -> None:
         raise ConfigError("security.pii_keys: missing (or set WXBOT_SECURITY_PII_KEYS)")
     for i, k in enumerate(settings.security.pii_keys):
         _check_key32(k, f"security.pii_keys[{i}]")
+        if k in settings.security.pii_keys[:i]:
+            raise ConfigError(f"security.pii_keys[{i}]: the same key is listed twice")
     if not settings.security.hash_key:
         raise ConfigError("security.hash_key: missing (or set WXBOT_SECURITY_HASH_KEY)")
     _check_key32(settings.security.hash_key, "security.hash_key")
     if not settings.platform.secret:
         raise ConfigError("platform.secret: missing (or set WXBOT_PLATFORM_SECRET)")
+    ident = settings.identity
+    for key in (
+        "login_ttl_seconds",
+        "phone_lookups_per_identity_per_day",
+        "phone_lookups_per_app_per_day",
+        "bind_token_ttl_seconds",
+    ):
+        if getattr(ident, key) < 1:
+            raise ConfigError(f"identity.{key}: at least 1")
+    # WeChat's temporary QR codes live 60 s to 30 days
+    if not 60 <= ident.bind_qr_ttl_seconds <= 2592000:
+        raise ConfigError("identity.bind_qr_ttl_seconds: between 60 and 2592000")
+    if ident.bind_miniprogram and settings.miniprogram(ident.bind_miniprogram) is None:
+        raise ConfigError(
+            f"identity.bind_miniprogram: no [[wechat.miniprogram]] named {ident.bind_miniprogram!r}"
+        )
+    if ident.bind_web_url and not ident.bind_web_url.startswith("https://"):
+        raise ConfigError("identity.bind_web_url: must be an https URL")
     if settings.callback.max_body_bytes < 1024:
         raise ConfigError("callback.max_body_bytes: at least 1024")
     if settings.callback.timestamp_window_seconds < 1:
         raise ConfigError("callback.timestamp_window_seconds: at least 1")
+    if not 1 <= settings.privacy.cancellation_review_days <= 15:
+        raise ConfigError("privacy.cancellation_review_days: between 1 and 15 (the policy promises 15 days)")
+    for f in dataclasses.fields(RetentionSettings):
+        if getattr(settings.retention, f.name) < 1:
+            raise ConfigError(f"retention.{f.name}: at least 1 day")
     try:
         import zoneinfo
 
