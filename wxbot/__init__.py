@@ -31,6 +31,10 @@ def create_app(settings: Settings | None = None, *, start_scheduler: bool | None
     app.teardown_appcontext(close_db)
     register_errorhandlers(app)
     register_blueprints(app, services)
+    if settings.sandbox.enabled:
+        from wxbot.wechat.sandbox.web import mount_sandbox
+
+        mount_sandbox(app, services)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
