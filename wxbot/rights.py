@@ -30,7 +30,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 # Modules that register with this registry (and with wxbot.retention). Add yours.
-DATA_MODULES: tuple[str, ...] = ("wxbot.privacy",)
+DATA_MODULES: tuple[str, ...] = (
+    "wxbot.privacy",
+    "wxbot.message_log",
+)
 
 Counts = dict[str, int]
 

@@ -1,7 +1,18 @@
 """The tables, one module per concern; importing this package registers all of them on Base.metadata."""
 
 from wxbot.models.identity import Account, Identity
+from wxbot.models.inbound import InboundMessage
 from wxbot.models.ledger import AuditEntry, Consent
 from wxbot.models.privacy import PrivacyRequest, RetentionRun
+from wxbot.models.reply_window import ReplyWindow
 
-__all__ = ["Account", "AuditEntry", "Consent", "Identity", "PrivacyRequest", "RetentionRun"]
+__all__ = [
+    "Account",
+    "AuditEntry",
+    "Consent",
+    "Identity",
+    "InboundMessage",
+    "PrivacyRequest",
+    "ReplyWindow",
+    "RetentionRun",
+]
