@@ -57,6 +57,7 @@ rights.register(
     "inbound_messages",
     export,
     erase,
+    label="发给公众号的消息",
     tables=("inbound_messages",),
     forget_follower=forget_follower,
 )
