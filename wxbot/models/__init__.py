@@ -1,6 +1,19 @@
 """The tables, one module per concern; importing this package registers all of them on Base.metadata."""
 
+from wxbot.models.applications import Application, StatusChange
 from wxbot.models.identity import Account, Identity
 from wxbot.models.ledger import AuditEntry, Consent
+from wxbot.models.outbox import AppPause, DailyCount, Notification, SubscribeGrant
 
-__all__ = ["Account", "AuditEntry", "Consent", "Identity"]
+__all__ = [
+    "Account",
+    "AppPause",
+    "Application",
+    "AuditEntry",
+    "Consent",
+    "DailyCount",
+    "Identity",
+    "Notification",
+    "StatusChange",
+    "SubscribeGrant",
+]

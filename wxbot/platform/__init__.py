@@ -48,3 +48,7 @@ def json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         abort_api(400, "invalid_json", "body must be a JSON object")
     return body
+
+
+# The concerns' routes on `bp` (imported last: they import `bp` from here).
+from wxbot.platform import applications as _applications  # noqa: E402, F401
