@@ -32,7 +32,12 @@ class Job:
 
 def registered_jobs() -> list[Job]:
     """Every job of the project; each module that owns jobs adds them here."""
-    return []
+    from jobs.sender import JOB_SECONDS, sender_job
+
+    return [
+        # Not a singleton: on MySQL/MariaDB every jobs process sends (SKIP LOCKED shares the queue out).
+        Job("push-sender", sender_job, seconds=JOB_SECONDS, singleton=False),
+    ]
 
 
 def _guarded(services: Services, job: Job) -> Callable[[], None]:
