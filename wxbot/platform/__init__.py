@@ -50,5 +50,5 @@ def json_body() -> dict[str, Any]:
     return body
 
 
-# The concerns' routes on `bp` (imported last: they import `bp` from here).
-from wxbot.platform import applications as _applications  # noqa: E402, F401
+# Route modules: importing them adds their routes to `bp`.
+from wxbot.platform import accounts, applications  # noqa: E402, F401
