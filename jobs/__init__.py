@@ -37,10 +37,13 @@ def registered_jobs() -> list[Job]:
     from jobs import unionid
     from jobs.cancellations import run_cancellations
     from jobs.retention import run_retention
+    from jobs.sender import JOB_SECONDS, sender_job
 
     return [
         Job("retention", run_retention, seconds=3600),
         Job("cancellations", run_cancellations, seconds=600),
+        # Not a singleton: on MySQL/MariaDB every jobs process sends (SKIP LOCKED shares the queue out).
+        Job("push-sender", sender_job, seconds=JOB_SECONDS, singleton=False),
         Job("unionid", unionid.fetch_unionids, unionid.INTERVAL_SECONDS),
     ]
 
