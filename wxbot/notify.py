@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wxbot import clock, rights
+from wxbot import clock, retention, rights
 from wxbot.models.identity import Account
 from wxbot.models.outbox import CHANNELS, OPEN_STATUSES, Notification, SubscribeGrant
 
@@ -460,4 +460,27 @@ def _erase(session: Session, account_id: int) -> dict[str, int]:
     return {"notifications": int(rows), "subscribe_authorisations": int(grants)}
 
 
-rights.register("notifications", _export, _erase)
+def _purge(session: Session, cutoff: datetime) -> retention.Purged:
+    """Push records older than the retention period, once they are final (never one still to be sent)."""
+    from sqlalchemy import delete
+
+    gone = session.execute(
+        delete(Notification).where(Notification.created_at < cutoff, Notification.next_attempt_at.is_(None))
+    ).rowcount  # type: ignore[attr-defined]
+    session.execute(
+        delete(SubscribeGrant).where(
+            SubscribeGrant.created_at < cutoff,
+            (SubscribeGrant.used_at.is_not(None)) | (SubscribeGrant.revoked_at.is_not(None)),
+        )
+    )
+    return retention.Purged(deleted=int(gone))
+
+
+rights.register(
+    "notifications",
+    _export,
+    _erase,
+    label="消息推送记录",
+    tables=("notifications", "subscribe_grants"),
+)
+retention.register("notifications", _purge, "push records (outbox rows) once final, from creation")

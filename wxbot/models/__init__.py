@@ -7,6 +7,7 @@ from wxbot.models.inbound import InboundMessage
 from wxbot.models.ledger import AuditEntry, Consent
 from wxbot.models.login import LoginSession, SessionKey
 from wxbot.models.outbox import AppPause, DailyCount, Notification, SubscribeGrant
+from wxbot.models.privacy import PrivacyRequest, RetentionRun
 from wxbot.models.reply_window import ReplyWindow
 
 __all__ = [
@@ -21,7 +22,9 @@ __all__ = [
     "InboundMessage",
     "LoginSession",
     "Notification",
+    "PrivacyRequest",
     "ReplyWindow",
+    "RetentionRun",
     "SessionKey",
     "StatusChange",
     "SubscribeGrant",
