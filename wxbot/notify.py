@@ -361,6 +361,22 @@ def outcome(notification: Notification, tz: str = "Asia/Shanghai") -> dict[str, 
     }
 
 
+def history(
+    session: Session, account_id: int, tz: str = "Asia/Shanghai", *, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The account's latest notifications with their answers, newest first (the console's account page)."""
+    rows = session.scalars(
+        select(Notification)
+        .where(Notification.account_id == account_id)
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    return [
+        {"id": n.id, "purpose": n.purpose, "created_at": _iso_local(n.created_at, tz), **outcome(n, tz)}
+        for n in rows
+    ]
+
+
 def explain(notification: Notification, tz: str = "Asia/Shanghai") -> str:
     """One sentence for the person (or the agent looking at their account): what happened and why."""
     n = notification
