@@ -1,16 +1,36 @@
 """The tables, one module per concern; importing this package registers all of them on Base.metadata."""
 
+from wxbot.models.applications import Application, StatusChange
+from wxbot.models.binding import BindingToken
 from wxbot.models.identity import Account, Identity
+from wxbot.models.inbound import InboundMessage
 from wxbot.models.ledger import AuditEntry, Consent
+from wxbot.models.login import LoginSession, SessionKey
+from wxbot.models.outbox import AppPause, DailyCount, Notification, SubscribeGrant
+from wxbot.models.privacy import PrivacyRequest, RetentionRun
+from wxbot.models.reply_window import ReplyWindow
 from wxbot.models.tickets import Agent, CannedReply, Conversation, TicketMessage
 
 __all__ = [
     "Account",
     "Agent",
+    "AppPause",
+    "Application",
     "AuditEntry",
+    "BindingToken",
     "CannedReply",
     "Consent",
     "Conversation",
+    "DailyCount",
     "Identity",
+    "InboundMessage",
+    "LoginSession",
+    "PrivacyRequest",
+    "Notification",
+    "ReplyWindow",
+    "RetentionRun",
+    "SessionKey",
+    "StatusChange",
+    "SubscribeGrant",
     "TicketMessage",
 ]
