@@ -512,9 +512,6 @@ def validate(settings: Settings) -> None:
         raise ConfigError("console.public_url: must be an http(s) URL")
     if settings.console.reply_link_days < 1:
         raise ConfigError("console.reply_link_days: at least 1")
-
-
-@dataclass
     ident = settings.identity
     for key in (
         "login_ttl_seconds",

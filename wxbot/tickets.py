@@ -21,8 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from wxbot import audit, clock, rights
+from wxbot import audit, clock, notify, reply_window, rights
 from wxbot.models.identity import Identity
+from wxbot.models.outbox import Notification
+from wxbot.models.reply_window import ReplyWindow
 from wxbot.models.tickets import INBOUND_KINDS, ROLES, Agent, CannedReply, Conversation, TicketMessage
 
 MEDIA_KINDS = ("image", "voice", "video", "shortvideo")
@@ -306,14 +308,16 @@ def add_note(
     session: Session, conversation: Conversation, agent: Agent, body: str, form_token: str
 ) -> TicketMessage:
     """An internal note: agents see it, nothing ever sends it."""
-    message = _agent_message(session, conversation, agent, body, form_token, direction="note")
-    _audit(session, agent, "conversation.note", conversation, f"message:{message.id}")
+    message, created = _agent_message(session, conversation, agent, body, form_token, direction="note")
+    if created:
+        _audit(session, agent, "conversation.note", conversation, f"message:{message.id}")
     return message
 
 
 def _agent_message(
     session: Session, conversation: Conversation, agent: Agent, body: str, form_token: str, *, direction: str
-) -> TicketMessage:
+) -> tuple[TicketMessage, bool]:
+    """The agent's message, stored once per form (token) however often the form is submitted."""
     body = body.strip()
     if not body:
         raise TicketError("the message is empty")
@@ -323,7 +327,7 @@ def _agent_message(
     if key is not None:
         existing = session.scalar(select(TicketMessage).where(TicketMessage.dedupe_key == key))
         if existing is not None:
-            return existing
+            return existing, False
     message = TicketMessage(
         conversation_id=conversation.id,
         direction=direction,
@@ -335,7 +339,166 @@ def _agent_message(
     )
     session.add(message)
     session.flush()
+    return message, True
+
+
+REPLY_TEMPLATE = "ticket_reply"  # [notify.templates.ticket_reply.<app>]: "a reply is waiting" (the fallback)
+FALLBACK_CHANNELS = ("template", "subscribe")
+
+
+class ReplyBlocked(TicketError):
+    """A chat message cannot reach the follower now; the agent may send the fallback instead."""
+
+
+def window_problem(session: Session, conversation: Conversation) -> str | None:
+    """Why a customer-service message cannot go now, in plain words; None when it can."""
+    identity = conversation.identity
+    if not identity.subscribed:
+        return "The follower no longer follows the official account."
+    if reply_window.status(session, conversation.identity_id).open:
+        return None
+    unexpired = session.scalar(
+        select(func.count())
+        .select_from(ReplyWindow)
+        .where(ReplyWindow.identity_id == conversation.identity_id, ReplyWindow.expires_at > clock.now())
+    )
+    if unexpired:
+        return "The reply budget of this window is spent: WeChat allows no more chat messages until the follower writes again."
+    return (
+        "The 48-hour reply window is closed: WeChat allows no chat message until the follower writes again."
+    )
+
+
+def reply(
+    session: Session,
+    conversation: Conversation,
+    agent: Agent,
+    body: str,
+    form_token: str,
+    *,
+    fallback: bool,
+    reader_link: str,
+    timezone: str = "Asia/Shanghai",
+) -> TicketMessage:
+    """An agent's answer, queued on the outbox in this transaction.
+
+    In the window it goes as a customer-service message; should WeChat refuse that (window closed, budget
+    spent) the sender moves on to the fallback channels by itself. Outside the window the agent is refused
+    (ReplyBlocked) unless they chose the fallback: a template or subscribe message saying a reply is waiting,
+    with `reader_link`, where the follower reads the replies.
+    """
+    if conversation.state == "resolved":
+        raise TicketError("the conversation is resolved; reopen it to reply")
+    if not fallback:
+        problem = window_problem(session, conversation)
+        if problem is not None:
+            raise ReplyBlocked(problem)
+    message, created = _agent_message(session, conversation, agent, body, form_token, direction="outbound")
+    if not created:
+        return message  # the same form again: already queued
+    channels = FALLBACK_CHANNELS if fallback else ("custom", *FALLBACK_CHANNELS)
+    # the template's fields pick from these ({conversation_id}, {replied_at}, {link}); no reply text in
+    # them: WeChat cuts template fields to 20 characters, the link shows the whole answer
+    data = {
+        "conversation_id": str(conversation.id),
+        "replied_at": notify.to_local(clock.now(), timezone).strftime("%Y-%m-%d %H:%M"),
+        "link": reader_link,
+    }
+    content: dict[str, Any] = {
+        "template": {"key": REPLY_TEMPLATE, "data": data, "url": reader_link},
+        "subscribe": {"key": REPLY_TEMPLATE, "data": data},
+    }
+    if not fallback:
+        content["text"] = message.body
+    notification = notify.enqueue(
+        session,
+        purpose="ticket_reply",
+        identity_id=conversation.identity_id,
+        account_id=conversation.identity.account_id,
+        content=content,
+        channels=channels,
+        dedupe_key=f"ticket_message:{message.id}",
+        urgent=True,  # the follower is waiting for it: no quiet hours, no daily cap
+        source_type="ticket_message",
+        source_id=message.id,
+    )
+    message.notification_id = notification.id
+    message.delivery = "fallback" if fallback else "custom"
+    now = clock.now()
+    if conversation.first_response_at is None:
+        conversation.first_response_at = now
+    conversation.awaiting_since = None
+    conversation.state = "waiting"
+    _audit(session, agent, "conversation.reply", conversation, f"message:{message.id} {message.delivery}")
     return message
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of an agent's reply, from its outbox row: never shown as sent unless it was."""
+
+    state: str  # sending | sent | fell_back | failed
+    label: str
+    detail: str = ""
+
+
+FALLBACK_LABELS = {
+    "template": "template message on the official account saying a reply is waiting",
+    "subscribe": "mini-program subscribe message saying a reply is waiting",
+}
+PLAIN_ERRORS = {
+    45015: "the reply window had closed (or the follower unfollowed)",
+    45047: "the window's message budget was used up",
+    43004: "the follower does not follow the official account",
+    43101: "the follower has no unused subscribe authorisation",
+    40003: "WeChat does not know this follower",
+    45002: "the text is too long for WeChat",
+    48001: "the account is not allowed to use this WeChat API",
+}
+
+
+def delivery(notification: Notification | None) -> Delivery:
+    if notification is None:
+        return Delivery("failed", "not queued")
+    n = notification
+    if n.status in ("sent", "delivered"):
+        if n.channel == "custom":
+            return Delivery(
+                "sent", "delivered in the chat" if n.status == "delivered" else "sent in the chat"
+            )
+        how = FALLBACK_LABELS.get(n.channel or "", n.channel or "")
+        why = _ended_reasons(n)
+        return Delivery("fell_back", f"fell back: {how}", f"chat message refused: {why}" if why else "")
+    if n.status in ("pending", "sending", "held"):
+        return Delivery("sending", "sending…", notify.explain(n) if n.reason else "")
+    if n.status == "failed":
+        code = f"WeChat error {n.errcode}: " if n.errcode else ""
+        return Delivery("failed", "failed", code + PLAIN_ERRORS.get(n.errcode or 0, notify.explain(n)))
+    # skipped / cancelled / superseded: nothing reached the follower
+    why = _ended_reasons(n) or notify.explain(n)
+    return Delivery("failed", "not delivered", why)
+
+
+def _ended_reasons(n: Notification) -> str:
+    parts = []
+    for channel, code in n.ended().items():
+        plain = PLAIN_ERRORS.get(int(code), "") if code.isdigit() else ""
+        parts.append(f"{channel}: WeChat error {code}" + (f" ({plain})" if plain else ""))
+    return "; ".join(parts)
+
+
+def deliveries(session: Session, conversation: Conversation) -> dict[int, Delivery]:
+    """message id -> delivery state, for the agent replies of the conversation."""
+    ids = {m.notification_id: m.id for m in conversation.messages if m.direction == "outbound"}
+    rows = {
+        n.id: n
+        for n in session.scalars(
+            select(Notification)
+            .where(Notification.id.in_([i for i in ids if i is not None]))
+            .execution_options(populate_existing=True)
+        )
+    }
+    return {message_id: delivery(rows.get(nid or -1)) for nid, message_id in ids.items()}
 
 
 def record_view(session: Session, conversation: Conversation, agent: Agent) -> None:
@@ -353,6 +516,65 @@ def record_reveal(session: Session, conversation: Conversation, agent: Agent) ->
         subject_id=conversation.identity_id,
         detail=f"conversation:{conversation.id}",
     )
+
+
+def window(session: Session, conversation: Conversation) -> reply_window.WindowStatus:
+    """Can a customer-service message reach the follower now, until when, and how many are left."""
+    return reply_window.status(session, conversation.identity_id)
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    conversation: Conversation
+    window: reply_window.WindowStatus
+    overdue: bool
+    last_message: TicketMessage | None
+
+    @property
+    def time_left(self) -> timedelta | None:
+        expires = self.window.expires_at
+        return expires - clock.now() if self.window.open and expires is not None else None
+
+
+INBOX_LIMIT = 200
+
+
+def inbox(session: Session, *, state: str, scope: str, agent_id: int, target: timedelta) -> list[InboxRow]:
+    """Conversations in `state` (all, mine or unassigned), the most urgent first: the reply window that
+    closes soonest, then those whose window has closed, the longest-waiting first."""
+    query = select(Conversation).where(Conversation.state == state)
+    if scope == "mine":
+        query = query.where(Conversation.assignee_id == agent_id)
+    elif scope == "unassigned":
+        query = query.where(Conversation.assignee_id.is_(None))
+    if state == "resolved":
+        query = query.order_by(Conversation.resolved_at.desc())
+    else:
+        query = query.order_by(
+            Conversation.awaiting_since.is_(None), Conversation.awaiting_since, Conversation.id
+        )
+    conversations = list(session.scalars(query.limit(INBOX_LIMIT)))
+    last = _last_messages(session, [c.id for c in conversations])
+    now = clock.now()
+    rows = [
+        InboxRow(c, window(session, c), is_overdue(c, target, now), last.get(c.id)) for c in conversations
+    ]
+    if state != "resolved":
+        # stable sort: ties (closed windows) keep the longest-waiting-first order of the query
+        rows.sort(key=lambda r: (not r.window.open, r.window.expires_at or now))
+    return rows
+
+
+def _last_messages(session: Session, conversation_ids: list[int]) -> dict[int, TicketMessage]:
+    if not conversation_ids:
+        return {}
+    newest = (
+        select(func.max(TicketMessage.id))
+        .where(TicketMessage.conversation_id.in_(conversation_ids), TicketMessage.direction == "inbound")
+        .group_by(TicketMessage.conversation_id)
+    )
+    messages = session.scalars(select(TicketMessage).where(TicketMessage.id.in_(newest)))
+    return {m.conversation_id: m for m in messages}
 
 
 # ---------------------------------------------------------------- canned replies
