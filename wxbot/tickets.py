@@ -337,8 +337,15 @@ def _agent_message(
         dedupe_key=key,
         created_at=clock.now(),
     )
-    session.add(message)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        # the same form submitted twice at once: the other submission stored it
+        existing = session.scalar(select(TicketMessage).where(TicketMessage.dedupe_key == key))
+        if existing is None:
+            raise
+        return existing, False
     return message, True
 
 
@@ -575,6 +582,55 @@ def _last_messages(session: Session, conversation_ids: list[int]) -> dict[int, T
     )
     messages = session.scalars(select(TicketMessage).where(TicketMessage.id.in_(newest)))
     return {m.conversation_id: m for m in messages}
+
+
+# ---------------------------------------------------------------- media (jobs/media.py fetches them)
+
+
+@dataclass(frozen=True)
+class PendingMedia:
+    message_id: int
+    conversation_id: int
+    app_name: str
+    media_id: str
+    attempts: int
+
+
+def pending_media(session: Session, limit: int) -> list[PendingMedia]:
+    rows = session.execute(
+        select(TicketMessage, Identity.app_name)
+        .join(Conversation, Conversation.id == TicketMessage.conversation_id)
+        .join(Identity, Identity.id == Conversation.identity_id)
+        .where(TicketMessage.media_status == "pending")
+        .order_by(TicketMessage.id)
+        .limit(limit)
+    ).all()
+    return [
+        PendingMedia(m.id, m.conversation_id, app_name, m.media_id or "", m.media_attempts)
+        for m, app_name in rows
+    ]
+
+
+def media_stored(session: Session, message_id: int, path: str, content_type: str) -> None:
+    message = session.get(TicketMessage, message_id)
+    if message is not None:  # erased meanwhile: the sweep removes the file
+        message.media_status, message.media_path, message.media_type = "stored", path, content_type[:64]
+        message.media_attempts += 1
+        message.media_error = None
+
+
+def media_failed(session: Session, message_id: int, reason: str, *, final: bool) -> None:
+    message = session.get(TicketMessage, message_id)
+    if message is not None:
+        message.media_attempts += 1
+        message.media_error = reason[:255]
+        if final:
+            message.media_status = "failed"
+
+
+def stored_media_paths(session: Session) -> set[str]:
+    paths = session.scalars(select(TicketMessage.media_path).where(TicketMessage.media_path.is_not(None)))
+    return {p for p in paths if p}
 
 
 # ---------------------------------------------------------------- canned replies
