@@ -10,10 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from jobs.media import fetch_media
+from jobs.retention import run_retention
 from jobs.sender import send_due
 from tests.conftest import OA
 from tests.console_helpers import form_csrf, login, make_agent
 from tests.wechat_helpers import Follower
+from wxbot import tickets
 from wxbot.handlers import menu
 from wxbot.models import Conversation, Identity, TicketMessage
 
@@ -277,3 +279,25 @@ def test_two_copies_of_one_delivery_at_once_store_one_message(app, db, sandbox, 
     assert all(r.status == 200 for r in replies)
     assert [m.body for m in stored(db)] == ["只说一次"]
     assert len(stored(db, Identity)) == 1
+
+
+def test_an_unsubscribe_forgets_the_conversation_and_resolved_ones_expire(
+    client, db, sandbox, clock, services
+):
+    leaver = follower_in_sandbox(client, sandbox)
+    leaver.send_text("留言")
+    leaver.send_text("再见")
+    stayer = follower_in_sandbox(client, sandbox)
+    stayer.send_text("留言")
+    stayer.send_text("问题")
+    agent = make_agent(db)
+    assert len(stored(db, Conversation)) == 2
+    leaver.unfollow()
+    (kept,) = stored(db, Conversation)
+    assert [m.body for m in kept.messages] == ["问题"]
+
+    tickets.resolve(db, kept, agent)
+    db.commit()
+    clock.advance(days=services.settings.retention.resolved_conversations_days, seconds=1)
+    run_retention(services)
+    assert stored(db, Conversation) == [] and stored(db) == []

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from wxbot import audit, clock, notify, reply_window, rights
+from wxbot import audit, clock, notify, reply_window, retention, rights
 from wxbot.models.identity import Identity
 from wxbot.models.outbox import Notification
 from wxbot.models.reply_window import ReplyWindow
@@ -768,7 +768,22 @@ def export_account(session: Session, account_id: int) -> list[dict[str, Any]]:
 
 def erase_account(session: Session, account_id: int) -> dict[str, int]:
     """Delete the follower's conversations with every message (stored media files go with the next sweep)."""
-    conversations = _conversations_of(session, account_id)
+    return _delete(session, _conversations_of(session, account_id))
+
+
+def delete_conversations(session: Session, account_id: int) -> int:
+    """The user's own "delete my 留言 conversations"."""
+    return erase_account(session, account_id)["conversations"]
+
+
+def forget_follower(session: Session, identity_id: int) -> dict[str, int]:
+    """An unsubscribe: the follower's conversations go (WeChat asks for the data of who leaves to be deleted)."""
+    return _delete(
+        session, list(session.scalars(select(Conversation).where(Conversation.identity_id == identity_id)))
+    )
+
+
+def _delete(session: Session, conversations: list[Conversation]) -> dict[str, int]:
     messages = sum(len(c.messages) for c in conversations)
     for conversation in conversations:
         session.delete(conversation)
@@ -776,4 +791,21 @@ def erase_account(session: Session, account_id: int) -> dict[str, int]:
     return {"conversations": len(conversations), "messages": messages}
 
 
-rights.register("tickets", export_account, erase_account)
+def purge_resolved(session: Session, cutoff: datetime) -> retention.Purged:
+    """Conversations resolved before `cutoff`, with their messages."""
+    old = list(session.scalars(select(Conversation).where(Conversation.resolved_at < cutoff)))
+    return retention.Purged(deleted=_delete(session, old)["conversations"])
+
+
+rights.register(
+    "tickets",
+    export_account,
+    erase_account,
+    label="留言",
+    tables=("conversations", "ticket_messages"),
+    deletions={"conversations": delete_conversations},
+    forget_follower=forget_follower,
+)
+retention.register(
+    "resolved_conversations", purge_resolved, "留言 conversations with their messages, from resolution"
+)
