@@ -210,3 +210,17 @@ def test_a_follower_with_the_platform_accounts_phone_is_not_linked_by_it(
     follower = Follower(client)
     follower.send_text(PHONE)
     assert account_id_of(db, follower) is None
+
+
+def test_bind_link_of_a_follower_linked_elsewhere_is_refused(client, sandbox, db, phone_linked_user):
+    platform_post(client, "/platform/accounts", {"account_id": "p-2", "phone": "13900139000"})
+    follower = Follower(client)
+    follower.follow(scene=binding_qr(client, sandbox, "p-2"))
+    (identity,) = fetch(db, select(Identity).where(Identity.openid == follower.openid))
+    # 绑定 answers "already linked" to a linked follower, so the token comes from an earlier request
+    from wxbot import binding
+
+    token = binding.issue_follower_link(db, db.get(Identity, identity.id), ttl_seconds=600)
+    db.commit()
+    assert_error(phone_linked_user.post("/mp/mp/bind", {"token": token}), 409, "already_linked")
+    assert account_id_of(db, follower) == linked_account_db_id(db, "p-2")

@@ -1,0 +1,45 @@
+"""What the identity module registers with wxbot.rights: export without secrets, erasure of phone and logins."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from tests.mp_helpers import PHONE, MiniProgramUser, fetch
+from wxbot import rights
+from wxbot.models import Account, Identity, LoginSession, SessionKey
+
+
+def identity_module():
+    return next(m for m in rights.modules() if m.name == "identity")
+
+
+def test_export_lists_identities_and_logins_but_no_secrets(client, sandbox, db):
+    user = MiniProgramUser(client, sandbox, unionid="u-1")
+    user.login()
+    user.authorise_phone()
+    (account,) = fetch(db, select(Account))
+    exported = identity_module().export(db, account.id)
+    db.rollback()
+    assert exported["account"]["phone_on_file"] is True
+    assert [(i["app"], i["openid"], i["unionid"]) for i in exported["identities"]] == [
+        ("mp", "o-mp-1", "u-1")
+    ]
+    assert len(exported["login_sessions"]) == 1
+    text = repr(exported)
+    assert user.token not in text and user.session_key not in text and PHONE not in text
+
+
+def test_erase_drops_phone_logins_and_links(client, sandbox, db):
+    user = MiniProgramUser(client, sandbox)
+    user.login()
+    user.authorise_phone()
+    (account,) = fetch(db, select(Account))
+    counts = identity_module().erase(db, account.id)
+    db.commit()
+    assert counts == {"login_sessions": 1, "session_keys": 1, "binding_tokens": 0, "phone_numbers": 1,
+                      "identities_unlinked": 1}  # fmt: skip
+    (account,) = fetch(db, select(Account))
+    assert account.phone_enc is None and account.phone_hash is None
+    assert fetch(db, select(LoginSession)) == [] and fetch(db, select(SessionKey)) == []
+    assert fetch(db, select(Identity.account_id)) == [None]
+    assert client.get("/mp/mp/me", headers={"Authorization": f"Bearer {user.token}"}).status_code == 401
