@@ -122,6 +122,30 @@ class SecuritySettings:
 
 
 @dataclass
+class PrivacySettings:
+    # days between POST me/cancel and the erasure, during which the user can revoke it (the policy: <= 15)
+    cancellation_review_days: int = 7
+
+
+@dataclass
+class RetentionSettings:
+    """How long each data class is kept (days) before the daily retention job deletes or anonymises it."""
+
+    inbound_messages_days: int = 30  # the raw inbound message log (dedupe, debugging)
+    resolved_conversations_days: int = 180  # 留言 conversations, counted from resolution
+    notifications_days: int = 90  # push records (outbox rows), counted from creation
+    login_sessions_days: int = 30  # mini-program login sessions, counted from expiry
+    event_signups_days: int = 30  # event sign-ups, counted from the end of the event
+    unsubscribed_followers_days: int = 30  # a follower's identity data, counted from the unsubscribe
+
+    def days(self, data_class: str) -> int:
+        value = getattr(self, f"{data_class}_days", None)
+        if not isinstance(value, int):
+            raise KeyError(f"no retention period for {data_class!r} (add {data_class}_days to [retention])")
+        return value
+
+
+@dataclass
 class Settings:
     app: AppSettings = field(default_factory=AppSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -133,6 +157,8 @@ class Settings:
     platform: PlatformSettings = field(default_factory=PlatformSettings)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     def official_account(self, name: str) -> OfficialAccount | None:
         return next((a for a in self.wechat.official if a.name == name), None)
@@ -407,6 +433,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError("security.pii_keys: missing (or set WXBOT_SECURITY_PII_KEYS)")
     for i, k in enumerate(settings.security.pii_keys):
         _check_key32(k, f"security.pii_keys[{i}]")
+        if k in settings.security.pii_keys[:i]:
+            raise ConfigError(f"security.pii_keys[{i}]: the same key is listed twice")
     if not settings.security.hash_key:
         raise ConfigError("security.hash_key: missing (or set WXBOT_SECURITY_HASH_KEY)")
     _check_key32(settings.security.hash_key, "security.hash_key")
@@ -434,6 +462,11 @@ def validate(settings: Settings) -> None:
         raise ConfigError("callback.max_body_bytes: at least 1024")
     if settings.callback.timestamp_window_seconds < 1:
         raise ConfigError("callback.timestamp_window_seconds: at least 1")
+    if not 1 <= settings.privacy.cancellation_review_days <= 15:
+        raise ConfigError("privacy.cancellation_review_days: between 1 and 15 (the policy promises 15 days)")
+    for f in dataclasses.fields(RetentionSettings):
+        if getattr(settings.retention, f.name) < 1:
+            raise ConfigError(f"retention.{f.name}: at least 1 day")
     try:
         import zoneinfo
 
