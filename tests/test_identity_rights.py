@@ -39,3 +39,23 @@ def test_erase_drops_logins_and_session_keys(client, sandbox, db):
     assert counts == {"login_sessions": 1, "session_keys": 1, "binding_tokens": 0}
     assert fetch(db, select(LoginSession)) == [] and fetch(db, select(SessionKey)) == []
     assert client.get("/mp/mp/me", headers={"Authorization": f"Bearer {user.token}"}).status_code == 401
+
+
+def test_ended_logins_and_old_session_keys_are_purged_after_the_retention_period(
+    client, sandbox, db, services, clock
+):
+    from datetime import timedelta
+
+    from jobs.retention import run_retention
+
+    old, recent = (
+        MiniProgramUser(client, sandbox, openid="o-old"),
+        MiniProgramUser(client, sandbox, openid="o-new"),
+    )
+    old.login()
+    clock.advance(days=7 + services.settings.retention.login_sessions_days)
+    recent.login()
+    clock.advance(timedelta(seconds=1))
+    assert run_retention(services, force=True)["login_sessions"].deleted == 2  # old's login and its key
+    assert len(fetch(db, select(LoginSession))) == 1 and len(fetch(db, select(SessionKey))) == 1
+    assert client.get("/mp/mp/me", headers={"Authorization": f"Bearer {recent.token}"}).status_code == 200

@@ -87,7 +87,8 @@ def settle_unionid_group(session: Session, identity: Identity, *, actor: str) ->
                 if member.account_id is None:
                     _set_link(session, member, account, proof="unionid", actor=actor)
             session.flush()
-    return identity.account
+    account = identity.account
+    return account if account is not None and account.status != "cancelled" else None
 
 
 def adopt_unionid(
