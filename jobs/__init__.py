@@ -34,10 +34,12 @@ def registered_jobs() -> list[Job]:
     """Every job of the project; each module that owns jobs adds them here."""
     from jobs.cancellations import run_cancellations
     from jobs.retention import run_retention
+    from jobs.unionids import fetch_unionids
 
     return [
         Job("retention", run_retention, seconds=3600),
         Job("cancellations", run_cancellations, seconds=600),
+        Job("unionids", fetch_unionids, seconds=60),
     ]
 
 
