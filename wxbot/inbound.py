@@ -21,15 +21,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from wxbot import followers, reply_window, rights
+from wxbot import followers, reply_window
 from wxbot.cache import Cache
 from wxbot.models.identity import Identity
 from wxbot.models.inbound import InboundMessage
-from wxbot.models.reply_window import ReplyWindow
 
 log = logging.getLogger(__name__)
 
@@ -188,56 +187,3 @@ def _update_follower(session: Session, identity: Identity, message: Inbound) -> 
         followers.interacted(session, identity)
     if message.trigger:
         reply_window.record_trigger(session, identity.id, message.trigger)
-
-
-# ---------------------------------------------------------------- the users' rights (wxbot.rights)
-
-
-def _identity_ids(session: Session, account_id: int) -> list[int]:
-    return list(session.scalars(select(Identity.id).where(Identity.account_id == account_id)))
-
-
-def export_messages(session: Session, account_id: int) -> list[dict[str, Any]]:
-    """What the person sent to the official accounts, and what they were answered."""
-    rows = session.scalars(
-        select(InboundMessage)
-        .where(InboundMessage.identity_id.in_(_identity_ids(session, account_id)))
-        .order_by(InboundMessage.id)
-    )
-    return [
-        {
-            "app": row.app_name,
-            "type": row.msg_type,
-            "event": row.event,
-            "sent_at": row.sent_at.isoformat(),
-            "fields": row.fields,
-            "reply": row.reply,
-        }
-        for row in rows
-    ]
-
-
-def erase_messages(session: Session, account_id: int) -> dict[str, int]:
-    return _delete_for(session, _identity_ids(session, account_id))
-
-
-def forget_follower(session: Session, identity_id: int) -> dict[str, int]:
-    """After an unsubscribe the log of what the follower sent serves nothing any more."""
-    return _delete_for(session, [identity_id])
-
-
-def _delete_for(session: Session, identity_ids: list[int]) -> dict[str, int]:
-    if not identity_ids:
-        return {"inbound_messages": 0, "reply_windows": 0}
-    messages = session.execute(delete(InboundMessage).where(InboundMessage.identity_id.in_(identity_ids)))
-    windows = session.execute(delete(ReplyWindow).where(ReplyWindow.identity_id.in_(identity_ids)))
-    return {"inbound_messages": messages.rowcount, "reply_windows": windows.rowcount}  # type: ignore[attr-defined]
-
-
-rights.register(
-    "inbound_messages",
-    export_messages,
-    erase_messages,
-    tables=("inbound_messages", "reply_windows"),
-    forget_follower=forget_follower,
-)
