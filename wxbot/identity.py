@@ -45,6 +45,10 @@ class PhoneTaken(Exception):
     """The platform gave a phone number that another platform account already holds."""
 
 
+class ConcurrentUpdate(Exception):
+    """Another request changed the same rows at the same moment; retrying gives the settled answer."""
+
+
 # ---------------------------------------------------------------- identities
 
 
@@ -225,8 +229,12 @@ def upsert_platform_account(
         return by_id, False
     account = Account(platform_account_id=platform_account_id)
     _set_phone(account, pii, phone)
-    session.add(account)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(account)
+    except IntegrityError as exc:
+        # The same account (or phone) arrived twice at once and the other request created it first.
+        raise ConcurrentUpdate("the account was created concurrently; retry") from exc
     audit.log(
         session, actor="platform", action="account.create", subject_type="account", subject_id=account.id
     )
