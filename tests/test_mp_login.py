@@ -11,7 +11,7 @@ from tests.helpers import platform_post
 from tests.mp_helpers import MP_APPID, PHONE, MiniProgramUser, assert_error, bearer, fetch, row_counts
 from tests.openapi_check import openapi_checked  # noqa: F401
 from wxbot import consent
-from wxbot.models import Account, AuditEntry, Consent, Identity
+from wxbot.models import Account, AuditEntry, Consent, Identity, LoginSession, SessionKey
 
 pytestmark = pytest.mark.usefixtures("openapi_checked")
 
@@ -285,3 +285,18 @@ def test_follower_whose_unionid_arrives_later_joins_the_account(client, sandbox,
     db.commit()
     assert account is not None and follower.account_id == account.id
     assert db.scalars(select(Account)).one().id == account.id
+
+
+def test_a_new_user_logging_in_twice_at_once_gets_one_identity(app, sandbox, db):
+    from concurrent.futures import ThreadPoolExecutor
+
+    for i in range(4):
+        sandbox.add_login_code(MP_APPID, f"same-user-{i}", "o-mp-1", f"{i:0>22}==", unionid="u-1")
+
+    def login(i):
+        return app.test_client().post("/mp/mp/login", json={"code": f"same-user-{i}"}).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(login, range(4))) == [200] * 4
+    assert len(fetch(db, select(Identity))) == 1
+    assert len(fetch(db, select(SessionKey))) == 1 and len(fetch(db, select(LoginSession))) == 4
