@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from wxbot import audit, clock, consent, retention, rights
@@ -414,10 +414,12 @@ def complete_cancellation(session: Session, request_id: int) -> bool:
 
 def erase_account(session: Session, account_id: int, *, actor: str) -> dict[str, rights.Counts]:
     """Erase or anonymise the account's data in every module, unlink every identity. Cannot be undone."""
+    # Taken first: a module's erase may unlink identities, and the core still has to anonymise them.
+    identity_ids = list(session.scalars(select(Identity.id).where(Identity.account_id == account_id)))
     counts: dict[str, rights.Counts] = {}
-    for module in rights.modules():
+    for module in rights.erase_sequence():
         counts[module.name] = module.erase(session, account_id)
-    counts["account"] = _erase_core(session, account_id, actor=actor)
+    counts["account"] = _erase_core(session, account_id, identity_ids, actor=actor)
     summary = "; ".join(f"{m}: {sum(c.values())}" for m, c in counts.items())
     audit.log(
         session,
@@ -430,18 +432,24 @@ def erase_account(session: Session, account_id: int, *, actor: str) -> dict[str,
     return counts
 
 
-def _erase_core(session: Session, account_id: int, *, actor: str) -> rights.Counts:
-    consents = session.execute(delete(Consent).where(consent.of_person(session, account_id, None))).rowcount  # type: ignore[attr-defined]
+def _erase_core(session: Session, account_id: int, identity_ids: list[int], *, actor: str) -> rights.Counts:
+    consents = session.execute(
+        delete(Consent).where(or_(Consent.account_id == account_id, Consent.identity_id.in_(identity_ids)))
+    ).rowcount  # type: ignore[attr-defined]
     erase_rows(session, PrivacyRequest, PrivacyRequest.account_id == account_id)
-    identity_ids = list(session.scalars(select(Identity.id).where(Identity.account_id == account_id)))
     if identity_ids:
+        still_linked = set(
+            session.scalars(
+                select(Identity.id).where(Identity.id.in_(identity_ids), Identity.account_id == account_id)
+            )
+        )
         erase_rows(session, Identity, Identity.id.in_(identity_ids))
         session.execute(
             update(Identity)
             .where(Identity.id.in_(identity_ids))
             .values(account_id=None, last_interaction_at=None, unionid_checked_at=None)
         )
-        for identity_id in identity_ids:
+        for identity_id in sorted(still_linked):  # a module that unlinked one has audited it already
             audit.log(
                 session,
                 actor=actor,
