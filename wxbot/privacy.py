@@ -469,6 +469,18 @@ def _erase_core(session: Session, account_id: int, identity_ids: list[int], *, a
 # ---------------------------------------------------------------- requests, for admins
 
 
+def requests_of(session: Session, account_id: int) -> list[PrivacyRequest]:
+    """The account's own requests, newest first."""
+    return list(
+        session.scalars(
+            select(PrivacyRequest)
+            .where(PrivacyRequest.account_id == account_id)
+            .order_by(PrivacyRequest.id.desc())
+            .limit(200)
+        )
+    )
+
+
 @dataclass(frozen=True)
 class OpenRequest:
     id: int
