@@ -37,7 +37,10 @@ def test_messages_are_exported_and_erased_with_the_account(client, db, services,
     follower.send_text("请问宣讲会几点开始？")
     account = _link(db, services, follower.openid)
     data = privacy.export_account(db, services.pii, account.id, actor="user", channel="miniprogram")
-    assert [m["content"] for m in data["modules"]["inbound_messages"]] == [None, "请问宣讲会几点开始？"]
+    assert [m["fields"].get("Content") for m in data["modules"]["inbound_messages"]] == [
+        None,
+        "请问宣讲会几点开始？",
+    ]
     privacy.erase_account(db, account.id, actor="system")
     db.commit()
     assert _events(db) == []

@@ -13,6 +13,7 @@ from wxbot import retention, rights
 from wxbot.erasure import erase_rows
 from wxbot.models.identity import Identity
 from wxbot.models.inbound import InboundMessage
+from wxbot.models.reply_window import ReplyWindow
 
 
 def _of_account(account_id: int) -> Any:
@@ -27,14 +28,20 @@ def export(session: Session, account_id: int) -> list[dict[str, Any]]:
             "type": r.msg_type,
             "event": r.event,
             "sent_at": r.sent_at.isoformat(),
-            "content": r.fields.get("Content") if r.msg_type == "text" else None,
+            "fields": r.fields,
+            "reply": r.reply,
         }
         for r in rows
     ]
 
 
 def erase(session: Session, account_id: int) -> rights.Counts:
-    return {"inbound_messages": erase_rows(session, InboundMessage, _of_account(account_id))}
+    identities = select(Identity.id).where(Identity.account_id == account_id)
+    windows = session.execute(delete(ReplyWindow).where(ReplyWindow.identity_id.in_(identities))).rowcount  # type: ignore[attr-defined]
+    return {
+        "inbound_messages": erase_rows(session, InboundMessage, _of_account(account_id)),
+        "reply_windows": int(windows or 0),
+    }
 
 
 def forget_follower(session: Session, identity_id: int) -> rights.Counts:

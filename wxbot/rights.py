@@ -36,8 +36,8 @@ from sqlalchemy.orm import Session
 # Modules that register with this registry (and with wxbot.retention). Add yours.
 DATA_MODULES: tuple[str, ...] = (
     "wxbot.privacy",
-    "wxbot.message_log",
     "wxbot.identity",
+    "wxbot.message_log",
     "wxbot.logins",
 )
 
