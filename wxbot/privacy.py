@@ -21,7 +21,7 @@ from wxbot.logs import mask_text
 from wxbot.models.identity import Account, Identity
 from wxbot.models.ledger import Consent
 from wxbot.models.privacy import PrivacyRequest
-from wxbot.pii import PiiKeys, mask_identifier, mask_phone
+from wxbot.pii import PiiKeys, mask_phone
 
 RESPONSE_DAYS = 15  # the policy: requests are answered, and cancellations reviewed, within 15 days
 MIN_AGE = 16  # the policy, §九: nobody under 16
@@ -123,22 +123,22 @@ def access_summary(
 ) -> dict[str, Any]:
     """What an export holds, counted per kind of data (for a chat reply); tracked and audited as an export."""
     data = export_account(session, pii, account_id, actor=actor, channel=channel)
-    counts = {
-        "微信身份": len(data["account"]["identities"]),
-        "授权记录": len(data["account"]["consents"]),
-    }
+    counts = {"授权记录": len(data["account"]["consents"])}
     for module in rights.modules():
-        exported = data["modules"].get(module.name)
-        counts[module.label] = (
-            len(exported) if isinstance(exported, list | dict) else int(exported is not None)
-        )
+        counts[module.label] = _count(data["modules"].get(module.name))
     return {"phone": data["account"]["phone"], "counts": counts}
 
 
+def _count(exported: Any) -> int:
+    """How many things an export holds: a list's items, or the items of a record's lists."""
+    if isinstance(exported, list):
+        return len(exported)
+    if isinstance(exported, dict):
+        return sum(len(v) for v in exported.values() if isinstance(v, list)) or int(bool(exported))
+    return int(exported is not None)
+
+
 def _core_export(session: Session, pii: PiiKeys, account: Account) -> dict[str, Any]:
-    identities = session.scalars(
-        select(Identity).where(Identity.account_id == account.id).order_by(Identity.id)
-    )
     requests = session.scalars(
         select(PrivacyRequest).where(PrivacyRequest.account_id == account.id).order_by(PrivacyRequest.id)
     )
@@ -147,20 +147,6 @@ def _core_export(session: Session, pii: PiiKeys, account: Account) -> dict[str, 
         "phone": mask_phone(pii.decrypt(account.phone_enc)) if account.phone_enc else None,
         "reminder_pref": account.reminder_pref,
         "created_at": _iso(account.created_at),
-        "identities": [
-            {
-                "app": i.app_name,
-                "kind": i.kind,
-                "openid": mask_identifier(i.openid),
-                "has_unionid": i.unionid is not None,
-                "subscribed": i.subscribed,
-                "subscribed_at": _iso(i.subscribed_at),
-                "unsubscribed_at": _iso(i.unsubscribed_at),
-                "last_interaction_at": _iso(i.last_interaction_at),
-                "created_at": _iso(i.created_at),
-            }
-            for i in identities
-        ],
         "consents": [
             {
                 "kind": c.kind,

@@ -322,7 +322,7 @@ add_paths(
                 "policy_version": {"type": "string"},
                 "account": {
                     "type": "object",
-                    "required": ["phone", "identities", "consents", "privacy_requests"],
+                    "required": ["phone", "consents", "privacy_requests"],
                     "properties": {
                         "phone": {"type": ["string", "null"], "pattern": r"^\d{3}\*{4}\d{4}$"},
                     },
