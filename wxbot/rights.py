@@ -39,6 +39,8 @@ DATA_MODULES: tuple[str, ...] = (
     "wxbot.identity",
     "wxbot.message_log",
     "wxbot.logins",
+    "wxbot.applications",
+    "wxbot.notify",
 )
 
 Counts = dict[str, int]
