@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wxbot import clock, rights
+from wxbot import clock, retention, rights
 from wxbot.models.identity import Account
 from wxbot.models.outbox import CHANNELS, OPEN_STATUSES, Notification, SubscribeGrant
 
@@ -461,3 +461,19 @@ def _erase(session: Session, account_id: int) -> dict[str, int]:
 
 
 rights.register("notifications", _export, _erase, tables=("notifications", "subscribe_grants"))
+
+
+def _purge(session: Session, cutoff: datetime) -> retention.Purged:
+    """Retention: push records created before `cutoff` and finished (never one still to be sent)."""
+    from sqlalchemy import delete
+
+    rows = session.execute(
+        delete(Notification).where(
+            Notification.created_at < cutoff,
+            Notification.status.not_in((*OPEN_STATUSES, "sending")),
+        )
+    ).rowcount  # type: ignore[attr-defined]
+    return retention.Purged(deleted=int(rows or 0))
+
+
+retention.register("notifications", _purge, "push records, from creation, once finished")
