@@ -99,9 +99,7 @@ def test_conversations_are_deleted_through_the_registered_module(client, user, c
 
 def test_corrections(client, db, user, conversations_module):
     _, headers = user
-    assert client.get("/mp/mp/me/profile", headers=headers).get_json()["correctable"] == {
-        "tickets": ["school"]
-    }
+    assert client.get("/mp/mp/me/profile", headers=headers).get_json()["correctable"]["tickets"] == ["school"]
     answer = client.patch(
         "/mp/mp/me/profile", json={"changes": {"tickets": {"school": "清华大学"}}}, headers=headers
     )
