@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from wxbot import audit, clock, consent, retention, rights
@@ -501,6 +501,16 @@ def open_requests(session: Session, *, only_overdue: bool = False, limit: int = 
         )
         for r in rows
     ]
+
+
+def request_counts(session: Session) -> dict[str, int]:
+    """For a badge: how many requests are pending, and how many of those are overdue."""
+    now = clock.now()
+    pending = select(func.count()).select_from(PrivacyRequest).where(PrivacyRequest.status == "pending")
+    return {
+        "pending": session.scalar(pending) or 0,
+        "overdue": session.scalar(pending.where(PrivacyRequest.due_at < now)) or 0,
+    }
 
 
 def request_message(session: Session, request_id: int, *, actor: str) -> str | None:
