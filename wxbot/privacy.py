@@ -17,16 +17,15 @@ from sqlalchemy.orm import Session
 
 from wxbot import audit, clock, consent, retention, rights
 from wxbot.erasure import erase_rows
-from wxbot.logs import mask_text
 from wxbot.models.identity import Account, Identity
 from wxbot.models.ledger import Consent
 from wxbot.models.privacy import PrivacyRequest
-from wxbot.pii import PiiKeys, mask_phone
+from wxbot.pii import PiiKeys, mask_numbers, mask_phone
 
 RESPONSE_DAYS = 15  # the policy: requests are answered, and cancellations reviewed, within 15 days
 MIN_AGE = 16  # the policy, §九: nobody under 16
-# The oldest usual age at graduation (a bachelor's degree): a graduation year tells the latest possible
-# birth year, so only those who are under 16 even on that reading are refused.
+# A graduation year read with the oldest usual age at graduation (a bachelor's degree) gives the earliest
+# plausible birth year: only those under 16 even on that reading are refused.
 TYPICAL_GRADUATION_AGE = 22
 MAX_MESSAGE_CHARS = 1000
 # The tables this module answers for; every other table with personal columns belongs to a rights module.
@@ -249,7 +248,7 @@ def request_correction(session: Session, account_id: int, message: str, *, chann
         kind="correction",
         channel=channel,
         completed=False,
-        message=mask_text(message),
+        message=mask_numbers(message),
     )
 
 
