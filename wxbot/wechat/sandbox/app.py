@@ -110,7 +110,9 @@ def _serve(state: SandboxState, path: str, token_required: bool, work: Work) -> 
     injection = state.take_injection(path)
     if injection is not None and injection.latency:
         time.sleep(injection.latency)
-    appid: str | None = params.get("appid")
+    appid: str | None = params.get("appid") or (
+        str(body.get("appid")) if isinstance(body, dict) and body.get("appid") else None
+    )
     if injection is not None and injection.http_status is not None:
         state.record(Call(path, params, body, clock.now(), appid, -1, injection.http_status))
         return Response("<html><body>502 Bad Gateway</body></html>", status=injection.http_status,

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +30,7 @@ WINDOW_RULES = {"message": (5, timedelta(hours=48)), "action": (3, timedelta(min
 CUSTOM_MSGTYPES = frozenset({"text", "image", "voice", "video", "music", "news", "mpnews", "mpnewsarticle",
                              "msgmenu", "wxcard", "miniprogrampage"})  # fmt: skip
 MAX_TEXT_BYTES = 2048
+MAX_RECORDED_CALLS = 200_000
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,6 @@ class SandboxState:
         self._default_token_lifetime = token_lifetime
         self.base_url = ""  # where the sandbox is served; set by whoever serves it
         self._apps: dict[str, App] = {}
-        self._listeners: list[Callable[[Call], None]] = []
         self.reset()
 
     # ------------------------------------------------------------ set-up (tests and the follower page)
@@ -148,7 +147,8 @@ class SandboxState:
         """Forget everything but the registered apps."""
         with self._lock:
             self.token_lifetime = self._default_token_lifetime  # seconds; tests shorten it
-            self._calls: list[Call] = []
+            # The most recent calls (a long benchmark or `make run` session must not grow without bound).
+            self._calls: deque[Call] = deque(maxlen=MAX_RECORDED_CALLS)
             self._injections: dict[str, list[Injection]] = {}
             self._tokens: dict[str, Token] = {}
             self._followers: dict[tuple[str, str], Follower] = {}
@@ -255,9 +255,6 @@ class SandboxState:
     def record(self, call: Call) -> None:
         with self._lock:
             self._calls.append(call)
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener(call)
 
     def calls(self, path: str | None = None) -> list[Call]:
         with self._lock:
