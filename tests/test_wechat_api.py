@@ -170,7 +170,14 @@ def test_subscribe_message_data_must_fit_the_keyword_types(api, sandbox, data):
 def test_get_media(api, sandbox):
     sandbox.add_media(OA["appid"], "media-1", b"\x89PNG...", "image/png")
     assert api.get_media("oa", "media-1") == (b"\x89PNG...", "image/png")
+    assert sandbox.calls("/cgi-bin/media/get")[0].params["media_id"] == "media-1"
     assert errcode_of(lambda: api.get_media("oa", "media-2")) == 40007
+
+
+def test_get_media_follows_the_link_wechat_gives_for_a_video(api, sandbox):
+    sandbox.add_media(OA["appid"], "video-1", b"\x00\x00\x00\x18ftypmp42", "video/mp4")
+    assert api.get_media("oa", "video-1") == (b"\x00\x00\x00\x18ftypmp42", "video/mp4")
+    assert len(sandbox.calls("/video")) == 1
 
 
 def test_create_qrcode(api, sandbox):

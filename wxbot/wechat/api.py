@@ -95,6 +95,8 @@ class _Client(WeChatClient):  # type: ignore[misc]
         else:
             url = kwargs.pop("api_base_url", self.API_BASE_URL) + url_or_endpoint
         kwargs.pop("api_base_url", None)
+        if not url.startswith(WECHAT_API_HOST + "/"):
+            raise ValueError(f"not a WeChat API URL: {url.split('?')[0]}")
         path = url.removeprefix(WECHAT_API_HOST)
         url = self.base_url + path
         params = kwargs.setdefault("params", {})
