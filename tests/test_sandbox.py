@@ -97,6 +97,24 @@ def test_token_requests_are_checked(wx):
     assert wx.user_info("made-up")["errcode"] == 40001
 
 
+def test_official_account_apis_refuse_a_mini_program_token_and_the_reverse(wx, sandbox):
+    sandbox.set_follower(MP["appid"], "mp-1")
+    sandbox.grant_subscription(OA["appid"], "oa-1", "SUB-1")
+    mp_token = wx.classic(MP["appid"], MP["appsecret"])["access_token"]
+    oa_token = wx.classic()["access_token"]
+    data = {"thing1": {"value": "x"}}
+    assert wx.user_info(mp_token, "mp-1")["errcode"] == 48001
+    assert wx.post("/cgi-bin/qrcode/create", {"action_name": "QR_LIMIT_SCENE", "action_info": {"scene": {"scene_id": 1}}},
+                   access_token=mp_token)["errcode"] == 48001  # fmt: skip
+    assert wx.post("/cgi-bin/message/template/send", {"touser": "mp-1", "template_id": "T", "data": data},
+                   access_token=mp_token)["errcode"] == 48001  # fmt: skip
+    assert wx.post("/cgi-bin/message/subscribe/send", {"touser": "oa-1", "template_id": "SUB-1", "data": data},
+                   access_token=oa_token)["errcode"] == 48001  # fmt: skip
+    assert (
+        wx.post("/wxa/business/getuserphonenumber", {"code": "x"}, access_token=oa_token)["errcode"] == 48001
+    )
+
+
 def test_a_token_works_for_its_own_app_only(wx, sandbox):
     sandbox.set_follower(MP["appid"], "mp-1")
     token = wx.classic()["access_token"]

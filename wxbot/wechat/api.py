@@ -8,6 +8,7 @@ over a requests Session per thread (the sender calls from a pool of threads).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -114,8 +115,6 @@ class _Client(WeChatClient):  # type: ignore[misc]
 
 
 def _json_bytes(data: dict[str, Any]) -> bytes:
-    import json
-
     return json.dumps(data, ensure_ascii=False).encode()
 
 

@@ -304,6 +304,11 @@ class SandboxState:
             raise SandboxError(40125, "invalid appsecret")
         return app
 
+    def _require_kind(self, appid: str, kind: str) -> None:
+        """An official-account API called with a mini program's token (or the reverse): 48001."""
+        if self._apps[appid].kind != kind:
+            raise SandboxError(48001, "api unauthorized")
+
     def _follower(self, appid: str, openid: str) -> Follower:
         follower = self._followers.get((appid, openid))
         if follower is None:
@@ -362,6 +367,7 @@ class SandboxState:
 
     def user_info(self, appid: str, openid: str) -> dict[str, Any]:
         with self._lock:
+            self._require_kind(appid, "official")
             follower = self._follower(appid, openid)
             if not follower.subscribed:
                 return {"subscribe": 0, "openid": openid}
@@ -413,6 +419,7 @@ class SandboxState:
 
     def send_template(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
+            self._require_kind(appid, "official")
             follower = self._follower(appid, str(body.get("touser", "")))
             if not follower.subscribed:
                 raise SandboxError(43004, "require subscribe")
@@ -430,6 +437,7 @@ class SandboxState:
 
     def send_subscribe(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
+            self._require_kind(appid, "miniprogram")
             follower = self._follower(appid, str(body.get("touser", "")))
             template_id = body.get("template_id")
             _check_template_id(template_id)
@@ -445,6 +453,7 @@ class SandboxState:
     def code2session(self, appid: str, secret: str, code: str, grant_type: str) -> dict[str, Any]:
         with self._lock:
             self._app(appid, secret)
+            self._require_kind(appid, "miniprogram")
             if grant_type != "authorization_code":
                 raise SandboxError(40002, "invalid grant_type")
             payload = self._use_code(self._login_codes, appid, code)
@@ -456,6 +465,7 @@ class SandboxState:
         if not isinstance(code, str):
             raise SandboxError(47001, "data format error: code")
         with self._lock:
+            self._require_kind(appid, "miniprogram")
             payload = self._use_code(self._phone_codes, appid, code)
         watermark = {"timestamp": clock.timestamp(), "appid": appid}
         return {"errcode": 0, "errmsg": "ok", "phone_info": {**payload, "watermark": watermark}}
@@ -477,6 +487,8 @@ class SandboxState:
         return found
 
     def create_qrcode(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self._require_kind(appid, "official")
         action = body.get("action_name")
         scene = (
             (body.get("action_info") or {}).get("scene")
