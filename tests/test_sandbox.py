@@ -138,6 +138,7 @@ def test_custom_message_checks(wx, sandbox):
 
     assert send({"msgtype": "telepathy", "telepathy": {}}) == 40008
     assert send({"msgtype": "text"}) == 47001
+    assert send({"msgtype": "text", "text": {"content": ""}}) == 44004
     assert send({"msgtype": "text", "text": {"content": "长" * 683}}) == 45002  # 2049 bytes
     articles = [{"title": "a", "url": "https://e.x"}] * 2
     assert send({"msgtype": "news", "news": {"articles": articles}}) == 45008

@@ -397,7 +397,7 @@ class SandboxState:
         if msgtype == "text":
             text = content.get("content")
             if not isinstance(text, str) or not text:
-                raise SandboxError(44003, "empty news data")  # WeChat's answer to empty text content
+                raise SandboxError(44004, "empty content")
             if len(text.encode()) > MAX_TEXT_BYTES:
                 raise SandboxError(45002, "content size out of limit")
         if msgtype == "news" and len(content.get("articles") or []) > 1:
