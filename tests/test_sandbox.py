@@ -153,7 +153,7 @@ def test_qrcode_checks(wx):
         return wx.post("/cgi-bin/qrcode/create", body, access_token=token)
 
     scene = {"scene": {"scene_str": "x"}}
-    assert create({"action_name": "QR_NOPE", "action_info": scene})["errcode"] == 40053
+    assert create({"action_name": "QR_NOPE", "action_info": scene})["errcode"] == 40052
     assert (
         create({"action_name": "QR_STR_SCENE", "action_info": {"scene": {"scene_str": "x" * 65}}})["errcode"]
         == 40097
@@ -161,7 +161,7 @@ def test_qrcode_checks(wx):
     assert (
         create({"action_name": "QR_STR_SCENE", "expire_seconds": 0, "action_info": scene})["errcode"] == 40097
     )
-    assert create({"action_name": "QR_STR_SCENE", "action_info": scene})["expire_seconds"] == 60
+    assert create({"action_name": "QR_STR_SCENE", "action_info": scene})["expire_seconds"] == 30
     assert (
         create({"action_name": "QR_STR_SCENE", "expire_seconds": 10**8, "action_info": scene})[
             "expire_seconds"

@@ -25,6 +25,7 @@ CLASSIC_GRACE = timedelta(minutes=5)  # a superseded cgi-bin/token token stays v
 STABLE_ROTATE_BEFORE = timedelta(minutes=5)  # stable_token hands out a new token this long before expiry
 CODE_LIFETIME = timedelta(minutes=5)  # login and phone codes
 MAX_QR_EXPIRE_SECONDS = 2_592_000  # 30 days
+DEFAULT_QR_EXPIRE_SECONDS = 30  # a temporary code without expire_seconds
 # The customer-service window each trigger opens (wechat-platform.md §5.1): (messages allowed, valid for).
 WINDOW_RULES = {"message": (5, timedelta(hours=48)), "action": (3, timedelta(minutes=1))}
 CUSTOM_MSGTYPES = frozenset({"text", "image", "voice", "video", "music", "news", "mpnews", "mpnewsarticle",
@@ -496,7 +497,7 @@ class SandboxState:
             else None
         )
         if action not in ("QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE"):
-            raise SandboxError(40053, "invalid action name")
+            raise SandboxError(40052, "invalid action name")
         if not isinstance(scene, dict):
             raise SandboxError(47001, "data format error: action_info.scene")
         if action.endswith("STR_SCENE"):
@@ -510,7 +511,7 @@ class SandboxState:
                 raise SandboxError(40097, "invalid args: scene_id")
         answer: dict[str, Any] = {}
         if not action.startswith("QR_LIMIT"):
-            expire = body.get("expire_seconds", 60)
+            expire = body.get("expire_seconds", DEFAULT_QR_EXPIRE_SECONDS)
             if not isinstance(expire, int) or expire < 1:
                 raise SandboxError(40097, "invalid args: expire_seconds")
             answer["expire_seconds"] = min(expire, MAX_QR_EXPIRE_SECONDS)
