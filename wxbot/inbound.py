@@ -217,6 +217,7 @@ def _update_follower(session: Session, identity: Identity, message: Inbound) -> 
         followers.followed(session, identity, message.scene)
     elif message.event == "unsubscribe":
         followers.unfollowed(session, identity)
+        reply_window.close(session, identity.id)
     elif message.event == "scan":
         followers.scanned(session, identity, message.scene)
     if message.msg_type != "event" or message.event in USER_EVENTS:

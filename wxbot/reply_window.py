@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -60,6 +60,11 @@ def record_trigger(session: Session, identity_id: int, kind: str) -> None:
 def _renew(session: Session, identity_id: int, kind: str, values: dict[str, object]) -> bool:
     params = {"w_identity_id": identity_id, "w_kind": kind, **values}
     return session.connection().execute(_RENEW, params).rowcount > 0
+
+
+def close(session: Session, identity_id: int) -> None:
+    """The follower left (unsubscribe): WeChat refuses customer-service messages to them (45015)."""
+    session.execute(delete(ReplyWindow).where(ReplyWindow.identity_id == identity_id))
 
 
 def _usable(session: Session, identity_id: int) -> list[ReplyWindow]:

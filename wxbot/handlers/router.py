@@ -15,13 +15,13 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from wxbot.handlers.replies import NewsReply, Reply, TextReply, text_reply
 from wxbot.inbound import FallbackReply, Inbound
 from wxbot.models.identity import Identity
+from wxbot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class HandlerContext:
     message: Inbound
     identity: Identity
     session: Session
-    services: Any  # wxbot.services.Services
+    services: Services
     match: re.Match[str] | None = None  # set for regex rules
 
 
