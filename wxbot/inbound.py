@@ -67,6 +67,17 @@ class Inbound:
             return self.event_key or None
         return None
 
+    def subscription_items(self) -> list[dict[str, Any]]:
+        """The <List> entries of a subscribe_msg_popup/change/sent event, whichever wrapper WeChat used (its
+        docs' sample wraps change events in SubscribeMsgPopupEvent) and whether there was one entry or several
+        (wechat-platform.md §3.2)."""
+        for wrapper in ("SubscribeMsgPopupEvent", "SubscribeMsgChangeEvent", "SubscribeMsgSentEvent"):
+            container = self.fields.get(wrapper)
+            if isinstance(container, dict):
+                items = container.get("List", [])
+                return [i for i in (items if isinstance(items, list) else [items]) if isinstance(i, dict)]
+        return []
+
     @property
     def dedupe_key(self) -> str:
         """MsgId for messages; for events (no MsgId) sender, time, event and key, hashed so that neither
