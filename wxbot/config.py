@@ -65,9 +65,15 @@ class MiniProgram:
     appsecret: str
 
 
+WECHAT_API_HOST = "https://api.weixin.qq.com"
+SANDBOX_API_PATH = (
+    "/sandbox/wechat"  # where the app mounts the sandbox WeChat API when the sandbox is enabled
+)
+
+
 @dataclass
 class WechatSettings:
-    api_base_url: str = "https://api.weixin.qq.com"
+    api_base_url: str = WECHAT_API_HOST
     token_mode: str = "stable"  # noqa: S105  stable: cgi-bin/stable_token; classic: cgi-bin/token behind a shared lock
     timeout_seconds: float = 5.0
     official: list[OfficialAccount] = field(default_factory=list)
@@ -99,11 +105,82 @@ class PlatformSettings:
 
 
 @dataclass
+class IdentitySettings:
+    """Mini-program logins, phone authorisation and account binding."""
+
+    login_ttl_seconds: int = 7 * 24 * 3600  # how long a mini-program login token lives
+    # phone lookups cost money per success (wechat-platform.md 7.2): daily caps, per user and per mini program
+    phone_lookups_per_identity_per_day: int = 5
+    phone_lookups_per_app_per_day: int = 2000
+    bind_token_ttl_seconds: int = 600  # the one-time token of the official account's 绑定 link
+    bind_qr_ttl_seconds: int = 600  # the temporary QR code of POST /platform/bind-qr
+    bind_miniprogram: str = ""  # which mini program the 绑定 link opens; empty: the first configured one
+    bind_page: str = "pages/bind/index"  # its page; the token is added as ?token=...
+    bind_web_url: str = ""  # where the link goes on clients that cannot open a mini program
+
+
+@dataclass
 class SecuritySettings:
     # base64 of 32 random bytes each; the first encrypts, every key decrypts (rotation)
     pii_keys: list[str] = field(default_factory=list)
     # base64 of 32 random bytes: the key of the lookup hashes (phone -> account)
     hash_key: str = ""
+
+
+@dataclass
+class PrivacySettings:
+    # days between POST me/cancel and the erasure, during which the user can revoke it (the policy: <= 15)
+    cancellation_review_days: int = 7
+
+
+@dataclass
+class RetentionSettings:
+    """How long each data class is kept (days) before the daily retention job deletes or anonymises it."""
+
+    inbound_messages_days: int = 30  # the raw inbound message log (dedupe, debugging)
+    resolved_conversations_days: int = 180  # 留言 conversations, counted from resolution
+    notifications_days: int = 90  # push records (outbox rows), counted from creation
+    login_sessions_days: int = 30  # mini-program login sessions, counted from expiry
+    event_signups_days: int = 30  # event sign-ups, counted from the end of the event
+    unsubscribed_followers_days: int = 30  # a follower's identity data, counted from the unsubscribe
+
+    def days(self, data_class: str) -> int:
+        value = getattr(self, f"{data_class}_days", None)
+        if not isinstance(value, int):
+            raise KeyError(f"no retention period for {data_class!r} (add {data_class}_days to [retention])")
+        return value
+
+
+@dataclass
+class NotifyTemplate:
+    """One message template of one app: a template message (official account) or a subscribe message (mini
+    program). `fields` maps WeChat's field keys to text with {placeholders} filled from the notification."""
+
+    template_id: str
+    fields: dict[str, str] = field(default_factory=dict)
+    page: str = ""  # mini-program page opened by the message ({placeholders} allowed)
+    url: str = ""  # template messages: web page opened when no mini program is linked
+    miniprogram: str = ""  # template messages: name of the linked mini program that `page` belongs to
+
+
+@dataclass
+class NotifySettings:
+    # Pushes that are not urgent wait for the end of the quiet hours (app.timezone); empty start: none.
+    quiet_hours_start: str = "22:00"
+    quiet_hours_end: str = "08:00"
+    daily_cap: int = 10  # non-urgent pushes per account per day; 0: no cap
+    # sender
+    batch_size: int = 200  # rows claimed per round
+    concurrency: int = 32  # WeChat requests in flight per sender process
+    lease_seconds: int = 120  # a claimed row returns to the queue after this if its sender died
+    max_attempts: int = 8
+    retry_base_seconds: float = 15.0  # exponential backoff: base * 2^(attempt-1), capped
+    retry_max_seconds: float = 3600.0
+    # template key -> app name -> template (status pushes use the keys status_<status>)
+    templates: dict[str, dict[str, NotifyTemplate]] = field(default_factory=dict)
+
+    def template(self, key: str, app_name: str) -> NotifyTemplate | None:
+        return self.templates.get(key, {}).get(app_name)
 
 
 @dataclass
@@ -116,7 +193,11 @@ class Settings:
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     platform: PlatformSettings = field(default_factory=PlatformSettings)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
     def official_account(self, name: str) -> OfficialAccount | None:
         return next((a for a in self.wechat.official if a.name == name), None)
@@ -159,6 +240,7 @@ def settings_from_dict(raw: dict[str, Any], env: dict[str, str] | None = None) -
     raw = _apply_env(_deepcopy(raw), env or {})
     settings = _build(Settings, raw, "")
     _fill_dev_secrets(settings)
+    _point_at_sandbox(settings)
     validate(settings)
     return settings
 
@@ -305,6 +387,13 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
+def _point_at_sandbox(settings: Settings) -> None:
+    """With the sandbox on and WeChat's own host configured, calls go to the sandbox this app mounts instead:
+    a laptop never talks to the real WeChat by accident. An explicit other URL (tests, benchmarks) stays."""
+    if settings.sandbox.enabled and settings.wechat.api_base_url.rstrip("/") == WECHAT_API_HOST:
+        settings.wechat.api_base_url = settings.sandbox.public_url.rstrip("/") + SANDBOX_API_PATH
+
+
 def _fill_dev_secrets(settings: Settings) -> None:
     """With the sandbox on (a laptop), missing secrets are generated once and kept under var/.
 
@@ -365,6 +454,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError("wechat.token_mode: must be stable or classic")
     if not settings.wechat.api_base_url.startswith(("http://", "https://")):
         raise ConfigError("wechat.api_base_url: must be an http(s) URL")
+    if not settings.sandbox.public_url.startswith(("http://", "https://")):
+        raise ConfigError("sandbox.public_url: must be an http(s) URL")
     names: set[str] = set()
     apps_by_kind: list[tuple[str, list[OfficialAccount | MiniProgram]]] = [
         ("official", list(settings.wechat.official)),
@@ -391,18 +482,89 @@ def validate(settings: Settings) -> None:
         raise ConfigError("security.pii_keys: missing (or set WXBOT_SECURITY_PII_KEYS)")
     for i, k in enumerate(settings.security.pii_keys):
         _check_key32(k, f"security.pii_keys[{i}]")
+        if k in settings.security.pii_keys[:i]:
+            raise ConfigError(f"security.pii_keys[{i}]: the same key is listed twice")
     if not settings.security.hash_key:
         raise ConfigError("security.hash_key: missing (or set WXBOT_SECURITY_HASH_KEY)")
     _check_key32(settings.security.hash_key, "security.hash_key")
     if not settings.platform.secret:
         raise ConfigError("platform.secret: missing (or set WXBOT_PLATFORM_SECRET)")
+    ident = settings.identity
+    for key in (
+        "login_ttl_seconds",
+        "phone_lookups_per_identity_per_day",
+        "phone_lookups_per_app_per_day",
+        "bind_token_ttl_seconds",
+    ):
+        if getattr(ident, key) < 1:
+            raise ConfigError(f"identity.{key}: at least 1")
+    # WeChat's temporary QR codes live 60 s to 30 days
+    if not 60 <= ident.bind_qr_ttl_seconds <= 2592000:
+        raise ConfigError("identity.bind_qr_ttl_seconds: between 60 and 2592000")
+    if ident.bind_miniprogram and settings.miniprogram(ident.bind_miniprogram) is None:
+        raise ConfigError(
+            f"identity.bind_miniprogram: no [[wechat.miniprogram]] named {ident.bind_miniprogram!r}"
+        )
+    if ident.bind_web_url and not ident.bind_web_url.startswith("https://"):
+        raise ConfigError("identity.bind_web_url: must be an https URL")
     if settings.callback.max_body_bytes < 1024:
         raise ConfigError("callback.max_body_bytes: at least 1024")
     if settings.callback.timestamp_window_seconds < 1:
         raise ConfigError("callback.timestamp_window_seconds: at least 1")
+    if not 1 <= settings.privacy.cancellation_review_days <= 15:
+        raise ConfigError("privacy.cancellation_review_days: between 1 and 15 (the policy promises 15 days)")
+    for f in dataclasses.fields(RetentionSettings):
+        if getattr(settings.retention, f.name) < 1:
+            raise ConfigError(f"retention.{f.name}: at least 1 day")
     try:
         import zoneinfo
 
         zoneinfo.ZoneInfo(settings.app.timezone)
     except Exception as exc:
         raise ConfigError(f"app.timezone: unknown time zone {settings.app.timezone!r}") from exc
+    _validate_notify(settings)
+
+
+_CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+def _validate_notify(settings: Settings) -> None:
+    from wxbot import application_status
+    from wxbot.template_fields import FieldRuleError, check_field_template, placeholders
+
+    notify = settings.notify
+    for key in ("quiet_hours_start", "quiet_hours_end"):
+        value = getattr(notify, key)
+        if value and not _CLOCK_TIME.match(value):
+            raise ConfigError(f"notify.{key}: HH:MM (24-hour clock) or empty")
+    if bool(notify.quiet_hours_start) != bool(notify.quiet_hours_end):
+        raise ConfigError("notify.quiet_hours_end: set both ends of the quiet hours, or neither")
+    for key, low in (("daily_cap", 0), ("batch_size", 1), ("concurrency", 1), ("lease_seconds", 10),
+                     ("max_attempts", 1)):  # fmt: skip
+        if getattr(notify, key) < low:
+            raise ConfigError(f"notify.{key}: at least {low}")
+    if notify.retry_base_seconds <= 0 or notify.retry_max_seconds < notify.retry_base_seconds:
+        raise ConfigError("notify.retry_max_seconds: must be at least retry_base_seconds (> 0)")
+    status_keys = {application_status.template_key(s) for s in application_status.STATUSES}
+    for key, per_app in notify.templates.items():
+        for app_name, template in per_app.items():
+            where = f"notify.templates.{key}.{app_name}"
+            official = settings.official_account(app_name) is not None
+            if not official and settings.miniprogram(app_name) is None:
+                raise ConfigError(f"{where}: no official account or mini program named {app_name!r}")
+            if not template.template_id:
+                raise ConfigError(f"{where}.template_id: missing")
+            if not template.fields:
+                raise ConfigError(f"{where}.fields: missing")
+            if template.miniprogram and settings.miniprogram(template.miniprogram) is None:
+                raise ConfigError(f"{where}.miniprogram: no mini program named {template.miniprogram!r}")
+            names = application_status.TEMPLATE_DATA if key in status_keys else None
+            for field_key, text in template.fields.items():
+                try:
+                    check_field_template(field_key, text, names, official=official)
+                except FieldRuleError as exc:
+                    raise ConfigError(f"{where}.fields.{field_key}: {exc}") from exc
+            if names is not None:
+                unknown = [n for n in placeholders(template.page) if n not in names]
+                if unknown:
+                    raise ConfigError(f"{where}.page: unknown placeholder {{{unknown[0]}}}")

@@ -21,15 +21,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from wxbot import clock, followers, reply_window, rights
+from wxbot import clock, followers, reply_window
 from wxbot.cache import Cache
 from wxbot.models.identity import Identity
 from wxbot.models.inbound import InboundMessage
-from wxbot.models.reply_window import ReplyWindow
 
 log = logging.getLogger(__name__)
 
@@ -236,39 +235,3 @@ def _update_follower(session: Session, identity: Identity, message: Inbound) -> 
     if message.trigger:
         reply_window.record_trigger(session, identity.id, message.trigger)
 
-
-# ---------------------------------------------------------------- the users' rights (wxbot.rights)
-
-
-def _identity_ids(session: Session, account_id: int) -> list[int]:
-    return list(session.scalars(select(Identity.id).where(Identity.account_id == account_id)))
-
-
-def export_messages(session: Session, account_id: int) -> list[dict[str, Any]]:
-    """What the person sent to the official accounts, and what they were answered."""
-    rows = session.scalars(
-        select(InboundMessage)
-        .where(InboundMessage.identity_id.in_(_identity_ids(session, account_id)))
-        .order_by(InboundMessage.id)
-    )
-    return [
-        {
-            "app": row.app_name,
-            "type": row.msg_type,
-            "event": row.event,
-            "sent_at": row.sent_at.isoformat(),
-            "fields": row.fields,
-            "reply": row.reply,
-        }
-        for row in rows
-    ]
-
-
-def erase_messages(session: Session, account_id: int) -> dict[str, int]:
-    ids = _identity_ids(session, account_id)
-    messages = session.execute(delete(InboundMessage).where(InboundMessage.identity_id.in_(ids)))
-    windows = session.execute(delete(ReplyWindow).where(ReplyWindow.identity_id.in_(ids)))
-    return {"inbound_messages": messages.rowcount, "reply_windows": windows.rowcount}  # type: ignore[attr-defined]
-
-
-rights.register("inbound_messages", export_messages, erase_messages)
