@@ -3,7 +3,8 @@
 Runs wxbot's callback under gunicorn on MariaDB and Redis, and beside it, under the same gunicorn settings,
 a minimal Flask + wechatpy handler that only verifies, parses and replies (bench/echo_app.py). Both are
 loaded on loopback with the same distinct, validly signed messages (plaintext and safe mode, 16 concurrent
-keep-alive connections), and the script prints requests/s, p50 and p99 of each and the ratio.
+keep-alive connections), and the script prints requests/s, p50 and p99 of each and the ratio, and the CPU
+time each server's processes used per request (the figure that other work on the machine disturbs least).
 Goal: p99 under 50 ms, and at least half the echo handler's requests/s.
 
     .venv/bin/python bench/callback.py [--requests 3000] [--concurrency 16] [--workers 4] [--threads 4]
@@ -53,6 +54,11 @@ class Result:
     latencies: list[float]
     seconds: float
     errors: int
+    cpu_seconds: float = 0.0  # used by the server's processes (gunicorn master and workers) meanwhile
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu_seconds / len(self.latencies) * 1000 if self.latencies else float("nan")
 
     @property
     def rps(self) -> float:
@@ -67,6 +73,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time of a gunicorn master and its workers so far (Linux /proc): the cost of each request on a
+    machine other work shares, which requests/s alone do not show."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        pids += [int(p) for p in (task / "children").read_text().split()]
+    ticks = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -250,15 +272,19 @@ def main() -> None:
             processes.append(gunicorn("bench.echo_app:app", ports["echo"], args, env))
             for (_, port), process in zip(ports.items(), processes, strict=True):
                 wait_for_port(port, process)
+            pids = {"wxbot": processes[0].pid, "echo": processes[1].pid}
+            load_before = os.getloadavg()[0]
 
             results: dict[tuple[str, str], Result] = {}
             sent_to_wxbot = 0
             for mode, order in (("plaintext", ("echo", "wxbot")), ("safe", ("wxbot", "echo"))):
                 for target in order:
                     warmup = load(ports[target], make_requests(args.warmup, mode), args.concurrency, deadline)
-                    results[(target, mode)] = load(
-                        ports[target], make_requests(args.requests, mode), args.concurrency, deadline
-                    )
+                    requests = make_requests(args.requests, mode)
+                    cpu_before = server_cpu_seconds(pids[target])
+                    result = load(ports[target], requests, args.concurrency, deadline)
+                    result.cpu_seconds = server_cpu_seconds(pids[target]) - cpu_before
+                    results[(target, mode)] = result
                     if target == "wxbot":
                         sent_to_wxbot += len(warmup.latencies) + len(results[(target, mode)].latencies)
             with engine.connect() as conn:
@@ -283,11 +309,13 @@ def main() -> None:
     print(f"\ncallback benchmark: {args.requests} requests per server and mode, {args.concurrency} concurrent, "
           f"gunicorn --workers {args.workers} --threads {args.threads}, MariaDB + Redis, {os.cpu_count()} cores")  # fmt: skip
     print(
-        f"{'server':<8} {'mode':<10} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
+        f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (all work on the machine)"
     )
+    print(f"{'server':<8} {'mode':<10} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'cpu ms/req':>10}")  # fmt: skip
     for (target, mode), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         print(f"{target:<8} {mode:<10} {len(r.latencies):>8} {r.errors:>6} {r.rps:>8.0f} "
-              f"{r.percentile(0.50):>7.1f} {r.percentile(0.99):>7.1f}")  # fmt: skip
+              f"{r.percentile(0.50):>7.1f} {r.percentile(0.99):>7.1f} {r.cpu_ms_per_request:>10.2f}")  # fmt: skip
     verdicts = []
     for mode in ("plaintext", "safe"):
         ours, echo = results[("wxbot", mode)], results[("echo", mode)]
