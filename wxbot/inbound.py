@@ -234,4 +234,3 @@ def _update_follower(session: Session, identity: Identity, message: Inbound) -> 
         followers.interacted(session, identity)
     if message.trigger:
         reply_window.record_trigger(session, identity.id, message.trigger)
-
