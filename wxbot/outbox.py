@@ -66,8 +66,9 @@ class Send:
 
     @property
     def client_msg_id(self) -> str:
-        # template/send's 防重入 id: a re-send of the same notification is recognised by WeChat too
-        return f"wxbot-{self.notification_id}-{self.attempts}"
+        # template/send's 防重入 id, the same for every try of one notification: when a sender died after
+        # WeChat accepted the message, WeChat can recognise the next sender's try (semantics unconfirmed)
+        return f"wxbot-{self.notification_id}"
 
 
 @dataclass
@@ -109,7 +110,7 @@ class _Plan:
     row: Notification
     candidates: list[_Candidate]
     why_not: list[str]  # "channel:reason" for channels that cannot be used
-    paused_until: datetime | None  # the only usable channel is paused until then
+    paused_until: datetime | None  # no channel now, but a paused one is back then
 
 
 def claim(session: Session, settings: Settings, *, limit: int) -> Claim:
