@@ -1,14 +1,14 @@
 """initial schema
 
-Revision ID: d8764d2422da
+Revision ID: afb135275c1f
 Revises: 
-Create Date: 2026-11-28 17:14:41.409370
+Create Date: 2026-11-28 17:26:16.897532
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'd8764d2422da'
+revision = 'afb135275c1f'
 down_revision = None
 branch_labels = None
 depends_on = None
