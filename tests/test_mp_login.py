@@ -8,7 +8,17 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.helpers import platform_post
-from tests.mp_helpers import MP_APPID, PHONE, MiniProgramUser, assert_error, bearer, fetch, row_counts
+from tests.mp_helpers import (
+    MP_APPID,
+    PHONE,
+    MiniProgramUser,
+    assert_error,
+    bearer,
+    encrypt_user_data,
+    fetch,
+    new_session_key,
+    row_counts,
+)
 from tests.openapi_check import openapi_checked  # noqa: F401
 from wxbot import consent
 from wxbot.models import AuditEntry, Consent, Identity, LoginSession, SessionKey
@@ -284,3 +294,13 @@ def test_a_new_user_logging_in_twice_at_once_gets_one_identity(app, sandbox, db)
         assert list(pool.map(login, range(4))) == [200] * 4
     assert len(fetch(db, select(Identity))) == 1
     assert len(fetch(db, select(SessionKey))) == 1 and len(fetch(db, select(LoginSession))) == 4
+
+
+def test_legacy_flow_with_data_that_is_not_a_phone_number_is_400(user, db):
+    user.login()
+    iv = new_session_key()
+    data = encrypt_user_data(user.session_key, iv, {"nickName": "x", "watermark": {"appid": MP_APPID}})
+    before = row_counts(db)
+    answer = user.post("/mp/mp/phone", {"encrypted_data": data, "iv": iv, "consent": True})
+    assert_error(answer, 400, "invalid_field", "encrypted_data")
+    assert row_counts(db) == before
