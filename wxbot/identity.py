@@ -95,6 +95,15 @@ def settle_unionid_group(session: Session, identity: Identity, *, actor: str) ->
     return account if account is not None and account.status != "cancelled" else None
 
 
+def adopt_unionid(
+    session: Session, identity: Identity, unionid: str, *, actor: str = "system"
+) -> Account | None:
+    """Record the unionid WeChat reported for an identity (e.g. user/info for a follower) and settle its group."""
+    identity.unionid = unionid
+    session.flush()
+    return settle_unionid_group(session, identity, actor=actor)
+
+
 # ---------------------------------------------------------------- linking
 
 

@@ -42,8 +42,7 @@ def record_user_info(
     if info.get("subscribe") == 1:
         unionid = info.get("unionid")
         if isinstance(unionid, str) and 0 < len(unionid) <= MAX_UNIONID_LENGTH:
-            identity.unionid = unionid
-            identities.settle_unionid_group(session, identity, actor="job:unionid")
+            identities.adopt_unionid(session, identity, unionid, actor="job:unionid")
     else:
         # WeChat says they no longer follow: their unsubscribe event was lost (or is still on its way).
         identity.subscribed = False

@@ -1,5 +1,5 @@
-"""One account per unionid across the official account and the mini program, end to end: follows through
-signed callbacks, the unionid job asking the sandbox's user/info, logins and phone proofs through the API."""
+"""The unionid job: followers' unionids from user/info, and one account per unionid across the official
+account and the mini program."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ def test_follower_joins_the_account_of_the_mini_program_user_with_the_same_union
     assert user.me()["account"] == account
     (audit,) = fetch(db, select(AuditEntry).where(AuditEntry.subject_id == str(row.id)))
     assert audit.action == "identity.link" and "proof=unionid" in audit.detail
+    calls = len(sandbox.calls("/cgi-bin/user/info"))
+    fetch_unionids(services)  # checked once, not again until the next follow
+    assert len(sandbox.calls("/cgi-bin/user/info")) == calls
 
 
 def test_mini_program_login_after_the_job_finds_the_followers_account(client, sandbox, db, services):
