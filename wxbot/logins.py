@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -102,17 +102,16 @@ def delete_for_identities(session: Session, identity_ids: list[int]) -> dict[str
     }
 
 
-def purge_expired(session: Session, cutoff: datetime) -> retention.Purged:
-    """Retention: logins expired or revoked before `cutoff`, and session keys obtained before it."""
+def purge_old(session: Session, cutoff: datetime) -> retention.Purged:
+    """Retention ("login_sessions"): logins that ended (expired or revoked) before `cutoff`, and session keys
+    obtained before it (the legacy decrypt needs the key of a recent login only)."""
     logins = session.execute(
-        delete(LoginSession).where((LoginSession.expires_at < cutoff) | (LoginSession.revoked_at < cutoff))
+        delete(LoginSession).where(or_(LoginSession.expires_at < cutoff, LoginSession.revoked_at < cutoff))
     )
     keys = session.execute(delete(SessionKey).where(SessionKey.obtained_at < cutoff))
     return retention.Purged(deleted=int(logins.rowcount or 0) + int(keys.rowcount or 0))  # type: ignore[attr-defined]
 
 
 retention.register(
-    "login_sessions",
-    purge_expired,
-    "mini-program logins, from expiry or revocation; session keys, from receipt",
+    "login_sessions", purge_old, "mini-program logins that ended, and old session keys: deleted"
 )

@@ -12,7 +12,7 @@ from flask import g, request
 
 from wxbot import consent, privacy, rights
 from wxbot.miniprogram import bp, json_body, login_required
-from wxbot.miniprogram.openapi import AUTH, add_paths, body, errors, ok
+from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
 from wxbot.models.privacy import PrivacyRequest
 from wxbot.web import abort_api, db, services
 
@@ -236,7 +236,7 @@ add_paths(
             "patch": {
                 "summary": "Correct profile fields, all or nothing: {changes: {module: {field: value}}}",
                 "security": AUTH,
-                "requestBody": body(
+                "requestBody": request_body(
                     {
                         "type": "object",
                         "required": ["changes"],
@@ -252,7 +252,7 @@ add_paths(
             "post": {
                 "summary": "Ask staff to correct what the user cannot correct here; answered within 15 days",
                 "security": AUTH,
-                "requestBody": body(
+                "requestBody": request_body(
                     {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}
                 ),
                 "responses": {"202": ok("PrivacyRequest"), **errors(400, 401, 403, 404)},
