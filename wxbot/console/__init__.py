@@ -46,6 +46,9 @@ def _ttl() -> float:
 
 
 def start_session(response: Response, agent: Agent) -> None:
+    previous = request.cookies.get(COOKIE)
+    if previous:  # a fresh token at every login: a planted or older cookie never becomes a live session
+        services().cache.delete(_session_key(previous))
     token = secrets.token_urlsafe(32)
     data = {"agent_id": agent.id, "csrf": secrets.token_urlsafe(32)}
     services().cache.set(_session_key(token), json.dumps(data), ttl=_ttl())
