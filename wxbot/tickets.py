@@ -640,20 +640,29 @@ def render_canned(body: str, **variables: str) -> str:
     return string.Template(body).safe_substitute({k: variables.get(k, "") for k in CANNED_VARIABLES})
 
 
-def save_canned(session: Session, *, title: str, body: str, canned_id: int | None = None) -> CannedReply:
+def check_canned(title: str, body: str) -> tuple[str, str]:
+    """A canned reply's title and text, trimmed, or TicketError saying what is wrong."""
     title, body = title.strip(), body.strip()
     if not title or len(title) > 64:
         raise TicketError("title: 1 to 64 characters")
     if not body or len(body) > MAX_TEXT:
         raise TicketError(f"text: 1 to {MAX_TEXT} characters")
-    try:
-        used = {m.group("named") or m.group("braced") for m in string.Template.pattern.finditer(body)}
-    except ValueError as exc:
-        raise TicketError("text: a '$' must start a variable; write $$ for a dollar sign") from exc
-    unknown = sorted(u for u in used - set(CANNED_VARIABLES) if u)
+    used: set[str] = set()
+    for match in string.Template.pattern.finditer(body):
+        if match.group("invalid") is not None:
+            raise TicketError("text: a '$' must start a variable; write $$ for a dollar sign")
+        name = match.group("named") or match.group("braced")
+        if name:
+            used.add(name)
+    unknown = sorted(used - set(CANNED_VARIABLES))
     if unknown:
         known = ", ".join(f"${v}" for v in CANNED_VARIABLES)
         raise TicketError(f"unknown variable ${unknown[0]}; known: {known}")
+    return title, body
+
+
+def save_canned(session: Session, *, title: str, body: str, canned_id: int | None = None) -> CannedReply:
+    title, body = check_canned(title, body)
     canned = session.get(CannedReply, canned_id) if canned_id else CannedReply()
     if canned is None:
         raise TicketError("no such canned reply")
