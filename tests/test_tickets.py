@@ -83,28 +83,31 @@ def test_a_retried_delivery_adds_nothing_and_only_the_first_message_is_acknowled
     assert conv.first_user_message_at == clock.current and conv.state == "open"
 
 
-def test_two_copies_of_one_delivery_at_once_store_one_message(services, db, clock):
+@pytest.mark.parametrize("msg_ids", [("77", "77"), ("77", "78")], ids=["same delivery", "two messages"])
+def test_deliveries_at_once_store_each_message_once(services, db, clock, msg_ids):
     identity = make_identity(db)
     conv, _ = tickets.open_for_follower(db, identity.id)
     db.commit()
     results: list[object] = []
     barrier = threading.Barrier(2, timeout=20)
 
-    def deliver():
+    def deliver(msg_id):
         barrier.wait()
         with services.session_factory() as session:
             own = session.get(Conversation, conv.id)
-            results.append(tickets.add_inbound(session, own, appid="wxoa000000000001", msg_id="77", kind="text",
+            results.append(tickets.add_inbound(session, own, appid="wxoa000000000001", msg_id=msg_id, kind="text",
                                                content="once"))  # fmt: skip
             session.commit()
 
-    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    threads = [threading.Thread(target=deliver, args=(m,)) for m in msg_ids]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(r is None for r in results) == [False, True]
-    assert db.scalar(select(func.count()).select_from(TicketMessage)) == 1
+    distinct = len(set(msg_ids))
+    assert sum(r is not None for r in results) == distinct
+    assert sum(r.first for r in results if r is not None) == 1  # one acknowledgement
+    assert db.scalar(select(func.count()).select_from(TicketMessage)) == distinct
 
 
 def test_two_agents_claiming_at_once_one_wins(services, db, clock):

@@ -166,6 +166,7 @@ def add_inbound(
     if kind not in INBOUND_KINDS:
         raise TicketError(f"unsupported message type {kind!r}")
     fields = fields or {}
+    _lock(session, conversation)
     message = TicketMessage(
         conversation_id=conversation.id,
         direction="inbound",
@@ -210,6 +211,13 @@ def add_inbound(
     )
     session.refresh(conversation)
     return Added(message, first)
+
+
+def _lock(session: Session, conversation: Conversation) -> None:
+    """Take the conversation's row lock before adding to it. Inserting a message takes a shared lock on the
+    conversation (the foreign key) and updating it then needs an exclusive one: two writers doing both at
+    once deadlock on MySQL/MariaDB unless the exclusive lock comes first. (SQLite has one writer anyway.)"""
+    session.execute(select(Conversation.id).where(Conversation.id == conversation.id).with_for_update())
 
 
 def _changed(session: Session, statement: Any) -> int:
@@ -400,6 +408,7 @@ def reply(
         problem = window_problem(session, conversation)
         if problem is not None:
             raise ReplyBlocked(problem)
+    _lock(session, conversation)
     message, created = _agent_message(session, conversation, agent, body, form_token, direction="outbound")
     if not created:
         return message  # the same form again: already queued
