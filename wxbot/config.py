@@ -107,6 +107,16 @@ class SecuritySettings:
 
 
 @dataclass
+class EventsSettings:
+    reminder_hours_before: float = 24.0  # the sign-up reminder goes out this long before the start
+    erase_after_days: int = 30  # sign-ups' personal fields are erased this long after the event ends
+    checkin_opens_minutes_before: int = 120  # check-in codes are accepted from then until the end
+    miniprogram: str = ""  # the mini program the official account's 「活动」 reply links into
+    list_url: str = ""  # https URL (a URL Link) that opens that mini program's event list
+    list_picurl: str = ""  # picture of that news item
+
+
+@dataclass
 class Settings:
     app: AppSettings = field(default_factory=AppSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -117,6 +127,7 @@ class Settings:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     platform: PlatformSettings = field(default_factory=PlatformSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    events: EventsSettings = field(default_factory=EventsSettings)
 
     def official_account(self, name: str) -> OfficialAccount | None:
         return next((a for a in self.wechat.official if a.name == name), None)
@@ -400,9 +411,26 @@ def validate(settings: Settings) -> None:
         raise ConfigError("callback.max_body_bytes: at least 1024")
     if settings.callback.timestamp_window_seconds < 1:
         raise ConfigError("callback.timestamp_window_seconds: at least 1")
+    _validate_events(settings)
     try:
         import zoneinfo
 
         zoneinfo.ZoneInfo(settings.app.timezone)
     except Exception as exc:
         raise ConfigError(f"app.timezone: unknown time zone {settings.app.timezone!r}") from exc
+
+
+def _validate_events(settings: Settings) -> None:
+    events = settings.events
+    if not 0 < events.reminder_hours_before <= 24 * 14:
+        raise ConfigError("events.reminder_hours_before: more than 0 and at most 336 (14 days)")
+    if not 1 <= events.erase_after_days <= 365:
+        raise ConfigError("events.erase_after_days: 1 to 365")
+    if not 0 <= events.checkin_opens_minutes_before <= 24 * 60:
+        raise ConfigError("events.checkin_opens_minutes_before: 0 to 1440")
+    if events.miniprogram and settings.miniprogram(events.miniprogram) is None:
+        raise ConfigError(f"events.miniprogram: no mini program named {events.miniprogram!r}")
+    if events.list_url and not events.list_url.startswith("https://"):
+        raise ConfigError("events.list_url: must be an https URL")
+    if events.list_picurl and not events.list_picurl.startswith("https://"):
+        raise ConfigError("events.list_picurl: must be an https URL")

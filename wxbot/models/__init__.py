@@ -1,6 +1,7 @@
 """The tables, one module per concern; importing this package registers all of them on Base.metadata."""
 
+from wxbot.models.events import Event, EventSignup
 from wxbot.models.identity import Account, Identity
 from wxbot.models.ledger import AuditEntry, Consent
 
-__all__ = ["Account", "AuditEntry", "Consent", "Identity"]
+__all__ = ["Account", "AuditEntry", "Consent", "Event", "EventSignup", "Identity"]
