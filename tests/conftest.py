@@ -4,6 +4,7 @@ WXBOT_TEST_DATABASE_URL and WXBOT_TEST_REDIS_URL are set (CI sets them), on Mari
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -81,10 +82,45 @@ def base_config(tmp_path: Any) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[Any]:
+    """The sandbox WeChat on a free loopback port, for the whole session (threaded, like WeChat)."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    from wxbot.wechat.sandbox import SandboxState, create_sandbox_app
+
+    state = SandboxState()
+    state.add_app(OA["appid"], OA["appsecret"], "official")
+    state.add_app(MP["appid"], MP["appsecret"], "miniprogram")
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            pass  # the state's record is the log
+
+    server = make_server(
+        "127.0.0.1", 0, create_sandbox_app(state), threaded=True, request_handler=QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, name="sandbox-wechat", daemon=True)
+    thread.start()
+    state.base_url = f"http://127.0.0.1:{server.server_port}"
+    yield state
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def sandbox(sandbox_server: Any) -> Any:
+    """The sandbox WeChat, emptied for this test. A test that uses it gets `wechat.api_base_url` pointed at it."""
+    sandbox_server.reset()
+    return sandbox_server
+
+
 @pytest.fixture
 def config_dict(backend: str, tmp_path: Any, request: pytest.FixtureRequest) -> dict[str, Any]:
     """The raw settings of this test; tests and fixtures may change it before `settings` is built."""
     raw = base_config(tmp_path)
+    if "sandbox" in request.fixturenames:
+        raw["wechat"]["api_base_url"] = request.getfixturevalue("sandbox").base_url
     if backend == "production":
         url = request.getfixturevalue("mariadb_url")
         _empty_tables(url)

@@ -2,6 +2,17 @@
 
 from wxbot.models.events import Event, EventSignup
 from wxbot.models.identity import Account, Identity
+from wxbot.models.inbound import InboundMessage
 from wxbot.models.ledger import AuditEntry, Consent
+from wxbot.models.reply_window import ReplyWindow
 
-__all__ = ["Account", "AuditEntry", "Consent", "Event", "EventSignup", "Identity"]
+__all__ = [
+    "Account",
+    "AuditEntry",
+    "Consent",
+    "Event",
+    "EventSignup",
+    "Identity",
+    "InboundMessage",
+    "ReplyWindow",
+]

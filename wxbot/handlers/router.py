@@ -1,0 +1,156 @@
+"""The official-account router: explicit rules (message type, event, menu key, keyword, regex, predicate)
+with priorities, and a default. Handlers are plain functions of a HandlerContext returning a reply or None.
+
+    @router.keyword("帮助", "help", "?")
+    def help_text(ctx): return text_reply("help")
+
+Rules are tried from the highest priority down, in registration order within a priority; the first that
+matches answers. A handler that raises is logged with its traceback and the follower gets a polite
+apology; whatever it wrote is rolled back, the message itself is still stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from wxbot.handlers.replies import NewsReply, Reply, TextReply, text_reply
+from wxbot.inbound import Inbound
+from wxbot.models.identity import Identity
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HandlerContext:
+    message: Inbound
+    identity: Identity
+    session: Session
+    services: Any  # wxbot.services.Services
+    match: re.Match[str] | None = None  # set for regex rules
+
+
+Handler = Callable[[HandlerContext], Reply | None]
+Matcher = Callable[[HandlerContext], "bool | re.Match[str] | None"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    description: str
+    matches: Matcher
+    handler: Handler
+    priority: int
+    order: int
+
+
+def _normalise(text: str) -> str:
+    return text.strip().casefold()
+
+
+@dataclass
+class Router:
+    rules: list[Rule] = field(default_factory=list)
+    default_handler: Handler | None = None
+
+    def add(self, matches: Matcher, handler: Handler, *, priority: int = 0, description: str = "") -> Handler:
+        rule = Rule(description or handler.__name__, matches, handler, priority, len(self.rules))
+        self.rules.append(rule)
+        self.rules.sort(key=lambda r: (-r.priority, r.order))
+        return handler
+
+    def _register(self, matches: Matcher, priority: int, description: str) -> Callable[[Handler], Handler]:
+        def decorator(handler: Handler) -> Handler:
+            return self.add(matches, handler, priority=priority, description=description)
+
+        return decorator
+
+    def keyword(self, *words: str, priority: int = 0) -> Callable[[Handler], Handler]:
+        """Text messages that are exactly one of `words` (ignoring case and surrounding blanks)."""
+        wanted = frozenset(_normalise(w) for w in words)
+
+        def matches(ctx: HandlerContext) -> bool:
+            content = ctx.message.content
+            return ctx.message.msg_type == "text" and content is not None and _normalise(content) in wanted
+
+        return self._register(matches, priority, f"keyword {sorted(wanted)}")
+
+    def regex(self, pattern: str | re.Pattern[str], *, priority: int = 0) -> Callable[[Handler], Handler]:
+        """Text messages in which `pattern` is found; the handler gets the match as ctx.match."""
+        compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
+
+        def matches(ctx: HandlerContext) -> re.Match[str] | None:
+            content = ctx.message.content
+            if ctx.message.msg_type != "text" or content is None:
+                return None
+            return compiled.search(content)
+
+        return self._register(matches, priority, f"regex {compiled.pattern!r}")
+
+    def event(self, *events: str, priority: int = 0) -> Callable[[Handler], Handler]:
+        """Events by name, case-insensitive (subscribe, unsubscribe, SCAN, CLICK, TEMPLATESENDJOBFINISH...).
+        A follow through a QR code is a `subscribe` too; its ctx.message.scene says which code."""
+        wanted = frozenset(e.lower() for e in events)
+        return self._register(lambda ctx: ctx.message.event in wanted, priority, f"event {sorted(wanted)}")
+
+    def click(self, *keys: str, priority: int = 0) -> Callable[[Handler], Handler]:
+        """Menu clicks (CLICK events) by EventKey."""
+        wanted = frozenset(keys)
+
+        def matches(ctx: HandlerContext) -> bool:
+            return ctx.message.event == "click" and ctx.message.event_key in wanted
+
+        return self._register(matches, priority, f"click {sorted(wanted)}")
+
+    def msg_type(self, *types: str, priority: int = 0) -> Callable[[Handler], Handler]:
+        """Messages by MsgType (text, image, voice, video, shortvideo, location, link, event)."""
+        wanted = frozenset(t.lower() for t in types)
+        return self._register(
+            lambda ctx: ctx.message.msg_type in wanted, priority, f"msg_type {sorted(wanted)}"
+        )
+
+    def when(
+        self, predicate: Callable[[HandlerContext], bool], *, priority: int = 0
+    ) -> Callable[[Handler], Handler]:
+        """Anything the predicate accepts, e.g. everything while a conversation is open (give it a high priority)."""
+        return self._register(predicate, priority, f"when {getattr(predicate, '__name__', 'predicate')}")
+
+    def default(self, handler: Handler) -> Handler:
+        """What answers when no rule matches."""
+        self.default_handler = handler
+        return handler
+
+    def dispatch(self, ctx: HandlerContext) -> Reply | None:
+        """The reply of the first matching rule (or the default). Never raises for a handler's fault."""
+        handler, description = self.default_handler, "default"
+        for rule in self.rules:
+            found = rule.matches(ctx)
+            if found:
+                handler, description = rule.handler, rule.description
+                ctx.match = found if isinstance(found, re.Match) else None
+                break
+        if handler is None:
+            return None
+        try:
+            with ctx.session.begin_nested():
+                reply = handler(ctx)
+                if reply is not None and not isinstance(reply, TextReply | NewsReply):
+                    raise TypeError(f"handler returned {type(reply).__name__}, not a reply")
+                return reply
+        except Exception:
+            log.exception(
+                "handler %s failed on %s/%s app=%s",
+                description,
+                ctx.message.msg_type,
+                ctx.message.event or "-",
+                ctx.message.app_name,
+            )
+            return text_reply("error")
+
+
+# The application's router; handler modules register on it (see wxbot/handlers/__init__.py).
+router = Router()

@@ -1,0 +1,99 @@
+"""May we send this follower a customer-service message now, and how many are left? (wechat-platform.md §5.1)
+
+Each follower action grants an allowance: a message they send opens 48 hours and 5 messages; a follow, a
+scan of a parametric QR code or a menu click opens 1 minute and 3. The callback records the trigger, the
+sender asks status() and consume()s one before each customer-service message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from wxbot import clock
+from wxbot.models.reply_window import ReplyWindow
+
+GRANTS: dict[str, tuple[timedelta, int]] = {
+    "message": (timedelta(hours=48), 5),
+    "action": (timedelta(minutes=1), 3),
+}
+
+
+@dataclass(frozen=True)
+class WindowStatus:
+    open: bool
+    remaining: int
+    expires_at: datetime | None  # when the last usable grant ends; None when closed
+
+
+def record_trigger(session: Session, identity_id: int, kind: str) -> None:
+    """The follower did something that opens a window of `kind` (message | action): grant it afresh."""
+    ttl, quota = GRANTS[kind]
+    now = clock.now()
+    values = {"opened_at": now, "expires_at": now + ttl, "remaining": quota}
+    if _refresh(session, identity_id, kind, values):
+        return
+    try:
+        with session.begin_nested():
+            session.add(ReplyWindow(identity_id=identity_id, kind=kind, **values))
+    except IntegrityError:  # another transaction opened it first: ours is as fresh
+        _refresh(session, identity_id, kind, values)
+
+
+def _refresh(session: Session, identity_id: int, kind: str, values: dict[str, object]) -> bool:
+    stmt = (
+        update(ReplyWindow)
+        .where(ReplyWindow.identity_id == identity_id, ReplyWindow.kind == kind)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(stmt).rowcount > 0  # type: ignore[attr-defined,no-any-return]
+
+
+def _usable(session: Session, identity_id: int) -> list[ReplyWindow]:
+    now = clock.now()
+    stmt = (
+        select(ReplyWindow)
+        .where(
+            ReplyWindow.identity_id == identity_id,
+            ReplyWindow.expires_at > now,
+            ReplyWindow.remaining > 0,
+        )
+        .order_by(ReplyWindow.expires_at)
+        .execution_options(populate_existing=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def status(session: Session, identity_id: int) -> WindowStatus:
+    grants = _usable(session, identity_id)
+    if not grants:
+        return WindowStatus(open=False, remaining=0, expires_at=None)
+    return WindowStatus(
+        open=True, remaining=sum(g.remaining for g in grants), expires_at=max(g.expires_at for g in grants)
+    )
+
+
+def consume(session: Session, identity_id: int) -> bool:
+    """Take one message from the grant that ends soonest; False when none is left. Safe under concurrency:
+    the decrement only happens while something remains."""
+    now = clock.now()
+    for grant in _usable(session, identity_id):
+        stmt = (
+            update(ReplyWindow)
+            .where(
+                ReplyWindow.identity_id == identity_id,
+                ReplyWindow.kind == grant.kind,
+                ReplyWindow.remaining > 0,
+                ReplyWindow.expires_at > now,
+            )
+            .values(remaining=ReplyWindow.remaining - 1)
+            .execution_options(synchronize_session=False)
+        )
+        if session.execute(stmt).rowcount:  # type: ignore[attr-defined]
+            return True
+    return False

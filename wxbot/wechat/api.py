@@ -1,0 +1,290 @@
+"""The WeChat API as the rest of the project sees it: eight calls, WeChatError / WeChatUnavailable, nothing else.
+
+Underneath, one wechatpy client per configured app, with wechatpy's own retry off: tokens come from the shared
+TokenStore, and a token error (40001/40014/42001) refreshes once, only if the failing token is still the
+current one, then retries once. Every request goes to `[wechat] api_base_url`, with `[wechat] timeout_seconds`,
+over a requests Session per thread (the sender calls from a pool of threads).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+
+from wxbot.cache import Cache
+from wxbot.config import Settings
+from wxbot.services import Services
+from wxbot.wechat.errors import TOKEN_ERRORS, WeChatError, WeChatUnavailable
+from wxbot.wechat.tokens import HeldToken, TokenStore, classic_token_fetcher, stable_token_fetcher
+
+log = logging.getLogger(__name__)
+
+WECHAT_API_HOST = "https://api.weixin.qq.com"
+WECHAT_QRCODE_HOST = "https://mp.weixin.qq.com"
+# Endpoints authenticated by appid + secret, never by an access token.
+TOKENLESS_PATHS = frozenset({"/sns/jscode2session", "/cgi-bin/token", "/cgi-bin/stable_token"})
+MAX_MEDIA_BYTES = 20 * 1024 * 1024
+
+T = TypeVar("T")
+
+
+class UnknownApp(LookupError):
+    """No configured app of that name and kind."""
+
+
+class ThreadLocalHttp:
+    """A requests Session per thread: Sessions are not documented as thread-safe, their pools are per thread."""
+
+    def __init__(self, pool_size: int = 8) -> None:
+        self._local = threading.local()
+        self._pool_size = pool_size
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._pool_size, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._local.session = session
+        return session
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        return self._session().request(method, url, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", url, **kwargs)
+
+
+class _Client(WeChatClient):  # type: ignore[misc]
+    """A wechatpy client that sends to our base URL with the token the facade pinned for this call."""
+
+    def __init__(
+        self, appid: str, secret: str, *, base_url: str, timeout: float, http: ThreadLocalHttp
+    ) -> None:
+        super().__init__(appid, secret, timeout=timeout, auto_retry=False)
+        self._http = http
+        self.base_url = base_url
+        self._pinned = threading.local()
+
+    @property
+    def access_token(self) -> str:
+        token: str | None = getattr(self._pinned, "token", None)
+        if token is None:
+            raise RuntimeError("no access token pinned: call through WeChatApi")
+        return token
+
+    def fetch_access_token(self) -> None:
+        raise RuntimeError("access tokens come from the TokenStore")
+
+    def pin(self, token: str | None) -> None:
+        self._pinned.token = token
+
+    def _request(self, method: str, url_or_endpoint: str, **kwargs: Any) -> Any:
+        # wechatpy's API classes name WeChat's host (or their own base) explicitly; send everything to ours.
+        if url_or_endpoint.startswith(("http://", "https://")):
+            url = url_or_endpoint
+        else:
+            url = kwargs.pop("api_base_url", self.API_BASE_URL) + url_or_endpoint
+        kwargs.pop("api_base_url", None)
+        path = url.removeprefix(WECHAT_API_HOST)
+        url = self.base_url + path
+        params = kwargs.setdefault("params", {})
+        if path.split("?")[0] not in TOKENLESS_PATHS:
+            params["access_token"] = self.access_token
+        if isinstance(kwargs.get("data"), dict):
+            kwargs["data"] = _json_bytes(kwargs["data"])
+            kwargs["headers"] = {"Content-Type": "application/json; charset=utf-8"}
+        kwargs["timeout"] = self.timeout
+        result_processor = kwargs.pop("result_processor", None)
+        response = self._http.request(method=method, url=url, **kwargs)
+        if response.status_code >= 400:
+            raise WeChatUnavailable(f"{path.split('?')[0]} answered HTTP {response.status_code}")
+        return self._handle_result(response, method, url, result_processor, **kwargs)
+
+
+def _json_bytes(data: dict[str, Any]) -> bytes:
+    import json
+
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+class WeChatApi:
+    """One per process (see wechat_api()); safe to call from many threads."""
+
+    def __init__(self, settings: Settings, cache: Cache) -> None:
+        wechat = settings.wechat
+        self.base_url = wechat.api_base_url.rstrip("/")
+        self.timeout = wechat.timeout_seconds
+        self.http = ThreadLocalHttp()
+        stable = wechat.token_mode == "stable"  # noqa: S105  (a mode name, not a secret)
+        self.tokens = TokenStore(cache, stable=stable, lock_wait=self.timeout * 2 + 1)
+        fetcher = stable_token_fetcher if stable else classic_token_fetcher
+        self._clients: dict[str, tuple[str, _Client]] = {}
+        apps: list[tuple[str, Any]] = [("official", a) for a in wechat.official]
+        apps += [("miniprogram", a) for a in wechat.miniprogram]
+        for kind, app in apps:
+            client = _Client(
+                app.appid, app.appsecret, base_url=self.base_url, timeout=self.timeout, http=self.http
+            )
+            self._clients[app.name] = (kind, client)
+            self.tokens.add_app(
+                app.appid, fetcher(self.http, self.base_url, app.appid, app.appsecret, self.timeout)
+            )
+
+    # ------------------------------------------------------------ the eight calls
+
+    def code2session(self, mp_name: str, code: str) -> dict[str, Any]:
+        """A mini-program login code -> openid, session_key, unionid (None unless the app is bound)."""
+        client = self._client(mp_name, "miniprogram")
+        answer = self._attempt(client, None, lambda c: c.wxa.code_to_session(code))
+        # A successful answer may carry no errcode at all; what makes it a success is the openid.
+        if not isinstance(answer.get("openid"), str) or not isinstance(answer.get("session_key"), str):
+            raise WeChatUnavailable("jscode2session answer lacks openid or session_key")
+        return {
+            "openid": answer["openid"],
+            "session_key": answer["session_key"],
+            "unionid": answer.get("unionid"),
+        }
+
+    def phone_number(self, mp_name: str, code: str) -> dict[str, Any]:
+        """A getPhoneNumber code -> WeChat's phone_info (phoneNumber, purePhoneNumber, countryCode, watermark)."""
+        client = self._client(mp_name, "miniprogram")
+        answer = self._call(
+            client,
+            lambda c: c.post(f"{WECHAT_API_HOST}/wxa/business/getuserphonenumber", data={"code": code}),
+        )
+        info = answer.get("phone_info")
+        if not isinstance(info, dict):
+            raise WeChatUnavailable("getuserphonenumber answer lacks phone_info")
+        watermark = info.get("watermark")
+        if isinstance(watermark, dict) and watermark.get("appid") not in (None, client.appid):
+            raise WeChatUnavailable("phone_info watermark names another app")
+        return info
+
+    def user_info(self, oa_name: str, openid: str) -> dict[str, Any]:
+        client = self._client(oa_name, "official")
+        return self._call(client, lambda c: c.user.get(openid))
+
+    def send_custom(self, app_name: str, openid: str, message: dict[str, Any]) -> dict[str, Any]:
+        """A customer-service message; `message` is {"msgtype": "text", "text": {"content": ...}} and the like."""
+        client = self._client(app_name)
+        body = {"touser": openid, **message}
+        return self._call(
+            client, lambda c: c.post(f"{WECHAT_API_HOST}/cgi-bin/message/custom/send", data=body)
+        )
+
+    def send_template(self, oa_name: str, openid: str, template_id: str, data: dict[str, Any], *,
+                      url: str | None = None, miniprogram: dict[str, str] | None = None,
+                      client_msg_id: str | None = None) -> dict[str, Any]:  # fmt: skip
+        client = self._client(oa_name, "official")
+        body: dict[str, Any] = {"touser": openid, "template_id": template_id, "data": data}
+        optional = {"url": url, "miniprogram": miniprogram, "client_msg_id": client_msg_id}
+        body.update({k: v for k, v in optional.items() if v is not None})
+        answer = self._call(
+            client, lambda c: c.post(f"{WECHAT_API_HOST}/cgi-bin/message/template/send", data=body)
+        )
+        if "msgid" not in answer:
+            raise WeChatUnavailable("template/send answer lacks msgid")
+        return answer
+
+    def send_subscribe(self, mp_name: str, openid: str, template_id: str, data: dict[str, Any], *,
+                       page: str | None = None) -> dict[str, Any]:  # fmt: skip
+        client = self._client(mp_name, "miniprogram")
+        return self._call(
+            client, lambda c: c.wxa.send_subscribe_message(openid, template_id, data, page=page)
+        )
+
+    def get_media(self, oa_name: str, media_id: str) -> tuple[bytes, str]:
+        """A temporary media file a follower sent: (content, content type)."""
+        client = self._client(oa_name, "official")
+        answer = self._call(client, lambda c: c.media.download(media_id), json_only=False)
+        if isinstance(answer, dict):
+            # Videos come as {"video_url": ...}; everything else as the file itself.
+            video_url = answer.get("video_url")
+            if not isinstance(video_url, str) or not video_url.startswith(("http://", "https://")):
+                raise WeChatUnavailable("media/get answered JSON without a video_url")
+            answer = self._download(video_url)
+        if len(answer.content) > MAX_MEDIA_BYTES:
+            raise WeChatUnavailable("media larger than the limit")
+        content_type = answer.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip()
+        return answer.content, content_type
+
+    def create_qrcode(self, oa_name: str, scene_str: str, expire_seconds: int) -> dict[str, Any]:
+        """A temporary parametric QR code: ticket, url (what the code encodes), expire_seconds, image_url."""
+        client = self._client(oa_name, "official")
+        body = {"expire_seconds": expire_seconds, "action_name": "QR_STR_SCENE",
+                "action_info": {"scene": {"scene_str": scene_str}}}  # fmt: skip
+        answer = self._call(client, lambda c: c.qrcode.create(body))
+        if not isinstance(answer.get("ticket"), str):
+            raise WeChatUnavailable("qrcode/create answer lacks ticket")
+        image_host = WECHAT_QRCODE_HOST if self.base_url == WECHAT_API_HOST else self.base_url
+        return {**answer, "image_url": f"{image_host}/cgi-bin/showqrcode?ticket={quote(answer['ticket'])}"}
+
+    # ------------------------------------------------------------ plumbing
+
+    def _client(self, name: str, kind: str | None = None) -> _Client:
+        found = self._clients.get(name)
+        if found is None or (kind is not None and found[0] != kind):
+            raise UnknownApp(f"no {kind or 'WeChat'} app named {name!r}")
+        return found[1]
+
+    def _call(self, client: _Client, operation: Callable[[_Client], Any], *, json_only: bool = True) -> Any:
+        token = self.tokens.get(client.appid)
+        try:
+            return self._attempt(client, token, operation, json_only=json_only)
+        except WeChatError as exc:
+            if exc.errcode not in TOKEN_ERRORS:
+                raise
+            dropped = self.tokens.invalidate(client.appid, token)
+            log.info("token error %s for %s; %s", exc.errcode, client.appid,
+                     "refreshing" if dropped else "already replaced")  # fmt: skip
+            return self._attempt(client, self.tokens.get(client.appid), operation, json_only=json_only)
+
+    def _attempt(self, client: _Client, token: HeldToken | None, operation: Callable[[_Client], T], *,
+                 json_only: bool = True) -> T:  # fmt: skip
+        client.pin(token.value if token else None)
+        try:
+            answer = operation(client)
+        except WeChatClientException as exc:
+            if exc.errcode is None:
+                raise WeChatUnavailable("WeChat answered an HTTP error") from exc
+            raise WeChatError(int(exc.errcode), str(exc.errmsg or "")) from exc
+        except requests.RequestException as exc:
+            raise WeChatUnavailable(f"request to WeChat failed: {type(exc).__name__}") from exc
+        finally:
+            client.pin(None)
+        if json_only and not isinstance(answer, dict):
+            raise WeChatUnavailable("WeChat's answer is not a JSON object")
+        return answer
+
+    def _download(self, url: str) -> requests.Response:
+        try:
+            response = self.http.get(url, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise WeChatUnavailable(f"media download failed: {type(exc).__name__}") from exc
+        if response.status_code >= 400:
+            raise WeChatUnavailable(f"media download answered HTTP {response.status_code}")
+        return response
+
+
+_create_lock = threading.Lock()
+
+
+def wechat_api(services: Services) -> WeChatApi:
+    """The process's WeChatApi, built on first use."""
+    api = services.extra.get("wechat")
+    if api is None:
+        with _create_lock:
+            api = services.extra.get("wechat")
+            if api is None:
+                api = services.extra["wechat"] = WeChatApi(services.settings, services.cache)
+    return api  # type: ignore[no-any-return]
