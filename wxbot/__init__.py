@@ -39,9 +39,13 @@ def create_app(settings: Settings | None = None, *, start_scheduler: bool | None
 def register_blueprints(app: Flask, services: Services) -> None:
     # Each concern owns one blueprint; the order does not matter.
     from wxbot.handlers import router
+    from wxbot.miniprogram import bp as miniprogram_bp
+    from wxbot.miniprogram.openapi import docs_bp as miniprogram_docs_bp
     from wxbot.platform import bp as platform_bp
     from wxbot.wechat.gateway import bp as wechat_bp
 
     app.register_blueprint(platform_bp)
     app.register_blueprint(wechat_bp)
     services.extra["router"] = router
+    app.register_blueprint(miniprogram_bp)
+    app.register_blueprint(miniprogram_docs_bp)

@@ -99,6 +99,21 @@ class PlatformSettings:
 
 
 @dataclass
+class IdentitySettings:
+    """Mini-program logins, phone authorisation and account binding."""
+
+    login_ttl_seconds: int = 7 * 24 * 3600  # how long a mini-program login token lives
+    # phone lookups cost money per success (wechat-platform.md 7.2): daily caps, per user and per mini program
+    phone_lookups_per_identity_per_day: int = 5
+    phone_lookups_per_app_per_day: int = 2000
+    bind_token_ttl_seconds: int = 600  # the one-time token of the official account's 绑定 link
+    bind_qr_ttl_seconds: int = 600  # the temporary QR code of POST /platform/bind-qr
+    bind_miniprogram: str = ""  # which mini program the 绑定 link opens; empty: the first configured one
+    bind_page: str = "pages/bind/index"  # its page; the token is added as ?token=...
+    bind_web_url: str = ""  # where the link goes on clients that cannot open a mini program
+
+
+@dataclass
 class SecuritySettings:
     # base64 of 32 random bytes each; the first encrypts, every key decrypts (rotation)
     pii_keys: list[str] = field(default_factory=list)
@@ -126,6 +141,7 @@ class Settings:
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     platform: PlatformSettings = field(default_factory=PlatformSettings)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     events: EventsSettings = field(default_factory=EventsSettings)
 
@@ -407,6 +423,24 @@ def validate(settings: Settings) -> None:
     _check_key32(settings.security.hash_key, "security.hash_key")
     if not settings.platform.secret:
         raise ConfigError("platform.secret: missing (or set WXBOT_PLATFORM_SECRET)")
+    ident = settings.identity
+    for key in (
+        "login_ttl_seconds",
+        "phone_lookups_per_identity_per_day",
+        "phone_lookups_per_app_per_day",
+        "bind_token_ttl_seconds",
+    ):
+        if getattr(ident, key) < 1:
+            raise ConfigError(f"identity.{key}: at least 1")
+    # WeChat's temporary QR codes live 60 s to 30 days
+    if not 60 <= ident.bind_qr_ttl_seconds <= 2592000:
+        raise ConfigError("identity.bind_qr_ttl_seconds: between 60 and 2592000")
+    if ident.bind_miniprogram and settings.miniprogram(ident.bind_miniprogram) is None:
+        raise ConfigError(
+            f"identity.bind_miniprogram: no [[wechat.miniprogram]] named {ident.bind_miniprogram!r}"
+        )
+    if ident.bind_web_url and not ident.bind_web_url.startswith("https://"):
+        raise ConfigError("identity.bind_web_url: must be an https URL")
     if settings.callback.max_body_bytes < 1024:
         raise ConfigError("callback.max_body_bytes: at least 1024")
     if settings.callback.timestamp_window_seconds < 1:

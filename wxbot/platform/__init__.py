@@ -48,3 +48,7 @@ def json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         abort_api(400, "invalid_json", "body must be a JSON object")
     return body
+
+
+# Route modules: importing them adds their routes to `bp`.
+from wxbot.platform import accounts  # noqa: E402, F401
