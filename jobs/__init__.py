@@ -32,7 +32,13 @@ class Job:
 
 def registered_jobs() -> list[Job]:
     """Every job of the project; each module that owns jobs adds them here."""
-    return []
+    from jobs.cancellations import run_cancellations
+    from jobs.retention import run_retention
+
+    return [
+        Job("retention", run_retention, seconds=3600),
+        Job("cancellations", run_cancellations, seconds=600),
+    ]
 
 
 def _guarded(services: Services, job: Job) -> Callable[[], None]:

@@ -11,6 +11,10 @@ from wxbot.config import ConfigError, Settings, load_settings
 
 
 def _settings() -> Settings:
+    # Tests hand their settings in through the click context; everyone else reads the config.
+    given = click.get_current_context().find_object(Settings)
+    if given is not None:
+        return given
     try:
         return load_settings()
     except ConfigError as exc:
@@ -68,3 +72,48 @@ def jobs_command() -> None:
     from jobs import run_forever
 
     run_forever(_settings())
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """Encryption keys of personal data ([security] pii_keys)."""
+
+
+@keys_group.command("generate")
+def keys_generate() -> None:
+    """Print a new random key; put it first in pii_keys, then run `wxbot keys rotate`."""
+    import base64
+    import secrets
+
+    click.echo(base64.b64encode(secrets.token_bytes(32)).decode())
+
+
+@keys_group.command("rotate")
+@click.option("--batch", type=int, default=500, show_default=True, help="rows per transaction")
+def keys_rotate(batch: int) -> None:
+    """Re-encrypt every encrypted column under the newest key; older keys can then be retired."""
+    from wxbot import audit
+    from wxbot.db import session_scope
+    from wxbot.keyrotation import RotationError, encrypted_columns, reencrypt_batch
+    from wxbot.services import build_services
+
+    services = build_services(_settings())
+    counts: dict[str, int] = {}
+    try:
+        for target in encrypted_columns():
+            counts[target.name], after = 0, None
+            while True:
+                with session_scope(services.session_factory) as session:
+                    changed, after = reencrypt_batch(session, services.pii, target, after=after, limit=batch)
+                counts[target.name] += changed
+                if after is None:
+                    break
+    except RotationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        summary = ", ".join(f"{name}: {n}" for name, n in counts.items()) or "no encrypted columns"
+        with session_scope(services.session_factory) as session:
+            audit.log(session, actor="cli", action="keys.rotate", subject_type="keys", subject_id="pii",
+                      detail=summary)  # fmt: skip
+        services.engine.dispose()
+    click.echo(f"re-encrypted under the newest key: {summary}")

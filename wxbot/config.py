@@ -124,11 +124,34 @@ class SecuritySettings:
 @dataclass
 class EventsSettings:
     reminder_hours_before: float = 24.0  # the sign-up reminder goes out this long before the start
-    erase_after_days: int = 30  # sign-ups' personal fields are erased this long after the event ends
     checkin_opens_minutes_before: int = 120  # check-in codes are accepted from then until the end
     miniprogram: str = ""  # the mini program the official account's 「活动」 reply links into
     list_url: str = ""  # https URL (a URL Link) that opens that mini program's event list
     list_picurl: str = ""  # picture of that news item
+
+
+@dataclass
+class PrivacySettings:
+    # days between POST me/cancel and the erasure, during which the user can revoke it (the policy: <= 15)
+    cancellation_review_days: int = 7
+
+
+@dataclass
+class RetentionSettings:
+    """How long each data class is kept (days) before the daily retention job deletes or anonymises it."""
+
+    inbound_messages_days: int = 30  # the raw inbound message log (dedupe, debugging)
+    resolved_conversations_days: int = 180  # 留言 conversations, counted from resolution
+    notifications_days: int = 90  # push records (outbox rows), counted from creation
+    login_sessions_days: int = 30  # mini-program login sessions, counted from expiry
+    event_signups_days: int = 30  # event sign-ups, counted from the end of the event
+    unsubscribed_followers_days: int = 30  # a follower's identity data, counted from the unsubscribe
+
+    def days(self, data_class: str) -> int:
+        value = getattr(self, f"{data_class}_days", None)
+        if not isinstance(value, int):
+            raise KeyError(f"no retention period for {data_class!r} (add {data_class}_days to [retention])")
+        return value
 
 
 @dataclass
@@ -144,6 +167,8 @@ class Settings:
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     events: EventsSettings = field(default_factory=EventsSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     def official_account(self, name: str) -> OfficialAccount | None:
         return next((a for a in self.wechat.official if a.name == name), None)
@@ -418,6 +443,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError("security.pii_keys: missing (or set WXBOT_SECURITY_PII_KEYS)")
     for i, k in enumerate(settings.security.pii_keys):
         _check_key32(k, f"security.pii_keys[{i}]")
+        if k in settings.security.pii_keys[:i]:
+            raise ConfigError(f"security.pii_keys[{i}]: the same key is listed twice")
     if not settings.security.hash_key:
         raise ConfigError("security.hash_key: missing (or set WXBOT_SECURITY_HASH_KEY)")
     _check_key32(settings.security.hash_key, "security.hash_key")
@@ -446,6 +473,11 @@ def validate(settings: Settings) -> None:
     if settings.callback.timestamp_window_seconds < 1:
         raise ConfigError("callback.timestamp_window_seconds: at least 1")
     _validate_events(settings)
+    if not 1 <= settings.privacy.cancellation_review_days <= 15:
+        raise ConfigError("privacy.cancellation_review_days: between 1 and 15 (the policy promises 15 days)")
+    for f in dataclasses.fields(RetentionSettings):
+        if getattr(settings.retention, f.name) < 1:
+            raise ConfigError(f"retention.{f.name}: at least 1 day")
     try:
         import zoneinfo
 
@@ -458,8 +490,6 @@ def _validate_events(settings: Settings) -> None:
     events = settings.events
     if not 0 < events.reminder_hours_before <= 24 * 14:
         raise ConfigError("events.reminder_hours_before: more than 0 and at most 336 (14 days)")
-    if not 1 <= events.erase_after_days <= 365:
-        raise ConfigError("events.erase_after_days: 1 to 365")
     if not 0 <= events.checkin_opens_minutes_before <= 24 * 60:
         raise ConfigError("events.checkin_opens_minutes_before: 0 to 1440")
     if events.miniprogram and settings.miniprogram(events.miniprogram) is None:

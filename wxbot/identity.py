@@ -329,32 +329,22 @@ def export_account(session: Session, account_id: int) -> dict[str, Any]:
 
 
 def erase_account(session: Session, account_id: int) -> dict[str, int]:
-    """Cancellation: the identities' logins and session keys go, the phone number goes, every identity is
-    unlinked, pending binding tokens are dropped. Counts only."""
-    account = session.get(Account, account_id)
-    if account is None:
-        return {}
+    """Cancellation: the identities' logins and session keys go and pending binding tokens are dropped.
+    The account's phone number and the unlinking of its identities are the privacy core's (wxbot.privacy),
+    which runs after every module. Counts only."""
     members = identities_of(session, account_id)
     counts = login_data.delete_for_identities(session, [m.id for m in members])
     tokens = session.execute(
         delete(BindingToken).where(BindingToken.account_id == account_id, BindingToken.used_at.is_(None))
     )
     counts["binding_tokens"] = int(tokens.rowcount or 0)  # type: ignore[attr-defined]
-    counts["phone_numbers"] = int(account.phone_hash is not None)
-    account.phone_enc = account.phone_hash = None
-    for member in members:
-        audit.log(
-            session,
-            actor="system",
-            action="identity.unlink",
-            subject_type="identity",
-            subject_id=member.id,
-            detail=f"account={account_id} erasure",
-        )
-        member.account_id = None
-    counts["identities_unlinked"] = len(members)
     session.flush()
     return counts
 
 
-rights.register("identity", export_account, erase_account)
+rights.register(
+    "identity",
+    export_account,
+    erase_account,
+    tables=("login_sessions", "wxa_session_keys", "binding_tokens"),
+)

@@ -1,40 +1,134 @@
-"""Logging: one formatter (JSON lines in production) and the masking filter, installed once by create_app()."""
+"""Logging: one formatter (JSON lines in production) and the masking, installed once by create_app().
+
+Masking happens where every log record is born: install_masking() wraps the process's LogRecord factory, so
+each record is masked before any handler sees it -- ours, pytest's caplog, gunicorn's, or one added later.
+What is masked: mainland mobile numbers, resident ID numbers, openids and unionids, and the values of
+secrets (session_key, access tokens, app secrets, bearer tokens, login codes) -- in the message, its
+arguments, the exception and stack text, and string `extra` fields. Don't log those things in the first
+place; this is the net under the rule, not the rule.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
+from collections.abc import Callable
+from typing import Any
 
-from wxbot.pii import mask_phone
+from wxbot.pii import mask_id_number, mask_identifier, mask_phone
 
-# Mainland mobile numbers, with or without +86, not inside a longer run of digits.
-_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d{9})(?!\d)")
-# Resident ID numbers: 17 digits and a check digit or X.
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
-# openids and unionids: 28-char base64url-ish strings starting with o (official/mini program ids look like that)
-_OPENID = re.compile(r"(?<![A-Za-z0-9_-])(o[A-Za-z0-9_-]{4})[A-Za-z0-9_-]{18,30}(?![A-Za-z0-9_-])")
+# Keys whose values are secrets or identifiers, in key=value (URLs, forms), "key": "value" (JSON),
+# 'key': 'value' (Python reprs) and <Key><![CDATA[value]]> (WeChat XML) shapes.
+_SECRET_NAMES = "|".join(
+    (
+        "session_key",
+        "[a-z_]*token",
+        "[a-z_]*secret(?:_key)?",
+        "js_code",
+        "encoding_?aes_?key",
+        "passw(?:or)?d",
+        "[a-z_]*ticket",
+    )
+)
+_ID_KEYS = r"openid|unionid|fromusername|touser|phone_?number|pure_?phone_?number|phone|mobile|id_number"
+_KEY_VALUE = re.compile(
+    rf"""(?P<key>(?<![A-Za-z0-9])["']?(?:{_SECRET_NAMES}|{_ID_KEYS})["']?)"""
+    r"""(?P<sep>\s*[=:]\s*["']?)(?P<value>[^\s"'&,;}\]<>]+)""",
+    re.IGNORECASE,
+)
+_XML_FIELD = re.compile(
+    r"<(?P<tag>FromUserName|OpenID|UnionID)>(?P<cdata><!\[CDATA\[)?(?P<value>[^<\]*]++)(?!\*)", re.I
+)
+_BEARER = re.compile(r"(?P<scheme>\bBearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+
+# Resident ID numbers: 18 characters (region, birth date YYYYMMDD, sequence, check digit or X) or the old
+# 15 digits (YYMMDD); the birth-date shape keeps message ids and timestamps from looking like one.
+_DATE8 = r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+_DATE6 = r"\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+_ID_NUMBER = re.compile(
+    rf"(?<![0-9A-Za-z])(?:[1-9]\d{{5}}{_DATE8}\d{{3}}[\dXx]|[1-9]\d{{5}}{_DATE6}\d{{3}})(?![0-9A-Za-z])"
+)
+# Mainland mobile numbers, with or without +86, written together or as 3-4-4 groups, not inside a longer
+# run of digits.
+_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
+# openids and unionids: 26-30 character base64url strings beginning with "o" (as WeChat issues them).
+# Requiring a capital or a digit keeps long snake_case words that begin with "o" readable.
+_OPENID = re.compile(r"(?<![A-Za-z0-9_-])o(?=[a-z_-]*[A-Z0-9])[A-Za-z0-9_-]{25,29}(?![A-Za-z0-9_-])")
+
+
+def _mask_key_value(match: re.Match[str]) -> str:
+    key = match.group("key").strip("\"'").lower().replace("_", "")
+    value = match.group("value")
+    if "*" in value:  # masked already
+        return match.group(0)
+    if key in ("openid", "unionid", "fromusername", "touser"):
+        masked = mask_identifier(value)
+    elif key in ("idnumber",):
+        masked = mask_id_number(value)
+    elif "phone" in key or key == "mobile":
+        masked = mask_phone(re.sub(r"\D", "", value)) or "***"
+    else:
+        masked = "***"
+    return f"{match.group('key')}{match.group('sep')}{masked}"
 
 
 def mask_text(text: str) -> str:
-    text = _ID_NUMBER.sub(lambda m: f"{m.group(1)}********{m.group(2)[-1]}", text)
-    text = _PHONE.sub(lambda m: mask_phone(m.group(1)), text)
-    return _OPENID.sub(lambda m: f"{m.group(1)}***", text)
+    """The text with personal data and secrets masked; masking masked text changes nothing."""
+    text = _KEY_VALUE.sub(_mask_key_value, text)
+    text = _XML_FIELD.sub(
+        lambda m: f"<{m.group('tag')}>{m.group('cdata') or ''}{mask_identifier(m.group('value'))}", text
+    )
+    text = _BEARER.sub(lambda m: f"{m.group('scheme')}***", text)
+    text = _ID_NUMBER.sub(lambda m: mask_id_number(m.group(0)), text)
+    text = _OPENID.sub(lambda m: mask_identifier(m.group(0)), text)
+    return _PHONE.sub(lambda m: mask_phone(m.group(1) + m.group(2) + m.group(3)), text)
+
+
+# The attributes every LogRecord has; anything else on a record came from `extra=` and is masked too.
+_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+
+
+def mask_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Mask a record in place: the formatted message (args folded in), exception and stack text, extras."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string: keep what can be shown, masked
+        message = f"{record.msg!s} {record.args!r}"
+    record.msg, record.args = mask_text(message), None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        # Formatters print exc_text when it is set, so the live exc_info is never rendered again.
+        record.exc_text = mask_text(record.exc_text)
+    if record.stack_info:
+        record.stack_info = mask_text(record.stack_info)
+    for name, value in list(record.__dict__.items()):
+        if name not in _STANDARD_ATTRS and isinstance(value, str):
+            setattr(record, name, mask_text(value))
+    return record
 
 
 class MaskingFilter(logging.Filter):
-    """Masks phone numbers, ID numbers, openids and unionids in every record, whatever logged it."""
+    """The same masking as a handler filter, for handlers built outside this process's record factory."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = mask_text(message)
-        if masked != message or record.args:
-            record.msg, record.args = masked, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = mask_text(record.exc_text)
+        mask_record(record)
         return True
+
+
+class _MaskingRecordFactory:
+    def __init__(self, inner: Callable[..., logging.LogRecord]) -> None:
+        self.inner = inner
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        return mask_record(self.inner(*args, **kwargs))
+
+
+def install_masking() -> None:
+    """Mask every record created from now on in this process, whichever logger or handler takes it."""
+    if not isinstance(logging.getLogRecordFactory(), _MaskingRecordFactory):
+        logging.setLogRecordFactory(_MaskingRecordFactory(logging.getLogRecordFactory()))
 
 
 class JsonFormatter(logging.Formatter):
@@ -45,8 +139,12 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
             entry["exc"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
         return json.dumps(entry, ensure_ascii=False)
 
 
@@ -54,8 +152,9 @@ _installed = False
 
 
 def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
-    """Install the handler and the masking filter on the root logger, once per process."""
+    """Install masking, and a handler with the project's formatter on the root logger, once per process."""
     global _installed
+    install_masking()
     root = logging.getLogger()
     root.setLevel(level)
     if _installed:
@@ -68,13 +167,4 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
     )
     handler.addFilter(MaskingFilter())
     root.addHandler(handler)
-    # Filters on the root logger's handlers also see records of child loggers; caplog and other handlers
-    # added later get the filter through install_masking().
-    install_masking(root)
     _installed = True
-
-
-def install_masking(logger: logging.Logger) -> None:
-    for handler in logger.handlers:
-        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
-            handler.addFilter(MaskingFilter())

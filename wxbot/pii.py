@@ -1,11 +1,16 @@
 """Personal data at rest: authenticated encryption with rotating keys, keyed lookup hashes, masking.
 
 Pure functions over bytes and strings; the keys come from settings ([security] pii_keys, hash_key).
+
+Ciphertext format (URL-safe base64): b"v1" | key id (4 bytes) | nonce (12 bytes) | AES-256-GCM output.
+The header (version and key id) is the associated data, so a ciphertext whose header was altered fails
+authentication instead of being decrypted under another key.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -15,6 +20,14 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _VERSION = b"v1"
+_KEY_ID_LEN = 4
+_NONCE_LEN = 12
+_HEADER_LEN = len(_VERSION) + _KEY_ID_LEN
+_TAG_LEN = 16
+
+
+class PiiError(ValueError):
+    """A ciphertext that cannot be decrypted: malformed, tampered with, or under a key no longer configured."""
 
 
 class PiiKeys:
@@ -23,46 +36,76 @@ class PiiKeys:
     def __init__(self, keys: list[bytes], hash_key: bytes) -> None:
         if not keys:
             raise ValueError("at least one PII key is needed")
-        self.keys = keys
-        self.hash_key = hash_key
-        self._by_id = {self._key_id(k): k for k in keys}
+        if any(len(k) != 32 for k in keys):
+            raise ValueError("PII keys must be 32 bytes each (AES-256)")
+        if len(hash_key) < 32:
+            raise ValueError("the hash key must be at least 32 bytes")
+        ids = [self._key_id(k) for k in keys]
+        if len(set(ids)) != len(ids):
+            raise ValueError("the same PII key is configured twice")
+        self._keys = list(keys)
+        self._hash_key = hash_key
+        self._by_id = dict(zip(ids, self._keys, strict=True))
+        self._current_id = ids[0]
+
+    def __repr__(self) -> str:  # never the keys themselves
+        return f"PiiKeys(keys={len(self._keys)})"
 
     @staticmethod
     def _key_id(key: bytes) -> bytes:
-        return hashlib.sha256(b"wxbot-pii-key-id" + key).digest()[:4]
+        return hashlib.sha256(b"wxbot-pii-key-id" + key).digest()[:_KEY_ID_LEN]
 
     def encrypt(self, plaintext: str) -> str:
-        key = self.keys[0]
-        nonce = os.urandom(12)
-        blob = _VERSION + self._key_id(key) + nonce + AESGCM(key).encrypt(nonce, plaintext.encode(), _VERSION)
-        return base64.urlsafe_b64encode(blob).decode()
+        header = _VERSION + self._current_id
+        nonce = os.urandom(_NONCE_LEN)
+        sealed = AESGCM(self._keys[0]).encrypt(nonce, plaintext.encode(), header)
+        return base64.urlsafe_b64encode(header + nonce + sealed).decode()
 
     def decrypt(self, token: str) -> str:
-        blob = base64.urlsafe_b64decode(token.encode())
-        if blob[:2] != _VERSION:
-            raise ValueError("unknown ciphertext version")
-        key = self._by_id.get(blob[2:6])
+        blob = _decode(token)
+        key = self._by_id.get(blob[len(_VERSION) : _HEADER_LEN])
         if key is None:
-            raise ValueError("ciphertext key is not configured")
+            raise PiiError("ciphertext is under a key that is not configured")
+        nonce = blob[_HEADER_LEN : _HEADER_LEN + _NONCE_LEN]
         try:
-            return AESGCM(key).decrypt(blob[6:18], blob[18:], _VERSION).decode()
+            plaintext = AESGCM(key).decrypt(nonce, blob[_HEADER_LEN + _NONCE_LEN :], blob[:_HEADER_LEN])
         except InvalidTag as exc:
-            raise ValueError("ciphertext failed authentication") from exc
+            raise PiiError("ciphertext failed authentication") from exc
+        return plaintext.decode()
 
     def is_current(self, token: str) -> bool:
-        return base64.urlsafe_b64decode(token.encode())[2:6] == self._key_id(self.keys[0])
+        """True when `token` is under the newest key (rotation has nothing to do for it)."""
+        return _decode(token)[len(_VERSION) : _HEADER_LEN] == self._current_id
+
+    def reencrypt(self, token: str) -> str | None:
+        """The same plaintext under the newest key, or None when it already is."""
+        if self.is_current(token):
+            return None
+        return self.encrypt(self.decrypt(token))
 
     def lookup_hash(self, value: str, purpose: str = "phone") -> str:
-        """Keyed hash for equality lookups; `purpose` separates namespaces."""
-        return hmac.new(self.hash_key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+        """Keyed hash for equality lookups; `purpose` separates namespaces (phone, id_number, ...)."""
+        return hmac.new(self._hash_key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
-_DIGITS = re.compile(r"\D")
+def _decode(token: str) -> bytes:
+    try:
+        blob = base64.urlsafe_b64decode(token.encode("ascii"))
+    except (binascii.Error, UnicodeEncodeError, AttributeError) as exc:
+        raise PiiError("ciphertext is not valid base64") from exc
+    if blob[: len(_VERSION)] != _VERSION:
+        raise PiiError("unknown ciphertext version")
+    if len(blob) < _HEADER_LEN + _NONCE_LEN + _TAG_LEN:
+        raise PiiError("ciphertext is truncated")
+    return blob
+
+
+_NON_DIGITS = re.compile(r"\D")
 
 
 def normalise_phone(raw: str) -> str:
     """+86 138-0013-8000 -> 13800138000; raises ValueError for anything that is not a mainland mobile."""
-    digits = _DIGITS.sub("", raw or "")
+    digits = _NON_DIGITS.sub("", raw or "")
     if len(digits) == 13 and digits.startswith("86"):
         digits = digits[2:]
     if not re.fullmatch(r"1[3-9]\d{9}", digits):
@@ -71,9 +114,25 @@ def normalise_phone(raw: str) -> str:
 
 
 def mask_phone(phone: str | None) -> str:
-    """13812345678 -> 138****5678."""
+    """13812345678 -> 138****5678; anything too short to keep a prefix and suffix is starred out."""
     if not phone:
         return ""
-    if len(phone) < 7:
+    if len(phone) < 8:
         return "*" * len(phone)
     return f"{phone[:3]}****{phone[-4:]}"
+
+
+def mask_id_number(value: str | None) -> str:
+    """110101199003071234 -> 110***********1234: region prefix and last four, never the birth date."""
+    if not value:
+        return ""
+    if len(value) < 8:
+        return "*" * len(value)
+    return f"{value[:3]}{'*' * (len(value) - 7)}{value[-4:]}"
+
+
+def mask_identifier(value: str | None) -> str:
+    """An openid or unionid: the first five characters, enough to tell two apart in a log, never the id."""
+    if not value:
+        return ""
+    return f"{value[:5]}***" if len(value) > 8 else "***"

@@ -1,35 +1,95 @@
-"""The users' rights across modules: each module registers what it exports and how it erases.
+"""The users' rights across modules: each module registers what it exports, how it erases, and more.
 
-A module calls register() at import time with two plain functions over a session and an account id:
-  export(session, account_id) -> JSON-able data about that account
-  erase(session, account_id)  -> {"what": count} of rows erased or anonymised (counts, never content)
-The privacy module walks the registry for GET me/export and for cancellation.
+A module that stores per-user data calls register() at import time, and adds its import path to
+DATA_MODULES below so that every process (web and jobs) has loaded it before the registry is walked:
+
+  register(name, export, erase, tables=(...), deletions=..., correct=..., correctable=..., forget_follower=...)
+
+  export(session, account_id) -> JSON-able data about that account (phone numbers masked)
+  erase(session, account_id) -> {"what": count} of rows erased or anonymised (counts, never content);
+      runs inside the cancellation's transaction, before identities are unlinked
+  tables: the tables whose personal columns this module answers for (a test checks that every table
+      with a personal column is claimed by a module)
+  deletions: {"conversations": fn(session, account_id) -> count}: data the user may delete on its own
+  correctable + correct: field names the user may correct, and fn(session, account_id, {field: value})
+      -> list of fields changed; raise rights.InvalidCorrection for a refused value
+  forget_follower(session, identity_id) -> {"what": count}: what an unsubscribe makes unnecessary
+      (WeChat's rule; wxbot.privacy.on_unsubscribe calls it)
+
+The privacy module (wxbot.privacy) walks the registry for GET me/export, corrections, deletions,
+cancellations and unsubscribes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
+
+# Modules that register with this registry (and with wxbot.retention). Add yours.
+DATA_MODULES: tuple[str, ...] = ("wxbot.privacy", "wxbot.identity", "wxbot.inbound")
+
+Counts = dict[str, int]
+
+
+class InvalidCorrection(ValueError):
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field_name = field_name
+        self.message = message
 
 
 @dataclass(frozen=True)
 class DataModule:
     name: str
     export: Callable[[Session, int], Any]
-    erase: Callable[[Session, int], dict[str, int]]
+    erase: Callable[[Session, int], Counts]
+    tables: tuple[str, ...] = ()
+    deletions: Mapping[str, Callable[[Session, int], int]] = field(default_factory=dict)
+    correctable: tuple[str, ...] = ()
+    correct: Callable[[Session, int, dict[str, Any]], list[str]] | None = None
+    forget_follower: Callable[[Session, int], Counts] | None = None
 
 
 _modules: dict[str, DataModule] = {}
 
 
 def register(
-    name: str, export: Callable[[Session, int], Any], erase: Callable[[Session, int], dict[str, int]]
+    name: str,
+    export: Callable[[Session, int], Any],
+    erase: Callable[[Session, int], Counts],
+    *,
+    tables: tuple[str, ...] = (),
+    deletions: Mapping[str, Callable[[Session, int], int]] | None = None,
+    correctable: tuple[str, ...] = (),
+    correct: Callable[[Session, int, dict[str, Any]], list[str]] | None = None,
+    forget_follower: Callable[[Session, int], Counts] | None = None,
 ) -> None:
-    _modules[name] = DataModule(name, export, erase)
+    if correctable and correct is None:
+        raise ValueError(f"{name}: correctable fields need a correct function")
+    _modules[name] = DataModule(
+        name, export, erase, tables, dict(deletions or {}), correctable, correct, forget_follower
+    )
+
+
+def unregister(name: str) -> None:
+    _modules.pop(name, None)
+
+
+def load() -> None:
+    """Import every module of DATA_MODULES so its registrations are in place (idempotent)."""
+    for path in DATA_MODULES:
+        importlib.import_module(path)
 
 
 def modules() -> list[DataModule]:
+    load()
     return list(_modules.values())
+
+
+def module(name: str) -> DataModule | None:
+    load()
+    return _modules.get(name)

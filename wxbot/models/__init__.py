@@ -6,6 +6,7 @@ from wxbot.models.identity import Account, Identity
 from wxbot.models.inbound import InboundMessage
 from wxbot.models.ledger import AuditEntry, Consent
 from wxbot.models.login import LoginSession, SessionKey
+from wxbot.models.privacy import PrivacyRequest, RetentionRun
 from wxbot.models.reply_window import ReplyWindow
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "Identity",
     "InboundMessage",
     "LoginSession",
+    "PrivacyRequest",
     "ReplyWindow",
+    "RetentionRun",
     "SessionKey",
 ]

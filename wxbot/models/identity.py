@@ -19,8 +19,8 @@ class Account(Base):
     __tablename__ = "accounts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    platform_account_id: Mapped[str | None] = mapped_column(String(64), unique=True)
-    phone_enc: Mapped[str | None] = mapped_column(Text, info=personal("null"))
+    platform_account_id: Mapped[str | None] = mapped_column(String(64), unique=True, info=personal("null"))
+    phone_enc: Mapped[str | None] = mapped_column(Text, info=personal("null", encrypted=True))
     phone_hash: Mapped[str | None] = mapped_column(String(64), unique=True, info=personal("null"))
     reminder_pref: Mapped[str] = mapped_column(String(8), default="all", nullable=False)
     status: Mapped[str] = mapped_column(String(16), default="active", nullable=False)  # active|cancelled
@@ -47,7 +47,7 @@ class Identity(Base):
     subscribed: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     subscribed_at: Mapped[datetime | None] = mapped_column(DateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime)
-    subscribe_scene: Mapped[str | None] = mapped_column(String(64))
+    subscribe_scene: Mapped[str | None] = mapped_column(String(64), info=personal("null"))
     last_interaction_at: Mapped[datetime | None] = mapped_column(DateTime)
     # unionid lookup (user/info) is done by a job; this says when it last ran for this follower
     unionid_checked_at: Mapped[datetime | None] = mapped_column(DateTime)

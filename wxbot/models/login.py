@@ -37,5 +37,5 @@ class SessionKey(Base):
     identity_id: Mapped[int] = mapped_column(
         ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True
     )
-    session_key_enc: Mapped[str] = mapped_column(Text, nullable=False, info=personal("row"))
+    session_key_enc: Mapped[str] = mapped_column(Text, nullable=False, info=personal("row", encrypted=True))
     obtained_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

@@ -1,0 +1,37 @@
+"""Arranging people for the privacy tests: an account with a phone number, its identities, consents."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from wxbot import clock, consent
+from wxbot.models import Account, Identity
+
+_seq = itertools.count(1)
+
+
+def make_person(
+    db: Any, services: Any, *, phone: str = "13812345678", linked: bool = True
+) -> tuple[Account, Identity, Identity]:
+    """An account (phone encrypted and hashed) with a follower identity and a mini-program identity."""
+    n = next(_seq)
+    account = Account(
+        platform_account_id=f"plat-{n}",
+        phone_enc=services.pii.encrypt(phone),
+        phone_hash=services.pii.lookup_hash(phone),
+    )
+    db.add(account)
+    db.flush()
+    follower = Identity(app_name="oa", appid="wxoa000000000001", kind="official", openid=f"oFollower{n:019d}",
+                        unionid=f"oUnion{n:022d}", subscribed=True, subscribed_at=clock.now(),
+                        subscribe_scene="ADD_SCENE_QR_CODE", account_id=account.id if linked else None)  # fmt: skip
+    mp_user = Identity(app_name="mp", appid="wxmp000000000001", kind="miniprogram", openid=f"oMpUser{n:021d}",
+                       unionid=f"oUnion{n:022d}", account_id=account.id if linked else None)  # fmt: skip
+    db.add_all([follower, mp_user])
+    db.flush()
+    consent.record(db, kind="privacy_policy", channel="miniprogram", identity_id=mp_user.id)
+    consent.record(db, kind="phone", channel="miniprogram", account_id=account.id)
+    consent.record(db, kind="status_reminders", channel="official_account", identity_id=follower.id)
+    db.commit()
+    return account, follower, mp_user

@@ -1,0 +1,236 @@
+"""The users' rights through the privacy domain: export, correction, deletion, withdrawal, cancellation with
+its review period, the 15-day tracking of requests, the unsubscribe rule, the minimum age, audit."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from jobs.cancellations import run_cancellations
+from tests.privacy_helpers import make_person
+from wxbot import consent, privacy, rights
+from wxbot.models import Account, AuditEntry, Consent, Identity, PrivacyRequest
+
+
+@pytest.fixture
+def notes_module():
+    """A module that stores per-user data and registers with the rights registry, like 留言 or events do."""
+    store: dict[int, dict] = {}
+
+    def export(session, account_id):
+        return store.get(account_id, {"notes": []})
+
+    def erase(session, account_id):
+        return {"notes": len(store.pop(account_id, {"notes": []})["notes"])}
+
+    def delete_notes(session, account_id):
+        entry = store.setdefault(account_id, {"notes": []})
+        count, entry["notes"] = len(entry["notes"]), []
+        return count
+
+    def correct(session, account_id, fields):
+        if fields.get("school") == "":
+            raise rights.InvalidCorrection("school", "不能为空")
+        store.setdefault(account_id, {"notes": []}).update(fields)
+        return sorted(fields)
+
+    rights.register("notes", export, erase, deletions={"notes": delete_notes}, correctable=("school",),
+                    correct=correct)  # fmt: skip
+    yield store
+    rights.unregister("notes")
+
+
+def _audit(db, action):
+    return list(db.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+
+
+def test_export_has_the_account_and_every_registered_module(db, services, clock, notes_module):
+    account, follower, mp_user = make_person(db, services)
+    notes_module[account.id] = {"notes": ["面试时间？"]}
+    data = privacy.export_account(db, services.pii, account.id, actor="user", channel="miniprogram")
+    db.commit()
+    assert data["account"]["phone"] == "138****5678"
+    assert {i["app"] for i in data["account"]["identities"]} == {"oa", "mp"}
+    assert all("***" in i["openid"] for i in data["account"]["identities"])
+    assert {c["kind"] for c in data["account"]["consents"]} == {"privacy_policy", "phone", "status_reminders"}
+    assert {m.name for m in rights.modules()} <= set(data["modules"])
+    assert data["modules"]["notes"] == {"notes": ["面试时间？"]}
+    (entry,) = _audit(db, "account.export")
+    assert entry.subject_id == str(account.id) and "1381234" not in entry.detail
+    (request,) = db.scalars(select(PrivacyRequest).where(PrivacyRequest.kind == "export"))
+    assert request.status == "completed" and request.due_at == request.requested_at + timedelta(days=15)
+
+
+def test_correction_is_all_or_nothing_and_tracked(db, services, notes_module):
+    account, _, _ = make_person(db, services)
+    assert privacy.correctable_fields() == {"notes": ["school"]}
+    changed = privacy.correct_profile(db, account.id, {"notes": {"school": "北京大学"}}, actor="user",
+                                      channel="miniprogram")  # fmt: skip
+    assert changed == {"notes": ["school"]} and notes_module[account.id]["school"] == "北京大学"
+    with pytest.raises(privacy.PrivacyError, match="不能在这里更正"):
+        privacy.correct_profile(
+            db, account.id, {"notes": {"phone": "1"}}, actor="user", channel="miniprogram"
+        )
+    with pytest.raises(privacy.PrivacyError):
+        privacy.correct_profile(db, account.id, {"nobody": {"x": 1}}, actor="user", channel="miniprogram")
+    with pytest.raises(rights.InvalidCorrection):
+        privacy.correct_profile(
+            db, account.id, {"notes": {"school": ""}}, actor="user", channel="miniprogram"
+        )
+    assert [e.detail for e in _audit(db, "profile.correct")] == ["fields: notes.school"]
+
+
+def test_deletion_goes_through_the_registering_module(db, services, notes_module):
+    account, _, _ = make_person(db, services)
+    notes_module[account.id] = {"notes": ["a", "b"]}
+    assert "notes" in privacy.deletable()
+    assert privacy.delete_data(db, account.id, "notes", actor="user", channel="miniprogram") == 2
+    assert notes_module[account.id]["notes"] == []
+    with pytest.raises(privacy.PrivacyError, match="不能在这里删除"):
+        privacy.delete_data(db, account.id, "everything", actor="user", channel="miniprogram")
+    assert _audit(db, "data.delete")[0].detail == "notes: 2"
+
+
+def test_requests_staff_must_answer_are_due_in_15_days_and_flagged_when_overdue(db, services, clock):
+    account, _, _ = make_person(db, services)
+    request = privacy.request_correction(db, account.id, "我的学校写错了", channel="official_account")
+    db.commit()
+    (open_one,) = privacy.open_requests(db)
+    assert open_one.id == request.id and not open_one.overdue
+    assert open_one.due_at == clock.current + timedelta(days=15)
+    clock.advance(days=15, minutes=1)
+    assert privacy.open_requests(db)[0].overdue
+    assert [r.id for r in privacy.open_requests(db, only_overdue=True)] == [request.id]
+    assert privacy.request_message(db, request.id, actor="admin:1") == "我的学校写错了"
+    privacy.close_request(db, request.id, actor="admin:1")
+    assert privacy.open_requests(db) == []
+    assert {e.action for e in db.scalars(select(AuditEntry))} >= {
+        "privacy_request.view",
+        "privacy_request.completed",
+    }
+    with pytest.raises(privacy.PrivacyError):
+        privacy.request_correction(db, account.id, "x" * 1001, channel="miniprogram")
+
+
+def test_withdrawal_takes_effect_at_once_for_the_whole_person(db, services):
+    account, follower, mp_user = make_person(db, services)
+    stopped = []
+    listener = lambda session, account_id, identity_id, scope: stopped.append(account_id)  # noqa: E731
+    consent.on_withdraw("status_reminders", listener)
+    try:
+        # given on the official account, withdrawn from the mini program's account: the same person
+        assert consent.is_given(db, kind="status_reminders", account_id=account.id)
+        assert (
+            privacy.withdraw_consent(db, account.id, "status_reminders", actor="user", channel="miniprogram")
+            == 1
+        )
+    finally:
+        consent.remove_listener("status_reminders", listener)
+    assert stopped == [account.id]
+    assert not consent.is_given(db, kind="status_reminders", identity_id=follower.id)
+    assert consent.is_given(
+        db, kind="privacy_policy", account_id=account.id, policy_version=consent.POLICY_VERSION
+    )
+    with pytest.raises(privacy.PrivacyError):
+        privacy.withdraw_consent(db, account.id, "everything", actor="user", channel="miniprogram")
+    with pytest.raises(ValueError):
+        consent.withdraw(db, kind="status_reminders")
+
+
+def test_cancellation_erases_everything_after_the_review_period_and_nothing_before(
+    db, services, clock, notes_module
+):
+    account, follower, mp_user = make_person(db, services)
+    other, _, _ = make_person(db, services, phone="13900001111")
+    notes_module[account.id] = {"notes": ["x"]}
+    request = privacy.request_cancellation(db, account.id, review_days=7, channel="miniprogram")
+    assert privacy.request_cancellation(db, account.id, review_days=7, channel="miniprogram").id == request.id
+    db.commit()
+    assert request.effective_at == clock.current + timedelta(days=7)
+
+    clock.advance(days=7, seconds=-1)
+    assert run_cancellations(services) == 0
+    db.expire_all()
+    assert db.get(Account, account.id).phone_enc is not None and notes_module[account.id]["notes"] == ["x"]
+    db.rollback()  # on SQLite a reading session holds the write lock the job needs
+
+    clock.advance(seconds=1)
+    assert run_cancellations(services) == 1
+    assert run_cancellations(services) == 0
+    db.expire_all()
+    erased = db.get(Account, account.id)
+    assert (erased.status, erased.phone_enc, erased.phone_hash, erased.platform_account_id) == (
+        "cancelled",
+        None,
+        None,
+        None,
+    )
+    for identity in (db.get(Identity, follower.id), db.get(Identity, mp_user.id)):
+        assert identity.account_id is None and identity.unionid is None
+        assert identity.openid.startswith("erased-")
+    assert db.scalars(select(Consent).where(Consent.account_id == account.id)).all() == []
+    assert account.id not in notes_module
+    assert db.get(PrivacyRequest, request.id).status == "completed"
+    assert {e.action for e in db.scalars(select(AuditEntry))} >= {"account.erase", "identity.unlink"}
+    # the other person is untouched, and the erasure cannot be undone or revoked
+    assert db.get(Account, other.id).phone_enc is not None
+    with pytest.raises(privacy.PrivacyError):
+        privacy.revoke_cancellation(db, account.id, actor="user")
+    with pytest.raises(privacy.PrivacyError):
+        privacy.export_account(db, services.pii, account.id, actor="user", channel="miniprogram")
+
+
+def test_a_revoked_cancellation_erases_nothing(db, services, clock):
+    account, _, _ = make_person(db, services)
+    privacy.request_cancellation(db, account.id, review_days=3, channel="miniprogram")
+    db.commit()
+    clock.advance(days=1)
+    revoked = privacy.revoke_cancellation(db, account.id, actor="user")
+    db.commit()
+    assert revoked.status == "revoked"
+    clock.advance(days=30)
+    db.rollback()
+    assert run_cancellations(services) == 0
+    db.expire_all()
+    assert db.get(Account, account.id).status == "active" and db.get(Account, account.id).phone_enc
+    with pytest.raises(ValueError):
+        privacy.request_cancellation(db, account.id, review_days=16, channel="miniprogram")
+
+
+def test_unsubscribe_forgets_what_is_no_longer_needed(db, services, clock):
+    _, linked_follower, _ = make_person(db, services)
+    _, lone_follower, _ = make_person(db, services, phone="13900002222", linked=False)
+    for follower in (linked_follower, lone_follower):
+        follower.subscribed, follower.unsubscribed_at = False, clock.current
+        privacy.on_unsubscribe(db, follower)
+    db.commit()
+    assert lone_follower.unionid is None and lone_follower.subscribe_scene is None
+    assert linked_follower.unionid is not None  # still the link to the person's account
+
+
+def test_check_age(clock):
+    clock.set(clock.current.replace(year=2026, month=6, day=1))
+    privacy.check_age(birth_year=2010, graduation_year=2031, age=16)  # 16 this year; graduating at 21
+    for refused in ({"birth_year": 2011}, {"age": 15}, {"graduation_year": 2033},
+                    {"birth_date": date(2010, 6, 2)}):  # fmt: skip
+        with pytest.raises(privacy.UnderAgeError, match="未满16周岁"):
+            privacy.check_age(**refused)
+    privacy.check_age(birth_date=date(2010, 6, 1))
+    for invalid in (
+        {"birth_year": 1800},
+        {"age": -1},
+        {"graduation_year": 2099},
+        {"birth_date": date(2027, 1, 1)},
+    ):
+        with pytest.raises(privacy.PrivacyError, match="不正确") as caught:
+            privacy.check_age(**invalid)
+        assert caught.value.code == "invalid_age"
+
+
+def test_revealing_a_phone_is_audited_without_the_number(db, services):
+    account, _, _ = make_person(db, services)
+    assert privacy.reveal_phone(db, services.pii, account.id, actor="admin:7") == "13812345678"
+    (entry,) = _audit(db, "phone.reveal")
+    assert entry.actor == "admin:7" and "5678" not in entry.detail
