@@ -303,7 +303,8 @@ def test_follower_lifecycle(client, db, clock):
     identity = identity_of(db, follower)
     assert identity.subscribed and identity.subscribe_scene == "poster_7"
     assert identity.last_interaction_at == clock.current
-    assert [r.event for r in stored(db)] == ["subscribe", "unsubscribe", "subscribe", "scan"]
+    # the unsubscribe dropped what came before it (privacy.on_unsubscribe); its own delivery stays for retries
+    assert [r.event for r in stored(db)] == ["unsubscribe", "subscribe", "scan"]
     assert len({r.identity_id for r in stored(db)}) == 1
 
 
@@ -328,3 +329,24 @@ def test_openids_are_per_account(plain_app, client, db):
     Follower(client, openid=openid).follow()
     Follower(client, "plain", openid=openid).follow()
     assert sorted(i.app_name for i in detached(db, db.scalars(sa.select(Identity)))) == ["oa", "plain"]
+
+
+def test_a_persons_messages_are_exported_and_erased_with_their_rights(client, db):
+    from wxbot import rights
+    from wxbot.models import Account, ReplyWindow
+
+    follower, stranger = Follower(client), Follower(client)
+    follower.send_text("我想找实习")
+    stranger.send_text("别人的消息")
+    account = Account(platform_account_id="p-1")
+    db.add(account)
+    db.flush()
+    db.execute(sa.update(Identity).where(Identity.openid == follower.openid).values(account_id=account.id))
+    db.commit()
+    (module,) = [m for m in rights.modules() if m.name == "inbound_messages"]
+    (exported,) = module.export(db, account.id)
+    assert exported["fields"]["Content"] == "我想找实习" and exported["reply"]["type"] == "text"
+    assert module.erase(db, account.id) == {"inbound_messages": 1, "reply_windows": 1}
+    db.commit()
+    assert [r.fields["Content"] for r in stored(db)] == ["别人的消息"]
+    assert len(detached(db, db.scalars(sa.select(ReplyWindow)))) == 1

@@ -137,36 +137,43 @@ class Follower:
         """Deliver fields or a plaintext XML string as WeChat would in this follower's mode."""
         xml = delivery if isinstance(delivery, str) else xml_of(delivery)
         self.last_xml = xml
-        return self.deliver(xml)
+        reply = self.deliver(xml)
+        if reply and isinstance(delivery, dict):
+            assert reply.fields["ToUserName"] == delivery["FromUserName"], "the reply goes back to the sender"
+        return reply
 
     def redeliver(self) -> CallbackReply:
         """WeChat's retry of the last delivery (same body, freshly signed)."""
         assert self.last_xml is not None
         return self.deliver(self.last_xml)
 
-    def deliver(self, xml: str, *, timestamp: int | None = None, nonce: str | None = None) -> CallbackReply:
+    def deliver(
+        self, xml: str | bytes, *, timestamp: int | None = None, nonce: str | None = None
+    ) -> CallbackReply:
+        """Sign (and encrypt) any body, well formed or not, and post it."""
         params, body = self.signed(xml, timestamp=timestamp, nonce=nonce)
         return self.read_reply(self.post(body, params), params)
 
     def signed(
-        self, xml: str, *, timestamp: int | None = None, nonce: str | None = None
+        self, xml: str | bytes, *, timestamp: int | None = None, nonce: str | None = None
     ) -> tuple[dict[str, str], bytes]:
         """The query string and body WeChat would send for `xml` in this follower's mode."""
+        raw = xml.encode() if isinstance(xml, str) else xml
         ts = str(clock.timestamp() if timestamp is None else timestamp)
         nonce = nonce or str(secrets.randbelow(10**10))
         params = {"signature": sign(self.account.token, ts, nonce), "timestamp": ts, "nonce": nonce,
                   "openid": self.openid}  # fmt: skip
         if self.mode == "plaintext":
-            return params, xml.encode()
+            return params, raw
         assert self.crypto is not None, "encrypted modes need an EncodingAESKey"
-        envelope = xmltodict.parse(self.crypto.encrypt_message(xml, nonce, ts))["xml"]
+        envelope = xmltodict.parse(self.crypto.encrypt_message(raw, nonce, ts))["xml"]
         encrypted = envelope["Encrypt"]
         params.update(encrypt_type="aes", msg_signature=envelope["MsgSignature"])
         if self.mode == "safe":
             outer = {"ToUserName": self.account.original_id, "Encrypt": encrypted}
             return params, xml_of(outer).encode()
         # compatible: the plaintext fields and the Encrypt element side by side
-        return params, xml.replace("</xml>", f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>").encode()
+        return params, raw.replace(b"</xml>", f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>".encode())
 
     def post(self, body: bytes, params: dict[str, str]) -> Any:
         return self.client.post(f"/wechat/{self.app}", query_string=params, data=body,
@@ -189,5 +196,5 @@ class Follower:
         elif text == "success":
             return CallbackReply(200, text)
         reply = xmltodict.parse(text)["xml"]
-        assert reply["ToUserName"] == self.openid and reply["FromUserName"] == self.account.original_id
+        assert reply["FromUserName"] == self.account.original_id and reply["ToUserName"]
         return CallbackReply(200, text, dict(reply))

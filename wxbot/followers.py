@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wxbot import clock
+from wxbot import clock, privacy
 from wxbot.models.identity import Identity
 
 
@@ -41,6 +41,8 @@ def followed(session: Session, identity: Identity, scene: str | None) -> None:
 def unfollowed(session: Session, identity: Identity) -> None:
     identity.subscribed = False
     identity.unsubscribed_at = clock.now()
+    # WeChat's rule: what the follower's data was kept for ends with the follow
+    privacy.on_unsubscribe(session, identity)
 
 
 def scanned(session: Session, identity: Identity, scene: str | None) -> None:

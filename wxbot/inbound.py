@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from wxbot import followers, reply_window, rights
+from wxbot import followers, reply_window
 from wxbot.cache import Cache
 from wxbot.models.identity import Identity
 from wxbot.models.inbound import InboundMessage
@@ -187,53 +187,3 @@ def _update_follower(session: Session, identity: Identity, message: Inbound) -> 
         followers.interacted(session, identity)
     if message.trigger:
         reply_window.record_trigger(session, identity.id, message.trigger)
-
-
-# ---------------------------------------------------------------- the users' rights over this log
-
-
-def _identity_ids(session: Session, account_id: int) -> list[int]:
-    return list(session.scalars(select(Identity.id).where(Identity.account_id == account_id)))
-
-
-def export_account(session: Session, account_id: int) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(InboundMessage)
-        .where(InboundMessage.identity_id.in_(_identity_ids(session, account_id)))
-        .order_by(InboundMessage.id)
-    )
-    return [
-        {
-            "app": row.app_name,
-            "type": row.msg_type,
-            "event": row.event,
-            "fields": row.fields,
-            "sent_at": row.sent_at.isoformat(),
-        }
-        for row in rows
-    ]
-
-
-def erase_account(session: Session, account_id: int) -> dict[str, int]:
-    return _delete_for(session, _identity_ids(session, account_id))
-
-
-def forget_follower(session: Session, identity_id: int) -> dict[str, int]:
-    """After an unsubscribe the log of what the follower sent serves nothing any more."""
-    return _delete_for(session, [identity_id])
-
-
-def _delete_for(session: Session, identity_ids: list[int]) -> dict[str, int]:
-    if not identity_ids:
-        return {"inbound_messages": 0}
-    result = session.execute(delete(InboundMessage).where(InboundMessage.identity_id.in_(identity_ids)))
-    return {"inbound_messages": int(result.rowcount or 0)}  # type: ignore[attr-defined]
-
-
-rights.register(
-    "inbound_messages",
-    export_account,
-    erase_account,
-    tables=("inbound_messages",),
-    forget_follower=forget_follower,
-)

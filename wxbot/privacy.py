@@ -118,6 +118,23 @@ def export_account(
     return export
 
 
+def access_summary(
+    session: Session, pii: PiiKeys, account_id: int, *, actor: str, channel: str
+) -> dict[str, Any]:
+    """What an export holds, counted per kind of data (for a chat reply); tracked and audited as an export."""
+    data = export_account(session, pii, account_id, actor=actor, channel=channel)
+    counts = {
+        "微信身份": len(data["account"]["identities"]),
+        "授权记录": len(data["account"]["consents"]),
+    }
+    for module in rights.modules():
+        exported = data["modules"].get(module.name)
+        counts[module.label] = (
+            len(exported) if isinstance(exported, list | dict) else int(exported is not None)
+        )
+    return {"phone": data["account"]["phone"], "counts": counts}
+
+
 def _core_export(session: Session, pii: PiiKeys, account: Account) -> dict[str, Any]:
     identities = session.scalars(
         select(Identity).where(Identity.account_id == account.id).order_by(Identity.id)
@@ -316,7 +333,7 @@ def pending_cancellation(session: Session, account_id: int) -> PrivacyRequest | 
 
 
 def request_cancellation(
-    session: Session, account_id: int, *, review_days: int, channel: str
+    session: Session, account_id: int, *, review_days: int, channel: str, actor: str = "user"
 ) -> PrivacyRequest:
     """Start the review period; the account is erased when it ends unless revoked. Asking twice is one request."""
     if not 1 <= review_days <= RESPONSE_DAYS:
@@ -334,7 +351,7 @@ def request_cancellation(
         effective_at=clock.now() + timedelta(days=review_days),
     )
     audit.log(
-        session, actor="user", action="account.cancel_request", subject_type="account", subject_id=account_id
+        session, actor=actor, action="account.cancel_request", subject_type="account", subject_id=account_id
     )
     return request
 

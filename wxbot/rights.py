@@ -3,11 +3,13 @@
 A module that stores per-user data calls register() at import time, and adds its import path to
 DATA_MODULES below so that every process (web and jobs) has loaded it before the registry is walked:
 
-  register(name, export, erase, tables=(...), deletions=..., correct=..., correctable=..., forget_follower=...)
+  register(name, export, erase, label=..., tables=(...), deletions=..., correct=..., correctable=...,
+           forget_follower=...)
 
   export(session, account_id) -> JSON-able data about that account (phone numbers masked)
   erase(session, account_id) -> {"what": count} of rows erased or anonymised (counts, never content);
       runs inside the cancellation's transaction, before identities are unlinked
+  label: what a person reads for this data (e.g. "留言"), in summaries on the official account
   tables: the tables whose personal columns this module answers for (a test checks that every table
       with a personal column is claimed by a module)
   deletions: {"conversations": fn(session, account_id) -> count}: data the user may delete on its own
@@ -30,7 +32,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 # Modules that register with this registry (and with wxbot.retention). Add yours.
-DATA_MODULES: tuple[str, ...] = ("wxbot.privacy", "wxbot.identity", "wxbot.inbound")
+DATA_MODULES: tuple[str, ...] = (
+    "wxbot.privacy",
+    "wxbot.identity",
+    "wxbot.message_log",
+)
 
 Counts = dict[str, int]
 
@@ -47,6 +53,7 @@ class DataModule:
     name: str
     export: Callable[[Session, int], Any]
     erase: Callable[[Session, int], Counts]
+    label: str = ""
     tables: tuple[str, ...] = ()
     deletions: Mapping[str, Callable[[Session, int], int]] = field(default_factory=dict)
     correctable: tuple[str, ...] = ()
@@ -62,6 +69,7 @@ def register(
     export: Callable[[Session, int], Any],
     erase: Callable[[Session, int], Counts],
     *,
+    label: str = "",
     tables: tuple[str, ...] = (),
     deletions: Mapping[str, Callable[[Session, int], int]] | None = None,
     correctable: tuple[str, ...] = (),
@@ -71,7 +79,15 @@ def register(
     if correctable and correct is None:
         raise ValueError(f"{name}: correctable fields need a correct function")
     _modules[name] = DataModule(
-        name, export, erase, tables, dict(deletions or {}), correctable, correct, forget_follower
+        name,
+        export,
+        erase,
+        label or name,
+        tables,
+        dict(deletions or {}),
+        correctable,
+        correct,
+        forget_follower,
     )
 
 

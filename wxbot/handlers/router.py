@@ -143,7 +143,8 @@ class Router:
                 return reply
         except Exception:
             log.exception(
-                "handler %s failed on %s/%s app=%s",
+                "handler %s (%s) failed on %s/%s app=%s",
+                getattr(handler, "__qualname__", type(handler).__name__),
                 description,
                 ctx.message.msg_type,
                 ctx.message.event or "-",

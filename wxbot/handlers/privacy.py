@@ -1,0 +1,63 @@
+"""The users' rights on the official account, by keyword: 我的数据 (what we hold), 注销 (what cancelling
+means), 确认注销 (start the review period), 撤销注销 (revoke it). The rules live in wxbot.privacy."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from zoneinfo import ZoneInfo
+
+from wxbot import privacy
+from wxbot.handlers.replies import Reply, text_reply
+from wxbot.handlers.router import HandlerContext, router
+
+# Above ordinary keywords and an open 留言 conversation: a rights request is never taken for a message.
+PRIORITY = 100
+CHANNEL = "official_account"
+
+
+def _actor(ctx: HandlerContext) -> str:
+    return f"user:identity:{ctx.identity.id}"
+
+
+@router.keyword("我的数据", "我的信息", "查看我的数据", priority=PRIORITY)
+def my_data(ctx: HandlerContext) -> Reply:
+    if ctx.identity.account_id is None:
+        return text_reply("privacy_my_data_unlinked")
+    summary = privacy.access_summary(
+        ctx.session, ctx.services.pii, ctx.identity.account_id, actor=_actor(ctx), channel=CHANNEL
+    )
+    return text_reply("privacy_my_data", phone=summary["phone"], counts=summary["counts"])
+
+
+@router.keyword("注销", "注销账号", priority=PRIORITY)
+def cancellation_info(ctx: HandlerContext) -> Reply:
+    if ctx.identity.account_id is None:
+        return text_reply("privacy_not_linked")
+    return text_reply("privacy_cancel_info", days=ctx.services.settings.privacy.cancellation_review_days)
+
+
+@router.keyword("确认注销", priority=PRIORITY)
+def cancel(ctx: HandlerContext) -> Reply:
+    if ctx.identity.account_id is None:
+        return text_reply("privacy_not_linked")
+    request = privacy.request_cancellation(
+        ctx.session,
+        ctx.identity.account_id,
+        review_days=ctx.services.settings.privacy.cancellation_review_days,
+        channel=CHANNEL,
+        actor=_actor(ctx),
+    )
+    assert request.effective_at is not None
+    local = request.effective_at.replace(tzinfo=UTC).astimezone(ZoneInfo(ctx.services.settings.app.timezone))
+    return text_reply("privacy_cancel_started", when=local.strftime("%Y-%m-%d %H:%M"))
+
+
+@router.keyword("撤销注销", priority=PRIORITY)
+def revoke(ctx: HandlerContext) -> Reply:
+    if (
+        ctx.identity.account_id is None
+        or privacy.pending_cancellation(ctx.session, ctx.identity.account_id) is None
+    ):
+        return text_reply("privacy_cancel_none")
+    privacy.revoke_cancellation(ctx.session, ctx.identity.account_id, actor=_actor(ctx))
+    return text_reply("privacy_cancel_revoked")

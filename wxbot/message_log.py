@@ -1,0 +1,71 @@
+"""What the privacy rules do with the inbound message log (wxbot.models.inbound): export it, erase it with
+the account, forget it when the follower unsubscribes, and keep it [retention] inbound_messages_days."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from wxbot import retention, rights
+from wxbot.erasure import erase_rows
+from wxbot.models.identity import Identity
+from wxbot.models.inbound import InboundMessage
+from wxbot.models.reply_window import ReplyWindow
+
+
+def _of_account(account_id: int) -> Any:
+    return InboundMessage.identity_id.in_(select(Identity.id).where(Identity.account_id == account_id))
+
+
+def export(session: Session, account_id: int) -> list[dict[str, Any]]:
+    rows = session.scalars(select(InboundMessage).where(_of_account(account_id)).order_by(InboundMessage.id))
+    return [
+        {
+            "app": r.app_name,
+            "type": r.msg_type,
+            "event": r.event,
+            "sent_at": r.sent_at.isoformat(),
+            "fields": r.fields,
+            "reply": r.reply,
+        }
+        for r in rows
+    ]
+
+
+def erase(session: Session, account_id: int) -> rights.Counts:
+    identities = select(Identity.id).where(Identity.account_id == account_id)
+    windows = session.execute(delete(ReplyWindow).where(ReplyWindow.identity_id.in_(identities))).rowcount  # type: ignore[attr-defined]
+    return {
+        "inbound_messages": erase_rows(session, InboundMessage, _of_account(account_id)),
+        "reply_windows": int(windows or 0),
+    }
+
+
+def forget_follower(session: Session, identity_id: int) -> rights.Counts:
+    # The unsubscribe delivery itself stays until its retention period: it answers WeChat's retries of it.
+    removed = session.execute(
+        delete(InboundMessage).where(
+            InboundMessage.identity_id == identity_id,
+            or_(InboundMessage.event.is_(None), InboundMessage.event != "unsubscribe"),
+        )
+    ).rowcount  # type: ignore[attr-defined]
+    return {"inbound_messages": int(removed or 0)}
+
+
+def purge(session: Session, cutoff: datetime) -> retention.Purged:
+    removed = session.execute(delete(InboundMessage).where(InboundMessage.received_at < cutoff)).rowcount  # type: ignore[attr-defined]
+    return retention.Purged(deleted=int(removed or 0))
+
+
+rights.register(
+    "inbound_messages",
+    export,
+    erase,
+    label="发给公众号的消息",
+    tables=("inbound_messages",),
+    forget_follower=forget_follower,
+)
+retention.register("inbound_messages", purge, "the raw inbound message log, from receipt")
