@@ -34,10 +34,13 @@ def registered_jobs() -> list[Job]:
     """Every job of the project; each module that owns jobs adds them here."""
     from jobs.cancellations import run_cancellations
     from jobs.retention import run_retention
+    from jobs.sender import JOB_SECONDS, sender_job
 
     return [
         Job("retention", run_retention, seconds=3600),
         Job("cancellations", run_cancellations, seconds=600),
+        # Not a singleton: on MySQL/MariaDB every jobs process sends (SKIP LOCKED shares the queue out).
+        Job("push-sender", sender_job, seconds=JOB_SECONDS, singleton=False),
     ]
 
 

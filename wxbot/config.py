@@ -155,6 +155,38 @@ class RetentionSettings:
 
 
 @dataclass
+class NotifyTemplate:
+    """One message template of one app: a template message (official account) or a subscribe message (mini
+    program). `fields` maps WeChat's field keys to text with {placeholders} filled from the notification."""
+
+    template_id: str
+    fields: dict[str, str] = field(default_factory=dict)
+    page: str = ""  # mini-program page opened by the message ({placeholders} allowed)
+    url: str = ""  # template messages: web page opened when no mini program is linked
+    miniprogram: str = ""  # template messages: name of the linked mini program that `page` belongs to
+
+
+@dataclass
+class NotifySettings:
+    # Pushes that are not urgent wait for the end of the quiet hours (app.timezone); empty start: none.
+    quiet_hours_start: str = "22:00"
+    quiet_hours_end: str = "08:00"
+    daily_cap: int = 10  # non-urgent pushes per account per day; 0: no cap
+    # sender
+    batch_size: int = 200  # rows claimed per round
+    concurrency: int = 32  # WeChat requests in flight per sender process
+    lease_seconds: int = 120  # a claimed row returns to the queue after this if its sender died
+    max_attempts: int = 8
+    retry_base_seconds: float = 15.0  # exponential backoff: base * 2^(attempt-1), capped
+    retry_max_seconds: float = 3600.0
+    # template key -> app name -> template (status pushes use the keys status_<status>)
+    templates: dict[str, dict[str, NotifyTemplate]] = field(default_factory=dict)
+
+    def template(self, key: str, app_name: str) -> NotifyTemplate | None:
+        return self.templates.get(key, {}).get(app_name)
+
+
+@dataclass
 class Settings:
     app: AppSettings = field(default_factory=AppSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -169,6 +201,7 @@ class Settings:
     events: EventsSettings = field(default_factory=EventsSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
     def official_account(self, name: str) -> OfficialAccount | None:
         return next((a for a in self.wechat.official if a.name == name), None)
@@ -484,6 +517,52 @@ def validate(settings: Settings) -> None:
         zoneinfo.ZoneInfo(settings.app.timezone)
     except Exception as exc:
         raise ConfigError(f"app.timezone: unknown time zone {settings.app.timezone!r}") from exc
+    _validate_notify(settings)
+
+
+_CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+def _validate_notify(settings: Settings) -> None:
+    from wxbot import application_status
+    from wxbot.template_fields import FieldRuleError, check_field_template, placeholders
+
+    notify = settings.notify
+    for key in ("quiet_hours_start", "quiet_hours_end"):
+        value = getattr(notify, key)
+        if value and not _CLOCK_TIME.match(value):
+            raise ConfigError(f"notify.{key}: HH:MM (24-hour clock) or empty")
+    if bool(notify.quiet_hours_start) != bool(notify.quiet_hours_end):
+        raise ConfigError("notify.quiet_hours_end: set both ends of the quiet hours, or neither")
+    for key, low in (("daily_cap", 0), ("batch_size", 1), ("concurrency", 1), ("lease_seconds", 10),
+                     ("max_attempts", 1)):  # fmt: skip
+        if getattr(notify, key) < low:
+            raise ConfigError(f"notify.{key}: at least {low}")
+    if notify.retry_base_seconds <= 0 or notify.retry_max_seconds < notify.retry_base_seconds:
+        raise ConfigError("notify.retry_max_seconds: must be at least retry_base_seconds (> 0)")
+    status_keys = {application_status.template_key(s) for s in application_status.STATUSES}
+    for key, per_app in notify.templates.items():
+        for app_name, template in per_app.items():
+            where = f"notify.templates.{key}.{app_name}"
+            official = settings.official_account(app_name) is not None
+            if not official and settings.miniprogram(app_name) is None:
+                raise ConfigError(f"{where}: no official account or mini program named {app_name!r}")
+            if not template.template_id:
+                raise ConfigError(f"{where}.template_id: missing")
+            if not template.fields:
+                raise ConfigError(f"{where}.fields: missing")
+            if template.miniprogram and settings.miniprogram(template.miniprogram) is None:
+                raise ConfigError(f"{where}.miniprogram: no mini program named {template.miniprogram!r}")
+            names = application_status.TEMPLATE_DATA if key in status_keys else None
+            for field_key, text in template.fields.items():
+                try:
+                    check_field_template(field_key, text, names, official=official)
+                except FieldRuleError as exc:
+                    raise ConfigError(f"{where}.fields.{field_key}: {exc}") from exc
+            if names is not None:
+                unknown = [n for n in placeholders(template.page) if n not in names]
+                if unknown:
+                    raise ConfigError(f"{where}.page: unknown placeholder {{{unknown[0]}}}")
 
 
 def _validate_events(settings: Settings) -> None:

@@ -36,6 +36,8 @@ DATA_MODULES: tuple[str, ...] = (
     "wxbot.privacy",
     "wxbot.identity",
     "wxbot.message_log",
+    "wxbot.applications",
+    "wxbot.notify",
 )
 
 Counts = dict[str, int]

@@ -1,26 +1,34 @@
 """The tables, one module per concern; importing this package registers all of them on Base.metadata."""
 
+from wxbot.models.applications import Application, StatusChange
 from wxbot.models.binding import BindingToken
 from wxbot.models.events import Event, EventSignup
 from wxbot.models.identity import Account, Identity
 from wxbot.models.inbound import InboundMessage
 from wxbot.models.ledger import AuditEntry, Consent
 from wxbot.models.login import LoginSession, SessionKey
+from wxbot.models.outbox import AppPause, DailyCount, Notification, SubscribeGrant
 from wxbot.models.privacy import PrivacyRequest, RetentionRun
 from wxbot.models.reply_window import ReplyWindow
 
 __all__ = [
     "Account",
+    "AppPause",
+    "Application",
     "AuditEntry",
     "BindingToken",
     "Consent",
+    "DailyCount",
     "Event",
     "EventSignup",
     "Identity",
     "InboundMessage",
     "LoginSession",
     "PrivacyRequest",
+    "Notification",
     "ReplyWindow",
     "RetentionRun",
     "SessionKey",
+    "StatusChange",
+    "SubscribeGrant",
 ]

@@ -1,14 +1,14 @@
 """initial schema
 
-Revision ID: 46e53c4a061b
+Revision ID: d8764d2422da
 Revises: 
-Create Date: 2026-11-28 17:06:35.748221
+Create Date: 2026-11-28 17:14:41.409370
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '46e53c4a061b'
+revision = 'd8764d2422da'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -28,6 +28,13 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_accounts')),
     sa.UniqueConstraint('phone_hash', name=op.f('uq_accounts_phone_hash')),
     sa.UniqueConstraint('platform_account_id', name=op.f('uq_accounts_platform_account_id'))
+    )
+    op.create_table('app_pauses',
+    sa.Column('app_name', sa.String(length=32), nullable=False),
+    sa.Column('until', sa.DateTime(), nullable=False),
+    sa.Column('errcode', sa.Integer(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('app_name', name=op.f('pk_app_pauses'))
     )
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -51,6 +58,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('retention_runs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_retention_runs_run_at'), ['run_at'], unique=False)
+
+    op.create_table('applications',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('platform_application_id', sa.String(length=64), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('job_title', sa.String(length=200), nullable=False),
+    sa.Column('company', sa.String(length=200), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('status_changed_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_applications_account_id_accounts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_applications')),
+    sa.UniqueConstraint('platform_application_id', name=op.f('uq_applications_platform_application_id'))
+    )
+    with op.batch_alter_table('applications', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_applications_account_id'), ['account_id'], unique=False)
 
     op.create_table('identities',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -76,6 +100,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_identities_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_identities_unionid'), ['unionid'], unique=False)
 
+    op.create_table('notify_daily_counts',
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_notify_daily_counts_account_id_accounts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('account_id', 'day', name=op.f('pk_notify_daily_counts'))
+    )
     op.create_table('binding_tokens',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
@@ -151,6 +182,49 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_login_sessions_expires_at'), ['expires_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_login_sessions_identity_id'), ['identity_id'], unique=False)
 
+    op.create_table('notifications',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('purpose', sa.String(length=32), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=True),
+    sa.Column('identity_id', sa.Integer(), nullable=True),
+    sa.Column('content', sa.JSON(), nullable=False),
+    sa.Column('channels', sa.String(length=64), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=128), nullable=True),
+    sa.Column('supersede_key', sa.String(length=128), nullable=True),
+    sa.Column('reminder', sa.String(length=8), nullable=True),
+    sa.Column('urgent', sa.Boolean(), nullable=False),
+    sa.Column('source_type', sa.String(length=32), nullable=True),
+    sa.Column('source_id', sa.String(length=64), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(), nullable=True),
+    sa.Column('claim_token', sa.String(length=32), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.String(length=32), nullable=True),
+    sa.Column('detail', sa.String(length=255), nullable=True),
+    sa.Column('errcode', sa.Integer(), nullable=True),
+    sa.Column('ended_channels', sa.String(length=128), nullable=False),
+    sa.Column('channel', sa.String(length=16), nullable=True),
+    sa.Column('sent_app', sa.String(length=32), nullable=True),
+    sa.Column('sent_identity_id', sa.Integer(), nullable=True),
+    sa.Column('msgid', sa.String(length=32), nullable=True),
+    sa.Column('sent_at', sa.DateTime(), nullable=True),
+    sa.Column('delivered_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_notifications_account_id_accounts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['identity_id'], ['identities.id'], name=op.f('fk_notifications_identity_id_identities'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['sent_identity_id'], ['identities.id'], name=op.f('fk_notifications_sent_identity_id_identities'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_notifications_dedupe_key'))
+    )
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.create_index('ix_notifications_account_status', ['account_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notifications_identity_id'), ['identity_id'], unique=False)
+        batch_op.create_index('ix_notifications_msgid', ['sent_app', 'msgid'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notifications_next_attempt_at'), ['next_attempt_at'], unique=False)
+        batch_op.create_index('ix_notifications_source', ['source_type', 'source_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notifications_supersede_key'), ['supersede_key'], unique=False)
+
     op.create_table('privacy_requests',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=True),
@@ -189,11 +263,55 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['identity_id'], ['identities.id'], name=op.f('fk_wxa_session_keys_identity_id_identities'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('identity_id', name=op.f('pk_wxa_session_keys'))
     )
+    op.create_table('application_status_changes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('event_id', sa.String(length=64), nullable=False),
+    sa.Column('body_hash', sa.String(length=64), nullable=False),
+    sa.Column('application_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('changed_at', sa.DateTime(), nullable=False),
+    sa.Column('stale', sa.Boolean(), nullable=False),
+    sa.Column('unchanged', sa.Boolean(), nullable=False),
+    sa.Column('notification_id', sa.Integer(), nullable=True),
+    sa.Column('received_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['application_id'], ['applications.id'], name=op.f('fk_application_status_changes_application_id_applications'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['notification_id'], ['notifications.id'], name=op.f('fk_application_status_changes_notification_id_notifications'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_application_status_changes')),
+    sa.UniqueConstraint('event_id', name=op.f('uq_application_status_changes_event_id'))
+    )
+    with op.batch_alter_table('application_status_changes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_application_status_changes_application_id'), ['application_id'], unique=False)
+
+    op.create_table('subscribe_grants',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('identity_id', sa.Integer(), nullable=False),
+    sa.Column('template_id', sa.String(length=128), nullable=False),
+    sa.Column('client_reported_at', sa.DateTime(), nullable=True),
+    sa.Column('event_reported_at', sa.DateTime(), nullable=True),
+    sa.Column('used_at', sa.DateTime(), nullable=True),
+    sa.Column('notification_id', sa.Integer(), nullable=True),
+    sa.Column('revoked_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['identity_id'], ['identities.id'], name=op.f('fk_subscribe_grants_identity_id_identities'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['notification_id'], ['notifications.id'], name=op.f('fk_subscribe_grants_notification_id_notifications'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_subscribe_grants'))
+    )
+    with op.batch_alter_table('subscribe_grants', schema=None) as batch_op:
+        batch_op.create_index('ix_subscribe_grants_lookup', ['identity_id', 'template_id', 'used_at'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('subscribe_grants', schema=None) as batch_op:
+        batch_op.drop_index('ix_subscribe_grants_lookup')
+
+    op.drop_table('subscribe_grants')
+    with op.batch_alter_table('application_status_changes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_application_status_changes_application_id'))
+
+    op.drop_table('application_status_changes')
     op.drop_table('wxa_session_keys')
     op.drop_table('reply_windows')
     with op.batch_alter_table('privacy_requests', schema=None) as batch_op:
@@ -201,6 +319,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_privacy_requests_account_id'))
 
     op.drop_table('privacy_requests')
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notifications_supersede_key'))
+        batch_op.drop_index('ix_notifications_source')
+        batch_op.drop_index(batch_op.f('ix_notifications_next_attempt_at'))
+        batch_op.drop_index('ix_notifications_msgid')
+        batch_op.drop_index(batch_op.f('ix_notifications_identity_id'))
+        batch_op.drop_index('ix_notifications_account_status')
+
+    op.drop_table('notifications')
     with op.batch_alter_table('login_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_login_sessions_identity_id'))
         batch_op.drop_index(batch_op.f('ix_login_sessions_expires_at'))
@@ -220,15 +347,21 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_binding_tokens_account_id'))
 
     op.drop_table('binding_tokens')
+    op.drop_table('notify_daily_counts')
     with op.batch_alter_table('identities', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_identities_unionid'))
         batch_op.drop_index(batch_op.f('ix_identities_account_id'))
 
     op.drop_table('identities')
+    with op.batch_alter_table('applications', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_applications_account_id'))
+
+    op.drop_table('applications')
     with op.batch_alter_table('retention_runs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_retention_runs_run_at'))
 
     op.drop_table('retention_runs')
     op.drop_table('audit_log')
+    op.drop_table('app_pauses')
     op.drop_table('accounts')
     # ### end Alembic commands ###

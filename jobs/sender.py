@@ -1,0 +1,164 @@
+"""The push sender: drains the outbox through WeChat (wxbot.outbox has the rules).
+
+Each round claims a batch of due notifications in one short transaction, makes their WeChat calls through a
+bounded pool of threads (no transaction open meanwhile), and records the answers in a second transaction.
+Any number of sender processes can run on MySQL/MariaDB (SKIP LOCKED); on SQLite one claims at a time.
+
+`python -m jobs.sender` runs it alone until the queue is empty (benchmarks, operators); `wxbot jobs` runs it
+every few seconds with the other jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import DBAPIError
+
+from wxbot import outbox
+from wxbot.db import session_scope
+from wxbot.services import Services
+from wxbot.wechat.api import wechat_api
+from wxbot.wechat.errors import WeChatError, WeChatUnavailable
+
+log = logging.getLogger(__name__)
+
+CLAIM_LOCK = "outbox:claim"
+JOB_SECONDS = 2.0  # how often the scheduler starts a drain
+DRAIN_SECONDS = 50.0  # a scheduled drain stops after this, so that the next run picks up
+DB_RETRIES = 3
+
+T = TypeVar("T")
+
+
+@dataclass
+class Totals:
+    claimed: int = 0
+    sent: int = 0
+    retrying: int = 0
+    next_channel: int = 0
+    failed: int = 0
+    settled: int = 0
+    lost: int = 0
+    rounds: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, claim: outbox.Claim, summary: outbox.Summary) -> None:
+        self.rounds += 1
+        self.claimed += len(claim.sends) + claim.settled
+        self.settled += claim.settled
+        for name in ("sent", "retrying", "next_channel", "failed", "lost"):
+            setattr(self, name, getattr(self, name) + getattr(summary, name))
+
+
+def send_due(services: Services, *, deadline_seconds: float | None = None) -> Totals:
+    """Send rounds until nothing is due (or the deadline passes)."""
+    settings = services.settings
+    api = wechat_api(services)
+    totals = Totals()
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=settings.notify.concurrency, thread_name_prefix="sender") as pool:
+        while deadline_seconds is None or time.monotonic() - started < deadline_seconds:
+            claim = _with_db_retries(lambda: _claim(services))
+            if claim is None:  # another process holds the SQLite claim lock
+                time.sleep(0.05)
+                continue
+            if not claim.sends and not claim.settled:
+                break
+            results = list(pool.map(lambda send: _call(api, send), claim.sends))
+            summary = _with_db_retries(functools.partial(_record, services, claim.token, results))
+            totals.add(claim, summary)
+    if totals.claimed:
+        log.info(
+            "sender: %d claimed, %d sent, %d retrying, %d to the next channel, %d failed, %d settled",
+            totals.claimed, totals.sent, totals.retrying, totals.next_channel, totals.failed, totals.settled,
+        )  # fmt: skip
+    return totals
+
+
+def _claim(services: Services) -> outbox.Claim | None:
+    with _claim_lock(services) as held:
+        if not held:
+            return None
+        with session_scope(services.session_factory) as session:
+            return outbox.claim(session, services.settings, limit=services.settings.notify.batch_size)
+
+
+@contextmanager
+def _claim_lock(services: Services) -> Iterator[bool]:
+    """SQLite has one claimer at a time (MySQL/MariaDB: SKIP LOCKED lets every sender claim)."""
+    if services.engine.dialect.name != "sqlite":
+        yield True
+        return
+    token = services.cache.try_lock(CLAIM_LOCK, ttl=60)
+    if token is None:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        services.cache.release(CLAIM_LOCK, token)
+
+
+def _record(services: Services, token: str, results: list[outbox.Result]) -> outbox.Summary:
+    with session_scope(services.session_factory) as session:
+        return outbox.record(session, services.settings, token, results)
+
+
+def _call(api: Any, send: outbox.Send) -> outbox.Result:
+    try:
+        return outbox.Result(send, answer=outbox.wechat_call(api, send))
+    except (WeChatError, WeChatUnavailable) as exc:
+        return outbox.Result(send, error=exc)
+    except Exception as exc:  # a bug or a configuration gap must not lose the row: it is retried, then failed
+        log.exception("sending notification %d failed unexpectedly", send.notification_id)
+        return outbox.Result(send, error=WeChatUnavailable(f"unexpected {type(exc).__name__}"))
+
+
+def _with_db_retries(work: Callable[[], T]) -> T:
+    """Deadlocks and lost connections happen under concurrency; the transaction is simply tried again."""
+    for attempt in range(1, DB_RETRIES + 1):
+        try:
+            return work()
+        except DBAPIError as exc:
+            if attempt == DB_RETRIES or not _transient(exc):
+                raise
+            log.warning("sender transaction retried after %s", type(exc.orig).__name__)
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _transient(exc: DBAPIError) -> bool:
+    code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+    # MySQL/MariaDB: 1213 deadlock, 1205 lock wait timeout, 2006/2013 connection lost; SQLite: busy
+    return code in (1213, 1205, 2006, 2013) or "database is locked" in str(exc.orig)
+
+
+def sender_job(services: Services) -> None:
+    """The scheduled job: drain what is due, within a time budget."""
+    send_due(services, deadline_seconds=DRAIN_SECONDS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m jobs.sender`: send until nothing is due, then print the totals."""
+    from wxbot.config import load_settings
+    from wxbot.logs import setup_logging
+    from wxbot.services import build_services
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.parse_args(argv)
+    settings = load_settings()
+    setup_logging(settings.app.log_format, settings.app.log_level)
+    totals = send_due(build_services(settings))
+    print(f"claimed={totals.claimed} sent={totals.sent} retrying={totals.retrying} failed={totals.failed}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Two sender processes on MariaDB working one queue: every push is sent exactly once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+from sqlalchemy import insert, select
+
+from tests.conftest import OA
+from wxbot import notify
+from wxbot.models import Identity, Notification
+
+TEMPLATE = "/cgi-bin/message/template/send"
+PUSHES = 400
+SENDER = """
+import json, os, sys
+from jobs.sender import send_due
+from wxbot.config import settings_from_dict
+from wxbot.services import build_services
+totals = send_due(build_services(settings_from_dict(json.loads(os.environ["WXBOT_TEST_CONFIG"]), env={})))
+print(json.dumps({"claimed": totals.claimed, "sent": totals.sent, "lost": totals.lost}))
+"""
+
+
+@pytest.fixture
+def config_dict(config_dict):
+    fields = {"thing1": "{job_title}"}
+    config_dict["notify"] = {
+        "templates": {"status_viewed": {"oa": {"template_id": "oa-tid", "fields": fields}}},
+        "quiet_hours_start": "",  # the processes run on the real clock
+        "quiet_hours_end": "",
+        "daily_cap": 0,
+        "batch_size": 20,
+        "concurrency": 8,
+    }
+    return config_dict
+
+
+@pytest.mark.slow
+def test_two_sender_processes_send_every_push_exactly_once(backend, config_dict, services, db, sandbox):
+    if backend != "production":
+        pytest.skip("several sender processes need MariaDB (SQLite has one claimer)")
+    rows = [{"app_name": "oa", "appid": OA["appid"], "kind": "official", "openid": f"o-{i}", "subscribed": True}
+            for i in range(PUSHES)]  # fmt: skip
+    db.execute(insert(Identity), rows)
+    for identity in db.scalars(select(Identity)):
+        sandbox.set_follower(OA["appid"], identity.openid)
+        content = {"template": {"key": "status_viewed", "data": {"job_title": "工程师"}}}
+        notify.enqueue(db, purpose="test", identity_id=identity.id, content=content, channels=("template",),
+                       dedupe_key=f"push-{identity.id}")  # fmt: skip
+    db.commit()
+    sandbox.inject(TEMPLATE, latency=0.01, times=None)  # so that the two overlap
+    env = {"WXBOT_TEST_CONFIG": json.dumps(config_dict), "PATH": "/usr/bin:/bin"}
+    senders = [
+        subprocess.Popen(
+            [sys.executable, "-c", SENDER], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    outputs = [s.communicate(timeout=240) for s in senders]
+    assert all(s.returncode == 0 for s in senders), [err[-2000:] for _, err in outputs]
+    totals = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert all(t["claimed"] > 0 for t in totals), totals  # both took part
+    assert sum(t["sent"] for t in totals) == PUSHES and all(t["lost"] == 0 for t in totals)
+    received = Counter(c.body["touser"] for c in sandbox.calls(TEMPLATE) if c.errcode == 0)
+    assert len(received) == PUSHES and set(received.values()) == {1}
+    db.expire_all()
+    assert {n.status for n in db.scalars(select(Notification))} == {"sent"}
+    db.commit()

@@ -1,0 +1,117 @@
+"""The outbox: every message to a person goes through a Notification row, written in the transaction of the
+change that caused it, and sent later by the sender job (jobs/sender.py). Also what the sender needs to
+choose a channel: mini-program subscribe authorisations, per-app pauses, per-account daily counts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wxbot.db import Base
+from wxbot.models.base import created_at_column, personal, updated_at_column
+
+# pending: waiting for next_attempt_at; sending: claimed by a sender (its lease ends at next_attempt_at);
+# held: quiet hours or the daily cap (next_attempt_at says until when); the others are final.
+STATUSES = ("pending", "sending", "sent", "delivered", "failed", "skipped", "held", "superseded", "cancelled")
+OPEN_STATUSES = ("pending", "held")  # not yet handed to a sender
+CHANNELS = ("custom", "template", "subscribe")
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_account_status", "account_id", "status"),
+        Index("ix_notifications_source", "source_type", "source_id"),
+        Index("ix_notifications_msgid", "sent_app", "msgid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32), nullable=False)  # application_status, ticket_reply, ...
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    identity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("identities.id", ondelete="CASCADE"), index=True
+    )
+    # what each channel sends: {"text": ..., "template": {"key", "data", "page"/"url"}, "subscribe": {...}}
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, info=personal("row"))
+    channels: Mapped[str] = mapped_column(
+        String(64), nullable=False
+    )  # in order of preference, comma-separated
+    dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # a newer notification with the same key replaces this one while it is unsent
+    supersede_key: Mapped[str | None] = mapped_column(String(128), index=True)
+    # which reminder choice lets it through: key (all and key), other (all only); None: not a reminder
+    reminder: Mapped[str | None] = mapped_column(String(8))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    source_type: Mapped[str | None] = mapped_column(String(32))
+    source_id: Mapped[str | None] = mapped_column(String(64))
+
+    status: Mapped[str] = mapped_column(String(16), default="pending", nullable=False)
+    # When a sender should look at it next: pending/held -> when due, sending -> end of the claim's lease;
+    # NULL once final. This one index serves the claim query.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)  # sends tried
+    reason: Mapped[str | None] = mapped_column(String(32))  # machine code, see wxbot.notify.REASONS
+    detail: Mapped[str | None] = mapped_column(String(255))  # plain words; never personal data
+    errcode: Mapped[int | None] = mapped_column(Integer)
+    # channels that ended for this row, with why ("template:43004,custom:45015"); the next try skips them
+    ended_channels: Mapped[str] = mapped_column(String(128), default="", nullable=False)
+    channel: Mapped[str | None] = mapped_column(String(16))
+    sent_app: Mapped[str | None] = mapped_column(String(32))
+    sent_identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id", ondelete="SET NULL"))
+    msgid: Mapped[str | None] = mapped_column(String(32))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+    def channel_list(self) -> list[str]:
+        return [c for c in self.channels.split(",") if c]
+
+    def ended(self) -> dict[str, str]:
+        return dict(part.split(":", 1) for part in self.ended_channels.split(",") if ":" in part)
+
+
+class SubscribeGrant(Base):
+    """One accepted mini-program subscribe authorisation: one send of one template to one identity.
+
+    The client reports it (POST /mp/<name>/subscriptions) and WeChat reports it (subscribe_msg_popup_event);
+    the two reports of one tap are one grant, hence a column for each.
+    """
+
+    __tablename__ = "subscribe_grants"
+    __table_args__ = (Index("ix_subscribe_grants_lookup", "identity_id", "template_id", "used_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"), nullable=False)
+    template_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    client_reported_at: Mapped[datetime | None] = mapped_column(DateTime)
+    event_reported_at: Mapped[datetime | None] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)  # spent by a send (or refused by WeChat)
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)  # the user turned the template off
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class AppPause(Base):
+    """WeChat said the app's daily quota is spent (45009): no sends through it until `until`."""
+
+    __tablename__ = "app_pauses"
+
+    app_name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    until: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    errcode: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_at: Mapped[datetime] = updated_at_column()
+
+
+class DailyCount(Base):
+    """Non-urgent pushes released to an account on one local day (the daily cap); locked while counting."""
+
+    __tablename__ = "notify_daily_counts"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
