@@ -33,6 +33,7 @@ class Job:
 def registered_jobs() -> list[Job]:
     """Every job of the project; each module that owns jobs adds them here."""
     from jobs.cancellations import run_cancellations
+    from jobs.events import send_event_reminders
     from jobs.retention import run_retention
     from jobs.sender import JOB_SECONDS, sender_job
 
@@ -41,6 +42,7 @@ def registered_jobs() -> list[Job]:
         Job("cancellations", run_cancellations, seconds=600),
         # Not a singleton: on MySQL/MariaDB every jobs process sends (SKIP LOCKED shares the queue out).
         Job("push-sender", sender_job, seconds=JOB_SECONDS, singleton=False),
+        Job("event_reminders", send_event_reminders, seconds=300),
     ]
 
 

@@ -38,6 +38,7 @@ DATA_MODULES: tuple[str, ...] = (
     "wxbot.message_log",
     "wxbot.applications",
     "wxbot.notify",
+    "wxbot.events",
 )
 
 Counts = dict[str, int]

@@ -70,12 +70,9 @@ class EventSignup(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), nullable=False)
-    account_id: Mapped[int | None] = mapped_column(
-        ForeignKey("accounts.id", ondelete="SET NULL"), index=True, info=personal("null")
-    )
-    identity_id: Mapped[int | None] = mapped_column(
-        ForeignKey("identities.id", ondelete="SET NULL"), info=personal("null")
-    )
+    # Who signed up; set to NULL with the personal fields when the sign-up is anonymised.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     queue_number: Mapped[int] = mapped_column(Integer, nullable=False)
     signed_up_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
@@ -91,7 +88,7 @@ class EventSignup(Base):
     major: Mapped[str | None] = mapped_column(String(100), info=personal("null"))
     graduation_year: Mapped[int | None] = mapped_column(Integer, info=personal("null"))
     birth_year: Mapped[int | None] = mapped_column(Integer, info=personal("null"))
-    phone_enc: Mapped[str | None] = mapped_column(Text, info=personal("null"))
+    phone_enc: Mapped[str | None] = mapped_column(Text, info=personal("null", encrypted=True))
     phone_masked: Mapped[str | None] = mapped_column(String(16), info=personal("null"))
     anonymised_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = created_at_column()
