@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from tests.events_helpers import answers, event_payload, make_person
 from wxbot import events
 from wxbot.db import session_scope
-from wxbot.models.events import EventSignup
+from wxbot.models.events import Event, EventSignup
 from wxbot.models.outbox import Notification
 
 SIGNUPS, SEATS, CANCELLATIONS = 300, 50, 10
@@ -81,4 +81,40 @@ def test_concurrent_sign_ups_fill_the_seats_then_the_waiting_list_in_order(servi
     assert not {r.id for r in waitlisted[CANCELLATIONS:]} & promoted
     told = db.scalar(select(func.count()).where(Notification.purpose == "event_promoted"))
     assert told == CANCELLATIONS
+    db.commit()
+
+
+def test_concurrent_first_deliveries_of_an_event_create_it_once(services, db, clock):
+    """The platform retries: the same new event arriving several times at once is one event, no error."""
+
+    def deliver(_i):
+        try:
+            with session_scope(services.session_factory) as session:
+                return events.upsert_event(session, events.parse_event(event_payload("ev-race"))).created
+        except Exception as exc:
+            return repr(exc)
+
+    assert sorted(run_together(8, deliver), key=str) == [False] * 7 + [True]
+    assert db.scalar(select(func.count()).select_from(Event)) == 1
+    db.commit()
+
+
+def test_concurrent_sign_ups_of_one_person_make_one_sign_up(services, db, clock):
+    account_id, identity_id = make_person(db, 1)
+    db.commit()
+    with session_scope(services.session_factory) as session:
+        events.upsert_event(session, events.parse_event(event_payload(capacity=5)))
+
+    def sign_up(_i):
+        try:
+            with session_scope(services.session_factory) as session:
+                return events.signup(session, services.pii, event_id="ev-1", account_id=account_id,
+                                     identity_id=identity_id, answers=answers(), consent_event_data=True).status  # fmt: skip
+        except events.AlreadySignedUp as exc:
+            return exc.code
+        except Exception as exc:
+            return repr(exc)
+
+    assert sorted(run_together(6, sign_up)) == ["already_signed_up"] * 5 + ["confirmed"]
+    assert db.scalar(select(func.count()).select_from(EventSignup)) == 1
     db.commit()

@@ -268,14 +268,12 @@ def upsert_event(session: Session, spec: EventSpec) -> UpsertResult:
     if event is None:
         event = Event(external_id=spec.external_id, last_queue_number=0)
         _apply(event, spec)
-        session.add(event)
         try:
-            # Two first deliveries of the same event race on the unique external id; the loser retries as an
-            # update, which then waits for the winner's lock.
+            # Two first deliveries of the same event race on the unique external id; the loser's savepoint
+            # is rolled back and it retries as an update, which waits for the winner's lock.
             with session.begin_nested():
-                session.flush()
+                session.add(event)
         except IntegrityError:
-            session.expunge(event)
             return upsert_event(session, spec)
         audit.log(session, actor="platform", action="event.create", subject_type="event", subject_id=event.id)
         return UpsertResult(event=event, created=True)
