@@ -7,7 +7,9 @@ process runs it at a time.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -32,6 +34,7 @@ class Job:
 
 def registered_jobs() -> list[Job]:
     """Every job of the project; each module that owns jobs adds them here."""
+    from jobs import unionid
     from jobs.cancellations import run_cancellations
     from jobs.events import send_event_reminders
     from jobs.retention import run_retention
@@ -42,6 +45,7 @@ def registered_jobs() -> list[Job]:
         Job("cancellations", run_cancellations, seconds=600),
         # Not a singleton: on MySQL/MariaDB every jobs process sends (SKIP LOCKED shares the queue out).
         Job("push-sender", sender_job, seconds=JOB_SECONDS, singleton=False),
+        Job("unionid", unionid.fetch_unionids, unionid.INTERVAL_SECONDS),
         Job("event_reminders", send_event_reminders, seconds=300),
     ]
 
@@ -76,6 +80,33 @@ def build_scheduler(services: Services, jobs: list[Job] | None = None) -> Backgr
             coalesce=True,
         )
     return scheduler
+
+
+_embedded_lock = threading.Lock()
+_embedded: tuple[int, BackgroundScheduler] | None = None  # (pid, scheduler): threads don't survive a fork
+
+
+def start_embedded(services: Services) -> BackgroundScheduler | None:
+    """Run the jobs inside this process (the laptop setup), once per process: None when already running."""
+    global _embedded
+    with _embedded_lock:
+        if _embedded is not None and _embedded[0] == os.getpid():
+            return None
+        scheduler = build_scheduler(services)
+        scheduler.start()
+        if _embedded is None:
+            atexit.register(stop_embedded)
+        _embedded = (os.getpid(), scheduler)
+    log.info("embedded scheduler started with %d jobs", len(scheduler.get_jobs()))
+    return scheduler
+
+
+def stop_embedded() -> None:
+    global _embedded
+    with _embedded_lock:
+        if _embedded is not None and _embedded[0] == os.getpid():
+            _embedded[1].shutdown(wait=False)
+        _embedded = None
 
 
 def run_forever(settings: Settings) -> None:

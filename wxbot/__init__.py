@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
 from flask import Flask
 
 from wxbot.config import Settings, load_settings
@@ -28,12 +31,46 @@ def create_app(settings: Settings | None = None, *, start_scheduler: bool | None
     app.teardown_appcontext(close_db)
     register_errorhandlers(app)
     register_blueprints(app, services)
+    if settings.sandbox.enabled:
+        from wxbot.wechat.sandbox.web import mount_sandbox
+
+        mount_sandbox(app, services)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    if settings.scheduler.embedded if start_scheduler is None else start_scheduler:
+        register_scheduler(app, services)
     return app
+
+
+def register_scheduler(app: Flask, services: Services) -> None:
+    """The embedded scheduler runs in the process that serves requests, once per process.
+
+    Under `flask run` the process that builds the app may be the reloader's watcher, which never serves: there
+    the scheduler waits for the first request. Everywhere else (gunicorn workers, wsgi servers) it starts now.
+    """
+    from werkzeug.serving import is_running_from_reloader
+
+    from jobs import start_embedded
+
+    def start() -> None:
+        scheduler = start_embedded(services)
+        if scheduler is not None:
+            services.extra["scheduler"] = scheduler
+
+    if os.environ.get("FLASK_RUN_FROM_CLI") == "true" and not is_running_from_reloader():
+        started = threading.Event()
+
+        @app.before_request
+        def start_on_first_request() -> None:
+            if not started.is_set():
+                started.set()
+                start()
+
+    else:
+        start()
 
 
 def register_blueprints(app: Flask, services: Services) -> None:

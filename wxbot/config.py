@@ -65,9 +65,15 @@ class MiniProgram:
     appsecret: str
 
 
+WECHAT_API_HOST = "https://api.weixin.qq.com"
+SANDBOX_API_PATH = (
+    "/sandbox/wechat"  # where the app mounts the sandbox WeChat API when the sandbox is enabled
+)
+
+
 @dataclass
 class WechatSettings:
-    api_base_url: str = "https://api.weixin.qq.com"
+    api_base_url: str = WECHAT_API_HOST
     token_mode: str = "stable"  # noqa: S105  stable: cgi-bin/stable_token; classic: cgi-bin/token behind a shared lock
     timeout_seconds: float = 5.0
     official: list[OfficialAccount] = field(default_factory=list)
@@ -244,6 +250,7 @@ def settings_from_dict(raw: dict[str, Any], env: dict[str, str] | None = None) -
     raw = _apply_env(_deepcopy(raw), env or {})
     settings = _build(Settings, raw, "")
     _fill_dev_secrets(settings)
+    _point_at_sandbox(settings)
     validate(settings)
     return settings
 
@@ -390,6 +397,13 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
+def _point_at_sandbox(settings: Settings) -> None:
+    """With the sandbox on and WeChat's own host configured, calls go to the sandbox this app mounts instead:
+    a laptop never talks to the real WeChat by accident. An explicit other URL (tests, benchmarks) stays."""
+    if settings.sandbox.enabled and settings.wechat.api_base_url.rstrip("/") == WECHAT_API_HOST:
+        settings.wechat.api_base_url = settings.sandbox.public_url.rstrip("/") + SANDBOX_API_PATH
+
+
 def _fill_dev_secrets(settings: Settings) -> None:
     """With the sandbox on (a laptop), missing secrets are generated once and kept under var/.
 
@@ -450,6 +464,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError("wechat.token_mode: must be stable or classic")
     if not settings.wechat.api_base_url.startswith(("http://", "https://")):
         raise ConfigError("wechat.api_base_url: must be an http(s) URL")
+    if not settings.sandbox.public_url.startswith(("http://", "https://")):
+        raise ConfigError("sandbox.public_url: must be an http(s) URL")
     names: set[str] = set()
     apps_by_kind: list[tuple[str, list[OfficialAccount | MiniProgram]]] = [
         ("official", list(settings.wechat.official)),

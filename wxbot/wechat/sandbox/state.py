@@ -64,6 +64,15 @@ class Delivered:
 
 
 @dataclass
+class ChatLine:
+    """One line of a follower's chat as the follower page shows it: what they did, what the bot answered."""
+
+    who: str  # follower | bot (a passive reply) | wechat (a failure WeChat would show)
+    text: str
+    at: datetime
+
+
+@dataclass
 class Grant:
     """Customer-service messages one trigger allows."""
 
@@ -84,6 +93,7 @@ class Follower:
     grants: list[Grant] = field(default_factory=list)
     subscriptions: Counter[str] = field(default_factory=Counter)
     inbox: list[Delivered] = field(default_factory=list)
+    chat: list[ChatLine] = field(default_factory=list)
 
 
 @dataclass
@@ -252,6 +262,27 @@ class SandboxState:
     def calls(self, path: str | None = None) -> list[Call]:
         with self._lock:
             return [c for c in self._calls if path is None or c.path == path]
+
+    def say(self, appid: str, openid: str, who: str, text: str) -> None:
+        """Add a line to the follower's chat (the follower page's record of callbacks and passive replies)."""
+        with self._lock:
+            follower = self._followers.get((appid, openid))
+            if follower is None:
+                follower = self._followers[(appid, openid)] = Follower(appid, openid, subscribed=False)
+            follower.chat.append(ChatLine(who, text, clock.now()))
+
+    def conversation(self, appid: str, openid: str) -> list[ChatLine | Delivered]:
+        """The chat lines and the messages WeChat delivered, in time order."""
+        with self._lock:
+            follower = self._followers.get((appid, openid))
+            if follower is None:
+                return []
+            merged: list[ChatLine | Delivered] = [*follower.chat, *follower.inbox]
+        return sorted(merged, key=lambda item: item.at)
+
+    def tickets(self, appid: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(t, ticket=key) for key, t in self._tickets.items() if t["appid"] == appid]
 
     def inbox(self, appid: str, openid: str) -> list[Delivered]:
         with self._lock:

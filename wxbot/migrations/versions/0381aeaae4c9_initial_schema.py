@@ -1,14 +1,14 @@
 """initial schema
 
-Revision ID: d8764d2422da
+Revision ID: 0381aeaae4c9
 Revises: 
-Create Date: 2026-11-28 17:14:41.409370
+Create Date: 2026-11-28 17:21:43.176121
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'd8764d2422da'
+revision = '0381aeaae4c9'
 down_revision = None
 branch_labels = None
 depends_on = None

@@ -1,0 +1,168 @@
+"""The unionid job: followers' unionids learned through user/info, a batch per run."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from jobs import registered_jobs
+from jobs.unionid import BATCH_SIZE, fetch_unionids
+from tests.conftest import MP, OA
+from wxbot import clock as clock_module
+from wxbot.models.identity import Account, Identity
+from wxbot.models.ledger import AuditEntry
+
+USER_INFO = "/cgi-bin/user/info"
+
+
+def follower(db, openid, *, subscribed=True, kind="official", checked=False, unionid=None, account=None):
+    app = OA if kind == "official" else MP
+    identity = Identity(app_name=app["name"], appid=app["appid"], kind=kind, openid=openid, subscribed=subscribed,
+                        subscribed_at=clock_module.now() if subscribed else None, unionid=unionid,
+                        unionid_checked_at=clock_module.now() if checked else None, account=account)  # fmt: skip
+    db.add(identity)
+    db.commit()
+    return identity
+
+
+def reload(db, identity):
+    """The row as stored now, detached; the read is ended (on SQLite an open transaction holds the write lock)."""
+    db.expire_all()
+    fresh = db.get(Identity, identity.id)
+    db.commit()
+    db.expunge(fresh)
+    return fresh
+
+
+def asked(sandbox) -> list[str]:
+    return [c.params["openid"] for c in sandbox.calls(USER_INFO)]
+
+
+def test_the_job_is_registered():
+    assert "unionid" in {job.name for job in registered_jobs()}
+
+
+def test_followers_get_their_unionid_once(services, db, sandbox, clock):
+    with_union = follower(db, "oa-1")
+    without_union = follower(db, "oa-2")
+    sandbox.set_follower(OA["appid"], "oa-1", unionid="union-1")
+    sandbox.set_follower(OA["appid"], "oa-2")
+
+    fetch_unionids(services)
+
+    first, second = reload(db, with_union), reload(db, without_union)
+    assert (first.unionid, first.unionid_checked_at) == ("union-1", clock.current)
+    assert (second.unionid, second.unionid_checked_at) == (None, clock.current)
+    assert sorted(asked(sandbox)) == ["oa-1", "oa-2"]
+
+    fetch_unionids(services)
+    assert len(asked(sandbox)) == 2  # checked followers are not asked again
+
+
+def test_only_unchecked_official_followers_are_asked(services, db, sandbox):
+    follower(db, "gone", subscribed=False)
+    follower(db, "done", checked=True)
+    follower(db, "mp-user", kind="miniprogram")
+    follower(db, "oa-1")
+    sandbox.set_follower(OA["appid"], "oa-1")
+
+    fetch_unionids(services)
+
+    assert asked(sandbox) == ["oa-1"]
+
+
+def test_a_follower_wechat_says_has_left_is_marked_unsubscribed(services, db, sandbox, clock):
+    identity = follower(db, "oa-1")
+    sandbox.set_follower(OA["appid"], "oa-1", subscribed=False, unionid="union-1")
+
+    fetch_unionids(services)
+
+    identity = reload(db, identity)
+    assert identity.subscribed is False and identity.unsubscribed_at == clock.current
+    assert identity.unionid is None and identity.unionid_checked_at == clock.current
+
+
+def test_an_openid_wechat_does_not_know_is_not_asked_again(services, db, sandbox, clock):
+    identity = follower(db, "stranger")
+
+    fetch_unionids(services)
+    fetch_unionids(services)
+
+    assert [c.errcode for c in sandbox.calls(USER_INFO)] == [40003]
+    assert reload(db, identity).unionid_checked_at == clock.current
+
+
+def test_a_busy_wechat_stops_the_run_and_the_next_run_resumes(services, db, sandbox):
+    identities = [follower(db, f"oa-{i}") for i in range(3)]
+    for i in range(3):
+        sandbox.set_follower(OA["appid"], f"oa-{i}", unionid=f"union-{i}")
+    sandbox.inject(USER_INFO, errcode=-1)
+
+    fetch_unionids(services)
+    assert len(asked(sandbox)) == 1
+    assert all(reload(db, i).unionid_checked_at is None for i in identities)
+
+    fetch_unionids(services)
+    assert [reload(db, i).unionid for i in identities] == ["union-0", "union-1", "union-2"]
+
+
+def test_an_unreachable_wechat_stops_the_run(services, db, sandbox):
+    identity = follower(db, "oa-1")
+    sandbox.set_follower(OA["appid"], "oa-1", unionid="union-1")
+    sandbox.inject(USER_INFO, http_status=502)
+
+    fetch_unionids(services)
+
+    assert reload(db, identity).unionid_checked_at is None
+
+
+def test_each_run_asks_one_batch(services, db, sandbox):
+    for i in range(BATCH_SIZE + 3):
+        follower(db, f"oa-{i}")
+        sandbox.set_follower(OA["appid"], f"oa-{i}")
+
+    fetch_unionids(services)
+    assert len(asked(sandbox)) == BATCH_SIZE
+    fetch_unionids(services)
+    assert len(asked(sandbox)) == BATCH_SIZE + 3
+    assert db.scalars(select(Identity).where(Identity.unionid_checked_at.is_(None))).all() == []
+
+
+def test_the_unionid_links_the_follower_to_the_account_of_their_mini_program_identity(services, db, sandbox):
+    account = Account(platform_account_id="p-1")
+    db.add(account)
+    db.commit()
+    follower(db, "mp-1", kind="miniprogram", unionid="union-1", account=account)
+    identity = follower(db, "oa-1")
+    sandbox.set_follower(OA["appid"], "oa-1", unionid="union-1")
+
+    fetch_unionids(services)
+
+    assert reload(db, identity).account_id == account.id
+    (entry,) = db.scalars(select(AuditEntry).where(AuditEntry.action == "identity.linked_by_unionid")).all()
+    assert entry.subject_id == str(identity.id)
+
+
+@pytest.mark.parametrize("answer_subscribed", [True, False])
+def test_a_follow_change_while_asking_wins_over_the_answer(services, db, sandbox, clock, answer_subscribed):
+    identity = follower(db, "oa-1")
+    sandbox.set_follower(OA["appid"], "oa-1", subscribed=answer_subscribed, unionid="union-1")
+    # WeChat answers slowly; meanwhile the follower unfollows and follows again (a new subscribed_at).
+    sandbox.inject(USER_INFO, latency=0.3)
+
+    def refollow():
+        clock.advance(seconds=5)
+        with services.session_factory() as s:
+            row = s.get(Identity, identity.id)
+            row.subscribed_at = clock.current
+            s.commit()
+
+    timer = threading.Timer(0.1, refollow)
+    timer.start()
+    fetch_unionids(services)
+    timer.join()
+
+    identity = reload(db, identity)
+    assert identity.subscribed is True and identity.unionid_checked_at is None and identity.unionid is None

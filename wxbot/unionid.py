@@ -1,0 +1,83 @@
+"""What WeChat's user/info tells us about an official-account follower: the unionid, and whether they still
+follow. The unionid joins the follower to the person's other identities (mini program) and their account."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wxbot import audit, clock
+from wxbot.models.identity import Identity
+
+MAX_UNIONID_LENGTH = 64
+
+
+def due_for_check(session: Session, limit: int) -> list[tuple[int, str, str, datetime | None]]:
+    """(id, app name, openid, subscribed_at) of following identities whose unionid was never asked for."""
+    stmt = (
+        select(Identity.id, Identity.app_name, Identity.openid, Identity.subscribed_at)
+        .where(
+            Identity.kind == "official", Identity.subscribed.is_(True), Identity.unionid_checked_at.is_(None)
+        )
+        .order_by(Identity.id)
+        .limit(limit)
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in session.execute(stmt)]
+
+
+def record_user_info(
+    session: Session, identity_id: int, subscribed_at: datetime | None, info: dict[str, Any]
+) -> None:
+    """Store the answer of user/info asked when the follower had followed since `subscribed_at`.
+
+    A follow or unfollow that arrived while we asked wins: the answer is then about an older state.
+    """
+    identity = _unchanged(session, identity_id, subscribed_at)
+    if identity is None:
+        return
+    if info.get("subscribe") == 1:
+        unionid = info.get("unionid")
+        if isinstance(unionid, str) and 0 < len(unionid) <= MAX_UNIONID_LENGTH:
+            identity.unionid = unionid
+            _link_account(session, identity)
+    else:
+        # WeChat says they no longer follow: their unsubscribe event was lost (or is still on its way).
+        identity.subscribed = False
+        identity.unsubscribed_at = identity.unsubscribed_at or clock.now()
+    identity.unionid_checked_at = clock.now()
+
+
+def record_unknown(session: Session, identity_id: int, subscribed_at: datetime | None) -> None:
+    """WeChat does not know this openid for this app (40003): asking again would not help."""
+    identity = _unchanged(session, identity_id, subscribed_at)
+    if identity is not None:
+        identity.unionid_checked_at = clock.now()
+
+
+def _unchanged(session: Session, identity_id: int, subscribed_at: datetime | None) -> Identity | None:
+    identity = session.get(Identity, identity_id)
+    if identity is None or identity.unionid_checked_at is not None or identity.subscribed_at != subscribed_at:
+        return None
+    return identity
+
+
+def _link_account(session: Session, identity: Identity) -> None:
+    """The same unionid on an identity that belongs to an account: this follower is that account's person."""
+    if identity.account_id is not None:
+        return
+    accounts = set(
+        session.scalars(
+            select(Identity.account_id).where(
+                Identity.unionid == identity.unionid,
+                Identity.id != identity.id,
+                Identity.account_id.is_not(None),
+            )
+        )
+    )
+    if len(accounts) == 1:
+        identity.account_id = accounts.pop()
+        audit.log(session, actor="job:unionid", action="identity.linked_by_unionid", subject_type="identity",
+                  subject_id=identity.id, detail=f"account {identity.account_id}")  # fmt: skip
