@@ -546,3 +546,21 @@ def test_withdrawing_organiser_sharing_takes_the_attendee_off_the_export(client,
                              channel="miniprogram")  # fmt: skip
     db.commit()
     assert len(export()) == 1
+
+
+def test_the_fields_of_current_sign_ups_can_be_corrected(client, db, services, clock, people):
+    from wxbot import privacy
+
+    post_event(client, event_payload(fields=["name", "school"]))
+    post_event(client, event_payload("ev-2", fields=["name", "major"]))
+    first, second = sign(db, services, people[0]), sign(db, services, people[0], event_id="ev-2")
+    changed = privacy.correct_profile(db, people[0][0], {"events": {"name": "李四", "major": "软件工程"}},
+                                      actor="user", channel="miniprogram")  # fmt: skip
+    db.commit()
+    assert changed == {"events": ["major", "name"]}
+    assert (first.name, first.major, second.name, second.major) == ("李四", None, "李四", "软件工程")
+    with pytest.raises(rights.InvalidCorrection) as refused:
+        privacy.correct_profile(db, people[0][0], {"events": {"graduation_year": clock.current.year + 9}},
+                                actor="user", channel="miniprogram")  # fmt: skip
+    assert refused.value.field_name == "graduation_year"
+    db.rollback()

@@ -970,7 +970,47 @@ def erase_account(session: Session, account_id: int) -> dict[str, int]:
     return {"event_signups": len(ids)}
 
 
-rights.register("events", export_account, erase_account, tables=("event_signups",))
+CORRECTABLE = ("name", "school", "major", "graduation_year")
+_TEXT_LIMITS = {"name": 50, "school": 100, "major": 100}
+
+
+def correct_account(session: Session, account_id: int, changes: dict[str, Any]) -> list[str]:
+    """Correct what the account gave for its current sign-ups (where each event asked for the field);
+    returns the fields that changed. A refused value raises rights.InvalidCorrection."""
+    cleaned: dict[str, Any] = {}
+    for name, value in changes.items():
+        errors = _Errors()
+        if name == "graduation_year":
+            year = clock.now().year
+            cleaned[name] = _year(value, name, year - 80, year + 10, errors)
+        else:
+            cleaned[name] = _clean_text(value, name, _TEXT_LIMITS[name], errors, required=True)
+        if errors.errors:
+            raise rights.InvalidCorrection(name, errors.errors[name])
+    try:
+        _check_age(cleaned)
+    except EventsError as exc:
+        raise rights.InvalidCorrection(exc.extra.get("field", "graduation_year"), exc.message) from None
+    changed: set[str] = set()
+    for row in signups_of(session, account_id):
+        if row.status == "cancelled" or row.anonymised_at is not None:
+            continue
+        for name, value in cleaned.items():
+            if name in row.event.fields and getattr(row, name) != value:
+                setattr(row, name, value)
+                changed.add(name)
+    session.flush()
+    return sorted(changed)
+
+
+rights.register(
+    "events",
+    export_account,
+    erase_account,
+    tables=("event_signups",),
+    correctable=CORRECTABLE,
+    correct=correct_account,
+)
 
 
 def _on_event_data_withdrawn(
