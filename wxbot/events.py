@@ -23,7 +23,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy import func, select, update
@@ -36,7 +36,7 @@ from wxbot.models.ledger import Consent
 from wxbot.pii import PiiKeys, mask_phone, normalise_phone
 
 SIGNUP_FIELDS = ("name", "school", "major", "graduation_year", "birth_year", "phone")
-CHECKIN_RESULTS = ("ok", "already_checked_in", "unknown", "cancelled", "wrong_event", "not_open")
+CheckinResult = Literal["ok", "already_checked_in", "unknown", "cancelled", "wrong_event", "not_open"]
 MAX_CAPACITY = 100_000
 _EXTERNAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
@@ -750,9 +750,8 @@ def revoke_checkin_code(session: Session, *, event_id: str, account_id: int) -> 
 # ---------------------------------------------------------------- check-in
 
 
-def check_in(session: Session, *, event_id: str, code: str, opens_before: timedelta) -> str:
-    """Check a code at the door; one of CHECKIN_RESULTS. A code is good once, from `opens_before` the start
-    until the end."""
+def check_in(session: Session, *, event_id: str, code: str, opens_before: timedelta) -> CheckinResult:
+    """Check a code at the door: good once, from `opens_before` the start until the end."""
     if not isinstance(code, str) or not 1 <= len(code) <= 64:
         return "unknown"
     row = session.scalars(
@@ -906,7 +905,7 @@ def organiser_export(session: Session, *, event_id: str, erase_after: timedelta)
         )
         .order_by(EventSignup.queue_number)
     )
-    columns = [f for f in event.fields]
+    columns = event.fields
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["序号", *(EXPORT_COLUMNS[c] for c in columns), "签到时间"])

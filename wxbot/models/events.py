@@ -16,7 +16,6 @@ from wxbot.models.base import created_at_column, personal, updated_at_column
 
 EVENT_KINDS = ("talk", "online_talk", "job_fair")  # 宣讲会, 空中宣讲, 双选会
 EVENT_STATUSES = ("scheduled", "cancelled")
-SIGNUP_STATUSES = ("confirmed", "waitlisted", "cancelled")
 
 
 class Event(Base):
@@ -73,7 +72,7 @@ class EventSignup(Base):
     # Who signed up; set to NULL with the personal fields when the sign-up is anonymised.
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
     identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # confirmed | waitlisted | cancelled
     queue_number: Mapped[int] = mapped_column(Integer, nullable=False)
     signed_up_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
