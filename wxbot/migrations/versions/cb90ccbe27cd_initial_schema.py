@@ -1,14 +1,14 @@
 """initial schema
 
-Revision ID: afb135275c1f
+Revision ID: cb90ccbe27cd
 Revises: 
-Create Date: 2026-11-28 17:26:16.897532
+Create Date: 2026-11-28 17:30:45.898207
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'afb135275c1f'
+revision = 'cb90ccbe27cd'
 down_revision = None
 branch_labels = None
 depends_on = None
