@@ -9,7 +9,7 @@ from flask import g, request
 
 from wxbot import events
 from wxbot.miniprogram import bp, json_body, login_required
-from wxbot.miniprogram.openapi import AUTH, add_paths, body, errors, ok
+from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
 from wxbot.models.events import EVENT_KINDS, EventSignup
 from wxbot.platform.events import events_error
 from wxbot.web import abort_api, db, services
@@ -223,7 +223,7 @@ add_paths(
                 "(with `signup`), signup_closed, event_cancelled; 403 under_age",
                 "security": AUTH,
                 "parameters": _ID,
-                "requestBody": body(_SIGNUP_FORM),
+                "requestBody": request_body(_SIGNUP_FORM),
                 "responses": {"201": ok("SignupAnswer"), **errors(400, 401, 403, 404, 409)},
             },
             "delete": {

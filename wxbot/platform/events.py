@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Response
+from sqlalchemy.exc import OperationalError
 
 from wxbot import events
 from wxbot.platform import bp, json_body
@@ -20,12 +21,31 @@ def events_error(exc: events.EventsError):
 bp.register_error_handler(events.EventsError, events_error)
 
 
+# MariaDB's answer to a deadlock: the victim's transaction was rolled back and can simply run again.
+DEADLOCK = 1213
+ATTEMPTS = 3
+
+
+def _upsert(spec: events.EventSpec) -> events.UpsertResult:
+    """Several first deliveries of one new event at once can deadlock on MariaDB: the losers of the insert
+    race each hold a shared lock on the new key and then all want it exclusively. The victim tries again."""
+    session = db()
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            result = events.upsert_event(session, spec)
+            session.commit()
+            return result
+        except OperationalError as exc:
+            session.rollback()
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if code != DEADLOCK or attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
 @bp.post("/events")
 def upsert_event():
-    spec = events.parse_event(json_body())
-    session = db()
-    result = events.upsert_event(session, spec)
-    session.commit()
+    result = _upsert(events.parse_event(json_body()))
     body = {
         "event_id": result.event.external_id,
         "created": result.created,
