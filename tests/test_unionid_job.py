@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import select
 
@@ -13,6 +11,7 @@ from tests.conftest import MP, OA
 from wxbot import clock as clock_module
 from wxbot.models.identity import Account, Identity
 from wxbot.models.ledger import AuditEntry
+from wxbot.wechat.api import wechat_api
 
 USER_INFO = "/cgi-bin/user/info"
 
@@ -146,23 +145,25 @@ def test_the_unionid_links_the_follower_to_the_account_of_their_mini_program_ide
 
 
 @pytest.mark.parametrize("answer_subscribed", [True, False])
-def test_a_follow_change_while_asking_wins_over_the_answer(services, db, sandbox, clock, answer_subscribed):
+def test_a_follow_change_while_asking_wins_over_the_answer(
+    services, db, sandbox, clock, answer_subscribed, monkeypatch
+):
     identity = follower(db, "oa-1")
     sandbox.set_follower(OA["appid"], "oa-1", subscribed=answer_subscribed, unionid="union-1")
-    # WeChat answers slowly; meanwhile the follower unfollows and follows again (a new subscribed_at).
-    sandbox.inject(USER_INFO, latency=0.3)
+    # While WeChat is being asked, the follower unfollows and follows again (a new subscribed_at).
+    api = wechat_api(services)
+    ask = api.user_info
 
-    def refollow():
+    def ask_while_refollowing(app_name, openid):
         clock.advance(seconds=5)
         with services.session_factory() as s:
             row = s.get(Identity, identity.id)
             row.subscribed_at = clock.current
             s.commit()
+        return ask(app_name, openid)
 
-    timer = threading.Timer(0.1, refollow)
-    timer.start()
+    monkeypatch.setattr(api, "user_info", ask_while_refollowing)
     fetch_unionids(services)
-    timer.join()
 
     identity = reload(db, identity)
     assert identity.subscribed is True and identity.unionid_checked_at is None and identity.unionid is None
