@@ -43,7 +43,7 @@ class Call:
     body: Any  # the parsed JSON body, or None
     at: datetime
     appid: str | None
-    errcode: int  # 0 for success; the injected or computed error otherwise
+    errcode: int  # 0 for success; the injected or computed error otherwise; -1 for an injected HTTP failure
     http_status: int = 200
 
 
