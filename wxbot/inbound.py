@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from wxbot import followers, reply_window
+from wxbot import followers, message_log, reply_window
 from wxbot.cache import Cache
 from wxbot.models.identity import Identity
 from wxbot.models.inbound import InboundMessage
@@ -167,7 +167,7 @@ def _store(session: Session, message: Inbound, respond: Respond) -> dict[str, An
         event_key=message.event_key,
         msg_id=message.msg_id,
         sent_at=message.sent_at,
-        fields=message.fields,
+        fields=message_log.storable_fields(message.fields),
     )
     session.add(row)
     session.flush()  # the unique key decides here, before anything else changes
