@@ -174,7 +174,9 @@ def test_mounting_registers_the_configured_apps(live):
                          params={"grant_type": "client_credential", "appid": OA["appid"], "secret": OA["appsecret"]})  # fmt: skip
     assert token.json()["expires_in"] == 7200
     # README's address without the slash leads to the page too
-    assert requests.get(f"{live.url}/sandbox", timeout=5).url.startswith(f"{live.url}/sandbox/?app=oa&openid=o")
+    assert requests.get(f"{live.url}/sandbox", timeout=5).url.startswith(
+        f"{live.url}/sandbox/?app=oa&openid=o"
+    )
 
 
 CHROMIUM = "/usr/bin/chromium"
