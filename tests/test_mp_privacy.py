@@ -83,6 +83,8 @@ def test_consents_are_listed_and_withdrawn_at_once(client, user):
     after = client.delete("/mp/mp/me/consents/status_reminders", headers=headers).get_json()["consents"]
     assert [c["withdrawn_at"] is not None for c in after if c["kind"] == "status_reminders"] == [True]
     assert_error(client.delete("/mp/mp/me/consents/everything", headers=headers), 400, "unknown_consent")
+    for kind in ("privacy_policy", "phone"):  # the account rests on these: withdrawing them is cancelling
+        assert_error(client.delete(f"/mp/mp/me/consents/{kind}", headers=headers), 409, "needs_cancellation")
     kinds = [
         r["kind"] for r in client.get("/mp/mp/me/privacy-requests", headers=headers).get_json()["requests"]
     ]

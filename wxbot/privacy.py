@@ -28,6 +28,8 @@ MIN_AGE = 16  # the policy, §九: nobody under 16
 # plausible birth year: only those under 16 even on that reading are refused.
 TYPICAL_GRADUATION_AGE = 22
 MAX_MESSAGE_CHARS = 1000
+# Consents the account itself rests on (the policy, and the phone number that keys it)
+ACCOUNT_CONSENTS = ("privacy_policy", "phone")
 # The tables this module answers for; every other table with personal columns belongs to a rights module.
 CORE_TABLES = ("accounts", "identities", "consents", "privacy_requests")
 
@@ -291,6 +293,9 @@ def withdraw_consent(
     _account(session, account_id)
     if kind not in consent.KINDS:
         raise PrivacyError("unknown_consent", f"{kind}: 没有这种授权")
+    if kind in ACCOUNT_CONSENTS:
+        # Without these there is no account to serve: withdrawing them is cancelling it (policy §六, 注销权).
+        raise PrivacyError("needs_cancellation", "这项授权是账号的前提；不再同意请注销账号")
     count = consent.withdraw(session, kind=kind, account_id=account_id, scope=scope)
     _track(
         session,

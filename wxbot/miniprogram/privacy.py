@@ -20,7 +20,13 @@ CHANNEL = "miniprogram"
 EXPORTS_PER_HOUR = 10
 
 # PrivacyError code -> HTTP status (anything else is a 400)
-_STATUS = {"no_account": 404, "no_cancellation": 404, "unknown_data": 404, "no_request": 404}
+_STATUS = {
+    "no_account": 404,
+    "no_cancellation": 404,
+    "unknown_data": 404,
+    "no_request": 404,
+    "needs_cancellation": 409,
+}
 
 
 def _actor() -> str:
@@ -278,13 +284,14 @@ add_paths(
         },
         "/me/consents/{kind}": {
             "delete": {
-                "summary": "Withdraw a consent at once (optional ?scope=, e.g. an event id)",
+                "summary": "Withdraw a consent at once (optional ?scope=, e.g. an event id); the privacy policy "
+                "and the phone authorisation are withdrawn by cancelling the account (409 needs_cancellation)",
                 "security": AUTH,
                 "parameters": [
                     {"name": "kind", "in": "path", "required": True, "schema": {"enum": list(consent.KINDS)}},
                     {"name": "scope", "in": "query", "required": False, "schema": {"type": "string"}},
                 ],
-                "responses": {"200": ok("PrivacyConsents"), **errors(400, 401, 403, 404)},
+                "responses": {"200": ok("PrivacyConsents"), **errors(400, 401, 403, 404, 409)},
             }
         },
         "/me/cancel": {
