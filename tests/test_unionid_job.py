@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from jobs import registered_jobs
-from jobs.unionid import BATCH_SIZE, fetch_unionids
+from jobs.unionid import fetch_unionids
 from tests.conftest import MP, OA
 from wxbot import clock as clock_module
 from wxbot.models.identity import Account, Identity
@@ -118,14 +118,14 @@ def test_an_unreachable_wechat_stops_the_run(services, db, sandbox):
 
 
 def test_each_run_asks_one_batch(services, db, sandbox):
-    for i in range(BATCH_SIZE + 3):
+    for i in range(8):
         follower(db, f"oa-{i}")
         sandbox.set_follower(OA["appid"], f"oa-{i}")
 
-    fetch_unionids(services)
-    assert len(asked(sandbox)) == BATCH_SIZE
-    fetch_unionids(services)
-    assert len(asked(sandbox)) == BATCH_SIZE + 3
+    fetch_unionids(services, batch_size=5)
+    assert asked(sandbox) == [f"oa-{i}" for i in range(5)]  # the oldest first
+    fetch_unionids(services, batch_size=5)
+    assert len(asked(sandbox)) == 8
     assert db.scalars(select(Identity).where(Identity.unionid_checked_at.is_(None))).all() == []
 
 
