@@ -14,8 +14,9 @@ import argparse
 import functools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -64,17 +65,25 @@ def send_due(services: Services, *, deadline_seconds: float | None = None) -> To
     api = wechat_api(services)
     totals = Totals()
     started = time.monotonic()
+    # Two batches overlap: while one batch's WeChat calls are in flight, the next batch is claimed and
+    # queued behind it, so the pool never waits for the database.
+    in_flight: deque[tuple[outbox.Claim, list[Future[outbox.Result]]]] = deque()
     with ThreadPoolExecutor(max_workers=settings.notify.concurrency, thread_name_prefix="sender") as pool:
-        while deadline_seconds is None or time.monotonic() - started < deadline_seconds:
-            claim = _with_db_retries(lambda: _claim(services))
-            if claim is None:  # another process holds the SQLite claim lock
-                time.sleep(0.05)
-                continue
-            if not claim.sends and not claim.settled:
+        while True:
+            out_of_time = deadline_seconds is not None and time.monotonic() - started >= deadline_seconds
+            claim = None if out_of_time else _with_db_retries(lambda: _claim(services))
+            if claim is not None and (claim.sends or claim.settled):
+                in_flight.append((claim, [pool.submit(_call, api, send) for send in claim.sends]))
+            idle = claim is None or not (claim.sends or claim.settled)
+            if in_flight and (idle or len(in_flight) > 1):
+                done, futures = in_flight.popleft()
+                results = [f.result() for f in futures]
+                summary = _with_db_retries(functools.partial(_record, services, done.token, results))
+                totals.add(done, summary)
+            elif idle and (out_of_time or claim is not None):
                 break
-            results = list(pool.map(lambda send: _call(api, send), claim.sends))
-            summary = _with_db_retries(functools.partial(_record, services, claim.token, results))
-            totals.add(claim, summary)
+            elif claim is None:  # another process holds the SQLite claim lock
+                time.sleep(0.05)
     if totals.claimed:
         log.info(
             "sender: %d claimed, %d sent, %d retrying, %d to the next channel, %d failed, %d settled",

@@ -65,7 +65,7 @@ def test_the_reminder_choice_is_read_and_changed(client, db):
     assert (answer["reminders"], answer["stopped"]) == ("key", 0)
     assert client.get("/mp/mp/me", headers=auth).get_json()["preferences"] == {"reminders": "key"}
     consents = db.scalars(select(Consent).where(Consent.kind == "status_reminders")).all()
-    assert [(c.scope, c.channel, c.withdrawn_at is None) for c in consents] == [("key", "miniprogram", True)]
+    assert [(c.scope, c.channel, c.withdrawn_at is None) for c in consents] == [("", "miniprogram", True)]
     db.rollback()
 
 
@@ -89,6 +89,21 @@ def test_turning_reminders_off_stops_unsent_pushes_at_once(client, db, clock):
     status(client, "interview", "e1", "2026-11-30T11:00:00+08:00")
     answer = client.put("/mp/mp/preferences", json={"reminders": "off"}, headers=auth).get_json()
     assert answer["stopped"] == 1
+    push = db.scalars(select(Notification)).one()
+    assert (push.status, push.reason) == ("skipped", "preference")
+    db.rollback()
+
+
+def test_withdrawing_the_consent_anywhere_turns_reminders_off(client, db, clock):
+    from wxbot import consent
+
+    clock.set(NOON)
+    identity, auth = seeker(db)
+    status(client, "interview", "e1", "2026-11-30T11:00:00+08:00")
+    consent.record(db, kind="status_reminders", channel="miniprogram", identity_id=identity.id)
+    consent.withdraw(db, kind="status_reminders", identity_id=identity.id)  # e.g. from the privacy pages
+    db.commit()
+    assert client.get("/mp/mp/preferences", headers=auth).get_json()["reminders"] == "off"
     push = db.scalars(select(Notification)).one()
     assert (push.status, push.reason) == ("skipped", "preference")
     db.rollback()

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.helpers import platform_post
-from tests.mp_helpers import assert_error, row_counts
+from tests.mp_helpers import assert_error, fetch, row_counts
 from wxbot import identity as identities
 from wxbot.models import Account
 
@@ -78,3 +78,17 @@ def test_unsigned_request_is_401(client):
         client.post("/platform/accounts", json={"account_id": "p-1", "phone": "13800138000"}).status_code
         == 401
     )
+
+
+def test_the_same_new_account_sent_at_once_is_stored_once_and_never_a_500(app, db):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(_):
+        return platform_post(
+            app.test_client(), "/platform/accounts", {"account_id": "p-1", "phone": "13800138000"}
+        )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = sorted(r.status_code for r in pool.map(send, range(4)))
+    assert statuses.count(201) == 1 and set(statuses) <= {200, 201, 409}
+    assert len(fetch(db, select(Account))) == 1

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 
 import pytest
-from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.mp_helpers import encrypt_user_data
 from wxbot.wechat.wxa_crypto import MalformedData, StaleSessionKey, WrongApp, decrypt_user_data
 
 SAMPLE_APPID = "wx4f4bc4dec97d474b"
@@ -24,16 +22,6 @@ SAMPLE_DATA = (
     "Z6xNrXd2UIeorGj5Ef7b1pJAYB6Y5anaHqZ9J6nKEBvB4DnNLIVWSgARns/8wR2SiRS7MNACwTyrGvt9ts8p12PKFdlqYTopNHR1Vf7XjfhQl"
     "VsAJdNiKdYmYVoKlaRv85IfVunYzO0IKXsyl7JCUjCpoG20f0a04COwfneQAGGwd5oa+T8yO5hzuyDb/XcxxmK01EpqOyuxINew=="
 )
-
-
-def encrypt_user_data(session_key: str, iv: str, payload: dict) -> str:
-    """What the WeChat client does (AES-128-CBC, PKCS#7), written independently of the code under test."""
-    padder = padding.PKCS7(128).padder()
-    plain = padder.update(json.dumps(payload).encode()) + padder.finalize()
-    encryptor = Cipher(
-        algorithms.AES(base64.b64decode(session_key)), modes.CBC(base64.b64decode(iv))
-    ).encryptor()
-    return base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode()
 
 
 def random_b64(size: int) -> str:

@@ -24,7 +24,7 @@ from wxbot import audit, consent, notify, rights
 from wxbot.application_status import KEY_STATUSES, LABELS, STATUSES, URGENT_STATUSES, template_key
 from wxbot.db import is_mysql
 from wxbot.models.applications import Application, StatusChange
-from wxbot.models.identity import REMINDER_CHOICES, Account
+from wxbot.models.identity import REMINDER_CHOICES, Account, Identity
 from wxbot.models.outbox import Notification
 
 PURPOSE = "application_status"
@@ -254,7 +254,10 @@ def reminder_choice(session: Session, account_id: int) -> str:
 
 def set_reminder_choice(session: Session, account_id: int, choice: str, *, channel: str) -> int:
     """Set the account's status reminders to all, key or off (channel: where the seeker chose, for the
-    consent ledger). Takes effect at once: unsent pushes the new choice stops are skipped. Returns how many."""
+    consent ledger). Takes effect at once: unsent pushes the new choice stops are skipped. Returns how many.
+
+    The ledger holds one status_reminders consent, given while reminders are on; how many (all or key) is
+    the account's reminder_pref."""
     if choice not in REMINDER_CHOICES:
         raise ValueError(f"reminder choice must be one of {REMINDER_CHOICES}")
     account = session.get(Account, account_id)
@@ -262,11 +265,12 @@ def set_reminder_choice(session: Session, account_id: int, choice: str, *, chann
         raise LookupError(f"no account {account_id}")
     previous = account.reminder_pref
     account.reminder_pref = choice
-    for scope in REMINDER_CHOICES:
-        if scope != choice:
-            consent.withdraw(session, kind="status_reminders", account_id=account_id, scope=scope)
-    if choice != "off":
-        consent.record(session, kind="status_reminders", channel=channel, account_id=account_id, scope=choice)
+    session.flush()
+    stopped = notify.apply_reminder_choice(session, account_id)
+    if choice == "off":
+        consent.withdraw(session, kind="status_reminders", account_id=account_id)
+    else:
+        consent.record(session, kind="status_reminders", channel=channel, account_id=account_id)
     if previous != choice:
         audit.log(
             session,
@@ -276,8 +280,28 @@ def set_reminder_choice(session: Session, account_id: int, choice: str, *, chann
             subject_id=account_id,
             detail=f"{previous} -> {choice} ({channel})",
         )
+    return stopped
+
+
+def _reminders_withdrawn(
+    session: Session, account_id: int | None, identity_id: int | None, scope: str
+) -> None:
+    """The status_reminders consent was withdrawn (here, or through the privacy pages): reminders are off and
+    unsent ones stop now."""
+    if scope:
+        return
+    if account_id is None and identity_id is not None:
+        identity = session.get(Identity, identity_id)
+        account_id = identity.account_id if identity is not None else None
+    account = session.get(Account, account_id) if account_id is not None else None
+    if account is None:
+        return
+    account.reminder_pref = "off"
     session.flush()
-    return notify.apply_reminder_choice(session, account_id)
+    notify.apply_reminder_choice(session, account.id)
+
+
+consent.on_withdraw("status_reminders", _reminders_withdrawn)
 
 
 # ---------------------------------------------------------------- what the seeker (and the agent) sees
@@ -353,4 +377,10 @@ def _erase(session: Session, account_id: int) -> dict[str, int]:
     return {"applications": len(applications), "application_status_changes": changes}
 
 
-rights.register("applications", _export, _erase, tables=("applications", "application_status_changes"))
+rights.register(
+    "applications",
+    _export,
+    _erase,
+    label="投递记录",
+    tables=("applications", "application_status_changes"),
+)

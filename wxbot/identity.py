@@ -45,6 +45,10 @@ class PhoneTaken(Exception):
     """The platform gave a phone number that another platform account already holds."""
 
 
+class ConcurrentUpdate(Exception):
+    """Another request changed the same rows at the same moment; retrying gives the settled answer."""
+
+
 # ---------------------------------------------------------------- identities
 
 
@@ -87,7 +91,8 @@ def settle_unionid_group(session: Session, identity: Identity, *, actor: str) ->
                 if member.account_id is None:
                     _set_link(session, member, account, proof="unionid", actor=actor)
             session.flush()
-    return identity.account
+    account = identity.account
+    return account if account is not None and account.status != "cancelled" else None
 
 
 def adopt_unionid(
@@ -224,8 +229,12 @@ def upsert_platform_account(
         return by_id, False
     account = Account(platform_account_id=platform_account_id)
     _set_phone(account, pii, phone)
-    session.add(account)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(account)
+    except IntegrityError as exc:
+        # The same account (or phone) arrived twice at once and the other request created it first.
+        raise ConcurrentUpdate("the account was created concurrently; retry") from exc
     audit.log(
         session, actor="platform", action="account.create", subject_type="account", subject_id=account.id
     )
@@ -346,5 +355,7 @@ rights.register(
     "identity",
     export_account,
     erase_account,
+    label="微信身份与登录",
+    erase_order=100,  # unlinks the identities the other modules find the account's data through
     tables=("login_sessions", "wxa_session_keys", "binding_tokens"),
 )

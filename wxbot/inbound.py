@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from wxbot import clock, followers, reply_window
+from wxbot import clock, followers, message_log, reply_window
 from wxbot.cache import Cache
 from wxbot.models.identity import Identity
 from wxbot.models.inbound import InboundMessage
@@ -212,7 +212,7 @@ def _store(session: Session, message: Inbound, respond: Respond) -> dict[str, An
             "event_key": message.event_key,
             "msg_id": message.msg_id,
             "sent_at": message.sent_at,
-            "fields": message.fields,
+            "fields": message_log.storable_fields(message.fields),
             "received_at": clock.now(),
         },
     )

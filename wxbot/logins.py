@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wxbot import clock
+from wxbot import clock, retention
 from wxbot.models.identity import Identity
 from wxbot.models.login import LoginSession, SessionKey
 from wxbot.pii import PiiKeys
@@ -100,3 +100,18 @@ def delete_for_identities(session: Session, identity_ids: list[int]) -> dict[str
         "login_sessions": int(logins.rowcount or 0),  # type: ignore[attr-defined]
         "session_keys": int(keys.rowcount or 0),  # type: ignore[attr-defined]
     }
+
+
+def purge_old(session: Session, cutoff: datetime) -> retention.Purged:
+    """Retention ("login_sessions"): logins that ended (expired or revoked) before `cutoff`, and session keys
+    obtained before it (the legacy decrypt needs the key of a recent login only)."""
+    logins = session.execute(
+        delete(LoginSession).where(or_(LoginSession.expires_at < cutoff, LoginSession.revoked_at < cutoff))
+    )
+    keys = session.execute(delete(SessionKey).where(SessionKey.obtained_at < cutoff))
+    return retention.Purged(deleted=int(logins.rowcount or 0) + int(keys.rowcount or 0))  # type: ignore[attr-defined]
+
+
+retention.register(
+    "login_sessions", purge_old, "mini-program logins that ended, and old session keys: deleted"
+)

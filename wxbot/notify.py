@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wxbot import clock, rights
+from wxbot import clock, retention, rights
 from wxbot.models.identity import Account
 from wxbot.models.outbox import CHANNELS, OPEN_STATUSES, Notification, SubscribeGrant
 
@@ -361,6 +361,22 @@ def outcome(notification: Notification, tz: str = "Asia/Shanghai") -> dict[str, 
     }
 
 
+def history(
+    session: Session, account_id: int, tz: str = "Asia/Shanghai", *, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The account's latest notifications with their answers, newest first (the console's account page)."""
+    rows = session.scalars(
+        select(Notification)
+        .where(Notification.account_id == account_id)
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    return [
+        {"id": n.id, "purpose": n.purpose, "created_at": _iso_local(n.created_at, tz), **outcome(n, tz)}
+        for n in rows
+    ]
+
+
 def explain(notification: Notification, tz: str = "Asia/Shanghai") -> str:
     """One sentence for the person (or the agent looking at their account): what happened and why."""
     n = notification
@@ -460,4 +476,27 @@ def _erase(session: Session, account_id: int) -> dict[str, int]:
     return {"notifications": int(rows), "subscribe_authorisations": int(grants)}
 
 
-rights.register("notifications", _export, _erase, tables=("notifications", "subscribe_grants"))
+def _purge(session: Session, cutoff: datetime) -> retention.Purged:
+    """Push records older than the retention period, once they are final (never one still to be sent)."""
+    from sqlalchemy import delete
+
+    gone = session.execute(
+        delete(Notification).where(Notification.created_at < cutoff, Notification.next_attempt_at.is_(None))
+    ).rowcount  # type: ignore[attr-defined]
+    session.execute(
+        delete(SubscribeGrant).where(
+            SubscribeGrant.created_at < cutoff,
+            (SubscribeGrant.used_at.is_not(None)) | (SubscribeGrant.revoked_at.is_not(None)),
+        )
+    )
+    return retention.Purged(deleted=int(gone))
+
+
+rights.register(
+    "notifications",
+    _export,
+    _erase,
+    label="消息推送记录",
+    tables=("notifications", "subscribe_grants"),
+)
+retention.register("notifications", _purge, "push records (outbox rows) once final, from creation")

@@ -1,5 +1,6 @@
 """What WeChat's user/info tells us about an official-account follower: the unionid, and whether they still
-follow. The unionid joins the follower to the person's other identities (mini program) and their account."""
+follow. The unionid joins the follower to the person's other identities and their account
+(wxbot.identity.adopt_unionid)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wxbot import audit, clock
+from wxbot import clock, followers
+from wxbot import identity as identities
 from wxbot.models.identity import Identity
 
 MAX_UNIONID_LENGTH = 64
@@ -38,16 +40,14 @@ def record_user_info(
     identity = _unchanged(session, identity_id, subscribed_at)
     if identity is None:
         return
+    identity.unionid_checked_at = clock.now()
     if info.get("subscribe") == 1:
         unionid = info.get("unionid")
         if isinstance(unionid, str) and 0 < len(unionid) <= MAX_UNIONID_LENGTH:
-            identity.unionid = unionid
-            _link_account(session, identity)
+            identities.adopt_unionid(session, identity, unionid, actor="job:unionid")
     else:
         # WeChat says they no longer follow: their unsubscribe event was lost (or is still on its way).
-        identity.subscribed = False
-        identity.unsubscribed_at = identity.unsubscribed_at or clock.now()
-    identity.unionid_checked_at = clock.now()
+        followers.unfollowed(session, identity)
 
 
 def record_unknown(session: Session, identity_id: int, subscribed_at: datetime | None) -> None:
@@ -62,22 +62,3 @@ def _unchanged(session: Session, identity_id: int, subscribed_at: datetime | Non
     if identity is None or identity.unionid_checked_at is not None or identity.subscribed_at != subscribed_at:
         return None
     return identity
-
-
-def _link_account(session: Session, identity: Identity) -> None:
-    """The same unionid on an identity that belongs to an account: this follower is that account's person."""
-    if identity.account_id is not None:
-        return
-    accounts = set(
-        session.scalars(
-            select(Identity.account_id).where(
-                Identity.unionid == identity.unionid,
-                Identity.id != identity.id,
-                Identity.account_id.is_not(None),
-            )
-        )
-    )
-    if len(accounts) == 1:
-        identity.account_id = accounts.pop()
-        audit.log(session, actor="job:unionid", action="identity.linked_by_unionid", subject_type="identity",
-                  subject_id=identity.id, detail=f"account {identity.account_id}")  # fmt: skip

@@ -10,7 +10,7 @@ from flask import g
 from wxbot import applications, notify
 from wxbot.application_status import STATUSES, template_key
 from wxbot.miniprogram import bp, json_body, login_required
-from wxbot.miniprogram.openapi import AUTH, add_paths, body, errors, ok
+from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
 from wxbot.models.identity import REMINDER_CHOICES
 from wxbot.web import abort_api, db, services
 
@@ -151,7 +151,7 @@ add_paths(
             "put": {
                 "summary": "Change the status reminder choice; unsent pushes it stops are stopped at once",
                 "security": AUTH,
-                "requestBody": body(
+                "requestBody": request_body(
                     {
                         "type": "object",
                         "required": ["reminders"],
@@ -172,7 +172,7 @@ add_paths(
             "post": {
                 "summary": "Record what wx.requestSubscribeMessage answered (each accept allows one push)",
                 "security": AUTH,
-                "requestBody": body(
+                "requestBody": request_body(
                     {
                         "type": "object",
                         "required": ["results"],

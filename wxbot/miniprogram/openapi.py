@@ -31,7 +31,7 @@ def errors(*statuses: int) -> dict[str, Any]:
     return {str(s): {"$ref": f"#/components/responses/E{s}"} for s in statuses}
 
 
-def body(schema: dict[str, Any]) -> dict[str, Any]:
+def request_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, **json_content(schema)}
 
 

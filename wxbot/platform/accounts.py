@@ -45,5 +45,7 @@ def upsert_account() -> tuple[dict[str, Any], int]:
         abort_api(400, "invalid_field", "phone must be a mainland China mobile number", field="phone")
     except identities.PhoneTaken:
         abort_api(409, "phone_taken", "another platform account holds this phone number")
+    except identities.ConcurrentUpdate:
+        abort_api(409, "conflict", "the same account was being saved at the same time; retry")
     session.commit()
     return {"account_id": account.platform_account_id, "created": created}, 201 if created else 200

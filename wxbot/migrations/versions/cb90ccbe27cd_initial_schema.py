@@ -1,14 +1,14 @@
 """initial schema
 
-Revision ID: 0381aeaae4c9
+Revision ID: cb90ccbe27cd
 Revises: 
-Create Date: 2026-11-28 17:21:43.176121
+Create Date: 2026-11-28 17:30:45.898207
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0381aeaae4c9'
+revision = 'cb90ccbe27cd'
 down_revision = None
 branch_labels = None
 depends_on = None
