@@ -88,6 +88,8 @@ def test_cancellation_erases_every_module_after_the_review_period_and_nothing_be
         "identities.openid",
         "inbound_messages.fields",
         "applications.company",
+        "notifications.content",
+        "wxa_session_keys.session_key_enc",
     } <= set(before)
 
     clock.advance(seconds=1)
