@@ -161,6 +161,8 @@ def receive(name: str) -> Response:
         except BadMessage as exc:
             raise Refused(400, str(exc)) from exc
         to_user = fields.get("ToUserName")
+        if not isinstance(to_user, str) or not to_user or len(to_user) > 64:
+            raise Refused(400, "ToUserName is missing or malformed")
         if account.original_id and to_user != account.original_id:
             raise Refused(403, "ToUserName is not this account")
     except Refused as exc:
@@ -191,7 +193,7 @@ def receive(name: str) -> Response:
     xml = render_reply(
         reply_from_dict(stored),
         to_openid=message.openid,
-        from_account=str(to_user or account.original_id),
+        from_account=to_user,
         create_time=clock.timestamp(),
     )
     if encrypted:
