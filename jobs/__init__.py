@@ -76,6 +76,7 @@ def build_scheduler(services: Services, jobs: list[Job] | None = None) -> Backgr
             "interval",
             seconds=job.seconds,
             id=job.name,
+            name=job.name,
             max_instances=1,
             coalesce=True,
         )

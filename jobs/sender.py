@@ -1,16 +1,13 @@
 """The push sender: drains the outbox through WeChat (wxbot.outbox has the rules).
 
 Each round claims a batch of due notifications in one short transaction, makes their WeChat calls through a
-bounded pool of threads (no transaction open meanwhile), and records the answers in a second transaction.
-Any number of sender processes can run on MySQL/MariaDB (SKIP LOCKED); on SQLite one claims at a time.
-
-`python -m jobs.sender` runs it alone until the queue is empty (benchmarks, operators); `wxbot jobs` runs it
-every few seconds with the other jobs.
+bounded pool of threads (no transaction open meanwhile), and records the answers in a second transaction;
+the next batch is claimed while the current one is on the wire. Any number of sender processes can run on
+MySQL/MariaDB (SKIP LOCKED); on SQLite one claims at a time. `wxbot jobs` runs it every few seconds.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import logging
 import time
@@ -18,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
@@ -49,7 +46,6 @@ class Totals:
     settled: int = 0
     lost: int = 0
     rounds: int = 0
-    errors: list[str] = field(default_factory=list)
 
     def add(self, claim: outbox.Claim, summary: outbox.Summary) -> None:
         self.rounds += 1
@@ -153,21 +149,3 @@ def _transient(exc: DBAPIError) -> bool:
 def sender_job(services: Services) -> None:
     """The scheduled job: drain what is due, within a time budget."""
     send_due(services, deadline_seconds=DRAIN_SECONDS)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m jobs.sender`: send until nothing is due, then print the totals."""
-    from wxbot.config import load_settings
-    from wxbot.logs import setup_logging
-    from wxbot.services import build_services
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.parse_args(argv)
-    settings = load_settings()
-    setup_logging(settings.app.log_format, settings.app.log_level)
-    totals = send_due(build_services(settings))
-    print(f"claimed={totals.claimed} sent={totals.sent} retrying={totals.retrying} failed={totals.failed}")
-
-
-if __name__ == "__main__":
-    main()

@@ -173,12 +173,12 @@ def test_bind_link_needs_a_phone_linked_user(client, sandbox, db):
 
 
 def test_bind_link_of_another_wechat_user_is_refused(client, sandbox, db, platform_account):
-    from wxbot import identity as identities
 
     follower = Follower(client)
     token = link_token(follower.send_text("绑定"))
-    identity = db.get(Identity, follower_identity(db, follower).id)
-    identities.adopt_unionid(db, identity, "u-follower")
+    db.get(
+        Identity, follower_identity(db, follower).id
+    ).unionid = "u-follower"  # as the unionid job learns it
     db.commit()
     user = MiniProgramUser(client, sandbox, unionid="u-someone-else")
     user.login()
@@ -224,3 +224,19 @@ def test_bind_link_of_a_follower_linked_elsewhere_is_refused(client, sandbox, db
     db.commit()
     assert_error(phone_linked_user.post("/mp/mp/bind", {"token": token}), 409, "already_linked")
     assert account_id_of(db, follower) == linked_account_db_id(db, "p-2")
+
+
+def test_bind_link_carries_a_web_link_where_configured(client, services):
+    services.settings.identity.bind_web_url = "https://jobs.example.com/bind?from=oa"
+    reply = Follower(client).send_text("绑定")
+    href = unescape(re.search(r'href="([^"]+)"', reply.content).group(1))
+    assert href.startswith("https://jobs.example.com/bind?from=oa&token=")
+    assert href.rsplit("token=", 1)[1] == link_token(reply)
+
+
+def test_bind_without_a_mini_program_or_web_page_says_so(client, services, db):
+    services.settings.wechat.miniprogram = []
+    before = row_counts(db)
+    reply = Follower(client).send_text("绑定")
+    assert "暂时无法" in reply.content
+    assert row_counts(db)["binding_tokens"] == before["binding_tokens"]

@@ -214,6 +214,7 @@ def test_bodies_that_are_not_utf8_are_refused(plain_app, client, db):
 
 
 MISSING = {
+    "ToUserName": {"FromUserName": "oX", "CreateTime": 1, "MsgType": "text", "Content": "x"},
     "FromUserName": {"ToUserName": OA["original_id"], "CreateTime": 1, "MsgType": "text", "Content": "x"},
     "CreateTime": {"ToUserName": OA["original_id"], "FromUserName": "oX", "MsgType": "text", "Content": "x"},
     "MsgType": {"ToUserName": OA["original_id"], "FromUserName": "oX", "CreateTime": 1},

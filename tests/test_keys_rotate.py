@@ -11,19 +11,22 @@ from sqlalchemy import select
 
 from tests.conftest import PII_KEY
 from tests.privacy_helpers import make_person
+from wxbot import logins
 from wxbot.cli import main
 from wxbot.config import settings_from_dict
 from wxbot.keyrotation import encrypted_columns
-from wxbot.models import Account, AuditEntry
+from wxbot.models import Account, AuditEntry, SessionKey
 from wxbot.pii import PiiError, PiiKeys
 
 
 def test_encrypted_columns_are_discovered_from_the_markers():
-    assert "accounts.phone_enc" in {c.name for c in encrypted_columns()}
+    assert {"accounts.phone_enc", "wxa_session_keys.session_key_enc"} <= {c.name for c in encrypted_columns()}
 
 
 def test_rotate_reencrypts_under_the_newest_key(db, services, config_dict):
-    people = [make_person(db, services, phone=f"1390000{n:04d}")[0] for n in range(5)]
+    made = [make_person(db, services, phone=f"1390000{n:04d}") for n in range(5)]
+    people = [account for account, _, _ in made]
+    logins.store_session_key(db, services.pii, made[0][2], "c2Vzc2lvbi1rZXk=")  # a second encrypted column
     db.commit()
     new_key = base64.b64encode(os.urandom(32)).decode()
     config_dict["security"]["pii_keys"] = [new_key, PII_KEY]
@@ -31,7 +34,7 @@ def test_rotate_reencrypts_under_the_newest_key(db, services, config_dict):
 
     result = CliRunner().invoke(main, ["keys", "rotate", "--batch", "2"], obj=rotated)
     assert result.exit_code == 0, result.output
-    assert "accounts.phone_enc: 5" in result.output
+    assert "accounts.phone_enc: 5, wxa_session_keys.session_key_enc: 1" in result.output
 
     newest_only = PiiKeys([base64.b64decode(new_key)], base64.b64decode(config_dict["security"]["hash_key"]))
     db.expire_all()
@@ -44,11 +47,12 @@ def test_rotate_reencrypts_under_the_newest_key(db, services, config_dict):
         except PiiError:
             pass
     (entry,) = db.scalars(select(AuditEntry).where(AuditEntry.action == "keys.rotate"))
-    assert "accounts.phone_enc: 5" in entry.detail.split(", ")
+    assert entry.detail == "accounts.phone_enc: 5, wxa_session_keys.session_key_enc: 1"
+    assert newest_only.decrypt(db.scalars(select(SessionKey.session_key_enc)).one()) == "c2Vzc2lvbi1rZXk="
 
     db.rollback()
     again = CliRunner().invoke(main, ["keys", "rotate"], obj=rotated)
-    assert "accounts.phone_enc: 0" in again.output
+    assert "accounts.phone_enc: 0, wxa_session_keys.session_key_enc: 0" in again.output
 
 
 def test_rotate_stops_clearly_when_a_ciphertext_has_no_key(db, services, config_dict):

@@ -143,3 +143,18 @@ def test_a_bad_format_string_still_logs_masked(late_handler):
     logger, stream = late_handler
     logger.info("two args %s %s", PHONE)
     assert PHONE not in stream.getvalue() and "138****5678" in stream.getvalue()
+
+
+def test_create_app_installs_the_masking(settings):
+    from wxbot import create_app
+
+    original = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(logging.LogRecord)  # as in a fresh process
+    try:
+        create_app(settings).extensions["wxbot"].engine.dispose()
+        record = logging.getLogger("gunicorn.access").makeRecord(
+            "gunicorn.access", logging.INFO, __file__, 1, "GET /mp/mp/me?openid=%s", (OPENID,), None
+        )
+        assert record.getMessage() == "GET /mp/mp/me?openid=oLVPp***"
+    finally:
+        logging.setLogRecordFactory(original)

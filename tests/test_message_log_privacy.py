@@ -66,3 +66,15 @@ def test_the_log_is_purged_after_its_period(client, db, services, clock):
     (run,) = db.scalars(sa.select(RetentionRun).where(RetentionRun.data_class == "inbound_messages"))
     assert (run.deleted, run.error) == (1, None)
     assert run.cutoff == clock.current - timedelta(days=services.settings.retention.inbound_messages_days)
+
+
+def test_numbers_the_follower_types_are_kept_masked(client, db, clock):
+    follower = Follower(client)
+    follower.send_text("电话 138-1234-5678，身份证 11010119900307123X，订单 1234567890123456789")
+    follower.message("voice", MediaId="media13812345678x", Format="amr", Recognition="我的手机是13812345678")
+    db.rollback()
+    typed = [m.fields for m in db.scalars(sa.select(InboundMessage).order_by(InboundMessage.id))]
+    db.rollback()
+    assert typed[0]["Content"] == "电话 138****5678，身份证 110***********123X，订单 1234567890123456789"
+    assert typed[1]["Recognition"] == "我的手机是138****5678"
+    assert typed[1]["MediaId"] == "media13812345678x"  # ids are not text: left as they came

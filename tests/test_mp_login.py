@@ -8,10 +8,20 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.helpers import platform_post
-from tests.mp_helpers import MP_APPID, PHONE, MiniProgramUser, assert_error, bearer, fetch, row_counts
+from tests.mp_helpers import (
+    MP_APPID,
+    PHONE,
+    MiniProgramUser,
+    assert_error,
+    bearer,
+    encrypt_user_data,
+    fetch,
+    new_session_key,
+    row_counts,
+)
 from tests.openapi_check import openapi_checked  # noqa: F401
 from wxbot import consent
-from wxbot.models import Account, AuditEntry, Consent, Identity, LoginSession, SessionKey
+from wxbot.models import AuditEntry, Consent, Identity, LoginSession, SessionKey
 
 pytestmark = pytest.mark.usefixtures("openapi_checked")
 
@@ -271,22 +281,6 @@ def test_phone_proof_links_every_identity_with_the_same_unionid(client, sandbox,
     assert follower.account_id == identity_of(db, "o-mp-1").account_id is not None
 
 
-def test_follower_whose_unionid_arrives_later_joins_the_account(client, sandbox, db):
-    from wxbot import identity as identities
-
-    user = MiniProgramUser(client, sandbox, unionid="u-1")
-    user.login()
-    user.authorise_phone()
-    follower = identities.upsert_identity(
-        db, app_name="oa", appid="wxoa000000000001", kind="official", openid="o-oa-1"
-    )
-    assert follower.account_id is None
-    account = identities.adopt_unionid(db, follower, "u-1")
-    db.commit()
-    assert account is not None and follower.account_id == account.id
-    assert db.scalars(select(Account)).one().id == account.id
-
-
 def test_a_new_user_logging_in_twice_at_once_gets_one_identity(app, sandbox, db):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -300,3 +294,13 @@ def test_a_new_user_logging_in_twice_at_once_gets_one_identity(app, sandbox, db)
         assert list(pool.map(login, range(4))) == [200] * 4
     assert len(fetch(db, select(Identity))) == 1
     assert len(fetch(db, select(SessionKey))) == 1 and len(fetch(db, select(LoginSession))) == 4
+
+
+def test_legacy_flow_with_data_that_is_not_a_phone_number_is_400(user, db):
+    user.login()
+    iv = new_session_key()
+    data = encrypt_user_data(user.session_key, iv, {"nickName": "x", "watermark": {"appid": MP_APPID}})
+    before = row_counts(db)
+    answer = user.post("/mp/mp/phone", {"encrypted_data": data, "iv": iv, "consent": True})
+    assert_error(answer, 400, "invalid_field", "encrypted_data")
+    assert row_counts(db) == before

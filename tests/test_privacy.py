@@ -3,14 +3,17 @@ its review period, the 15-day tracking of requests, the unsubscribe rule, the mi
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from jobs.cancellations import run_cancellations
 from tests.privacy_helpers import make_person
 from wxbot import consent, privacy, rights
+from wxbot.clock import FrozenClock
 from wxbot.models import Account, AuditEntry, Consent, Identity, PrivacyRequest
 
 
@@ -52,8 +55,7 @@ def test_export_has_the_account_and_every_registered_module(db, services, clock,
     data = privacy.export_account(db, services.pii, account.id, actor="user", channel="miniprogram")
     db.commit()
     assert data["account"]["phone"] == "138****5678"
-    assert {i["app"] for i in data["account"]["identities"]} == {"oa", "mp"}
-    assert all("***" in i["openid"] for i in data["account"]["identities"])
+    assert {i["app"] for i in data["modules"]["identity"]["identities"]} == {"oa", "mp"}
     assert {c["kind"] for c in data["account"]["consents"]} == {"privacy_policy", "phone", "status_reminders"}
     assert {m.name for m in rights.modules()} <= set(data["modules"])
     assert data["modules"]["notes"] == {"notes": ["面试时间？"]}
@@ -100,8 +102,10 @@ def test_requests_staff_must_answer_are_due_in_15_days_and_flagged_when_overdue(
     (open_one,) = privacy.open_requests(db)
     assert open_one.id == request.id and not open_one.overdue
     assert open_one.due_at == clock.current + timedelta(days=15)
+    assert privacy.request_counts(db) == {"pending": 1, "overdue": 0}
     clock.advance(days=15, minutes=1)
     assert privacy.open_requests(db)[0].overdue
+    assert privacy.request_counts(db) == {"pending": 1, "overdue": 1}
     assert [r.id for r in privacy.open_requests(db, only_overdue=True)] == [request.id]
     assert privacy.request_message(db, request.id, actor="admin:1") == "我的学校写错了"
     privacy.close_request(db, request.id, actor="admin:1")
@@ -234,3 +238,23 @@ def test_revealing_a_phone_is_audited_without_the_number(db, services):
     assert privacy.reveal_phone(db, services.pii, account.id, actor="admin:7") == "13812345678"
     (entry,) = _audit(db, "phone.reveal")
     assert entry.actor == "admin:7" and "5678" not in entry.detail
+
+
+@given(
+    birth_year=st.integers(min_value=1906, max_value=2026),
+    graduation_year=st.integers(min_value=1946, max_value=2041),
+)
+def test_the_age_rule_refuses_exactly_the_known_minors(birth_year, graduation_year):
+    frozen = FrozenClock(datetime(2026, 3, 1)).install()
+    try:
+        for value, minor in (
+            ({"birth_year": birth_year}, 2026 - birth_year < 16),
+            ({"graduation_year": graduation_year}, graduation_year - 22 > 2026 - 16),
+        ):
+            try:
+                privacy.check_age(**value)
+                assert not minor, value
+            except privacy.UnderAgeError:
+                assert minor, value
+    finally:
+        frozen.uninstall()

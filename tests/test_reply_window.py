@@ -95,6 +95,13 @@ def test_a_new_trigger_renews_its_grant_without_accumulating(client, db, clock):
     assert window.remaining == 5 and window.expires_at == clock.current + timedelta(hours=48)
 
 
+def test_unfollowing_closes_every_window(client, db, clock):
+    follower = Follower(client)
+    follower.send_text("你好")
+    follower.unfollow()
+    assert not status(db, identity_id(db, follower)).open
+
+
 def test_a_retried_delivery_does_not_renew_the_window(client, db, clock):
     follower = Follower(client)
     follower.send_text("你好")

@@ -3,6 +3,7 @@ recorded per class (never content), a period without a rule made visible, once a
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -15,18 +16,30 @@ from wxbot import retention
 from wxbot.models import Identity, RetentionRun
 
 
+@contextmanager
+def _rule(data_class, apply):
+    """Register a rule for the test, then put back whatever was registered before."""
+    previous = {r.data_class: r for r in retention.rules()}.get(data_class)
+    retention.register(data_class, apply, "test")
+    try:
+        yield
+    finally:
+        retention.unregister(data_class)
+        if previous is not None:
+            retention.register(previous.data_class, previous.apply, previous.description)
+
+
 @pytest.fixture
 def push_records():
-    """A module's retention rule, as the outbound helper registers one for push records."""
+    """A module's retention rule, as the 留言 module will register one for resolved conversations."""
     seen = []
 
     def purge(session, cutoff):
         seen.append(cutoff)
         return retention.Purged(deleted=3)
 
-    retention.register("notifications", purge, "push records")
-    yield seen
-    retention.unregister("notifications")
+    with _rule("resolved_conversations", purge):
+        yield seen
 
 
 def _runs(db):
@@ -39,13 +52,15 @@ def test_each_data_class_is_purged_after_its_period_and_counted(
     db, services, clock, push_records, config_dict
 ):
     run_retention(services)
-    assert push_records == [clock.current - timedelta(days=services.settings.retention.notifications_days)]
+    assert push_records == [
+        clock.current - timedelta(days=services.settings.retention.resolved_conversations_days)
+    ]
     runs = _runs(db)
-    assert (runs["notifications"].deleted, runs["notifications"].error) == (3, None)
+    assert (runs["resolved_conversations"].deleted, runs["resolved_conversations"].error) == (3, None)
     assert set(runs) >= {"inbound_messages", "resolved_conversations", "notifications", "login_sessions",
                          "event_signups", "unsubscribed_followers"}  # fmt: skip
-    # a configured period with no module rule yet is recorded, not silently skipped
-    assert runs["login_sessions"].error in ("no_rule", None)
+    # a configured period with no module rule is recorded, not silently skipped
+    assert all(run.error in (None, "no_rule") for run in runs.values())
 
 
 def test_it_runs_once_a_day_whichever_process_asks(db, services, clock, push_records):
@@ -61,14 +76,11 @@ def test_a_failing_rule_is_recorded_and_the_others_still_run(db, services, clock
     def broken(session, cutoff):
         raise RuntimeError("boom 13812345678")
 
-    retention.register("inbound_messages", broken, "inbound log")
-    try:
+    with _rule("inbound_messages", broken):
         run_retention(services)
-    finally:
-        retention.unregister("inbound_messages")
     runs = _runs(db)
     assert runs["inbound_messages"].error == "RuntimeError"
-    assert runs["notifications"].deleted == 3
+    assert runs["resolved_conversations"].deleted == 3
 
 
 def test_unsubscribed_followers_are_anonymised_after_the_period(db, services, clock):
@@ -89,3 +101,28 @@ def test_unsubscribed_followers_are_anonymised_after_the_period(db, services, cl
 def test_the_job_is_registered():
     assert {"retention", "cancellations"} <= {j.name for j in registered_jobs()}
     assert all(j.singleton for j in registered_jobs() if j.name in ("retention", "cancellations"))
+
+
+def test_finished_push_records_are_purged_after_their_period(db, services, clock):
+    from wxbot import notify
+    from wxbot.models.outbox import Notification
+
+    account, _, _ = make_person(db, services)
+    old_sent = notify.enqueue(
+        db, purpose="test", account_id=account.id, content={"text": "旧的"}, channels=("custom",)
+    )
+    old_pending = notify.enqueue(
+        db, purpose="test", account_id=account.id, content={"text": "待发"}, channels=("custom",)
+    )
+    old_sent.status, old_sent.next_attempt_at = "sent", None
+    db.commit()
+    clock.advance(days=services.settings.retention.notifications_days, seconds=1)
+    recent = notify.enqueue(
+        db, purpose="test", account_id=account.id, content={"text": "新的"}, channels=("custom",)
+    )
+    recent.status, recent.next_attempt_at = "sent", None
+    db.commit()
+    run_retention(services)
+    assert _runs(db)["notifications"].deleted == 1
+    assert sorted(db.scalars(select(Notification.id))) == sorted([old_pending.id, recent.id])
+    db.rollback()

@@ -7,7 +7,7 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from tests.wechat_helpers import Follower
+from tests.wechat_helpers import Follower, xml_of
 from wxbot.handlers import NewsReply, Router, TextReply, render_reply
 from wxbot.models import Account, InboundMessage
 
@@ -131,3 +131,21 @@ def test_the_shipped_rules_are_registered_on_the_application_router(client):
     follower = Follower(client)
     assert follower.follow().content == render_reply("welcome", scene=None)
     assert follower.send_text("Help").content == render_reply("help")
+
+
+def test_subscription_events_list_their_items_whatever_the_wrapper(router, client):
+    seen = []
+    router.event("subscribe_msg_popup_event", "subscribe_msg_change_event")(
+        lambda ctx: seen.append([i["TemplateId"] for i in ctx.message.subscription_items()])
+    )
+    follower = Follower(client)
+    one = {"List": {"TemplateId": "T1", "SubscribeStatusString": "accept", "PopupScene": "2"}}
+    two = {"List": {"TemplateId": "T2", "SubscribeStatusString": "reject"}}
+    follower.event("subscribe_msg_popup_event", SubscribeMsgPopupEvent=one)
+    # the doc sample's wrapper for a change event, with two entries
+    body = follower.fields(MsgType="event", Event="subscribe_msg_change_event")
+    xml = xml_of(body).replace("</xml>", "<SubscribeMsgPopupEvent><List><TemplateId>T1</TemplateId></List>"
+                                        "<List><TemplateId>T2</TemplateId></List></SubscribeMsgPopupEvent></xml>")  # fmt: skip
+    follower.send(xml)
+    follower.event("subscribe_msg_change_event", SubscribeMsgChangeEvent=two)
+    assert seen == [["T1"], ["T1", "T2"], ["T2"]]

@@ -8,8 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import MP, OA
+from wxbot.wechat.sandbox import SandboxError
+from wxbot.wechat.sandbox.rules import check_subscribe_data, check_template_data, delivered_template_data
 
 
 @pytest.fixture
@@ -72,6 +76,12 @@ def test_stable_force_refresh_revokes_the_current_token(wx):
     assert wx.user_info(first["access_token"])["errcode"] == 40001
 
 
+def test_revoking_ends_every_token_at_once_even_one_in_its_grace_period(wx, sandbox):
+    old, new = wx.classic()["access_token"], wx.classic()["access_token"]
+    sandbox.revoke_tokens(OA["appid"])
+    assert wx.user_info(old)["errcode"] == 40001 and wx.user_info(new)["errcode"] == 40001
+
+
 def test_stable_and_classic_tokens_do_not_disturb_each_other(wx):
     stable = wx.stable()["access_token"]
     wx.classic()
@@ -91,6 +101,24 @@ def test_token_requests_are_checked(wx):
     assert wx.get("/cgi-bin/token", appid=OA["appid"], secret=OA["appsecret"])["errcode"] == 40002
     assert wx.get("/cgi-bin/user/info", openid="oa-1")["errcode"] == 41001
     assert wx.user_info("made-up")["errcode"] == 40001
+
+
+def test_official_account_apis_refuse_a_mini_program_token_and_the_reverse(wx, sandbox):
+    sandbox.set_follower(MP["appid"], "mp-1")
+    sandbox.grant_subscription(OA["appid"], "oa-1", "SUB-1")
+    mp_token = wx.classic(MP["appid"], MP["appsecret"])["access_token"]
+    oa_token = wx.classic()["access_token"]
+    data = {"thing1": {"value": "x"}}
+    assert wx.user_info(mp_token, "mp-1")["errcode"] == 48001
+    assert wx.post("/cgi-bin/qrcode/create", {"action_name": "QR_LIMIT_SCENE", "action_info": {"scene": {"scene_id": 1}}},
+                   access_token=mp_token)["errcode"] == 48001  # fmt: skip
+    assert wx.post("/cgi-bin/message/template/send", {"touser": "mp-1", "template_id": "T", "data": data},
+                   access_token=mp_token)["errcode"] == 48001  # fmt: skip
+    assert wx.post("/cgi-bin/message/subscribe/send", {"touser": "oa-1", "template_id": "SUB-1", "data": data},
+                   access_token=oa_token)["errcode"] == 48001  # fmt: skip
+    assert (
+        wx.post("/wxa/business/getuserphonenumber", {"code": "x"}, access_token=oa_token)["errcode"] == 48001
+    )
 
 
 def test_a_token_works_for_its_own_app_only(wx, sandbox):
@@ -116,6 +144,7 @@ def test_custom_message_checks(wx, sandbox):
 
     assert send({"msgtype": "telepathy", "telepathy": {}}) == 40008
     assert send({"msgtype": "text"}) == 47001
+    assert send({"msgtype": "text", "text": {"content": ""}}) == 44004
     assert send({"msgtype": "text", "text": {"content": "长" * 683}}) == 45002  # 2049 bytes
     articles = [{"title": "a", "url": "https://e.x"}] * 2
     assert send({"msgtype": "news", "news": {"articles": articles}}) == 45008
@@ -130,7 +159,7 @@ def test_qrcode_checks(wx):
         return wx.post("/cgi-bin/qrcode/create", body, access_token=token)
 
     scene = {"scene": {"scene_str": "x"}}
-    assert create({"action_name": "QR_NOPE", "action_info": scene})["errcode"] == 40053
+    assert create({"action_name": "QR_NOPE", "action_info": scene})["errcode"] == 40052
     assert (
         create({"action_name": "QR_STR_SCENE", "action_info": {"scene": {"scene_str": "x" * 65}}})["errcode"]
         == 40097
@@ -138,7 +167,7 @@ def test_qrcode_checks(wx):
     assert (
         create({"action_name": "QR_STR_SCENE", "expire_seconds": 0, "action_info": scene})["errcode"] == 40097
     )
-    assert create({"action_name": "QR_STR_SCENE", "action_info": scene})["expire_seconds"] == 60
+    assert create({"action_name": "QR_STR_SCENE", "action_info": scene})["expire_seconds"] == 30
     assert (
         create({"action_name": "QR_STR_SCENE", "expire_seconds": 10**8, "action_info": scene})[
             "expire_seconds"
@@ -217,3 +246,56 @@ def test_login_codes_expire_after_five_minutes(wx, sandbox, clock):
     answer = wx.get("/sns/jscode2session", appid=MP["appid"], secret=MP["appsecret"], js_code="c1",
                     grant_type="authorization_code")  # fmt: skip
     assert answer["errcode"] == 40029
+
+
+# ---------------------------------------------------------------- WeChat's data rules, as properties
+
+_printable = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=40)
+
+
+def _refused(check, data) -> bool:
+    try:
+        check(data)
+    except SandboxError as exc:
+        assert exc.errcode == 47003 and exc.errmsg.startswith("argument invalid!")
+        return True
+    return False
+
+
+@given(_printable)
+def test_a_thing_value_is_accepted_exactly_when_it_has_at_most_20_characters(value):
+    assert _refused(check_subscribe_data, {"thing1": {"value": value}}) == (len(value) > 20)
+
+
+@given(st.text(max_size=40))
+def test_a_number_value_is_digits_only(value):
+    ok = 0 < len(value) <= 32 and all(c in "0123456789." for c in value)
+    assert _refused(check_subscribe_data, {"number2": {"value": value}}) == (not ok)
+
+
+@given(_printable, st.sampled_from(["\n", "\r", "\t", "\x00"]))
+def test_control_characters_are_refused_in_every_subscribe_value(value, control):
+    assert _refused(check_subscribe_data, {"thing1": {"value": value[:10] + control}})
+
+
+@given(st.recursive(st.none() | st.integers() | st.text(max_size=5), lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8))  # fmt: skip
+def test_any_malformed_data_is_refused_not_crashed(data):
+    # Only {"key": {"value": "..."}} objects can pass; anything else is a 47003, never another exception.
+    well_formed = (
+        isinstance(data, dict)
+        and data
+        and all(isinstance(v, dict) and isinstance(v.get("value"), str) for v in data.values())
+    )
+    assert _refused(check_template_data, data) == (not well_formed)
+
+
+@given(st.dictionaries(st.from_regex(r"[a-z]{1,8}[0-9]", fullmatch=True), _printable, min_size=1, max_size=5))
+def test_template_values_are_delivered_cut_to_20_characters(values):
+    delivered = delivered_template_data({k: {"value": v} for k, v in values.items()})
+    assert delivered == {key: {"value": value[:20]} for key, value in values.items()}
+
+
+def test_template_delivery_drops_line_breaks_and_the_retired_first_and_remark():
+    data = {"first": {"value": "您好"}, "thing1": {"value": "第一行\n第二行"}, "remark": {"value": "谢谢"}}
+    assert delivered_template_data(data) == {"thing1": {"value": "第一行第二行"}}

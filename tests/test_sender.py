@@ -332,3 +332,31 @@ def test_grants_are_counted_once_per_tap_and_revoked_by_the_user(db, services, s
     assert notify.unused_grants(db, person.mp.id) == {}
     assert db.scalars(select(SubscribeGrant)).all()[0].client_reported_at is not None
     db.commit()
+
+
+def test_concurrent_senders_in_one_process_send_each_push_once(services, db, sandbox, noon):
+    import threading
+    from collections import Counter
+
+    from sqlalchemy import insert
+
+    rows = [{"app_name": "oa", "appid": OA["appid"], "kind": "official", "openid": f"o-{i}", "subscribed": True}
+            for i in range(60)]  # fmt: skip
+    db.execute(insert(Identity), rows)
+    for identity in db.scalars(select(Identity)):
+        sandbox.set_follower(OA["appid"], identity.openid)
+        content = {"template": {"key": "status_viewed", "data": {"job_title": "工程师", "company": "示例",
+                                                                 "status": "被查看", "changed_at": "12:00"}}}  # fmt: skip
+        notify.enqueue(db, purpose="test", identity_id=identity.id, content=content, channels=("template",),
+                       urgent=True)  # fmt: skip
+    db.commit()
+    services.settings.notify.batch_size = 7
+    sandbox.inject(TEMPLATE, latency=0.005, times=None)
+    threads = [threading.Thread(target=send_due, args=(services,)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    received = Counter(c.body["touser"] for c in sandbox.calls(TEMPLATE) if c.errcode == 0)
+    assert len(received) == 60 and set(received.values()) == {1}
+    assert {p.status for p in pushes(db)} == {"sent"}

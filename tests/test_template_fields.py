@@ -25,7 +25,9 @@ def test_a_cut_value_obeys_the_rules_of_its_kind(kind, value, official):
     assert not any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in out)
     assert "\n" not in out and "\r" not in out and not EMOJI.search(out)
     assert out == out.strip() and "  " not in out
-    if KINDS[kind].allowed is not None:
+    if kind == "name" and re.search("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]", out):
+        assert re.fullmatch("[·\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{1,10}", out)
+    elif KINDS[kind].allowed is not None:
         assert all(KINDS[kind].allowed.fullmatch(c) for c in out)
     assert fit(kind, out, official=official) == out  # cutting again changes nothing
 
@@ -49,6 +51,8 @@ def test_cutting_never_leaves_a_letter_without_its_marks_nor_splits_wide_charact
     assert fit("thing", "高级后端开发工程师（北京）👍\n急招") == "高级后端开发工程师（北京） 急招"
     assert fit("phrase", "面试邀请 interview") == "面试邀请"
     assert fit("character_string", "AB-12 中文") == "AB-12"
+    assert fit("name", "张三 Zhang San") == "张三"
+    assert fit("name", "Zhang San") == "Zhang San"
 
 
 def test_fields_are_filled_from_the_data():

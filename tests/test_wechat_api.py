@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import requests
 
@@ -170,7 +172,14 @@ def test_subscribe_message_data_must_fit_the_keyword_types(api, sandbox, data):
 def test_get_media(api, sandbox):
     sandbox.add_media(OA["appid"], "media-1", b"\x89PNG...", "image/png")
     assert api.get_media("oa", "media-1") == (b"\x89PNG...", "image/png")
+    assert sandbox.calls("/cgi-bin/media/get")[0].params["media_id"] == "media-1"
     assert errcode_of(lambda: api.get_media("oa", "media-2")) == 40007
+
+
+def test_get_media_follows_the_link_wechat_gives_for_a_video(api, sandbox):
+    sandbox.add_media(OA["appid"], "video-1", b"\x00\x00\x00\x18ftypmp42", "video/mp4")
+    assert api.get_media("oa", "video-1") == (b"\x00\x00\x00\x18ftypmp42", "video/mp4")
+    assert len(sandbox.calls("/video")) == 1
 
 
 def test_create_qrcode(api, sandbox):
@@ -236,3 +245,23 @@ def test_unreachable_wechat_is_unavailable(services):
     # Without the sandbox fixture the base URL points at a closed port.
     with pytest.raises(WeChatUnavailable):
         wechat_api(services).user_info("oa", "oa-1")
+
+
+def test_one_api_serves_many_threads_at_once(api, sandbox):
+    """The sender's pool shares one WeChatApi: every call goes out whole, to the right follower, once."""
+    openids = [f"oa-{i}" for i in range(24)]
+    for openid in openids:
+        sandbox.set_follower(OA["appid"], openid)
+        sandbox.touch(OA["appid"], openid, "message")
+    sandbox.inject("/cgi-bin/message/custom/send", latency=0.05, times=None)
+
+    def send(openid):
+        return api.send_custom("oa", openid, {"msgtype": "text", "text": {"content": f"to {openid}"}})
+
+    with ThreadPoolExecutor(12) as pool:
+        assert all(answer["errcode"] == 0 for answer in pool.map(send, openids))
+
+    for openid in openids:
+        (delivered,) = sandbox.inbox(OA["appid"], openid)
+        assert delivered.body["text"]["content"] == f"to {openid}"
+    assert len(sandbox.calls("/cgi-bin/stable_token")) == 1

@@ -56,6 +56,7 @@ def test_stable_mode_uses_stable_token_and_classic_mode_the_token_endpoint(worke
     workers[0].user_info("oa", "oa-1")
     if token_mode == "stable":
         (call,) = sandbox.calls("/cgi-bin/stable_token")
+        assert call.appid == OA["appid"]
         assert call.body == {"grant_type": "client_credential", "appid": OA["appid"], "secret": OA["appsecret"],
                              "force_refresh": False}  # fmt: skip
         assert sandbox.calls("/cgi-bin/token") == []

@@ -6,18 +6,23 @@ empty, so the callback never waits on WeChat.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wxbot import clock, privacy
 from wxbot.models.identity import Identity
 
+# built once: every delivery runs it, and building a statement costs as much CPU as running it
+_BY_OPENID = select(Identity).where(
+    Identity.appid == bindparam("appid"), Identity.openid == bindparam("openid")
+)
+
 
 def identity_for(session: Session, *, app_name: str, appid: str, openid: str) -> Identity:
     """The follower's identity on this official account, created on first contact."""
-    stmt = select(Identity).where(Identity.appid == appid, Identity.openid == openid)
-    identity = session.scalars(stmt).first()
+    key = {"appid": appid, "openid": openid}
+    identity = session.scalars(_BY_OPENID, key).first()
     if identity is not None:
         return identity
     identity = Identity(app_name=app_name, appid=appid, kind="official", openid=openid)
@@ -25,7 +30,7 @@ def identity_for(session: Session, *, app_name: str, appid: str, openid: str) ->
         with session.begin_nested():
             session.add(identity)
     except IntegrityError:  # first contact arriving twice at once: the other transaction created it
-        return session.scalars(stmt).one()
+        return session.scalars(_BY_OPENID, key).one()
     return identity
 
 

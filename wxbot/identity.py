@@ -355,5 +355,7 @@ rights.register(
     "identity",
     export_account,
     erase_account,
+    label="微信身份与登录",
+    erase_order=100,  # unlinks the identities the other modules find the account's data through
     tables=("login_sessions", "wxa_session_keys", "binding_tokens"),
 )

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from wxbot import followers, reply_window
+from wxbot import clock, followers, message_log, reply_window
 from wxbot.cache import Cache
 from wxbot.models.identity import Identity
 from wxbot.models.inbound import InboundMessage
@@ -66,6 +66,17 @@ class Inbound:
             return self.event_key or None
         return None
 
+    def subscription_items(self) -> list[dict[str, Any]]:
+        """The <List> entries of a subscribe_msg_popup/change/sent event, whichever wrapper WeChat used (its
+        docs' sample wraps change events in SubscribeMsgPopupEvent) and whether there was one entry or several
+        (wechat-platform.md §3.2)."""
+        for wrapper in ("SubscribeMsgPopupEvent", "SubscribeMsgChangeEvent", "SubscribeMsgSentEvent"):
+            container = self.fields.get(wrapper)
+            if isinstance(container, dict):
+                items = container.get("List", [])
+                return [i for i in (items if isinstance(items, list) else [items]) if isinstance(i, dict)]
+        return []
+
     @property
     def dedupe_key(self) -> str:
         """MsgId for messages; for events (no MsgId) sender, time, event and key, hashed so that neither
@@ -91,6 +102,15 @@ class Inbound:
 
 # Builds the reply to a new delivery inside its transaction: (session, identity) -> reply as a dict, or None.
 Respond = Callable[[Session, Identity], dict[str, Any] | None]
+
+
+class FallbackReply(Exception):
+    """Raised by a Respond whose work failed: the transaction is rolled back (no savepoint per delivery, a
+    round trip saved each time) and the delivery stored again with this reply and none of that work."""
+
+    def __init__(self, reply: dict[str, Any] | None) -> None:
+        super().__init__("respond failed")
+        self.reply = reply
 
 
 def receive(
@@ -133,47 +153,75 @@ def _wait_for_reply(cache: Cache, key: str, wait_seconds: float) -> tuple[dict[s
 def _store_once(
     session_factory: sessionmaker[Session], message: Inbound, respond: Respond
 ) -> dict[str, Any] | None:
-    session = session_factory()
-    try:
+    with session_factory() as session:
         try:
-            reply = _store(session, message, respond)
+            try:
+                reply = _store(session, message, respond)
+            except FallbackReply as failed:
+                # undo whatever the failed work wrote, then store the delivery with the fallback alone
+                session.rollback()
+                reply = _store(session, message, _answer(failed.reply))
             session.commit()
             return reply
         except IntegrityError:
             # a copy committed first (the insert waited for it): answer what it answered
             session.rollback()
-        row = session.scalars(
-            select(InboundMessage).where(
-                InboundMessage.appid == message.appid, InboundMessage.dedupe_key == message.dedupe_key
+            row = session.scalars(
+                select(InboundMessage).where(
+                    InboundMessage.appid == message.appid, InboundMessage.dedupe_key == message.dedupe_key
+                )
+            ).first()
+            if row is None:  # the conflict was not about this delivery
+                raise
+            log.info(
+                "repeated delivery answered as before app=%s type=%s", message.app_name, message.msg_type
             )
-        ).one()
-        log.info("repeated delivery answered as before app=%s type=%s", message.app_name, message.msg_type)
-        return row.reply
-    finally:
-        session.close()
+            return row.reply
+
+
+def _answer(reply: dict[str, Any] | None) -> Respond:
+    return lambda session, identity: reply
+
+
+# Built once, Core on the table: this is the hot path, where building statements and the ORM's unit of work
+# would cost more CPU than the round trips themselves.
+_MESSAGES = InboundMessage.__table__
+_INSERT = insert(_MESSAGES)  # type: ignore[arg-type]
+_SET_REPLY = (
+    update(_MESSAGES)  # type: ignore[arg-type]
+    .where(_MESSAGES.c.id == bindparam("row_id"))
+    .values(reply=bindparam("reply"))
+)
 
 
 def _store(session: Session, message: Inbound, respond: Respond) -> dict[str, Any] | None:
+    """The row first: a copy that loses the race fails on its insert (after waiting for the winner's
+    commit) before any handler runs. Then the delivery's effects and the reply, in the same transaction."""
     identity = followers.identity_for(
         session, app_name=message.app_name, appid=message.appid, openid=message.openid
     )
-    row = InboundMessage(
-        app_name=message.app_name,
-        appid=message.appid,
-        dedupe_key=message.dedupe_key,
-        identity_id=identity.id,
-        msg_type=message.msg_type,
-        event=message.event,
-        event_key=message.event_key,
-        msg_id=message.msg_id,
-        sent_at=message.sent_at,
-        fields=message.fields,
+    inserted = session.connection().execute(
+        _INSERT,
+        {
+            "app_name": message.app_name,
+            "appid": message.appid,
+            "dedupe_key": message.dedupe_key,
+            "identity_id": identity.id,
+            "msg_type": message.msg_type,
+            "event": message.event,
+            "event_key": message.event_key,
+            "msg_id": message.msg_id,
+            "sent_at": message.sent_at,
+            "fields": message_log.storable_fields(message.fields),
+            "received_at": clock.now(),
+        },
     )
-    session.add(row)
-    session.flush()  # the unique key decides here, before anything else changes
     _update_follower(session, identity, message)
-    row.reply = respond(session, identity)
-    return row.reply
+    reply = respond(session, identity)
+    if reply is not None:
+        (row_id,) = inserted.inserted_primary_key  # type: ignore[misc]
+        session.connection().execute(_SET_REPLY, {"row_id": row_id, "reply": reply})
+    return reply
 
 
 def _update_follower(session: Session, identity: Identity, message: Inbound) -> None:
@@ -181,6 +229,7 @@ def _update_follower(session: Session, identity: Identity, message: Inbound) -> 
         followers.followed(session, identity, message.scene)
     elif message.event == "unsubscribe":
         followers.unfollowed(session, identity)
+        reply_window.close(session, identity.id)
     elif message.event == "scan":
         followers.scanned(session, identity, message.scene)
     if message.msg_type != "event" or message.event in USER_EVENTS:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from wxbot.pii import mask_id_number, mask_identifier, mask_phone
+from wxbot.pii import ID_NUMBER_PATTERN, PHONE_PATTERN, mask_id_number, mask_identifier, mask_phone
 
 # Keys whose values are secrets or identifiers, in key=value (URLs, forms), "key": "value" (JSON),
 # 'key': 'value' (Python reprs) and <Key><![CDATA[value]]> (WeChat XML) shapes.
@@ -42,16 +42,6 @@ _XML_FIELD = re.compile(
 )
 _BEARER = re.compile(r"(?P<scheme>\bBearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 
-# Resident ID numbers: 18 characters (region, birth date YYYYMMDD, sequence, check digit or X) or the old
-# 15 digits (YYMMDD); the birth-date shape keeps message ids and timestamps from looking like one.
-_DATE8 = r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
-_DATE6 = r"\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
-_ID_NUMBER = re.compile(
-    rf"(?<![0-9A-Za-z])(?:[1-9]\d{{5}}{_DATE8}\d{{3}}[\dXx]|[1-9]\d{{5}}{_DATE6}\d{{3}})(?![0-9A-Za-z])"
-)
-# Mainland mobile numbers, with or without +86, written together or as 3-4-4 groups, not inside a longer
-# run of digits.
-_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
 # openids and unionids: 26-30 character base64url strings beginning with "o" (as WeChat issues them).
 # Requiring a capital or a digit keeps long snake_case words that begin with "o" readable.
 _OPENID = re.compile(r"(?<![A-Za-z0-9_-])o(?=[a-z_-]*[A-Z0-9])[A-Za-z0-9_-]{25,29}(?![A-Za-z0-9_-])")
@@ -80,9 +70,9 @@ def mask_text(text: str) -> str:
         lambda m: f"<{m.group('tag')}>{m.group('cdata') or ''}{mask_identifier(m.group('value'))}", text
     )
     text = _BEARER.sub(lambda m: f"{m.group('scheme')}***", text)
-    text = _ID_NUMBER.sub(lambda m: mask_id_number(m.group(0)), text)
+    text = ID_NUMBER_PATTERN.sub(lambda m: mask_id_number(m.group(0)), text)
     text = _OPENID.sub(lambda m: mask_identifier(m.group(0)), text)
-    return _PHONE.sub(lambda m: mask_phone(m.group(1) + m.group(2) + m.group(3)), text)
+    return PHONE_PATTERN.sub(lambda m: mask_phone(m.group(1) + m.group(2) + m.group(3)), text)
 
 
 # The attributes every LogRecord has; anything else on a record came from `extra=` and is masked too.

@@ -14,6 +14,19 @@ from wxbot.erasure import erase_rows
 from wxbot.models.identity import Identity
 from wxbot.models.inbound import InboundMessage
 from wxbot.models.reply_window import ReplyWindow
+from wxbot.pii import mask_numbers
+
+# The delivery fields that carry what the follower typed or said (voice recognition).
+_TYPED_FIELDS = ("Content", "Recognition")
+
+
+def storable_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """What the log keeps of a delivery: phone and ID numbers the follower typed are masked, so the
+    database never holds them in clear (handlers still see the message as it came)."""
+    return {
+        key: mask_numbers(value) if key in _TYPED_FIELDS and isinstance(value, str) else value
+        for key, value in fields.items()
+    }
 
 
 def _of_account(account_id: int) -> Any:

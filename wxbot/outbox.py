@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import literal_column, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -66,8 +66,9 @@ class Send:
 
     @property
     def client_msg_id(self) -> str:
-        # template/send's 防重入 id: a re-send of the same notification is recognised by WeChat too
-        return f"wxbot-{self.notification_id}-{self.attempts}"
+        # template/send's 防重入 id, the same for every try of one notification: when a sender died after
+        # WeChat accepted the message, WeChat can recognise the next sender's try (semantics unconfirmed)
+        return f"wxbot-{self.notification_id}"
 
 
 @dataclass
@@ -109,7 +110,7 @@ class _Plan:
     row: Notification
     candidates: list[_Candidate]
     why_not: list[str]  # "channel:reason" for channels that cannot be used
-    paused_until: datetime | None  # the only usable channel is paused until then
+    paused_until: datetime | None  # no channel now, but a paused one is back then
 
 
 def claim(session: Session, settings: Settings, *, limit: int) -> Claim:
@@ -520,33 +521,36 @@ def record(session: Session, settings: Settings, token: str, results: Sequence[R
     summary = Summary()
     sent = [r for r in results if r.error is None]
     if sent:
-        # One statement for the batch: the per-row values come in CASE expressions.
-        def per_row(value: Any) -> Any:
-            return case({r.send.notification_id: value(r) for r in sent}, value=Notification.id)
-
-        stmt = (
-            update(Notification)
-            .where(
-                Notification.id.in_([r.send.notification_id for r in sent]),
-                Notification.claim_token == token,
-                Notification.status == "sending",
+        # One UPDATE per (channel, app) for the whole batch; the per-row values are integers and digit strings
+        # we checked, written as CASE literals (a statement per row costs a round trip each).
+        groups: dict[tuple[str, str], list[Result]] = defaultdict(list)
+        for r in sent:
+            groups[(r.send.channel, r.send.app_name)].append(r)
+        done = 0
+        for (channel, app_name), group in groups.items():
+            stmt = (
+                update(Notification)
+                .where(
+                    Notification.id.in_([r.send.notification_id for r in group]),
+                    Notification.claim_token == token,
+                    Notification.status == "sending",
+                )
+                .values(
+                    status="sent",
+                    sent_at=now,
+                    channel=channel,
+                    sent_app=app_name,
+                    msgid=_case_by_id((r.send.notification_id, _msgid(r.answer)) for r in group),
+                    sent_identity_id=_case_by_id((r.send.notification_id, r.send.identity_id) for r in group),
+                    next_attempt_at=None,
+                    claim_token=None,
+                    reason=None,
+                    detail=None,
+                    errcode=None,
+                )
+                .execution_options(synchronize_session=False)
             )
-            .values(
-                status="sent",
-                sent_at=now,
-                msgid=per_row(lambda r: _msgid(r.answer)),
-                channel=per_row(lambda r: r.send.channel),
-                sent_app=per_row(lambda r: r.send.app_name),
-                sent_identity_id=per_row(lambda r: r.send.identity_id),
-                next_attempt_at=None,
-                claim_token=None,
-                reason=None,
-                detail=None,
-                errcode=None,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        done = int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+            done += int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
         summary.sent = done
         if done != len(sent):
             summary.lost += len(sent) - done
@@ -558,8 +562,24 @@ def record(session: Session, settings: Settings, token: str, results: Sequence[R
 
 
 def _msgid(answer: dict[str, Any] | None) -> str | None:
-    value = (answer or {}).get("msgid")
-    return None if value is None else str(value)
+    value = str((answer or {}).get("msgid", ""))
+    return value if value.isdigit() and len(value) <= 32 else None
+
+
+def _case_by_id(pairs: Iterable[tuple[int, int | str | None]]) -> Any:
+    """CASE id WHEN 1 THEN ... END from integer ids and integer or digit-string values (never free text)."""
+    whens = []
+    for row_id, value in pairs:
+        if value is None:
+            literal = "NULL"
+        elif isinstance(value, int):
+            literal = str(int(value))
+        elif value.isdigit():
+            literal = f"'{value}'"
+        else:
+            raise ValueError("only integers and digit strings")
+        whens.append(f"WHEN {int(row_id)} THEN {literal}")
+    return literal_column(f"CASE id {' '.join(whens)} END")
 
 
 def _record_failure(

@@ -102,6 +102,23 @@ def _decode(token: str) -> bytes:
 
 _NON_DIGITS = re.compile(r"\D")
 
+# Resident ID numbers: 18 characters (region, birth date YYYYMMDD, sequence, check digit or X) or the old
+# 15 digits (YYMMDD); the birth-date shape keeps message ids and timestamps from looking like one.
+_DATE8 = r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+_DATE6 = r"\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+ID_NUMBER_PATTERN = re.compile(
+    rf"(?<![0-9A-Za-z])(?:[1-9]\d{{5}}{_DATE8}\d{{3}}[\dXx]|[1-9]\d{{5}}{_DATE6}\d{{3}})(?![0-9A-Za-z])"
+)
+# Mainland mobile numbers, with or without +86, written together or as 3-4-4 groups, not inside a longer
+# run of digits.
+PHONE_PATTERN = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
+
+
+def mask_numbers(text: str) -> str:
+    """Free text with the phone and ID numbers in it masked (what people type into messages)."""
+    text = ID_NUMBER_PATTERN.sub(lambda m: mask_id_number(m.group(0)), text)
+    return PHONE_PATTERN.sub(lambda m: mask_phone(m.group(1) + m.group(2) + m.group(3)), text)
+
 
 def normalise_phone(raw: str) -> str:
     """+86 138-0013-8000 -> 13800138000; raises ValueError for anything that is not a mainland mobile."""

@@ -12,23 +12,24 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from wxbot import audit, clock, consent, retention, rights
 from wxbot.erasure import erase_rows
-from wxbot.logs import mask_text
 from wxbot.models.identity import Account, Identity
 from wxbot.models.ledger import Consent
 from wxbot.models.privacy import PrivacyRequest
-from wxbot.pii import PiiKeys, mask_identifier, mask_phone
+from wxbot.pii import PiiKeys, mask_numbers, mask_phone
 
 RESPONSE_DAYS = 15  # the policy: requests are answered, and cancellations reviewed, within 15 days
 MIN_AGE = 16  # the policy, §九: nobody under 16
-# The oldest usual age at graduation (a bachelor's degree): a graduation year tells the latest possible
-# birth year, so only those who are under 16 even on that reading are refused.
+# A graduation year read with the oldest usual age at graduation (a bachelor's degree) gives the earliest
+# plausible birth year: only those under 16 even on that reading are refused.
 TYPICAL_GRADUATION_AGE = 22
 MAX_MESSAGE_CHARS = 1000
+# Consents the account itself rests on (the policy, and the phone number that keys it)
+ACCOUNT_CONSENTS = ("privacy_policy", "phone")
 # The tables this module answers for; every other table with personal columns belongs to a rights module.
 CORE_TABLES = ("accounts", "identities", "consents", "privacy_requests")
 
@@ -123,22 +124,22 @@ def access_summary(
 ) -> dict[str, Any]:
     """What an export holds, counted per kind of data (for a chat reply); tracked and audited as an export."""
     data = export_account(session, pii, account_id, actor=actor, channel=channel)
-    counts = {
-        "微信身份": len(data["account"]["identities"]),
-        "授权记录": len(data["account"]["consents"]),
-    }
+    counts = {"授权记录": len(data["account"]["consents"])}
     for module in rights.modules():
-        exported = data["modules"].get(module.name)
-        counts[module.label] = (
-            len(exported) if isinstance(exported, list | dict) else int(exported is not None)
-        )
+        counts[module.label] = _count(data["modules"].get(module.name))
     return {"phone": data["account"]["phone"], "counts": counts}
 
 
+def _count(exported: Any) -> int:
+    """How many things an export holds: a list's items, or the items of a record's lists."""
+    if isinstance(exported, list):
+        return len(exported)
+    if isinstance(exported, dict):
+        return sum(len(v) for v in exported.values() if isinstance(v, list)) or int(bool(exported))
+    return int(exported is not None)
+
+
 def _core_export(session: Session, pii: PiiKeys, account: Account) -> dict[str, Any]:
-    identities = session.scalars(
-        select(Identity).where(Identity.account_id == account.id).order_by(Identity.id)
-    )
     requests = session.scalars(
         select(PrivacyRequest).where(PrivacyRequest.account_id == account.id).order_by(PrivacyRequest.id)
     )
@@ -147,20 +148,6 @@ def _core_export(session: Session, pii: PiiKeys, account: Account) -> dict[str, 
         "phone": mask_phone(pii.decrypt(account.phone_enc)) if account.phone_enc else None,
         "reminder_pref": account.reminder_pref,
         "created_at": _iso(account.created_at),
-        "identities": [
-            {
-                "app": i.app_name,
-                "kind": i.kind,
-                "openid": mask_identifier(i.openid),
-                "has_unionid": i.unionid is not None,
-                "subscribed": i.subscribed,
-                "subscribed_at": _iso(i.subscribed_at),
-                "unsubscribed_at": _iso(i.unsubscribed_at),
-                "last_interaction_at": _iso(i.last_interaction_at),
-                "created_at": _iso(i.created_at),
-            }
-            for i in identities
-        ],
         "consents": [
             {
                 "kind": c.kind,
@@ -263,7 +250,7 @@ def request_correction(session: Session, account_id: int, message: str, *, chann
         kind="correction",
         channel=channel,
         completed=False,
-        message=mask_text(message),
+        message=mask_numbers(message),
     )
 
 
@@ -306,6 +293,9 @@ def withdraw_consent(
     _account(session, account_id)
     if kind not in consent.KINDS:
         raise PrivacyError("unknown_consent", f"{kind}: 没有这种授权")
+    if kind in ACCOUNT_CONSENTS:
+        # Without these there is no account to serve: withdrawing them is cancelling it (policy §六, 注销权).
+        raise PrivacyError("needs_cancellation", "这项授权是账号的前提；不再同意请注销账号")
     count = consent.withdraw(session, kind=kind, account_id=account_id, scope=scope)
     _track(
         session,
@@ -414,10 +404,12 @@ def complete_cancellation(session: Session, request_id: int) -> bool:
 
 def erase_account(session: Session, account_id: int, *, actor: str) -> dict[str, rights.Counts]:
     """Erase or anonymise the account's data in every module, unlink every identity. Cannot be undone."""
+    # Taken first: a module's erase may unlink identities, and the core still has to anonymise them.
+    identity_ids = list(session.scalars(select(Identity.id).where(Identity.account_id == account_id)))
     counts: dict[str, rights.Counts] = {}
-    for module in rights.modules():
+    for module in rights.erase_sequence():
         counts[module.name] = module.erase(session, account_id)
-    counts["account"] = _erase_core(session, account_id, actor=actor)
+    counts["account"] = _erase_core(session, account_id, identity_ids, actor=actor)
     summary = "; ".join(f"{m}: {sum(c.values())}" for m, c in counts.items())
     audit.log(
         session,
@@ -430,18 +422,24 @@ def erase_account(session: Session, account_id: int, *, actor: str) -> dict[str,
     return counts
 
 
-def _erase_core(session: Session, account_id: int, *, actor: str) -> rights.Counts:
-    consents = session.execute(delete(Consent).where(consent.of_person(session, account_id, None))).rowcount  # type: ignore[attr-defined]
+def _erase_core(session: Session, account_id: int, identity_ids: list[int], *, actor: str) -> rights.Counts:
+    consents = session.execute(
+        delete(Consent).where(or_(Consent.account_id == account_id, Consent.identity_id.in_(identity_ids)))
+    ).rowcount  # type: ignore[attr-defined]
     erase_rows(session, PrivacyRequest, PrivacyRequest.account_id == account_id)
-    identity_ids = list(session.scalars(select(Identity.id).where(Identity.account_id == account_id)))
     if identity_ids:
+        still_linked = set(
+            session.scalars(
+                select(Identity.id).where(Identity.id.in_(identity_ids), Identity.account_id == account_id)
+            )
+        )
         erase_rows(session, Identity, Identity.id.in_(identity_ids))
         session.execute(
             update(Identity)
             .where(Identity.id.in_(identity_ids))
             .values(account_id=None, last_interaction_at=None, unionid_checked_at=None)
         )
-        for identity_id in identity_ids:
+        for identity_id in sorted(still_linked):  # a module that unlinked one has audited it already
             audit.log(
                 session,
                 actor=actor,
@@ -459,6 +457,18 @@ def _erase_core(session: Session, account_id: int, *, actor: str) -> rights.Coun
 
 
 # ---------------------------------------------------------------- requests, for admins
+
+
+def requests_of(session: Session, account_id: int) -> list[PrivacyRequest]:
+    """The account's own requests, newest first."""
+    return list(
+        session.scalars(
+            select(PrivacyRequest)
+            .where(PrivacyRequest.account_id == account_id)
+            .order_by(PrivacyRequest.id.desc())
+            .limit(200)
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -495,6 +505,16 @@ def open_requests(session: Session, *, only_overdue: bool = False, limit: int = 
         )
         for r in rows
     ]
+
+
+def request_counts(session: Session) -> dict[str, int]:
+    """For a badge: how many requests are pending, and how many of those are overdue."""
+    now = clock.now()
+    pending = select(func.count()).select_from(PrivacyRequest).where(PrivacyRequest.status == "pending")
+    return {
+        "pending": session.scalar(pending) or 0,
+        "overdue": session.scalar(pending.where(PrivacyRequest.due_at < now)) or 0,
+    }
 
 
 def request_message(session: Session, request_id: int, *, actor: str) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,28 +30,41 @@ class WindowStatus:
     expires_at: datetime | None  # when the last usable grant ends; None when closed
 
 
+# built once: every delivery runs it (Core on the table, no ORM bookkeeping)
+_RENEW = (
+    update(ReplyWindow.__table__)  # type: ignore[arg-type]
+    .where(
+        ReplyWindow.__table__.c.identity_id == bindparam("w_identity_id"),
+        ReplyWindow.__table__.c.kind == bindparam("w_kind"),
+    )
+    .values(
+        opened_at=bindparam("opened_at"), expires_at=bindparam("expires_at"), remaining=bindparam("remaining")
+    )
+)
+
+
 def record_trigger(session: Session, identity_id: int, kind: str) -> None:
     """The follower did something that opens a window of `kind` (message | action): grant it afresh."""
     ttl, quota = GRANTS[kind]
     now = clock.now()
     values = {"opened_at": now, "expires_at": now + ttl, "remaining": quota}
-    if _refresh(session, identity_id, kind, values):
+    if _renew(session, identity_id, kind, values):
         return
     try:
         with session.begin_nested():
             session.add(ReplyWindow(identity_id=identity_id, kind=kind, **values))
     except IntegrityError:  # another transaction opened it first: ours is as fresh
-        _refresh(session, identity_id, kind, values)
+        _renew(session, identity_id, kind, values)
 
 
-def _refresh(session: Session, identity_id: int, kind: str, values: dict[str, object]) -> bool:
-    stmt = (
-        update(ReplyWindow)
-        .where(ReplyWindow.identity_id == identity_id, ReplyWindow.kind == kind)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return session.execute(stmt).rowcount > 0  # type: ignore[attr-defined,no-any-return]
+def _renew(session: Session, identity_id: int, kind: str, values: dict[str, object]) -> bool:
+    params = {"w_identity_id": identity_id, "w_kind": kind, **values}
+    return session.connection().execute(_RENEW, params).rowcount > 0
+
+
+def close(session: Session, identity_id: int) -> None:
+    """The follower left (unsubscribe): WeChat refuses customer-service messages to them (45015)."""
+    session.execute(delete(ReplyWindow).where(ReplyWindow.identity_id == identity_id))
 
 
 def _usable(session: Session, identity_id: int) -> list[ReplyWindow]:

@@ -10,6 +10,8 @@ DATA_MODULES below so that every process (web and jobs) has loaded it before the
   erase(session, account_id) -> {"what": count} of rows erased or anonymised (counts, never content);
       runs inside the cancellation's transaction, before identities are unlinked
   label: what a person reads for this data (e.g. "留言"), in summaries on the official account
+  erase_order: erasures run from the lowest up (default 0); a module whose erase removes what others find
+      the account's data by (the identity module unlinks identities) registers a higher one
   tables: the tables whose personal columns this module answers for (a test checks that every table
       with a personal column is claimed by a module)
   deletions: {"conversations": fn(session, account_id) -> count}: data the user may delete on its own
@@ -36,6 +38,7 @@ DATA_MODULES: tuple[str, ...] = (
     "wxbot.privacy",
     "wxbot.identity",
     "wxbot.message_log",
+    "wxbot.logins",
     "wxbot.applications",
     "wxbot.notify",
     "wxbot.events",
@@ -57,6 +60,7 @@ class DataModule:
     export: Callable[[Session, int], Any]
     erase: Callable[[Session, int], Counts]
     label: str = ""
+    erase_order: int = 0
     tables: tuple[str, ...] = ()
     deletions: Mapping[str, Callable[[Session, int], int]] = field(default_factory=dict)
     correctable: tuple[str, ...] = ()
@@ -73,6 +77,7 @@ def register(
     erase: Callable[[Session, int], Counts],
     *,
     label: str = "",
+    erase_order: int = 0,
     tables: tuple[str, ...] = (),
     deletions: Mapping[str, Callable[[Session, int], int]] | None = None,
     correctable: tuple[str, ...] = (),
@@ -82,15 +87,16 @@ def register(
     if correctable and correct is None:
         raise ValueError(f"{name}: correctable fields need a correct function")
     _modules[name] = DataModule(
-        name,
-        export,
-        erase,
-        label or name,
-        tables,
-        dict(deletions or {}),
-        correctable,
-        correct,
-        forget_follower,
+        name=name,
+        export=export,
+        erase=erase,
+        label=label or name,
+        erase_order=erase_order,
+        tables=tables,
+        deletions=dict(deletions or {}),
+        correctable=correctable,
+        correct=correct,
+        forget_follower=forget_follower,
     )
 
 
@@ -107,6 +113,11 @@ def load() -> None:
 def modules() -> list[DataModule]:
     load()
     return list(_modules.values())
+
+
+def erase_sequence() -> list[DataModule]:
+    """The modules in the order their erasures run."""
+    return sorted(modules(), key=lambda m: m.erase_order)
 
 
 def module(name: str) -> DataModule | None:

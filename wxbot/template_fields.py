@@ -41,11 +41,12 @@ KINDS: dict[str, Kind] = {
     "amount": Kind(16),
     "phone_number": Kind(17, re.compile(r"[0-9+\-() ]")),
     "car_number": Kind(8, re.compile(rf"[A-Za-z0-9{_CJK}]")),
-    "name": Kind(20, re.compile(rf"[A-Za-z·. {_CJK}]")),
+    "name": Kind(20, re.compile(r"[A-Za-z. ]")),  # or, for a Chinese name, see _NAME_CJK
     "phrase": Kind(5, re.compile(rf"[{_CJK}]")),
     "const": Kind(20, ellipsis=True),
 }
-_NAME_CJK_LIMIT = 10
+# a name is 10 Chinese characters (with ·) or 20 letters, never a mix
+_NAME_CJK = Kind(10, re.compile(rf"[·{_CJK}]"))
 
 # Emoji and pictographs WeChat strips (or refuses): the symbol blocks, flags, keycaps, variation selectors.
 _EMOJI = re.compile(
@@ -103,12 +104,12 @@ def fit(kind: str, value: str, *, official: bool = False) -> str:
     """`value` made acceptable for a field of `kind` (official: a template message, at most 20 characters)."""
     rule = KINDS.get(kind, KINDS["thing"])
     text = clean(value)
+    if kind == "name" and re.search(f"[{_CJK}]", text):
+        rule = _NAME_CJK
     if rule.allowed is not None:
         text = "".join(ch for ch in text if rule.allowed.fullmatch(ch))
         text = _SPACES.sub(" ", text).strip()
     limit = rule.limit
-    if kind == "name" and any(re.fullmatch(f"[{_CJK}]", ch) for ch in text):
-        limit = _NAME_CJK_LIMIT
     if official:
         limit = min(limit, OFFICIAL_LIMIT)
     return _cut(text, limit, rule.ellipsis)

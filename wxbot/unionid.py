@@ -1,5 +1,6 @@
 """What WeChat's user/info tells us about an official-account follower: the unionid, and whether they still
-follow. The unionid joins the follower to the person's other identities (mini program) and their account."""
+follow. The unionid joins the follower to the person's other identities and their account
+(wxbot.identity.adopt_unionid)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wxbot import clock
+from wxbot import clock, followers
 from wxbot import identity as identities
 from wxbot.models.identity import Identity
 
@@ -39,15 +40,14 @@ def record_user_info(
     identity = _unchanged(session, identity_id, subscribed_at)
     if identity is None:
         return
+    identity.unionid_checked_at = clock.now()
     if info.get("subscribe") == 1:
         unionid = info.get("unionid")
         if isinstance(unionid, str) and 0 < len(unionid) <= MAX_UNIONID_LENGTH:
             identities.adopt_unionid(session, identity, unionid, actor="job:unionid")
     else:
         # WeChat says they no longer follow: their unsubscribe event was lost (or is still on its way).
-        identity.subscribed = False
-        identity.unsubscribed_at = identity.unsubscribed_at or clock.now()
-    identity.unionid_checked_at = clock.now()
+        followers.unfollowed(session, identity)
 
 
 def record_unknown(session: Session, identity_id: int, subscribed_at: datetime | None) -> None:

@@ -15,13 +15,13 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from wxbot.handlers.replies import NewsReply, Reply, TextReply, text_reply
-from wxbot.inbound import Inbound
+from wxbot.inbound import FallbackReply, Inbound
 from wxbot.models.identity import Identity
+from wxbot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class HandlerContext:
     message: Inbound
     identity: Identity
     session: Session
-    services: Any  # wxbot.services.Services
+    services: Services
     match: re.Match[str] | None = None  # set for regex rules
 
 
@@ -125,7 +125,8 @@ class Router:
         return handler
 
     def dispatch(self, ctx: HandlerContext) -> Reply | None:
-        """The reply of the first matching rule (or the default). Never raises for a handler's fault."""
+        """The reply of the first matching rule (or the default). A handler that fails is logged and turned
+        into FallbackReply(apology): the delivery is then stored without anything the handler wrote."""
         handler, description = self.default_handler, "default"
         for rule in self.rules:
             found = rule.matches(ctx)
@@ -136,12 +137,11 @@ class Router:
         if handler is None:
             return None
         try:
-            with ctx.session.begin_nested():
-                reply = handler(ctx)
-                if reply is not None and not isinstance(reply, TextReply | NewsReply):
-                    raise TypeError(f"handler returned {type(reply).__name__}, not a reply")
-                return reply
-        except Exception:
+            reply = handler(ctx)
+            if reply is not None and not isinstance(reply, TextReply | NewsReply):
+                raise TypeError(f"handler returned {type(reply).__name__}, not a reply")
+            return reply
+        except Exception as exc:
             log.exception(
                 "handler %s (%s) failed on %s/%s app=%s",
                 getattr(handler, "__qualname__", type(handler).__name__),
@@ -150,7 +150,7 @@ class Router:
                 ctx.message.event or "-",
                 ctx.message.app_name,
             )
-            return text_reply("error")
+            raise FallbackReply(text_reply("error").to_dict()) from exc
 
 
 # The application's router; handler modules register on it (see wxbot/handlers/__init__.py).

@@ -155,6 +155,8 @@ def phone_from_encrypted_data(encrypted_data: str, iv: str) -> str:
         )
     except wxa_crypto.WrongApp:
         abort_api(400, "invalid_field", "the data was issued to another app", field="encrypted_data")
+    if not isinstance(data.get("purePhoneNumber"), str):
+        abort_api(400, "invalid_field", "the data holds no phone number", field="encrypted_data")
     return pure_phone(data)
 
 
@@ -172,10 +174,10 @@ def spend_phone_lookup() -> None:
     """Phone lookups cost money per success (wechat-platform.md 7.2): a daily cap per user and per app."""
     settings, cache = services().settings, services().cache
     day = local_day(settings.app.timezone)
-    per_identity = cache.incr(f"phone-lookups:{g.identity.id}:{day}", ttl=2 * 86400)
+    per_identity = cache.incr(f"phone-lookups:identity:{g.identity.id}:{day}", ttl=2 * 86400)
     if per_identity > settings.identity.phone_lookups_per_identity_per_day:
         abort_api(429, "rate_limited", "too many phone authorisations today; try again tomorrow")
-    per_app = cache.incr(f"phone-lookups:{g.miniprogram.appid}:{day}", ttl=2 * 86400)
+    per_app = cache.incr(f"phone-lookups:app:{g.miniprogram.appid}:{day}", ttl=2 * 86400)
     if per_app > settings.identity.phone_lookups_per_app_per_day:
         abort_api(429, "rate_limited", "phone authorisation is busy today; try again tomorrow")
 

@@ -73,7 +73,7 @@ def show_event(event_id: str) -> dict[str, Any]:
 
 @bp.post("/events/<event_id>/signup")
 @login_required(linked=True)
-def sign_up(event_id: str) -> tuple[dict[str, Any], int]:
+def signup_for_event(event_id: str) -> tuple[dict[str, Any], int]:
     answers = json_body()
     session = db()
     row = events.signup(
@@ -92,7 +92,7 @@ def sign_up(event_id: str) -> tuple[dict[str, Any], int]:
 
 @bp.delete("/events/<event_id>/signup")
 @login_required(linked=True)
-def cancel(event_id: str) -> dict[str, Any]:
+def cancel_signup(event_id: str) -> dict[str, Any]:
     session = db()
     row = events.cancel_signup(session, event_id=event_id, account_id=g.account.id)
     session.commit()

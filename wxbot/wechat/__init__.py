@@ -1,2 +1,2 @@
 """Everything that talks to WeChat lives in this package: API clients and the token store (api.py, tokens.py),
-the callback gateway (gateway.py, crypto.py), and the sandbox WeChat (sandbox/)."""
+the callback gateway (gateway.py, crypto.py, messages.py), and the sandbox WeChat (sandbox/)."""

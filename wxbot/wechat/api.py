@@ -8,6 +8,7 @@ over a requests Session per thread (the sender calls from a pool of threads).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -95,6 +96,8 @@ class _Client(WeChatClient):  # type: ignore[misc]
         else:
             url = kwargs.pop("api_base_url", self.API_BASE_URL) + url_or_endpoint
         kwargs.pop("api_base_url", None)
+        if not url.startswith(WECHAT_API_HOST + "/"):
+            raise ValueError(f"not a WeChat API URL: {url.split('?')[0]}")
         path = url.removeprefix(WECHAT_API_HOST)
         url = self.base_url + path
         params = kwargs.setdefault("params", {})
@@ -112,8 +115,6 @@ class _Client(WeChatClient):  # type: ignore[misc]
 
 
 def _json_bytes(data: dict[str, Any]) -> bytes:
-    import json
-
     return json.dumps(data, ensure_ascii=False).encode()
 
 

@@ -8,6 +8,9 @@ is a 4xx with a short plain-text reason, logged without personal data. An accoun
 takes encrypted deliveries only: a plaintext body is signed by nothing but the query, which the encrypted
 modes also expose, so accepting both would let a captured query carry a forged plaintext body.
 
+Bodies are XML, WeChat's default data format; an account switched to JSON pushes in the console gets 400s
+(keep the console's 数据格式 on XML).
+
 An accepted delivery goes to wxbot.inbound.receive (stored once, retries answered as before) with the
 router building the reply; the answer is the passive reply (encrypted in encrypted modes), or `success` in
 plaintext mode and an empty body in encrypted mode when there is nothing to say (wechat-platform.md §2).
@@ -161,6 +164,8 @@ def receive(name: str) -> Response:
         except BadMessage as exc:
             raise Refused(400, str(exc)) from exc
         to_user = fields.get("ToUserName")
+        if not isinstance(to_user, str) or not to_user or len(to_user) > 64:
+            raise Refused(400, "ToUserName is missing or malformed")
         if account.original_id and to_user != account.original_id:
             raise Refused(403, "ToUserName is not this account")
     except Refused as exc:
@@ -191,7 +196,7 @@ def receive(name: str) -> Response:
     xml = render_reply(
         reply_from_dict(stored),
         to_openid=message.openid,
-        from_account=str(to_user or account.original_id),
+        from_account=to_user,
         create_time=clock.timestamp(),
     )
     if encrypted:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Response, request
 
@@ -78,11 +79,20 @@ def create_sandbox_app(state: SandboxState) -> Flask:
         return state.phone_number(appid, body)
 
     @endpoint("/cgi-bin/media/get", ["GET"])
-    def media_get(appid: str, params: dict[str, str], _body: Any) -> Response:
+    def media_get(appid: str, params: dict[str, str], _body: Any) -> dict[str, Any] | Response:
         media_id = params.get("media_id", "")
         content, content_type = state.media(appid, media_id)
+        if content_type.startswith("video/"):
+            # WeChat answers a video with a link to download it from, not with the file.
+            return {"video_url": f"{request.host_url.rstrip('/')}{request.script_root}/video?"
+                                 f"appid={quote(appid)}&media_id={quote(media_id)}"}  # fmt: skip
         disposition = f'attachment; filename="{media_id}"'
         return Response(content, content_type=content_type, headers={"Content-disposition": disposition})
+
+    @endpoint("/video", ["GET"], token=False)
+    def video(_appid: str, params: dict[str, str], _body: Any) -> Response:
+        content, content_type = state.media(params.get("appid", ""), params.get("media_id", ""))
+        return Response(content, content_type=content_type)
 
     @endpoint("/cgi-bin/qrcode/create", ["POST"])
     def qrcode_create(appid: str, _params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +120,9 @@ def _serve(state: SandboxState, path: str, token_required: bool, work: Work) -> 
     injection = state.take_injection(path)
     if injection is not None and injection.latency:
         time.sleep(injection.latency)
-    appid: str | None = params.get("appid")
+    appid: str | None = params.get("appid") or (
+        str(body.get("appid")) if isinstance(body, dict) and body.get("appid") else None
+    )
     if injection is not None and injection.http_status is not None:
         state.record(Call(path, params, body, clock.now(), appid, -1, injection.http_status))
         return Response("<html><body>502 Bad Gateway</body></html>", status=injection.http_status,
@@ -127,11 +139,16 @@ def _serve(state: SandboxState, path: str, token_required: bool, work: Work) -> 
         errcode = 0
     except SandboxError as exc:
         errcode = exc.errcode
-        answer = {"errcode": exc.errcode, "errmsg": f"{exc.errmsg} rid: {secrets.token_hex(12)}"}
+        answer = {"errcode": exc.errcode, "errmsg": f"{exc.errmsg} rid: {_rid()}"}
     state.record(Call(path, params, body, clock.now(), appid, errcode))
     if isinstance(answer, Response):
         return answer
     return Response(json.dumps(answer, ensure_ascii=False), mimetype="application/json")
+
+
+def _rid() -> str:
+    """A request id shaped like WeChat's (it appends one to every errmsg)."""
+    return "-".join(secrets.token_hex(4) for _ in range(3))
 
 
 def _json_body() -> Any:

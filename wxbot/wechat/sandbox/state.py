@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,11 +25,13 @@ CLASSIC_GRACE = timedelta(minutes=5)  # a superseded cgi-bin/token token stays v
 STABLE_ROTATE_BEFORE = timedelta(minutes=5)  # stable_token hands out a new token this long before expiry
 CODE_LIFETIME = timedelta(minutes=5)  # login and phone codes
 MAX_QR_EXPIRE_SECONDS = 2_592_000  # 30 days
+DEFAULT_QR_EXPIRE_SECONDS = 30  # a temporary code without expire_seconds
 # The customer-service window each trigger opens (wechat-platform.md §5.1): (messages allowed, valid for).
 WINDOW_RULES = {"message": (5, timedelta(hours=48)), "action": (3, timedelta(minutes=1))}
 CUSTOM_MSGTYPES = frozenset({"text", "image", "voice", "video", "music", "news", "mpnews", "mpnewsarticle",
                              "msgmenu", "wxcard", "miniprogrampage"})  # fmt: skip
 MAX_TEXT_BYTES = 2048
+MAX_RECORDED_CALLS = 200_000
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Call:
     body: Any  # the parsed JSON body, or None
     at: datetime
     appid: str | None
-    errcode: int  # 0 for success; the injected or computed error otherwise
+    errcode: int  # 0 for success; the injected or computed error otherwise; -1 for an injected HTTP failure
     http_status: int = 200
 
 
@@ -127,10 +128,6 @@ class Code:
     used: bool = False
 
 
-def _rid() -> str:
-    return f"{secrets.token_hex(4)}-{secrets.token_hex(4)}-{secrets.token_hex(4)}"
-
-
 class SandboxState:
     """The sandbox WeChat's memory: apps, tokens, followers, codes, media, QR tickets, injections, calls."""
 
@@ -139,7 +136,6 @@ class SandboxState:
         self._default_token_lifetime = token_lifetime
         self.base_url = ""  # where the sandbox is served; set by whoever serves it
         self._apps: dict[str, App] = {}
-        self._listeners: list[Callable[[Call], None]] = []
         self.reset()
 
     # ------------------------------------------------------------ set-up (tests and the follower page)
@@ -148,7 +144,8 @@ class SandboxState:
         """Forget everything but the registered apps."""
         with self._lock:
             self.token_lifetime = self._default_token_lifetime  # seconds; tests shorten it
-            self._calls: list[Call] = []
+            # The most recent calls (a long benchmark or `make run` session must not grow without bound).
+            self._calls: deque[Call] = deque(maxlen=MAX_RECORDED_CALLS)
             self._injections: dict[str, list[Injection]] = {}
             self._tokens: dict[str, Token] = {}
             self._followers: dict[tuple[str, str], Follower] = {}
@@ -166,7 +163,7 @@ class SandboxState:
             return list(self._apps.values())
 
     def set_follower(self, appid: str, openid: str, subscribed: bool = True, unionid: str | None = None,
-                     scene: str = "ADD_SCENE_SEARCH") -> None:  # fmt: skip
+                     scene: str | None = None) -> None:  # fmt: skip
         """Make `openid` a user of `appid` (for a mini program: someone who opened it)."""
         with self._lock:
             follower = self._followers.get((appid, openid))
@@ -175,7 +172,8 @@ class SandboxState:
             if (subscribed and not follower.subscribed) or follower.subscribed_at is None:
                 follower.subscribed_at = clock.now()
             follower.subscribed = subscribed
-            follower.scene = scene
+            if scene is not None:
+                follower.scene = scene
             if unionid is not None:
                 follower.unionid = unionid
 
@@ -228,7 +226,7 @@ class SandboxState:
         with self._lock:
             now = clock.now()
             for token in self._tokens.values():
-                if token.appid == appid and token.revoked_at is None:
+                if token.appid == appid and (token.revoked_at is None or token.revoked_at > now):
                     token.revoked_at = now
 
     def inject(self, path: str, errcode: int | None = None, times: int | None = 1, latency: float = 0.0,
@@ -255,9 +253,6 @@ class SandboxState:
     def record(self, call: Call) -> None:
         with self._lock:
             self._calls.append(call)
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener(call)
 
     def calls(self, path: str | None = None) -> list[Call]:
         with self._lock:
@@ -306,6 +301,11 @@ class SandboxState:
         if secret is not None and not secrets.compare_digest(app.secret, secret):
             raise SandboxError(40125, "invalid appsecret")
         return app
+
+    def _require_kind(self, appid: str, kind: str) -> None:
+        """An official-account API called with a mini program's token (or the reverse): 48001."""
+        if self._apps[appid].kind != kind:
+            raise SandboxError(48001, "api unauthorized")
 
     def _follower(self, appid: str, openid: str) -> Follower:
         follower = self._followers.get((appid, openid))
@@ -365,6 +365,7 @@ class SandboxState:
 
     def user_info(self, appid: str, openid: str) -> dict[str, Any]:
         with self._lock:
+            self._require_kind(appid, "official")
             follower = self._follower(appid, openid)
             if not follower.subscribed:
                 return {"subscribe": 0, "openid": openid}
@@ -394,7 +395,7 @@ class SandboxState:
         if msgtype == "text":
             text = content.get("content")
             if not isinstance(text, str) or not text:
-                raise SandboxError(44003, "empty news data")  # WeChat's answer to empty text content
+                raise SandboxError(44004, "empty content")
             if len(text.encode()) > MAX_TEXT_BYTES:
                 raise SandboxError(45002, "content size out of limit")
         if msgtype == "news" and len(content.get("articles") or []) > 1:
@@ -416,6 +417,7 @@ class SandboxState:
 
     def send_template(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
+            self._require_kind(appid, "official")
             follower = self._follower(appid, str(body.get("touser", "")))
             if not follower.subscribed:
                 raise SandboxError(43004, "require subscribe")
@@ -433,6 +435,7 @@ class SandboxState:
 
     def send_subscribe(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
+            self._require_kind(appid, "miniprogram")
             follower = self._follower(appid, str(body.get("touser", "")))
             template_id = body.get("template_id")
             _check_template_id(template_id)
@@ -448,6 +451,7 @@ class SandboxState:
     def code2session(self, appid: str, secret: str, code: str, grant_type: str) -> dict[str, Any]:
         with self._lock:
             self._app(appid, secret)
+            self._require_kind(appid, "miniprogram")
             if grant_type != "authorization_code":
                 raise SandboxError(40002, "invalid grant_type")
             payload = self._use_code(self._login_codes, appid, code)
@@ -459,6 +463,7 @@ class SandboxState:
         if not isinstance(code, str):
             raise SandboxError(47001, "data format error: code")
         with self._lock:
+            self._require_kind(appid, "miniprogram")
             payload = self._use_code(self._phone_codes, appid, code)
         watermark = {"timestamp": clock.timestamp(), "appid": appid}
         return {"errcode": 0, "errmsg": "ok", "phone_info": {**payload, "watermark": watermark}}
@@ -480,6 +485,8 @@ class SandboxState:
         return found
 
     def create_qrcode(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self._require_kind(appid, "official")
         action = body.get("action_name")
         scene = (
             (body.get("action_info") or {}).get("scene")
@@ -487,7 +494,7 @@ class SandboxState:
             else None
         )
         if action not in ("QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE"):
-            raise SandboxError(40053, "invalid action name")
+            raise SandboxError(40052, "invalid action name")
         if not isinstance(scene, dict):
             raise SandboxError(47001, "data format error: action_info.scene")
         if action.endswith("STR_SCENE"):
@@ -501,7 +508,7 @@ class SandboxState:
                 raise SandboxError(40097, "invalid args: scene_id")
         answer: dict[str, Any] = {}
         if not action.startswith("QR_LIMIT"):
-            expire = body.get("expire_seconds", 60)
+            expire = body.get("expire_seconds", DEFAULT_QR_EXPIRE_SECONDS)
             if not isinstance(expire, int) or expire < 1:
                 raise SandboxError(40097, "invalid args: expire_seconds")
             answer["expire_seconds"] = min(expire, MAX_QR_EXPIRE_SECONDS)

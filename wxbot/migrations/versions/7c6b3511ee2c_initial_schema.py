@@ -1,14 +1,14 @@
 """initial schema
 
-Revision ID: cb90ccbe27cd
+Revision ID: 7c6b3511ee2c
 Revises: 
-Create Date: 2026-11-28 17:30:45.898207
+Create Date: 2026-11-28 17:47:19.145472
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'cb90ccbe27cd'
+revision = '7c6b3511ee2c'
 down_revision = None
 branch_labels = None
 depends_on = None

@@ -1,0 +1,333 @@
+"""Benchmark of the official-account callback (issue 2, "Tests and figures").
+
+Runs wxbot's callback under gunicorn on MariaDB and Redis, and beside it, under the same gunicorn settings,
+a minimal Flask + wechatpy handler that only verifies, parses and replies (bench/echo_app.py). Both are
+loaded on loopback with the same distinct, validly signed messages (plaintext and safe mode, 16 concurrent
+keep-alive connections), and the script prints requests/s, p50 and p99 of each and the ratio, and the CPU
+time each server's processes used per request (the figure that other work on the machine disturbs least).
+Goal: p99 under 50 ms, and at least half the echo handler's requests/s.
+
+    .venv/bin/python bench/callback.py [--requests 3000] [--concurrency 16] [--workers 4] [--threads 4]
+
+Bounded: a fixed number of requests per run and a time limit; loopback only; free ports picked; its own
+MariaDB database (created and dropped) and Redis key prefix (deleted afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import redis  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+import xmltodict  # noqa: E402
+from wechatpy.crypto import WeChatCrypto  # noqa: E402
+
+from wxbot.wechat.crypto import signature  # noqa: E402
+
+TOKEN = "benchtoken"
+AES_KEY = "Bench0123456789abcdefghijklmnopqrstuvwxyzAB"
+APPID = "wxbench000000001"
+ORIGINAL_ID = "gh_bench0000001"
+FOLLOWERS = 500  # distinct openids: identities are created, then reused, as in real traffic
+WORDS = ["帮助", "你好", "help", "最新职位", "我想投简历"]
+
+
+@dataclass
+class Result:
+    latencies: list[float]
+    seconds: float
+    errors: int
+    cpu_seconds: float = 0.0  # used by the server's processes (gunicorn master and workers) meanwhile
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu_seconds / len(self.latencies) * 1000 if self.latencies else float("nan")
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000 if ordered else float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time of a gunicorn master and its workers so far (Linux /proc): the cost of each request on a
+    machine other work shares, which requests/s alone do not show."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        pids += [int(p) for p in (task / "children").read_text().split()]
+    ticks = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server on port {port} exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"server on port {port} did not start within {timeout} s")
+
+
+_msg_ids = itertools.count(10**18 + secrets.randbelow(10**15))
+
+
+def make_requests(count: int, mode: str) -> list[tuple[str, bytes]]:
+    """Distinct deliveries (fresh MsgId each) from a pool of followers, signed now."""
+    crypto = WeChatCrypto(TOKEN, AES_KEY, APPID)
+    app = "bench" if mode == "safe" else "benchplain"
+    out = []
+    now = int(time.time())
+    for i in range(count):
+        openid = f"oBench{i % FOLLOWERS:022d}"
+        xml = (
+            f"<xml><ToUserName><![CDATA[{ORIGINAL_ID}]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[{WORDS[i % len(WORDS)]}]]></Content><MsgId>{next(_msg_ids)}</MsgId></xml>"
+        )
+        ts, nonce = str(now), str(secrets.randbelow(10**10))
+        query = {"signature": signature(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": openid}
+        body = xml.encode()
+        if mode == "safe":
+            enc = xmltodict.parse(crypto.encrypt_message(xml, nonce, ts))["xml"]["Encrypt"]
+            query.update(encrypt_type="aes", msg_signature=signature(TOKEN, ts, nonce, enc))
+            body = f"<xml><ToUserName><![CDATA[{ORIGINAL_ID}]]></ToUserName><Encrypt><![CDATA[{enc}]]></Encrypt></xml>".encode()
+        out.append((f"/wechat/{app}?{urlencode(query)}", body))
+    return out
+
+
+def load(port: int, requests: list[tuple[str, bytes]], concurrency: int, deadline: float) -> Result:
+    """Send every request over `concurrency` keep-alive connections; stop early at `deadline`."""
+    next_index = itertools.count()
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors = [0]
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine: list[float] = []
+        bad = 0
+        while time.monotonic() < deadline:
+            with lock:
+                i = next(next_index)
+            if i >= len(requests):
+                break
+            path, body = requests[i]
+            started = time.perf_counter()
+            try:
+                conn.request("POST", path, body=body, headers={"Content-Type": "text/xml"})
+                response = conn.getresponse()
+                data = response.read()
+                ok = response.status == 200 and bool(data)
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                ok = False
+            if ok:
+                mine.append(time.perf_counter() - started)
+            else:
+                bad += 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            errors[0] += bad
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return Result(latencies, time.perf_counter() - started, errors[0])
+
+
+def write_config(directory: Path, database_url: str, redis_url: str, prefix: str) -> Path:
+    import base64
+
+    def key() -> str:
+        return base64.b64encode(secrets.token_bytes(32)).decode()
+
+    path = directory / "bench.toml"
+    path.write_text(
+        f"""
+[app]
+secret_key = "{secrets.token_urlsafe(24)}"
+log_level = "WARNING"
+var_dir = "{directory}"
+[database]
+url = "{database_url}"
+[redis]
+url = "{redis_url}"
+prefix = "{prefix}"
+[wechat]
+api_base_url = "http://127.0.0.1:9"
+[[wechat.official]]
+name = "bench"
+appid = "{APPID}"
+appsecret = "s"
+token = "{TOKEN}"
+encoding_aes_key = "{AES_KEY}"
+original_id = "{ORIGINAL_ID}"
+[[wechat.official]]
+name = "benchplain"
+appid = "{APPID}p"
+appsecret = "s"
+token = "{TOKEN}"
+original_id = "{ORIGINAL_ID}"
+[scheduler]
+embedded = false
+[platform]
+secret = "{secrets.token_urlsafe(24)}"
+[security]
+pii_keys = ["{key()}"]
+hash_key = "{key()}"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def gunicorn(
+    target: str, port: int, args: argparse.Namespace, env: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+               "--threads", str(args.threads), "--log-level", "warning", target]  # fmt: skip
+    return subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=3000, help="measured requests per server and mode")
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--max-seconds", type=float, default=240, help="time limit of the whole run")
+    parser.add_argument("--database-url", default=os.environ.get("WXBOT_BENCH_DATABASE_URL",
+                        "mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4"))  # fmt: skip
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("WXBOT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
+    args = parser.parse_args()
+    started = time.monotonic()
+    deadline = started + args.max_seconds
+
+    import wxbot.models  # noqa: F401  (registers the tables)
+    from wxbot.db import Base
+
+    name = f"wxbot_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    prefix = f"wxbot-bench:{uuid.uuid4().hex[:8]}:"
+    server = sa.create_engine(args.database_url, isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    base, _, query = args.database_url.partition("?")
+    database_url = f"{base.rstrip('/')}/{name}?{query or 'charset=utf8mb4'}"
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        engine = sa.create_engine(database_url)
+        Base.metadata.create_all(engine)
+        with tempfile.TemporaryDirectory() as tmp:
+            config = write_config(Path(tmp), database_url, args.redis_url, prefix)
+            env = {**os.environ, "WXBOT_CONFIG": str(config), "BENCH_TOKEN": TOKEN, "BENCH_AES_KEY": AES_KEY,
+                   "BENCH_APPID": APPID, "PYTHONPATH": str(ROOT)}  # fmt: skip
+            ports = {"wxbot": free_port(), "echo": free_port()}
+            processes.append(gunicorn("wsgi:app", ports["wxbot"], args, env))
+            processes.append(gunicorn("bench.echo_app:app", ports["echo"], args, env))
+            for (_, port), process in zip(ports.items(), processes, strict=True):
+                wait_for_port(port, process)
+            pids = {"wxbot": processes[0].pid, "echo": processes[1].pid}
+            load_before = os.getloadavg()[0]
+
+            results: dict[tuple[str, str], Result] = {}
+            sent_to_wxbot = 0
+            for mode, order in (("plaintext", ("echo", "wxbot")), ("safe", ("wxbot", "echo"))):
+                for target in order:
+                    warmup = load(ports[target], make_requests(args.warmup, mode), args.concurrency, deadline)
+                    requests = make_requests(args.requests, mode)
+                    cpu_before = server_cpu_seconds(pids[target])
+                    result = load(ports[target], requests, args.concurrency, deadline)
+                    result.cpu_seconds = server_cpu_seconds(pids[target]) - cpu_before
+                    results[(target, mode)] = result
+                    if target == "wxbot":
+                        sent_to_wxbot += len(warmup.latencies) + len(results[(target, mode)].latencies)
+            with engine.connect() as conn:
+                stored = conn.exec_driver_sql("SELECT COUNT(*) FROM inbound_messages").scalar()
+        engine.dispose()
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        with server.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        server.dispose()
+        client = redis.Redis.from_url(args.redis_url)
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            client.delete(key)
+        client.close()
+
+    print(f"\ncallback benchmark: {args.requests} requests per server and mode, {args.concurrency} concurrent, "
+          f"gunicorn --workers {args.workers} --threads {args.threads}, MariaDB + Redis, {os.cpu_count()} cores")  # fmt: skip
+    print(
+        f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (all work on the machine)"
+    )
+    print(f"{'server':<8} {'mode':<10} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'cpu ms/req':>10}")  # fmt: skip
+    for (target, mode), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        print(f"{target:<8} {mode:<10} {len(r.latencies):>8} {r.errors:>6} {r.rps:>8.0f} "
+              f"{r.percentile(0.50):>7.1f} {r.percentile(0.99):>7.1f} {r.cpu_ms_per_request:>10.2f}")  # fmt: skip
+    verdicts = []
+    for mode in ("plaintext", "safe"):
+        ours, echo = results[("wxbot", mode)], results[("echo", mode)]
+        ratio = ours.rps / echo.rps if echo.rps else 0.0
+        met = ours.percentile(0.99) < 50 and ratio >= 0.5 and not ours.errors
+        verdicts.append(met)
+        print(f"{mode}: wxbot/echo requests/s = {ratio:.2f}; goal (p99 < 50 ms, ratio >= 0.5): "
+              f"{'met' if met else 'MISSED'}")  # fmt: skip
+    print(f"wxbot stored {stored} messages for {sent_to_wxbot} answered deliveries; run took "
+          f"{time.monotonic() - started:.0f} s")  # fmt: skip
+    sys.exit(0 if all(verdicts) else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,410 @@
+"""The users' rights in the mini program: /mp/<name>/me/... export, corrections, deletions, consents,
+cancellation, and the user's own requests. Thin: the rules are in wxbot.privacy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from flask import g, request
+
+from wxbot import consent, privacy, rights
+from wxbot.miniprogram import bp, json_body, login_required
+from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
+from wxbot.models.privacy import PrivacyRequest
+from wxbot.web import abort_api, db, services
+
+CHANNEL = "miniprogram"
+EXPORTS_PER_HOUR = 10
+
+# PrivacyError code -> HTTP status (anything else is a 400)
+_STATUS = {
+    "no_account": 404,
+    "no_cancellation": 404,
+    "unknown_data": 404,
+    "no_request": 404,
+    "needs_cancellation": 409,
+}
+
+
+def _actor() -> str:
+    return f"user:identity:{g.identity.id}"
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A refused request is a clear 4xx with nothing written."""
+    try:
+        yield
+    except privacy.PrivacyError as exc:
+        db().rollback()
+        abort_api(_STATUS.get(exc.code, 400), exc.code, exc.message)
+    except rights.InvalidCorrection as exc:
+        db().rollback()
+        abort_api(400, "invalid_field", exc.message, field=exc.field_name)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _request_view(r: PrivacyRequest) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "kind": r.kind,
+        "status": r.status,
+        "requested_at": _iso(r.requested_at),
+        "due_at": _iso(r.due_at),
+        "effective_at": _iso(r.effective_at),
+        "completed_at": _iso(r.completed_at),
+    }
+
+
+@bp.get("/me/export")
+@login_required(linked=True)
+def export() -> dict[str, Any]:
+    if services().cache.incr(f"privacy:export:{g.account.id}", 3600) > EXPORTS_PER_HOUR:
+        abort_api(429, "rate_limited", f"at most {EXPORTS_PER_HOUR} exports an hour")
+    session = db()
+    with _refusals():
+        data = privacy.export_account(session, services().pii, g.account.id, actor=_actor(), channel=CHANNEL)
+    session.commit()
+    return data
+
+
+@bp.get("/me/profile")
+@login_required(linked=True)
+def correctable() -> dict[str, Any]:
+    return {"correctable": privacy.correctable_fields(), "deletable": privacy.deletable()}
+
+
+@bp.patch("/me/profile")
+@login_required(linked=True)
+def correct() -> dict[str, Any]:
+    changes = json_body().get("changes")
+    if not isinstance(changes, dict) or not all(isinstance(v, dict) for v in changes.values()):
+        abort_api(400, "invalid_field", "changes must be {module: {field: value}}", field="changes")
+    session = db()
+    with _refusals():
+        changed = privacy.correct_profile(session, g.account.id, changes, actor=_actor(), channel=CHANNEL)
+    session.commit()
+    return {"changed": changed}
+
+
+@bp.post("/me/correction-requests")
+@login_required(linked=True)
+def correction_request() -> tuple[dict[str, Any], int]:
+    message = json_body().get("message")
+    if not isinstance(message, str):
+        abort_api(400, "invalid_field", "message must be a string", field="message")
+    session = db()
+    with _refusals():
+        created = privacy.request_correction(session, g.account.id, message, channel=CHANNEL)
+    session.commit()
+    return _request_view(created), 202
+
+
+def _delete(what: str) -> dict[str, Any]:
+    session = db()
+    with _refusals():
+        count = privacy.delete_data(session, g.account.id, what, actor=_actor(), channel=CHANNEL)
+    session.commit()
+    return {"deleted": count}
+
+
+@bp.delete("/me/conversations")
+@login_required(linked=True)
+def delete_conversations() -> dict[str, Any]:
+    return _delete("conversations")
+
+
+@bp.delete("/me/data/<what>")
+@login_required(linked=True)
+def delete_data(what: str) -> dict[str, Any]:
+    return _delete(what)
+
+
+def _consents_view() -> dict[str, Any]:
+    rows = consent.history(db(), account_id=g.account.id)
+    return {
+        "consents": [
+            {
+                "kind": c.kind,
+                "scope": c.scope,
+                "policy_version": c.policy_version,
+                "channel": c.channel,
+                "given_at": _iso(c.given_at),
+                "withdrawn_at": _iso(c.withdrawn_at),
+            }
+            for c in rows
+        ]
+    }
+
+
+@bp.get("/me/consents")
+@login_required(linked=True)
+def consents() -> dict[str, Any]:
+    return _consents_view()
+
+
+@bp.delete("/me/consents/<kind>")
+@login_required(linked=True)
+def withdraw(kind: str) -> dict[str, Any]:
+    scope = request.args.get("scope", "")
+    if len(scope) > 64:
+        abort_api(400, "invalid_field", "scope is at most 64 characters", field="scope")
+    session = db()
+    with _refusals():
+        privacy.withdraw_consent(session, g.account.id, kind, scope=scope, actor=_actor(), channel=CHANNEL)
+    session.commit()
+    return _consents_view()
+
+
+@bp.get("/me/cancel")
+@login_required(linked=True)
+def cancellation() -> dict[str, Any]:
+    pending = privacy.pending_cancellation(db(), g.account.id)
+    return {"pending": _request_view(pending) if pending else None}
+
+
+@bp.post("/me/cancel")
+@login_required(linked=True)
+def cancel() -> tuple[dict[str, Any], int]:
+    session = db()
+    with _refusals():
+        started = privacy.request_cancellation(
+            session,
+            g.account.id,
+            review_days=services().settings.privacy.cancellation_review_days,
+            channel=CHANNEL,
+            actor=_actor(),
+        )
+    session.commit()
+    return {"pending": _request_view(started)}, 202
+
+
+@bp.delete("/me/cancel")
+@login_required(linked=True)
+def revoke_cancel() -> dict[str, Any]:
+    session = db()
+    with _refusals():
+        revoked = privacy.revoke_cancellation(session, g.account.id, actor=_actor())
+    session.commit()
+    return {"revoked": _request_view(revoked)}
+
+
+@bp.get("/me/privacy-requests")
+@login_required(linked=True)
+def my_requests() -> dict[str, Any]:
+    rows = privacy.requests_of(db(), g.account.id)
+    return {"requests": [_request_view(r) for r in rows]}
+
+
+_REQUEST = {
+    "type": "object",
+    "required": ["id", "kind", "status", "requested_at", "due_at", "effective_at", "completed_at"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "integer"},
+        "kind": {"enum": ["export", "correction", "deletion", "cancellation", "withdrawal"]},
+        "status": {"enum": ["pending", "completed", "revoked", "rejected"]},
+        "requested_at": {"type": "string"},
+        "due_at": {"type": "string", "description": "the 15-day promise"},
+        "effective_at": {"type": ["string", "null"], "description": "cancellation: when the erasure runs"},
+        "completed_at": {"type": ["string", "null"]},
+    },
+}
+_TIME_OR_NULL = {"type": ["string", "null"]}
+
+add_paths(
+    {
+        "/me/export": {
+            "get": {
+                "summary": "Everything wxbot holds about the account, from every module (phone numbers masked)",
+                "security": AUTH,
+                "responses": {"200": ok("PrivacyExport"), **errors(401, 403, 404, 429)},
+            }
+        },
+        "/me/profile": {
+            "get": {
+                "summary": "The profile fields the user may correct, and the data the user may delete, by module",
+                "security": AUTH,
+                "responses": {"200": ok("PrivacyProfile"), **errors(401, 403, 404)},
+            },
+            "patch": {
+                "summary": "Correct profile fields, all or nothing: {changes: {module: {field: value}}}",
+                "security": AUTH,
+                "requestBody": request_body(
+                    {
+                        "type": "object",
+                        "required": ["changes"],
+                        "properties": {
+                            "changes": {"type": "object", "additionalProperties": {"type": "object"}}
+                        },
+                    }
+                ),
+                "responses": {"200": ok("PrivacyCorrected"), **errors(400, 401, 403, 404)},
+            },
+        },
+        "/me/correction-requests": {
+            "post": {
+                "summary": "Ask staff to correct what the user cannot correct here; answered within 15 days",
+                "security": AUTH,
+                "requestBody": request_body(
+                    {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}
+                ),
+                "responses": {"202": ok("PrivacyRequest"), **errors(400, 401, 403, 404)},
+            }
+        },
+        "/me/conversations": {
+            "delete": {
+                "summary": "Delete the user's 留言 conversations",
+                "security": AUTH,
+                "responses": {"200": ok("PrivacyDeleted"), **errors(401, 403, 404)},
+            }
+        },
+        "/me/data/{what}": {
+            "delete": {
+                "summary": "Delete one kind of the user's data (see GET me/profile `deletable`)",
+                "security": AUTH,
+                "parameters": [
+                    {"name": "what", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": ok("PrivacyDeleted"), **errors(401, 403, 404)},
+            }
+        },
+        "/me/consents": {
+            "get": {
+                "summary": "The user's consents, given and withdrawn, with the policy version",
+                "security": AUTH,
+                "responses": {"200": ok("PrivacyConsents"), **errors(401, 403, 404)},
+            }
+        },
+        "/me/consents/{kind}": {
+            "delete": {
+                "summary": "Withdraw a consent at once (optional ?scope=, e.g. an event id); the privacy policy "
+                "and the phone authorisation are withdrawn by cancelling the account (409 needs_cancellation)",
+                "security": AUTH,
+                "parameters": [
+                    {"name": "kind", "in": "path", "required": True, "schema": {"enum": list(consent.KINDS)}},
+                    {"name": "scope", "in": "query", "required": False, "schema": {"type": "string"}},
+                ],
+                "responses": {"200": ok("PrivacyConsents"), **errors(400, 401, 403, 404, 409)},
+            }
+        },
+        "/me/cancel": {
+            "get": {
+                "summary": "The pending account cancellation, if any",
+                "security": AUTH,
+                "responses": {"200": ok("PrivacyCancellation"), **errors(401, 403, 404)},
+            },
+            "post": {
+                "summary": "Cancel the account: erased when the review period ends, unless revoked before",
+                "security": AUTH,
+                "responses": {"202": ok("PrivacyCancellation"), **errors(401, 403, 404)},
+            },
+            "delete": {
+                "summary": "Revoke a pending cancellation",
+                "security": AUTH,
+                "responses": {"200": ok("PrivacyRevoked"), **errors(401, 403, 404)},
+            },
+        },
+        "/me/privacy-requests": {
+            "get": {
+                "summary": "The user's privacy requests and their due dates",
+                "security": AUTH,
+                "responses": {"200": ok("PrivacyRequests"), **errors(401, 403, 404)},
+            }
+        },
+    },
+    {
+        "PrivacyRequest": _REQUEST,
+        "PrivacyExport": {
+            "type": "object",
+            "required": ["generated_at", "policy_version", "account", "modules"],
+            "properties": {
+                "generated_at": {"type": "string"},
+                "policy_version": {"type": "string"},
+                "account": {
+                    "type": "object",
+                    "required": ["phone", "consents", "privacy_requests"],
+                    "properties": {
+                        "phone": {"type": ["string", "null"], "pattern": r"^\d{3}\*{4}\d{4}$"},
+                    },
+                },
+                "modules": {"type": "object", "description": "one entry per registered module"},
+            },
+        },
+        "PrivacyProfile": {
+            "type": "object",
+            "required": ["correctable", "deletable"],
+            "additionalProperties": False,
+            "properties": {
+                "correctable": {"type": "object", "additionalProperties": {"type": "array"}},
+                "deletable": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "PrivacyCorrected": {
+            "type": "object",
+            "required": ["changed"],
+            "additionalProperties": False,
+            "properties": {"changed": {"type": "object", "additionalProperties": {"type": "array"}}},
+        },
+        "PrivacyDeleted": {
+            "type": "object",
+            "required": ["deleted"],
+            "additionalProperties": False,
+            "properties": {"deleted": {"type": "integer"}},
+        },
+        "PrivacyConsents": {
+            "type": "object",
+            "required": ["consents"],
+            "additionalProperties": False,
+            "properties": {
+                "consents": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": [
+                            "kind",
+                            "scope",
+                            "policy_version",
+                            "channel",
+                            "given_at",
+                            "withdrawn_at",
+                        ],
+                        "additionalProperties": False,
+                        "properties": {
+                            "kind": {"enum": list(consent.KINDS)},
+                            "scope": {"type": "string"},
+                            "policy_version": {"type": "string"},
+                            "channel": {"type": "string"},
+                            "given_at": {"type": "string"},
+                            "withdrawn_at": _TIME_OR_NULL,
+                        },
+                    },
+                }
+            },
+        },
+        "PrivacyCancellation": {
+            "type": "object",
+            "required": ["pending"],
+            "additionalProperties": False,
+            "properties": {"pending": {"oneOf": [_REQUEST, {"type": "null"}]}},
+        },
+        "PrivacyRevoked": {
+            "type": "object",
+            "required": ["revoked"],
+            "additionalProperties": False,
+            "properties": {"revoked": _REQUEST},
+        },
+        "PrivacyRequests": {
+            "type": "object",
+            "required": ["requests"],
+            "additionalProperties": False,
+            "properties": {"requests": {"type": "array", "items": _REQUEST}},
+        },
+    },
+)
