@@ -36,6 +36,7 @@ def registered_jobs() -> list[Job]:
     """Every job of the project; each module that owns jobs adds them here."""
     from jobs import unionid
     from jobs.cancellations import run_cancellations
+    from jobs.events import send_event_reminders
     from jobs.retention import run_retention
     from jobs.sender import JOB_SECONDS, sender_job
 
@@ -45,6 +46,7 @@ def registered_jobs() -> list[Job]:
         # Not a singleton: on MySQL/MariaDB every jobs process sends (SKIP LOCKED shares the queue out).
         Job("push-sender", sender_job, seconds=JOB_SECONDS, singleton=False),
         Job("unionid", unionid.fetch_unionids, unionid.INTERVAL_SECONDS),
+        Job("event_reminders", send_event_reminders, seconds=300),
     ]
 
 

@@ -1,7 +1,7 @@
 """The official-account router and its handlers. Each concern registers its rules on `router` in its own
 module; importing the module here is what puts its rules in force."""
 
-from wxbot.handlers import basic, binding, privacy, reminders  # noqa: F401  (registers their rules)
+from wxbot.handlers import basic, binding, campus_events, privacy, reminders  # noqa: F401  (register their rules)
 from wxbot.handlers.replies import NewsReply, TextReply, news_reply, render_reply, text_reply
 from wxbot.handlers.router import HandlerContext, Router, router
 

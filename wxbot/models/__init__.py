@@ -2,6 +2,7 @@
 
 from wxbot.models.applications import Application, StatusChange
 from wxbot.models.binding import BindingToken
+from wxbot.models.events import Event, EventSignup
 from wxbot.models.identity import Account, Identity
 from wxbot.models.inbound import InboundMessage
 from wxbot.models.ledger import AuditEntry, Consent
@@ -18,6 +19,8 @@ __all__ = [
     "BindingToken",
     "Consent",
     "DailyCount",
+    "Event",
+    "EventSignup",
     "Identity",
     "InboundMessage",
     "LoginSession",
