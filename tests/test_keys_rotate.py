@@ -20,10 +20,9 @@ from wxbot.models import Account, AuditEntry, SessionKey
 from wxbot.pii import PiiError, PiiKeys
 
 
-def counts(text):
-    """'... accounts.phone_enc: 5, wxa_session_keys.session_key_enc: 1' -> {column: count} (every module's
-    encrypted columns are listed; the test looks at its own)."""
-    return {name: int(n) for name, n in re.findall(r"([a-z_]+\.[a-z_]+): (\d+)", text)}
+def counts(text: str) -> set[str]:
+    """The "table.column: count" items of a rotation report (other modules' columns may stand beside)."""
+    return set(re.findall(r"[\w.]+: \d+", text))
 
 
 def test_encrypted_columns_are_discovered_from_the_markers():
@@ -41,10 +40,7 @@ def test_rotate_reencrypts_under_the_newest_key(db, services, config_dict):
 
     result = CliRunner().invoke(main, ["keys", "rotate", "--batch", "2"], obj=rotated)
     assert result.exit_code == 0, result.output
-    rotated_counts = counts(result.output)
-    assert (
-        rotated_counts["accounts.phone_enc"] == 5 and rotated_counts["wxa_session_keys.session_key_enc"] == 1
-    )
+    assert {"accounts.phone_enc: 5", "wxa_session_keys.session_key_enc: 1"} <= counts(result.output)
 
     newest_only = PiiKeys([base64.b64decode(new_key)], base64.b64decode(config_dict["security"]["hash_key"]))
     db.expire_all()
@@ -57,12 +53,12 @@ def test_rotate_reencrypts_under_the_newest_key(db, services, config_dict):
         except PiiError:
             pass
     (entry,) = db.scalars(select(AuditEntry).where(AuditEntry.action == "keys.rotate"))
-    assert counts(entry.detail) == counts(result.output)
+    assert {"accounts.phone_enc: 5", "wxa_session_keys.session_key_enc: 1"} <= counts(entry.detail)
     assert newest_only.decrypt(db.scalars(select(SessionKey.session_key_enc)).one()) == "c2Vzc2lvbi1rZXk="
 
     db.rollback()
     again = CliRunner().invoke(main, ["keys", "rotate"], obj=rotated)
-    assert set(counts(again.output).values()) == {0}
+    assert {"accounts.phone_enc: 0", "wxa_session_keys.session_key_enc: 0"} <= counts(again.output)
 
 
 def test_rotate_stops_clearly_when_a_ciphertext_has_no_key(db, services, config_dict):
