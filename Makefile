@@ -42,8 +42,11 @@ browser:
 	  else echo "chromium missing (apt-get install chromium as root); the browser tests will say so"; fi; \
 	fi
 
+## make bench: the benchmarks of docs/benchmarks.md (MariaDB and Redis on 127.0.0.1, loopback only)
 bench: install
-	$(PY) bench/run_all.py
+	$(PY) bench/callback.py
+	$(PY) bench/sender.py
+	$(PY) bench/signups.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

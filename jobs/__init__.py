@@ -36,6 +36,7 @@ def registered_jobs() -> list[Job]:
     """Every job of the project; each module that owns jobs adds them here."""
     from jobs import unionid
     from jobs.cancellations import run_cancellations
+    from jobs.events import send_event_reminders
     from jobs.media import INTERVAL_SECONDS as MEDIA_SECONDS
     from jobs.media import fetch_media
     from jobs.retention import run_retention
@@ -48,6 +49,7 @@ def registered_jobs() -> list[Job]:
         Job("push-sender", sender_job, seconds=JOB_SECONDS, singleton=False),
         Job("unionid", unionid.fetch_unionids, unionid.INTERVAL_SECONDS),
         Job("ticket-media", fetch_media, MEDIA_SECONDS),
+        Job("event_reminders", send_event_reminders, seconds=300),
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -17,6 +18,11 @@ from wxbot.config import settings_from_dict
 from wxbot.keyrotation import encrypted_columns
 from wxbot.models import Account, AuditEntry, SessionKey
 from wxbot.pii import PiiError, PiiKeys
+
+
+def counts(text: str) -> set[str]:
+    """The "table.column: count" items of a rotation report (other modules' columns may stand beside)."""
+    return set(re.findall(r"[\w.]+: \d+", text))
 
 
 def test_encrypted_columns_are_discovered_from_the_markers():
@@ -34,7 +40,7 @@ def test_rotate_reencrypts_under_the_newest_key(db, services, config_dict):
 
     result = CliRunner().invoke(main, ["keys", "rotate", "--batch", "2"], obj=rotated)
     assert result.exit_code == 0, result.output
-    assert "accounts.phone_enc: 5, wxa_session_keys.session_key_enc: 1" in result.output
+    assert {"accounts.phone_enc: 5", "wxa_session_keys.session_key_enc: 1"} <= counts(result.output)
 
     newest_only = PiiKeys([base64.b64decode(new_key)], base64.b64decode(config_dict["security"]["hash_key"]))
     db.expire_all()
@@ -47,12 +53,12 @@ def test_rotate_reencrypts_under_the_newest_key(db, services, config_dict):
         except PiiError:
             pass
     (entry,) = db.scalars(select(AuditEntry).where(AuditEntry.action == "keys.rotate"))
-    assert entry.detail == "accounts.phone_enc: 5, wxa_session_keys.session_key_enc: 1"
+    assert {"accounts.phone_enc: 5", "wxa_session_keys.session_key_enc: 1"} <= counts(entry.detail)
     assert newest_only.decrypt(db.scalars(select(SessionKey.session_key_enc)).one()) == "c2Vzc2lvbi1rZXk="
 
     db.rollback()
     again = CliRunner().invoke(main, ["keys", "rotate"], obj=rotated)
-    assert "accounts.phone_enc: 0, wxa_session_keys.session_key_enc: 0" in again.output
+    assert {"accounts.phone_enc: 0", "wxa_session_keys.session_key_enc: 0"} <= counts(again.output)
 
 
 def test_rotate_stops_clearly_when_a_ciphertext_has_no_key(db, services, config_dict):

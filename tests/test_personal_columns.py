@@ -25,6 +25,7 @@ LOOKS_PERSONAL = re.compile(
 # Columns that look personal by name but hold nothing about a person; each says why. "*": in any table.
 NOT_PERSONAL = {
     ("*", "app_name"): "the configured WeChat app's name ([[wechat.official]] name), not a person's",
+    ("events", "school"): "the school hosting the event, not a person's",
 }
 
 

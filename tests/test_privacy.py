@@ -67,7 +67,7 @@ def test_export_has_the_account_and_every_registered_module(db, services, clock,
 
 def test_correction_is_all_or_nothing_and_tracked(db, services, notes_module):
     account, _, _ = make_person(db, services)
-    assert privacy.correctable_fields()["notes"] == ["school"]
+    assert privacy.correctable_fields()["notes"] == ["school"]  # beside the other modules' fields
     changed = privacy.correct_profile(db, account.id, {"notes": {"school": "北京大学"}}, actor="user",
                                       channel="miniprogram")  # fmt: skip
     assert changed == {"notes": ["school"]} and notes_module[account.id]["school"] == "北京大学"

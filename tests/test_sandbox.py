@@ -76,6 +76,12 @@ def test_stable_force_refresh_revokes_the_current_token(wx):
     assert wx.user_info(first["access_token"])["errcode"] == 40001
 
 
+def test_revoking_ends_every_token_at_once_even_one_in_its_grace_period(wx, sandbox):
+    old, new = wx.classic()["access_token"], wx.classic()["access_token"]
+    sandbox.revoke_tokens(OA["appid"])
+    assert wx.user_info(old)["errcode"] == 40001 and wx.user_info(new)["errcode"] == 40001
+
+
 def test_stable_and_classic_tokens_do_not_disturb_each_other(wx):
     stable = wx.stable()["access_token"]
     wx.classic()

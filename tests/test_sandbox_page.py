@@ -5,6 +5,7 @@ bot answered and what WeChat delivered."""
 from __future__ import annotations
 
 import html
+import os
 import re
 import threading
 from types import SimpleNamespace
@@ -172,3 +173,44 @@ def test_mounting_registers_the_configured_apps(live):
     token = requests.get(f"{live.url}/sandbox/wechat/cgi-bin/token", timeout=5,
                          params={"grant_type": "client_credential", "appid": OA["appid"], "secret": OA["appsecret"]})  # fmt: skip
     assert token.json()["expires_in"] == 7200
+    # README's address without the slash leads to the page too
+    assert requests.get(f"{live.url}/sandbox", timeout=5).url.startswith(
+        f"{live.url}/sandbox/?app=oa&openid=o"
+    )
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+@pytest.mark.browser
+def test_the_page_in_a_real_browser(live):
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip("chromium is not installed (make browser)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{live.url}/sandbox/?app=oa")
+            page.get_by_role("button", name="Follow").click()
+            replies = page.locator("#chat li.bot")
+            expect(replies.last).to_contain_text("欢迎关注")
+
+            page.get_by_placeholder("Send a message").fill("帮助")
+            page.get_by_role("button", name="Send").click()
+            expect(page.locator("#chat li.follower").last).to_have_text(re.compile("帮助$"))
+            expect(replies.last).to_contain_text("你可以")
+
+            page.get_by_role("button", name="最新职位").click()
+            expect(replies.last).to_contain_text("https://jobs.example.com/latest")
+            if os.environ.get("WXBOT_SANDBOX_SCREENSHOT"):
+                page.screenshot(path=os.environ["WXBOT_SANDBOX_SCREENSHOT"], full_page=True)
+
+            page.get_by_role("button", name="Unfollow").click()
+            expect(page.get_by_role("button", name="Follow")).to_be_visible()
+            expect(page.get_by_role("button", name="Send")).to_have_count(0)
+        finally:
+            browser.close()

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import select
 
 from jobs import registered_jobs
-from jobs.unionid import BATCH_SIZE, fetch_unionids
+from jobs.unionid import fetch_unionids
 from tests.conftest import MP, OA
 from wxbot import clock as clock_module
 from wxbot.models.identity import Account, Identity
 from wxbot.models.ledger import AuditEntry
+from wxbot.wechat.api import wechat_api
 
 USER_INFO = "/cgi-bin/user/info"
 
@@ -119,14 +118,14 @@ def test_an_unreachable_wechat_stops_the_run(services, db, sandbox):
 
 
 def test_each_run_asks_one_batch(services, db, sandbox):
-    for i in range(BATCH_SIZE + 3):
+    for i in range(8):
         follower(db, f"oa-{i}")
         sandbox.set_follower(OA["appid"], f"oa-{i}")
 
-    fetch_unionids(services)
-    assert len(asked(sandbox)) == BATCH_SIZE
-    fetch_unionids(services)
-    assert len(asked(sandbox)) == BATCH_SIZE + 3
+    fetch_unionids(services, batch_size=5)
+    assert asked(sandbox) == [f"oa-{i}" for i in range(5)]  # the oldest first
+    fetch_unionids(services, batch_size=5)
+    assert len(asked(sandbox)) == 8
     assert db.scalars(select(Identity).where(Identity.unionid_checked_at.is_(None))).all() == []
 
 
@@ -146,23 +145,25 @@ def test_the_unionid_links_the_follower_to_the_account_of_their_mini_program_ide
 
 
 @pytest.mark.parametrize("answer_subscribed", [True, False])
-def test_a_follow_change_while_asking_wins_over_the_answer(services, db, sandbox, clock, answer_subscribed):
+def test_a_follow_change_while_asking_wins_over_the_answer(
+    services, db, sandbox, clock, answer_subscribed, monkeypatch
+):
     identity = follower(db, "oa-1")
     sandbox.set_follower(OA["appid"], "oa-1", subscribed=answer_subscribed, unionid="union-1")
-    # WeChat answers slowly; meanwhile the follower unfollows and follows again (a new subscribed_at).
-    sandbox.inject(USER_INFO, latency=0.3)
+    # While WeChat is being asked, the follower unfollows and follows again (a new subscribed_at).
+    api = wechat_api(services)
+    ask = api.user_info
 
-    def refollow():
+    def ask_while_refollowing(app_name, openid):
         clock.advance(seconds=5)
         with services.session_factory() as s:
             row = s.get(Identity, identity.id)
             row.subscribed_at = clock.current
             s.commit()
+        return ask(app_name, openid)
 
-    timer = threading.Timer(0.1, refollow)
-    timer.start()
+    monkeypatch.setattr(api, "user_info", ask_while_refollowing)
     fetch_unionids(services)
-    timer.join()
 
     identity = reload(db, identity)
     assert identity.subscribed is True and identity.unionid_checked_at is None and identity.unionid is None

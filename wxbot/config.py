@@ -139,6 +139,15 @@ class ConsoleSettings:
 
 
 @dataclass
+class EventsSettings:
+    reminder_hours_before: float = 24.0  # the sign-up reminder goes out this long before the start
+    checkin_opens_minutes_before: int = 120  # check-in codes are accepted from then until the end
+    miniprogram: str = ""  # the mini program the official account's 「活动」 reply links into
+    list_url: str = ""  # https URL (a URL Link) that opens that mini program's event list
+    list_picurl: str = ""  # picture of that news item
+
+
+@dataclass
 class PrivacySettings:
     # days between POST me/cancel and the erasure, during which the user can revoke it (the policy: <= 15)
     cancellation_review_days: int = 7
@@ -207,6 +216,7 @@ class Settings:
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    events: EventsSettings = field(default_factory=EventsSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
@@ -534,6 +544,7 @@ def validate(settings: Settings) -> None:
         raise ConfigError("callback.max_body_bytes: at least 1024")
     if settings.callback.timestamp_window_seconds < 1:
         raise ConfigError("callback.timestamp_window_seconds: at least 1")
+    _validate_events(settings)
     if not 1 <= settings.privacy.cancellation_review_days <= 15:
         raise ConfigError("privacy.cancellation_review_days: between 1 and 15 (the policy promises 15 days)")
     for f in dataclasses.fields(RetentionSettings):
@@ -591,3 +602,17 @@ def _validate_notify(settings: Settings) -> None:
                 unknown = [n for n in placeholders(template.page) if n not in names]
                 if unknown:
                     raise ConfigError(f"{where}.page: unknown placeholder {{{unknown[0]}}}")
+
+
+def _validate_events(settings: Settings) -> None:
+    events = settings.events
+    if not 0 < events.reminder_hours_before <= 24 * 14:
+        raise ConfigError("events.reminder_hours_before: more than 0 and at most 336 (14 days)")
+    if not 0 <= events.checkin_opens_minutes_before <= 24 * 60:
+        raise ConfigError("events.checkin_opens_minutes_before: 0 to 1440")
+    if events.miniprogram and settings.miniprogram(events.miniprogram) is None:
+        raise ConfigError(f"events.miniprogram: no mini program named {events.miniprogram!r}")
+    if events.list_url and not events.list_url.startswith("https://"):
+        raise ConfigError("events.list_url: must be an https URL")
+    if events.list_picurl and not events.list_picurl.startswith("https://"):
+        raise ConfigError("events.list_picurl: must be an https URL")

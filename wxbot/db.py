@@ -24,7 +24,12 @@ class Base(DeclarativeBase):
 
 def make_engine(url: str, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            echo=echo,
+            hide_parameters=True,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -45,6 +50,8 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     return create_engine(
         url,
         echo=echo,
+        # Statement parameters hold what people wrote; they must not reach tracebacks in the logs.
+        hide_parameters=True,
         pool_pre_ping=True,
         pool_recycle=3600,
         pool_size=10,

@@ -154,27 +154,29 @@ def _store_once(
     session_factory: sessionmaker[Session], message: Inbound, respond: Respond
 ) -> dict[str, Any] | None:
     with session_factory() as session:
-        attempt = respond
-        for _ in range(2):
+        try:
             try:
-                reply = _store(session, message, attempt)
-                session.commit()
-                return reply
+                reply = _store(session, message, respond)
             except FallbackReply as failed:
                 # undo whatever the failed work wrote, then store the delivery with the fallback alone
                 session.rollback()
-                attempt = _answer(failed.reply)
-            except IntegrityError:
-                # a copy committed first (the insert waited for it): answer what it answered
-                session.rollback()
-                break
-        row = session.scalars(
-            select(InboundMessage).where(
-                InboundMessage.appid == message.appid, InboundMessage.dedupe_key == message.dedupe_key
+                reply = _store(session, message, _answer(failed.reply))
+            session.commit()
+            return reply
+        except IntegrityError:
+            # a copy committed first (the insert waited for it): answer what it answered
+            session.rollback()
+            row = session.scalars(
+                select(InboundMessage).where(
+                    InboundMessage.appid == message.appid, InboundMessage.dedupe_key == message.dedupe_key
+                )
+            ).first()
+            if row is None:  # the conflict was not about this delivery
+                raise
+            log.info(
+                "repeated delivery answered as before app=%s type=%s", message.app_name, message.msg_type
             )
-        ).one()
-        log.info("repeated delivery answered as before app=%s type=%s", message.app_name, message.msg_type)
-        return row.reply
+            return row.reply
 
 
 def _answer(reply: dict[str, Any] | None) -> Respond:

@@ -42,6 +42,7 @@ DATA_MODULES: tuple[str, ...] = (
     "wxbot.applications",
     "wxbot.notify",
     "wxbot.tickets",
+    "wxbot.events",
 )
 
 Counts = dict[str, int]

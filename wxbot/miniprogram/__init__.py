@@ -115,4 +115,4 @@ def string_field(
 
 
 # Route modules: importing them adds their routes to `bp`.
-from wxbot.miniprogram import applications, auth, privacy  # noqa: E402, F401
+from wxbot.miniprogram import applications, auth, events, privacy  # noqa: E402, F401

@@ -2,6 +2,7 @@
 
 from wxbot.models.applications import Application, StatusChange
 from wxbot.models.binding import BindingToken
+from wxbot.models.events import Event, EventSignup
 from wxbot.models.identity import Account, Identity
 from wxbot.models.inbound import InboundMessage
 from wxbot.models.ledger import AuditEntry, Consent
@@ -22,6 +23,8 @@ __all__ = [
     "Consent",
     "Conversation",
     "DailyCount",
+    "Event",
+    "EventSignup",
     "Identity",
     "InboundMessage",
     "LoginSession",

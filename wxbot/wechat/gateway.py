@@ -8,6 +8,9 @@ is a 4xx with a short plain-text reason, logged without personal data. An accoun
 takes encrypted deliveries only: a plaintext body is signed by nothing but the query, which the encrypted
 modes also expose, so accepting both would let a captured query carry a forged plaintext body.
 
+Bodies are XML, WeChat's default data format; an account switched to JSON pushes in the console gets 400s
+(keep the console's 数据格式 on XML).
+
 An accepted delivery goes to wxbot.inbound.receive (stored once, retries answered as before) with the
 router building the reply; the answer is the passive reply (encrypted in encrypted modes), or `success` in
 plaintext mode and an empty body in encrypted mode when there is nothing to say (wechat-platform.md §2).

@@ -139,11 +139,16 @@ def _serve(state: SandboxState, path: str, token_required: bool, work: Work) -> 
         errcode = 0
     except SandboxError as exc:
         errcode = exc.errcode
-        answer = {"errcode": exc.errcode, "errmsg": f"{exc.errmsg} rid: {secrets.token_hex(12)}"}
+        answer = {"errcode": exc.errcode, "errmsg": f"{exc.errmsg} rid: {_rid()}"}
     state.record(Call(path, params, body, clock.now(), appid, errcode))
     if isinstance(answer, Response):
         return answer
     return Response(json.dumps(answer, ensure_ascii=False), mimetype="application/json")
+
+
+def _rid() -> str:
+    """A request id shaped like WeChat's (it appends one to every errmsg)."""
+    return "-".join(secrets.token_hex(4) for _ in range(3))
 
 
 def _json_body() -> Any:

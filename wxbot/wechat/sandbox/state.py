@@ -43,7 +43,7 @@ class Call:
     body: Any  # the parsed JSON body, or None
     at: datetime
     appid: str | None
-    errcode: int  # 0 for success; the injected or computed error otherwise
+    errcode: int  # 0 for success; the injected or computed error otherwise; -1 for an injected HTTP failure
     http_status: int = 200
 
 
@@ -128,10 +128,6 @@ class Code:
     used: bool = False
 
 
-def _rid() -> str:
-    return f"{secrets.token_hex(4)}-{secrets.token_hex(4)}-{secrets.token_hex(4)}"
-
-
 class SandboxState:
     """The sandbox WeChat's memory: apps, tokens, followers, codes, media, QR tickets, injections, calls."""
 
@@ -167,7 +163,7 @@ class SandboxState:
             return list(self._apps.values())
 
     def set_follower(self, appid: str, openid: str, subscribed: bool = True, unionid: str | None = None,
-                     scene: str = "ADD_SCENE_SEARCH") -> None:  # fmt: skip
+                     scene: str | None = None) -> None:  # fmt: skip
         """Make `openid` a user of `appid` (for a mini program: someone who opened it)."""
         with self._lock:
             follower = self._followers.get((appid, openid))
@@ -176,7 +172,8 @@ class SandboxState:
             if (subscribed and not follower.subscribed) or follower.subscribed_at is None:
                 follower.subscribed_at = clock.now()
             follower.subscribed = subscribed
-            follower.scene = scene
+            if scene is not None:
+                follower.scene = scene
             if unionid is not None:
                 follower.unionid = unionid
 
@@ -229,7 +226,7 @@ class SandboxState:
         with self._lock:
             now = clock.now()
             for token in self._tokens.values():
-                if token.appid == appid and token.revoked_at is None:
+                if token.appid == appid and (token.revoked_at is None or token.revoked_at > now):
                     token.revoked_at = now
 
     def inject(self, path: str, errcode: int | None = None, times: int | None = 1, latency: float = 0.0,

@@ -1,14 +1,14 @@
 """initial schema
 
-Revision ID: cb90ccbe27cd
+Revision ID: 54ce1e4732e3
 Revises: 
-Create Date: 2026-11-28 17:30:45.898207
+Create Date: 2026-11-28 17:56:14.588721
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'cb90ccbe27cd'
+revision = '54ce1e4732e3'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -46,6 +46,34 @@ def upgrade() -> None:
     sa.Column('detail', sa.String(length=255), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
     )
+    op.create_table('events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('external_id', sa.String(length=64), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('organiser', sa.String(length=200), nullable=False),
+    sa.Column('school', sa.String(length=100), nullable=False),
+    sa.Column('city', sa.String(length=64), nullable=False),
+    sa.Column('starts_at', sa.DateTime(), nullable=False),
+    sa.Column('ends_at', sa.DateTime(), nullable=False),
+    sa.Column('venue', sa.String(length=200), nullable=True),
+    sa.Column('live_url', sa.String(length=500), nullable=True),
+    sa.Column('capacity', sa.Integer(), nullable=True),
+    sa.Column('signup_deadline', sa.DateTime(), nullable=False),
+    sa.Column('cancel_deadline', sa.DateTime(), nullable=False),
+    sa.Column('required_fields', sa.String(length=128), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('utc_offset_minutes', sa.Integer(), nullable=False),
+    sa.Column('last_queue_number', sa.Integer(), nullable=False),
+    sa.Column('personal_data_erased_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_events')),
+    sa.UniqueConstraint('external_id', name=op.f('uq_events_external_id'))
+    )
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.create_index('ix_events_status_starts_at', ['status', 'starts_at'], unique=False)
+
     op.create_table('retention_runs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('run_at', sa.DateTime(), nullable=False),
@@ -145,6 +173,41 @@ def upgrade() -> None:
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.create_index('ix_consents_account_kind', ['account_id', 'kind', 'scope'], unique=False)
         batch_op.create_index(batch_op.f('ix_consents_identity_id'), ['identity_id'], unique=False)
+
+    op.create_table('event_signups',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('event_id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=True),
+    sa.Column('identity_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('queue_number', sa.Integer(), nullable=False),
+    sa.Column('signed_up_at', sa.DateTime(), nullable=False),
+    sa.Column('confirmed_at', sa.DateTime(), nullable=True),
+    sa.Column('cancelled_at', sa.DateTime(), nullable=True),
+    sa.Column('checked_in_at', sa.DateTime(), nullable=True),
+    sa.Column('reminded_at', sa.DateTime(), nullable=True),
+    sa.Column('checkin_code', sa.String(length=32), nullable=True),
+    sa.Column('name', sa.String(length=50), nullable=True),
+    sa.Column('school', sa.String(length=100), nullable=True),
+    sa.Column('major', sa.String(length=100), nullable=True),
+    sa.Column('graduation_year', sa.Integer(), nullable=True),
+    sa.Column('birth_year', sa.Integer(), nullable=True),
+    sa.Column('phone_enc', sa.Text(), nullable=True),
+    sa.Column('phone_masked', sa.String(length=16), nullable=True),
+    sa.Column('anonymised_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_event_signups_account_id_accounts'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['event_id'], ['events.id'], name=op.f('fk_event_signups_event_id_events'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['identity_id'], ['identities.id'], name=op.f('fk_event_signups_identity_id_identities'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_event_signups')),
+    sa.UniqueConstraint('checkin_code', name=op.f('uq_event_signups_checkin_code')),
+    sa.UniqueConstraint('event_id', 'account_id', name=op.f('uq_event_signups_event_id_account_id')),
+    sa.UniqueConstraint('event_id', 'queue_number', name=op.f('uq_event_signups_event_id_queue_number'))
+    )
+    with op.batch_alter_table('event_signups', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_event_signups_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_event_signups_event_status_queue', ['event_id', 'status', 'queue_number'], unique=False)
 
     op.create_table('inbound_messages',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -337,6 +400,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_inbound_messages_identity_id'))
 
     op.drop_table('inbound_messages')
+    with op.batch_alter_table('event_signups', schema=None) as batch_op:
+        batch_op.drop_index('ix_event_signups_event_status_queue')
+        batch_op.drop_index(batch_op.f('ix_event_signups_account_id'))
+
+    op.drop_table('event_signups')
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_consents_identity_id'))
         batch_op.drop_index('ix_consents_account_kind')
@@ -361,6 +429,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_retention_runs_run_at'))
 
     op.drop_table('retention_runs')
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.drop_index('ix_events_status_starts_at')
+
+    op.drop_table('events')
     op.drop_table('audit_log')
     op.drop_table('app_pauses')
     op.drop_table('accounts')

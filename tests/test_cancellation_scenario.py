@@ -1,0 +1,98 @@
+"""Cancellation end to end, through the public surfaces: the platform's account and status pushes, a
+mini-program user who logs in and authorises the phone number, a follower with the same unionid who talks
+to the official account. After the review period, every table is checked generically: no row that still
+points at the person keeps a personal value, whichever module wrote it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from jobs.cancellations import run_cancellations
+from jobs.unionid import fetch_unionids
+from tests.conftest import OA
+from tests.helpers import platform_post
+from tests.mp_helpers import PHONE, MiniProgramUser, bearer
+from tests.wechat_helpers import Follower
+from wxbot.db import Base
+from wxbot.erasure import REDACTED
+from wxbot.models import Account, Identity
+from wxbot.models.base import eraser_of
+
+UNIONID = "oUnionScenario0000000000001"
+
+
+def _is_erased(value, eraser):
+    return value is None or value == REDACTED or (eraser == "pseudonym" and str(value).startswith("erased-"))
+
+
+def _personal_leftovers(db, account_id, identity_ids):
+    """Columns of rows that point at the account or its identities and still hold a personal value."""
+    leftovers = set()
+    for table in Base.metadata.sorted_tables:
+        personal = [c for c in table.columns if eraser_of(c)]
+        if table.name == "accounts":
+            points_at_person = table.c.id == account_id
+        elif table.name == "identities":
+            points_at_person = table.c.id.in_(identity_ids)
+        else:
+            links = [
+                table.c[n].in_(identity_ids) for n in ("identity_id", "sent_identity_id") if n in table.c
+            ]
+            links += [table.c.account_id == account_id] if "account_id" in table.c else []
+            if not links:
+                continue
+            points_at_person = sa.or_(*links)
+        if not personal:
+            continue
+        for row in db.execute(sa.select(*personal).where(points_at_person)).mappings():
+            leftovers |= {
+                f"{table.name}.{c.name}" for c in personal if not _is_erased(row[c.name], eraser_of(c))
+            }
+    db.rollback()
+    return sorted(leftovers)
+
+
+def test_cancellation_erases_every_module_after_the_review_period_and_nothing_before(
+    client, sandbox, db, services, clock
+):
+    assert (
+        platform_post(client, "/platform/accounts", {"account_id": "acc-1", "phone": PHONE}).status_code
+        == 201
+    )
+    user = MiniProgramUser(client, sandbox, openid="oMpScenario00000000000000001", unionid=UNIONID)
+    assert user.login().status_code == 200
+    assert user.authorise_phone().status_code == 200
+    status = {"event_id": "e1", "account_id": "acc-1", "application_id": "a1", "job_title": "数据分析师",
+              "company": "示例科技", "status": "interview", "changed_at": "2026-11-20T10:00:00+08:00"}  # fmt: skip
+    assert platform_post(client, "/platform/applications/status", status).status_code == 200
+    follower = Follower(client)
+    sandbox.set_follower(
+        OA["appid"], follower.openid, unionid=UNIONID
+    )  # the same person on the official account
+    follower.follow()
+    follower.send_text("请问面试地点在哪里？")
+    fetch_unionids(services)  # the job asks WeChat for the unionid, which links the follower to the account
+    db.rollback()
+    account_id = db.scalar(sa.select(Account.id).where(Account.platform_account_id == "acc-1"))
+    identity_ids = list(db.scalars(sa.select(Identity.id).where(Identity.account_id == account_id)))
+    db.rollback()
+    assert len(identity_ids) == 2, "the mini-program user (phone) and the follower (unionid) are linked"
+
+    assert client.post("/mp/mp/me/cancel", headers=bearer(user.token)).status_code == 202
+    clock.advance(days=services.settings.privacy.cancellation_review_days, seconds=-1)
+    assert run_cancellations(services) == 0
+    before = _personal_leftovers(db, account_id, identity_ids)
+    # nothing erased yet, in any module
+    assert {
+        "accounts.phone_enc",
+        "identities.openid",
+        "inbound_messages.fields",
+        "applications.company",
+        "notifications.content",
+        "wxa_session_keys.session_key_enc",
+    } <= set(before)
+
+    clock.advance(seconds=1)
+    assert run_cancellations(services) == 1
+    assert _personal_leftovers(db, account_id, identity_ids) == []
+    assert client.get("/mp/mp/me", headers=bearer(user.token)).status_code == 401
