@@ -1,14 +1,14 @@
 """initial schema
 
-Revision ID: 54ce1e4732e3
+Revision ID: 287aa8b58f93
 Revises: 
-Create Date: 2026-11-28 17:56:14.588721
+Create Date: 2026-11-28 18:08:15.960715
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '54ce1e4732e3'
+revision = '287aa8b58f93'
 down_revision = None
 branch_labels = None
 depends_on = None
