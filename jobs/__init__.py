@@ -37,6 +37,8 @@ def registered_jobs() -> list[Job]:
     from jobs import unionid
     from jobs.cancellations import run_cancellations
     from jobs.events import send_event_reminders
+    from jobs.media import INTERVAL_SECONDS as MEDIA_SECONDS
+    from jobs.media import fetch_media
     from jobs.retention import run_retention
     from jobs.sender import JOB_SECONDS, sender_job
 
@@ -46,6 +48,7 @@ def registered_jobs() -> list[Job]:
         # Not a singleton: on MySQL/MariaDB every jobs process sends (SKIP LOCKED shares the queue out).
         Job("push-sender", sender_job, seconds=JOB_SECONDS, singleton=False),
         Job("unionid", unionid.fetch_unionids, unionid.INTERVAL_SECONDS),
+        Job("ticket-media", fetch_media, MEDIA_SECONDS),
         Job("event_reminders", send_event_reminders, seconds=300),
     ]
 

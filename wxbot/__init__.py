@@ -75,6 +75,8 @@ def register_scheduler(app: Flask, services: Services) -> None:
 
 def register_blueprints(app: Flask, services: Services) -> None:
     # Each concern owns one blueprint; the order does not matter.
+    from wxbot.console import bp as console_bp
+    from wxbot.console.reader import reader_bp
     from wxbot.handlers import router
     from wxbot.miniprogram import bp as miniprogram_bp
     from wxbot.miniprogram.openapi import docs_bp as miniprogram_docs_bp
@@ -86,3 +88,5 @@ def register_blueprints(app: Flask, services: Services) -> None:
     services.extra["router"] = router
     app.register_blueprint(miniprogram_bp)
     app.register_blueprint(miniprogram_docs_bp)
+    app.register_blueprint(console_bp)
+    app.register_blueprint(reader_bp)

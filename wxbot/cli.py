@@ -119,6 +119,37 @@ def keys_rotate(batch: int) -> None:
     click.echo(f"re-encrypted under the newest key: {summary}")
 
 
+@main.group("agents")
+def agents_group() -> None:
+    """Customer-service agents of the console."""
+
+
+@agents_group.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["agent", "admin"]), default="agent", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
+def agents_create(username: str, role: str, password_stdin: bool) -> None:
+    """Create a console user; the password comes from a prompt (or stdin), never a default."""
+    import wxbot.models  # noqa: F401  (every table known before the first query)
+    from wxbot import tickets
+    from wxbot.db import make_engine, make_session_factory, session_scope
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = _settings()
+    engine = make_engine(settings.database.url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            agent = tickets.create_agent(session, username=username, password=password, role=role)
+            click.echo(f"created {agent.role} {agent.username}")
+    except tickets.TicketError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        engine.dispose()
+
+
 @main.group("events")
 def events_group() -> None:
     """Campus events (宣讲会, 空中宣讲, 双选会)."""

@@ -128,6 +128,17 @@ class SecuritySettings:
 
 
 @dataclass
+class ConsoleSettings:
+    first_response_target_hours: float = 4.0  # a conversation waiting longer than this is marked overdue
+    session_hours: float = 8.0  # a console session ends after this long without a request
+    secure_cookie: bool = True  # send the session cookie over HTTPS only (false only on a laptop)
+    login_attempts: int = 5  # failed logins per username (and 4x per address) in 15 minutes
+    # where followers open a signed link to read replies they could not get in the chat (the fallback)
+    public_url: str = ""
+    reply_link_days: int = 7
+
+
+@dataclass
 class EventsSettings:
     reminder_hours_before: float = 24.0  # the sign-up reminder goes out this long before the start
     checkin_opens_minutes_before: int = 120  # check-in codes are accepted from then until the end
@@ -204,6 +215,7 @@ class Settings:
     platform: PlatformSettings = field(default_factory=PlatformSettings)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     events: EventsSettings = field(default_factory=EventsSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
@@ -259,6 +271,7 @@ def embedded_defaults() -> dict[str, Any]:
     """The laptop setup: SQLite, in-process cache and scheduler, the sandbox with a demo official account."""
     return {
         "sandbox": {"enabled": True},
+        "console": {"secure_cookie": False, "public_url": "http://127.0.0.1:8000"},
         "wechat": {
             "official": [
                 {
@@ -499,6 +512,16 @@ def validate(settings: Settings) -> None:
     _check_key32(settings.security.hash_key, "security.hash_key")
     if not settings.platform.secret:
         raise ConfigError("platform.secret: missing (or set WXBOT_PLATFORM_SECRET)")
+    if settings.console.first_response_target_hours <= 0:
+        raise ConfigError("console.first_response_target_hours: must be positive")
+    if settings.console.session_hours <= 0:
+        raise ConfigError("console.session_hours: must be positive")
+    if settings.console.login_attempts < 1:
+        raise ConfigError("console.login_attempts: at least 1")
+    if settings.console.public_url and not settings.console.public_url.startswith(("http://", "https://")):
+        raise ConfigError("console.public_url: must be an http(s) URL")
+    if settings.console.reply_link_days < 1:
+        raise ConfigError("console.reply_link_days: at least 1")
     ident = settings.identity
     for key in (
         "login_ttl_seconds",

@@ -41,6 +41,7 @@ DATA_MODULES: tuple[str, ...] = (
     "wxbot.logins",
     "wxbot.applications",
     "wxbot.notify",
+    "wxbot.tickets",
     "wxbot.events",
 )
 

@@ -10,14 +10,18 @@ from wxbot.models.login import LoginSession, SessionKey
 from wxbot.models.outbox import AppPause, DailyCount, Notification, SubscribeGrant
 from wxbot.models.privacy import PrivacyRequest, RetentionRun
 from wxbot.models.reply_window import ReplyWindow
+from wxbot.models.tickets import Agent, CannedReply, Conversation, TicketMessage
 
 __all__ = [
     "Account",
+    "Agent",
     "AppPause",
     "Application",
     "AuditEntry",
     "BindingToken",
+    "CannedReply",
     "Consent",
+    "Conversation",
     "DailyCount",
     "Event",
     "EventSignup",
@@ -31,4 +35,5 @@ __all__ = [
     "SessionKey",
     "StatusChange",
     "SubscribeGrant",
+    "TicketMessage",
 ]

@@ -1,0 +1,209 @@
+"""The agent console: /console, Jinja pages for customer-service agents.
+
+Sessions live in the shared cache under a random token; the browser holds the token in a cookie scoped to
+/console (HttpOnly, SameSite=Strict), so it never travels to /mp, /platform or anything else. Every POST
+carries the session's CSRF token (the login form a double-submit token). Failed logins are counted in the
+shared cache per username and per address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from wxbot import tickets
+from wxbot.models.tickets import Agent
+from wxbot.web import db, services
+
+PREFIX = "/console"
+bp = Blueprint("console", __name__, url_prefix=PREFIX, static_folder="../static/console",
+               static_url_path="/static")  # fmt: skip
+
+COOKIE = "wxbot_console"
+LOGIN_COOKIE = "wxbot_console_login"
+LOGIN_WINDOW_SECONDS = 15 * 60
+PUBLIC_ENDPOINTS = ("console.login", "console.static")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _session_key(token: str) -> str:
+    # the cache holds a hash of the cookie, so a cache dump does not hand out live sessions
+    return "console:session:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def _ttl() -> float:
+    return services().settings.console.session_hours * 3600
+
+
+def start_session(response: Response, agent: Agent) -> None:
+    previous = request.cookies.get(COOKIE)
+    if previous:  # a fresh token at every login: a planted or older cookie never becomes a live session
+        services().cache.delete(_session_key(previous))
+    token = secrets.token_urlsafe(32)
+    data = {"agent_id": agent.id, "csrf": secrets.token_urlsafe(32)}
+    services().cache.set(_session_key(token), json.dumps(data), ttl=_ttl())
+    _set_cookie(response, COOKIE, token)
+    response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
+
+
+def end_session(response: Response) -> None:
+    token = request.cookies.get(COOKIE)
+    if token:
+        services().cache.delete(_session_key(token))
+    response.delete_cookie(COOKIE, path=PREFIX)
+
+
+def _set_cookie(response: Response, name: str, value: str) -> None:
+    response.set_cookie(
+        name,
+        value,
+        path=PREFIX,
+        httponly=True,
+        samesite="Strict",
+        secure=services().settings.console.secure_cookie,
+    )
+
+
+@bp.before_request
+def load_session() -> Response | None:
+    g.agent = None
+    token = request.cookies.get(COOKIE, "")
+    raw = services().cache.get(_session_key(token)) if token else None
+    if raw is not None:
+        data = json.loads(raw)
+        agent = db().get(Agent, data["agent_id"])
+        if agent is not None and agent.active:
+            g.agent, g.csrf, g.session_key = agent, data["csrf"], _session_key(token)
+            services().cache.set(_session_key(token), raw, ttl=_ttl())  # sliding expiry
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if g.agent is None:
+        if request.method == "GET":
+            return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+        abort(401)
+    if request.method == "POST":
+        _check_csrf(g.csrf)
+    return None
+
+
+def _check_csrf(expected: str) -> None:
+    given = request.form.get("csrf_token", "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        abort(
+            400, "The form is missing its security token or it is out of date. Reload the page and try again."
+        )
+
+
+def admin_required(view: F) -> F:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.agent.role != "admin":
+            abort(403, "Only an admin may do this.")
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path inside the console: never an open redirect."""
+    parts = urlsplit(target or "")
+    if parts.scheme or parts.netloc or not parts.path.startswith(PREFIX + "/"):
+        return url_for("console.inbox")
+    return target or url_for("console.inbox")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.method == "GET":
+        if g.agent is not None:
+            return redirect(safe_next(request.args.get("next")))
+        return _login_page()
+    _check_csrf(request.cookies.get(LOGIN_COOKIE, ""))
+    username = request.form.get("username", "").strip().lower()[:64]
+    password = request.form.get("password", "")[:256]
+    if not username or not password:
+        return _login_page("Enter your username and password.", 400)
+    limit = services().settings.console.login_attempts
+    cache = services().cache
+    user_key = f"console:login:user:{hashlib.sha256(username.encode()).hexdigest()}"
+    addr_key = f"console:login:addr:{request.remote_addr}"
+    # counted before the check, atomically in the shared cache: parallel guesses cannot slip past
+    if (
+        cache.incr(user_key, LOGIN_WINDOW_SECONDS) > limit
+        or cache.incr(addr_key, LOGIN_WINDOW_SECONDS) > 4 * limit
+    ):
+        return _login_page("Too many login attempts. Wait 15 minutes and try again.", 429)
+    session = db()
+    agent = tickets.authenticate(session, username, password)
+    if agent is None:
+        return _login_page("Wrong username or password.", 401)
+    session.commit()
+    cache.delete(user_key)
+    response = redirect(safe_next(request.form.get("next")))
+    start_session(response, agent)
+    return response
+
+
+def _login_page(error: str | None = None, status: int = 200) -> Response:
+    csrf = secrets.token_urlsafe(32)
+    body = render_template("console/login.html", error=error, csrf=csrf, next=request.values.get("next", ""))
+    response = Response(body, status=status, mimetype="text/html")
+    _set_cookie(response, LOGIN_COOKIE, csrf)
+    return response
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    response = redirect(url_for("console.login"))
+    end_session(response)
+    return response
+
+
+@bp.after_request
+def security_headers(response: Response) -> Response:
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self'; media-src 'self'; style-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+    return response
+
+
+def notice(text: str, kind: str = "ok") -> None:
+    """A one-time message for the agent's next page (kept with the session, not in a cookie)."""
+    key = g.session_key + ":notices"
+    cache = services().cache
+    notices = json.loads(cache.get(key) or "[]")
+    cache.set(key, json.dumps([*notices, [kind, text]][-5:]), ttl=300)
+
+
+def take_notices() -> list[tuple[str, str]]:
+    if g.get("session_key") is None:
+        return []
+    key = g.session_key + ":notices"
+    raw = services().cache.get(key)
+    if raw is None:
+        return []
+    services().cache.delete(key)
+    return [(kind, text) for kind, text in json.loads(raw)]
+
+
+@bp.app_context_processor
+def console_globals() -> dict[str, Any]:
+    return {"current_agent": g.get("agent"), "csrf_token": lambda: g.get("csrf", ""), "notices": take_notices}
+
+
+from wxbot.console import views  # noqa: E402,F401  (routes register on bp)

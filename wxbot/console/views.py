@@ -1,0 +1,261 @@
+"""The console's pages: inbox, conversation, statistics, canned replies, media."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import abort, g, redirect, render_template, request, send_file, url_for
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from wxbot import clock, tickets
+from wxbot.console import admin_required, bp, notice
+from wxbot.console.reader import reader_link
+from wxbot.models.tickets import Agent, CannedReply, TicketMessage
+from wxbot.pii import mask_phone
+from wxbot.web import db, services
+
+STATES = {"open": "Open", "waiting": "Waiting on user", "resolved": "Resolved"}
+SCOPES = {"all": "All", "mine": "Mine", "unassigned": "Unassigned"}
+
+
+def _target() -> timedelta:
+    return timedelta(hours=services().settings.console.first_response_target_hours)
+
+
+def _conversation(conversation_id: int) -> Any:
+    conversation = tickets.get(db(), conversation_id)
+    if conversation is None:
+        abort(404, "No such conversation.")
+    return conversation
+
+
+@bp.errorhandler(HTTPException)
+def console_error(e: HTTPException) -> Any:
+    return render_template("console/error.html", error=e), e.code or 500
+
+
+@bp.get("/")
+def inbox() -> str:
+    state = request.args.get("state", "open")
+    scope = request.args.get("scope", "all")
+    if state not in STATES or scope not in SCOPES:
+        abort(400, "Unknown inbox filter.")
+    rows = tickets.inbox(db(), state=state, scope=scope, agent_id=g.agent.id, target=_target())
+    return render_template(
+        "console/inbox.html", rows=rows, state=state, scope=scope, states=STATES, scopes=SCOPES
+    )
+
+
+@bp.get("/c/<int:conversation_id>")
+def conversation(conversation_id: int) -> str:
+    session = db()
+    conv = _conversation(conversation_id)
+    tickets.record_view(session, conv, g.agent)
+    session.commit()
+    return _conversation_page(conv)
+
+
+def _conversation_page(
+    conv: Any,
+    revealed_phone: str | None = None,
+    *,
+    draft: str = "",
+    blocked: str | None = None,
+    error: str | None = None,
+) -> str:
+    session = db()
+    account = conv.identity.account
+    phone = None
+    if account is not None and account.phone_enc:
+        phone = revealed_phone or mask_phone(services().pii.decrypt(account.phone_enc))
+    canned_id = request.args.get("canned", type=int)
+    canned = session.get(CannedReply, canned_id) if canned_id else None
+    if canned is not None:
+        draft = tickets.render_canned(
+            canned.body,
+            agent=g.agent.username,
+            conversation=str(conv.id),
+            target_hours=f"{services().settings.console.first_response_target_hours:g}",
+        )
+    agents = list(session.scalars(select(Agent).where(Agent.active.is_(True)).order_by(Agent.username)))
+    window = tickets.window(session, conv)
+    return render_template(
+        "console/conversation.html",
+        conv=conv,
+        identity=conv.identity,
+        account=account,
+        phone=phone,
+        revealed=revealed_phone is not None,
+        window=window,
+        time_left=(window.expires_at - clock.now()) if window.expires_at else None,
+        overdue=tickets.is_overdue(conv, _target()),
+        first_response=tickets.first_response_time(conv),
+        canned=tickets.canned_replies(session),
+        deliveries=tickets.deliveries(session, conv),
+        window_problem=tickets.window_problem(session, conv),
+        blocked=blocked,
+        error=error,
+        draft=draft,
+        agents=agents,
+        states=STATES,
+        form_token=secrets.token_urlsafe(16),
+        details=tickets.details,
+    )
+
+
+def _act(conversation_id: int, action: Any) -> Response:
+    session = db()
+    conv = _conversation(conversation_id)
+    try:
+        action(session, conv)
+    except tickets.TicketError as exc:
+        session.rollback()
+        notice(str(exc), "error")
+    else:
+        session.commit()
+    return redirect(url_for("console.conversation", conversation_id=conversation_id) + "#thread-end")
+
+
+@bp.post("/c/<int:conversation_id>/claim")
+def claim(conversation_id: int) -> Response:
+    return _act(conversation_id, lambda s, c: tickets.claim(s, c, g.agent))
+
+
+@bp.post("/c/<int:conversation_id>/assign")
+def assign(conversation_id: int) -> Response:
+    raw = request.form.get("assignee_id", "")
+    if raw and not raw.isdigit():
+        abort(400, "Pick an agent.")
+    return _act(conversation_id, lambda s, c: tickets.assign(s, c, g.agent, int(raw) if raw else None))
+
+
+@bp.post("/c/<int:conversation_id>/resolve")
+def resolve(conversation_id: int) -> Response:
+    return _act(conversation_id, lambda s, c: tickets.resolve(s, c, g.agent))
+
+
+@bp.post("/c/<int:conversation_id>/reopen")
+def reopen(conversation_id: int) -> Response:
+    return _act(conversation_id, lambda s, c: tickets.reopen(s, c, g.agent))
+
+
+@bp.post("/c/<int:conversation_id>/note")
+def note(conversation_id: int) -> Response:
+    body, token = request.form.get("body", ""), request.form.get("form_token", "")
+    return _act(conversation_id, lambda s, c: tickets.add_note(s, c, g.agent, body, token))
+
+
+@bp.post("/c/<int:conversation_id>/reply")
+def reply(conversation_id: int) -> Any:
+    session = db()
+    conv = _conversation(conversation_id)
+    body, token = request.form.get("body", ""), request.form.get("form_token", "")
+    try:
+        tickets.reply(
+            session,
+            conv,
+            g.agent,
+            body,
+            token,
+            fallback=request.form.get("mode") == "fallback",
+            reader_link=reader_link(conv.id, request.host_url),
+            timezone=services().settings.app.timezone,
+        )
+    except tickets.ReplyBlocked as exc:
+        # told before anything is sent; the draft stays on the page with the fallback offered
+        session.rollback()
+        return _conversation_page(conv, draft=body, blocked=str(exc)), 409
+    except tickets.TicketError as exc:
+        session.rollback()
+        return _conversation_page(conv, draft=body, error=str(exc)), 400
+    session.commit()
+    return redirect(url_for("console.conversation", conversation_id=conversation_id) + "#thread-end")
+
+
+@bp.post("/c/<int:conversation_id>/reveal")
+@admin_required
+def reveal(conversation_id: int) -> str:
+    session = db()
+    conv = _conversation(conversation_id)
+    account = conv.identity.account
+    if account is None or not account.phone_enc:
+        abort(404, "This follower has no linked phone number.")
+    try:
+        tickets.record_reveal(session, conv, g.agent)
+    except tickets.TicketError as exc:
+        abort(403, str(exc))
+    session.commit()
+    return _conversation_page(conv, revealed_phone=services().pii.decrypt(account.phone_enc))
+
+
+@bp.get("/media/<int:message_id>")
+def media(message_id: int) -> Response:
+    message = db().get(TicketMessage, message_id)
+    if message is None or message.media_status != "stored" or not message.media_path:
+        abort(404, "This media file is not stored.")
+    root = Path(services().settings.app.var_dir, "media").resolve()
+    path = (root / message.media_path).resolve()
+    if root not in path.parents or not path.is_file():
+        abort(404, "This media file is not stored.")
+    response = send_file(path, mimetype=message.media_type or "application/octet-stream", max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/stats")
+def statistics() -> str:
+    figures = tickets.statistics(db(), _target())
+    return render_template("console/stats.html", figures=figures, target=_target())
+
+
+@bp.route("/canned", methods=["GET", "POST"])
+def canned() -> Any:
+    session = db()
+    if request.method == "POST":
+        if g.agent.role != "admin":
+            abort(403, "Only an admin may change canned replies.")
+        raw_id = request.form.get("canned_id", "")
+        try:
+            tickets.save_canned(
+                session,
+                title=request.form.get("title", ""),
+                body=request.form.get("body", ""),
+                canned_id=int(raw_id) if raw_id.isdigit() else None,
+            )
+        except tickets.TicketError as exc:
+            session.rollback()
+            notice(str(exc), "error")
+        else:
+            session.commit()
+            notice("Saved.")
+        return redirect(url_for("console.canned"))
+    return render_template(
+        "console/canned.html", canned=tickets.canned_replies(session), variables=tickets.CANNED_VARIABLES
+    )
+
+
+@bp.app_template_filter("duration")
+def duration(value: timedelta | None) -> str:
+    if value is None:
+        return "—"
+    minutes = max(int(value.total_seconds() // 60), 0)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+@bp.app_template_filter("local")
+def local_time(value: Any) -> str:
+    if value is None:
+        return "—"
+    zone = ZoneInfo(services().settings.app.timezone)
+    return str(value.replace(tzinfo=UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M"))

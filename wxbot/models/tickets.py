@@ -1,0 +1,114 @@
+"""留言 conversations between a follower and the customer-service agents, and the agents themselves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from wxbot.db import Base
+from wxbot.models.base import created_at_column, personal, updated_at_column
+from wxbot.models.identity import Identity
+
+ROLES = ("agent", "admin")
+STATES = ("open", "waiting", "resolved")  # open: the agents' turn; waiting: on the user; resolved
+INBOUND_KINDS = ("text", "image", "voice", "video", "shortvideo", "location", "link")
+DIRECTIONS = ("inbound", "outbound", "note")
+
+
+class Agent(Base):
+    """A customer-service agent (or admin) who logs in to the console."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    role: Mapped[str] = mapped_column(String(8), default="agent", nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+
+class Conversation(Base):
+    """One 留言 thread of one follower. At most one is unresolved per follower (open_identity_id is unique)."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_state_assignee", "state", "assignee_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identity_id: Mapped[int] = mapped_column(
+        ForeignKey("identities.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    # identity_id while unresolved, NULL once resolved: the database refuses a second unresolved thread
+    open_identity_id: Mapped[int | None] = mapped_column(Integer, unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="open", nullable=False)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"), index=True)
+    # the follower said 结束: their messages no longer go into this thread
+    follower_ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # the oldest follower message no agent has answered yet (the service-level clock runs from it)
+    awaiting_since: Mapped[datetime | None] = mapped_column(DateTime)
+    first_user_message_at: Mapped[datetime | None] = mapped_column(DateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_user_message_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+    identity: Mapped[Identity] = relationship()
+    assignee: Mapped[Agent | None] = relationship()
+    messages: Mapped[list[TicketMessage]] = relationship(
+        back_populates="conversation", order_by="TicketMessage.id", cascade="all, delete-orphan"
+    )
+
+
+class TicketMessage(Base):
+    """A message in a thread: from the follower (inbound), an agent's reply (outbound) or an internal note.
+
+    Notes have no outbox row and no code path that sends them.
+    """
+
+    __tablename__ = "ticket_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    direction: Mapped[str] = mapped_column(String(8), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), default="text", nullable=False)
+    # inbound "wx:<appid>:<MsgId>": a retried WeChat delivery finds its message and adds nothing;
+    # outbound/note "form:<agent>:<token>": a form submitted twice adds one message
+    dedupe_key: Mapped[str | None] = mapped_column(String(96), unique=True)
+    body: Mapped[str] = mapped_column(Text, default="", nullable=False, info=personal("redact"))
+    # location (latitude, longitude, label) and link (title, description, url), as JSON
+    details: Mapped[str | None] = mapped_column(Text, info=personal("null"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    # media (image, voice, video) fetched by jobs/media.py: pending -> stored | failed
+    media_id: Mapped[str | None] = mapped_column(String(128))
+    media_status: Mapped[str | None] = mapped_column(String(8), index=True)
+    media_path: Mapped[str | None] = mapped_column(String(255), info=personal("null"))
+    media_type: Mapped[str | None] = mapped_column(String(64))
+    media_error: Mapped[str | None] = mapped_column(String(255))
+    media_attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # outbound: how it was sent (custom: the reply itself; template / subscribe: "a reply is waiting")
+    delivery: Mapped[str | None] = mapped_column(String(16))
+    notification_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = created_at_column()
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+    agent: Mapped[Agent | None] = relationship()
+
+
+class CannedReply(Base):
+    """A reusable reply text; $variables are filled in when the agent inserts it."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
