@@ -87,7 +87,7 @@ def test_a_token_error_seen_by_every_worker_at_once_refreshes_once(workers, sand
     workers[0].user_info("oa", "oa-1")
     sandbox.revoke_tokens(OA["appid"])
     # Slow answers, so that every worker's first call is out before the first 40001 comes back.
-    sandbox.inject(USER_INFO, latency=0.3, times=WORKERS)
+    sandbox.inject(USER_INFO, latency=1.0, times=WORKERS)
 
     answers = all_at_once(workers, lambda w: w.user_info("oa", "oa-1"))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
@@ -49,7 +50,36 @@ class Cache(Protocol):
     def release(self, name: str, token: str) -> None: ...
 
 
-class InProcessCache:
+class _Locks(ABC):
+    """Locks built on set-if-absent and compare-and-delete, the same for both caches."""
+
+    @abstractmethod
+    def add(self, key: str, value: str, ttl: float) -> bool: ...
+
+    @abstractmethod
+    def delete_if_equals(self, key: str, expected: str) -> bool: ...
+
+    def try_lock(self, name: str, ttl: float) -> str | None:
+        token = uuid.uuid4().hex
+        return token if self.add(f"lock:{name}", token, ttl) else None
+
+    def release(self, name: str, token: str) -> None:
+        self.delete_if_equals(f"lock:{name}", token)
+
+    @contextmanager
+    def lock(self, name: str, ttl: float = 30, wait: float = 10) -> Iterator[None]:
+        deadline = time.monotonic() + wait
+        while (token := self.try_lock(name, ttl)) is None:
+            if time.monotonic() >= deadline:
+                raise LockNotAcquired(name)
+            time.sleep(0.01)
+        try:
+            yield
+        finally:
+            self.release(name, token)
+
+
+class InProcessCache(_Locks):
     def __init__(self) -> None:
         self._data: dict[str, tuple[str, float | None]] = {}
         self._mutex = threading.RLock()
@@ -98,25 +128,6 @@ class InProcessCache:
             self._data[key] = (str(value), expires)
             return value
 
-    def try_lock(self, name: str, ttl: float) -> str | None:
-        token = uuid.uuid4().hex
-        return token if self.add(f"lock:{name}", token, ttl) else None
-
-    def release(self, name: str, token: str) -> None:
-        self.delete_if_equals(f"lock:{name}", token)
-
-    @contextmanager
-    def lock(self, name: str, ttl: float = 30, wait: float = 10) -> Iterator[None]:
-        deadline = time.monotonic() + wait
-        while (token := self.try_lock(name, ttl)) is None:
-            if time.monotonic() >= deadline:
-                raise LockNotAcquired(name)
-            time.sleep(0.01)
-        try:
-            yield
-        finally:
-            self.release(name, token)
-
 
 _DELETE_IF_EQUALS = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
@@ -128,7 +139,7 @@ return v
 """
 
 
-class RedisCache:
+class RedisCache(_Locks):
     def __init__(self, url: str, prefix: str = "wxbot:") -> None:
         self.client = redis.Redis.from_url(
             url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2
@@ -158,25 +169,6 @@ class RedisCache:
 
     def incr(self, key: str, ttl: float) -> int:
         return int(self._incr_with_ttl(keys=[self._k(key)], args=[int(ttl * 1000)]))
-
-    def try_lock(self, name: str, ttl: float) -> str | None:
-        token = uuid.uuid4().hex
-        return token if self.add(f"lock:{name}", token, ttl) else None
-
-    def release(self, name: str, token: str) -> None:
-        self.delete_if_equals(f"lock:{name}", token)
-
-    @contextmanager
-    def lock(self, name: str, ttl: float = 30, wait: float = 10) -> Iterator[None]:
-        deadline = time.monotonic() + wait
-        while (token := self.try_lock(name, ttl)) is None:
-            if time.monotonic() >= deadline:
-                raise LockNotAcquired(name)
-            time.sleep(0.01)
-        try:
-            yield
-        finally:
-            self.release(name, token)
 
 
 def make_cache(url: str, prefix: str) -> Cache:

@@ -162,3 +162,15 @@ def history(
     """Every consent of the person, given or withdrawn, oldest first (for the export)."""
     query = select(Consent).where(of_person(session, account_id, identity_id)).order_by(Consent.id)
     return list(session.scalars(query))
+
+
+def describe(row: Consent) -> dict[str, str | None]:
+    """One consent as the user sees it (export, the mini program's consent page)."""
+    return {
+        "kind": row.kind,
+        "scope": row.scope,
+        "policy_version": row.policy_version,
+        "channel": row.channel,
+        "given_at": row.given_at.isoformat(),
+        "withdrawn_at": row.withdrawn_at.isoformat() if row.withdrawn_at else None,
+    }

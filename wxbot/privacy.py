@@ -148,17 +148,7 @@ def _core_export(session: Session, pii: PiiKeys, account: Account) -> dict[str, 
         "phone": mask_phone(pii.decrypt(account.phone_enc)) if account.phone_enc else None,
         "reminder_pref": account.reminder_pref,
         "created_at": _iso(account.created_at),
-        "consents": [
-            {
-                "kind": c.kind,
-                "scope": c.scope,
-                "policy_version": c.policy_version,
-                "channel": c.channel,
-                "given_at": _iso(c.given_at),
-                "withdrawn_at": _iso(c.withdrawn_at),
-            }
-            for c in consent.history(session, account_id=account.id)
-        ],
+        "consents": [consent.describe(c) for c in consent.history(session, account_id=account.id)],
         "privacy_requests": [
             {
                 "kind": r.kind,

@@ -128,19 +128,7 @@ def delete_data(what: str) -> dict[str, Any]:
 
 def _consents_view() -> dict[str, Any]:
     rows = consent.history(db(), account_id=g.account.id)
-    return {
-        "consents": [
-            {
-                "kind": c.kind,
-                "scope": c.scope,
-                "policy_version": c.policy_version,
-                "channel": c.channel,
-                "given_at": _iso(c.given_at),
-                "withdrawn_at": _iso(c.withdrawn_at),
-            }
-            for c in rows
-        ]
-    }
+    return {"consents": [consent.describe(c) for c in rows]}
 
 
 @bp.get("/me/consents")

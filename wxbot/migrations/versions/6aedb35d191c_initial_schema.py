@@ -1,14 +1,14 @@
 """initial schema
 
-Revision ID: 54ce1e4732e3
+Revision ID: 6aedb35d191c
 Revises: 
-Create Date: 2026-11-28 17:56:14.588721
+Create Date: 2026-11-28 18:10:38.948113
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '54ce1e4732e3'
+revision = '6aedb35d191c'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -29,6 +29,18 @@ def upgrade() -> None:
     sa.UniqueConstraint('phone_hash', name=op.f('uq_accounts_phone_hash')),
     sa.UniqueConstraint('platform_account_id', name=op.f('uq_accounts_platform_account_id'))
     )
+    op.create_table('agents',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('username', sa.String(length=64), nullable=False),
+    sa.Column('password_hash', sa.String(length=255), nullable=False),
+    sa.Column('role', sa.String(length=8), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('last_login_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_agents')),
+    sa.UniqueConstraint('username', name=op.f('uq_agents_username'))
+    )
     op.create_table('app_pauses',
     sa.Column('app_name', sa.String(length=32), nullable=False),
     sa.Column('until', sa.DateTime(), nullable=False),
@@ -45,6 +57,15 @@ def upgrade() -> None:
     sa.Column('subject_id', sa.String(length=64), nullable=False),
     sa.Column('detail', sa.String(length=255), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
+    )
+    op.create_table('canned_replies',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=64), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_canned_replies')),
+    sa.UniqueConstraint('title', name=op.f('uq_canned_replies_title'))
     )
     op.create_table('events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -173,6 +194,31 @@ def upgrade() -> None:
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.create_index('ix_consents_account_kind', ['account_id', 'kind', 'scope'], unique=False)
         batch_op.create_index(batch_op.f('ix_consents_identity_id'), ['identity_id'], unique=False)
+
+    op.create_table('conversations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('identity_id', sa.Integer(), nullable=False),
+    sa.Column('open_identity_id', sa.Integer(), nullable=True),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('assignee_id', sa.Integer(), nullable=True),
+    sa.Column('follower_ended_at', sa.DateTime(), nullable=True),
+    sa.Column('acknowledged_at', sa.DateTime(), nullable=True),
+    sa.Column('awaiting_since', sa.DateTime(), nullable=True),
+    sa.Column('first_user_message_at', sa.DateTime(), nullable=True),
+    sa.Column('first_response_at', sa.DateTime(), nullable=True),
+    sa.Column('last_user_message_at', sa.DateTime(), nullable=True),
+    sa.Column('resolved_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['assignee_id'], ['agents.id'], name=op.f('fk_conversations_assignee_id_agents'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['identity_id'], ['identities.id'], name=op.f('fk_conversations_identity_id_identities'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_conversations')),
+    sa.UniqueConstraint('open_identity_id', name=op.f('uq_conversations_open_identity_id'))
+    )
+    with op.batch_alter_table('conversations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_conversations_assignee_id'), ['assignee_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_conversations_identity_id'), ['identity_id'], unique=False)
+        batch_op.create_index('ix_conversations_state_assignee', ['state', 'assignee_id'], unique=False)
 
     op.create_table('event_signups',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -362,11 +408,45 @@ def upgrade() -> None:
     with op.batch_alter_table('subscribe_grants', schema=None) as batch_op:
         batch_op.create_index('ix_subscribe_grants_lookup', ['identity_id', 'template_id', 'used_at'], unique=False)
 
+    op.create_table('ticket_messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('conversation_id', sa.Integer(), nullable=False),
+    sa.Column('direction', sa.String(length=8), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=96), nullable=True),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('details', sa.Text(), nullable=True),
+    sa.Column('agent_id', sa.Integer(), nullable=True),
+    sa.Column('media_id', sa.String(length=128), nullable=True),
+    sa.Column('media_status', sa.String(length=8), nullable=True),
+    sa.Column('media_path', sa.String(length=255), nullable=True),
+    sa.Column('media_type', sa.String(length=64), nullable=True),
+    sa.Column('media_error', sa.String(length=255), nullable=True),
+    sa.Column('media_attempts', sa.Integer(), nullable=False),
+    sa.Column('delivery', sa.String(length=16), nullable=True),
+    sa.Column('notification_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['agent_id'], ['agents.id'], name=op.f('fk_ticket_messages_agent_id_agents'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], name=op.f('fk_ticket_messages_conversation_id_conversations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ticket_messages')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_ticket_messages_dedupe_key'))
+    )
+    with op.batch_alter_table('ticket_messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ticket_messages_conversation_id'), ['conversation_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ticket_messages_media_status'), ['media_status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ticket_messages_notification_id'), ['notification_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('ticket_messages', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ticket_messages_notification_id'))
+        batch_op.drop_index(batch_op.f('ix_ticket_messages_media_status'))
+        batch_op.drop_index(batch_op.f('ix_ticket_messages_conversation_id'))
+
+    op.drop_table('ticket_messages')
     with op.batch_alter_table('subscribe_grants', schema=None) as batch_op:
         batch_op.drop_index('ix_subscribe_grants_lookup')
 
@@ -405,6 +485,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_event_signups_account_id'))
 
     op.drop_table('event_signups')
+    with op.batch_alter_table('conversations', schema=None) as batch_op:
+        batch_op.drop_index('ix_conversations_state_assignee')
+        batch_op.drop_index(batch_op.f('ix_conversations_identity_id'))
+        batch_op.drop_index(batch_op.f('ix_conversations_assignee_id'))
+
+    op.drop_table('conversations')
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_consents_identity_id'))
         batch_op.drop_index('ix_consents_account_kind')
@@ -433,7 +519,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_events_status_starts_at')
 
     op.drop_table('events')
+    op.drop_table('canned_replies')
     op.drop_table('audit_log')
     op.drop_table('app_pauses')
+    op.drop_table('agents')
     op.drop_table('accounts')
     # ### end Alembic commands ###
