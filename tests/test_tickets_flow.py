@@ -119,6 +119,20 @@ def test_the_follower_flow_and_a_reply_inside_the_window(client, db, sandbox, cl
     assert "还在处理中" in follower.click(menu.LEAVE_MESSAGE).content  # the same conversation again
 
 
+def test_phone_numbers_typed_into_a_conversation_are_kept_and_shown_masked(client, db, sandbox, clock):
+    follower = follower_in_sandbox(client, sandbox)
+    follower.send_text("留言")
+    write(follower, sandbox, "面试能改期吗？电话 13812345678")
+    (message,) = stored(db)
+    assert message.body == "面试能改期吗？电话 138****5678"
+    make_agent(db)
+    login(client)
+    (conversation,) = stored(db, Conversation)
+    for page in (client.get("/console/"), client.get(f"/console/c/{conversation.id}")):
+        text = page.get_data(as_text=True)
+        assert "138****5678" in text and "13812345678" not in text
+
+
 def test_a_resolved_conversation_stays_closed_and_the_next_one_is_new(client, db, sandbox, clock):
     follower = follower_in_sandbox(client, sandbox)
     follower.send_text("留言")

@@ -147,6 +147,8 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
     install_masking()
     root = logging.getLogger()
     root.setLevel(level)
+    # APScheduler reports every run of every job at INFO (the sender runs every few seconds): only problems.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
     if _installed:
         return
     handler = logging.StreamHandler()

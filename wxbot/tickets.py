@@ -26,6 +26,7 @@ from wxbot.models.identity import Identity
 from wxbot.models.outbox import Notification
 from wxbot.models.reply_window import ReplyWindow
 from wxbot.models.tickets import INBOUND_KINDS, ROLES, Agent, CannedReply, Conversation, TicketMessage
+from wxbot.pii import mask_numbers
 
 MEDIA_KINDS = ("image", "voice", "video", "shortvideo")
 MAX_TEXT = 2000  # a reply or note; WeChat's customer-service text limit is about 2048 bytes
@@ -172,7 +173,8 @@ def add_inbound(
         direction="inbound",
         kind=kind,
         dedupe_key=f"wx:{appid}:{msg_id}" if msg_id else None,
-        body=(content or "")[:MAX_INBOUND_TEXT],
+        # Phone and ID numbers the follower types are kept masked, as in the inbound log (privacy policy).
+        body=mask_numbers((content or "")[:MAX_INBOUND_TEXT]),
         details=_details(kind, fields),
         created_at=clock.now(),
     )
@@ -180,7 +182,7 @@ def add_inbound(
         message.media_id = str(fields["MediaId"])[:128]
         message.media_status = "pending"
     if kind == "voice" and fields.get("Recognition"):
-        message.body = str(fields["Recognition"])[:MAX_INBOUND_TEXT]
+        message.body = mask_numbers(str(fields["Recognition"])[:MAX_INBOUND_TEXT])
     try:
         with session.begin_nested():
             session.add(message)
