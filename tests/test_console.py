@@ -77,7 +77,7 @@ def test_agent_actions_are_audited_without_personal_data(client, db, services):
     conv = make_conversation(db, text="我的电话是13812345678")
     login(client)
     page = client.get(f"/console/c/{conv.id}").get_data(as_text=True)
-    assert "我的电话是13812345678" in page  # agents read the thread
+    assert "我的电话是138****5678" in page  # agents read the thread, typed numbers masked
     csrf = form_csrf(page)
     token = re.search(r'name="form_token" value="([^"]+)"', page).group(1)
     client.post(f"/console/c/{conv.id}/claim", data={"csrf_token": csrf})
