@@ -13,7 +13,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from wxbot import clock, tickets
+from wxbot import applications, clock, privacy, tickets
 from wxbot.console import admin_required, bp, notice
 from wxbot.console.reader import reader_link
 from wxbot.models.tickets import Agent, CannedReply, TicketMessage
@@ -106,6 +106,11 @@ def _conversation_page(
         states=STATES,
         form_token=secrets.token_urlsafe(16),
         details=tickets.details,
+        applications=(
+            applications.applications_of(session, account.id, services().settings.app.timezone, limit=5)
+            if account is not None
+            else []
+        ),
     )
 
 
@@ -259,3 +264,33 @@ def local_time(value: Any) -> str:
         return "—"
     zone = ZoneInfo(services().settings.app.timezone)
     return str(value.replace(tzinfo=UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M"))
+
+
+@bp.get("/privacy-requests")
+@admin_required
+def privacy_requests() -> str:
+    """The users' requests (export, correction, deletion, cancellation...) with their 15-day due dates."""
+    session = db()
+    return render_template(
+        "console/privacy_requests.html",
+        requests=privacy.open_requests(session),
+        counts=privacy.request_counts(session),
+    )
+
+
+@bp.post("/privacy-requests/<int:request_id>/close")
+@admin_required
+def close_privacy_request(request_id: int) -> Response:
+    session = db()
+    outcome = request.form.get("outcome", "")
+    if outcome not in ("completed", "rejected"):
+        abort(400, "outcome must be completed or rejected")
+    try:
+        privacy.close_request(session, request_id, actor=f"agent:{g.agent.id}", outcome=outcome)
+    except privacy.PrivacyError as exc:
+        session.rollback()
+        notice(exc.message, "error")
+    else:
+        session.commit()
+        notice(f"Request #{request_id} {outcome}.")
+    return redirect(url_for("console.privacy_requests"))
