@@ -5,8 +5,13 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import sqlalchemy as sa
+
 from wxbot import clock, consent
+from wxbot.db import Base
+from wxbot.erasure import REDACTED
 from wxbot.models import Account, Identity
+from wxbot.models.base import eraser_of
 
 _seq = itertools.count(1)
 
@@ -35,3 +40,35 @@ def make_person(
     consent.record(db, kind="status_reminders", channel="official_account", identity_id=follower.id)
     db.commit()
     return account, follower, mp_user
+
+
+def _is_erased(value, eraser):
+    return value is None or value == REDACTED or (eraser == "pseudonym" and str(value).startswith("erased-"))
+
+
+def personal_leftovers(db, account_id, identity_ids):
+    """Columns of rows that point at the account (None: no account) or its identities and still hold a
+    personal value."""
+    leftovers = set()
+    for table in Base.metadata.sorted_tables:
+        personal = [c for c in table.columns if eraser_of(c)]
+        if table.name == "accounts":
+            points_at_person = table.c.id == account_id
+        elif table.name == "identities":
+            points_at_person = table.c.id.in_(identity_ids)
+        else:
+            links = [
+                table.c[n].in_(identity_ids) for n in ("identity_id", "sent_identity_id") if n in table.c
+            ]
+            links += [table.c.account_id == account_id] if "account_id" in table.c and account_id else []
+            if not links:
+                continue
+            points_at_person = sa.or_(*links)
+        if not personal:
+            continue
+        for row in db.execute(sa.select(*personal).where(points_at_person)).mappings():
+            leftovers |= {
+                f"{table.name}.{c.name}" for c in personal if not _is_erased(row[c.name], eraser_of(c))
+            }
+    db.rollback()
+    return sorted(leftovers)

@@ -12,44 +12,11 @@ from jobs.unionid import fetch_unionids
 from tests.conftest import OA
 from tests.helpers import platform_post
 from tests.mp_helpers import PHONE, MiniProgramUser, bearer
+from tests.privacy_helpers import personal_leftovers
 from tests.wechat_helpers import Follower
-from wxbot.db import Base
-from wxbot.erasure import REDACTED
 from wxbot.models import Account, Identity
-from wxbot.models.base import eraser_of
 
 UNIONID = "oUnionScenario0000000000001"
-
-
-def _is_erased(value, eraser):
-    return value is None or value == REDACTED or (eraser == "pseudonym" and str(value).startswith("erased-"))
-
-
-def _personal_leftovers(db, account_id, identity_ids):
-    """Columns of rows that point at the account or its identities and still hold a personal value."""
-    leftovers = set()
-    for table in Base.metadata.sorted_tables:
-        personal = [c for c in table.columns if eraser_of(c)]
-        if table.name == "accounts":
-            points_at_person = table.c.id == account_id
-        elif table.name == "identities":
-            points_at_person = table.c.id.in_(identity_ids)
-        else:
-            links = [
-                table.c[n].in_(identity_ids) for n in ("identity_id", "sent_identity_id") if n in table.c
-            ]
-            links += [table.c.account_id == account_id] if "account_id" in table.c else []
-            if not links:
-                continue
-            points_at_person = sa.or_(*links)
-        if not personal:
-            continue
-        for row in db.execute(sa.select(*personal).where(points_at_person)).mappings():
-            leftovers |= {
-                f"{table.name}.{c.name}" for c in personal if not _is_erased(row[c.name], eraser_of(c))
-            }
-    db.rollback()
-    return sorted(leftovers)
 
 
 def test_cancellation_erases_every_module_after_the_review_period_and_nothing_before(
@@ -81,7 +48,7 @@ def test_cancellation_erases_every_module_after_the_review_period_and_nothing_be
     assert client.post("/mp/mp/me/cancel", headers=bearer(user.token)).status_code == 202
     clock.advance(days=services.settings.privacy.cancellation_review_days, seconds=-1)
     assert run_cancellations(services) == 0
-    before = _personal_leftovers(db, account_id, identity_ids)
+    before = personal_leftovers(db, account_id, identity_ids)
     # nothing erased yet, in any module
     assert {
         "accounts.phone_enc",
@@ -94,5 +61,5 @@ def test_cancellation_erases_every_module_after_the_review_period_and_nothing_be
 
     clock.advance(seconds=1)
     assert run_cancellations(services) == 1
-    assert _personal_leftovers(db, account_id, identity_ids) == []
+    assert personal_leftovers(db, account_id, identity_ids) == []
     assert client.get("/mp/mp/me", headers=bearer(user.token)).status_code == 401

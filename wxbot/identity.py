@@ -301,18 +301,26 @@ def export_account(session: Session, account_id: int) -> dict[str, Any]:
     account = session.get(Account, account_id)
     if account is None:
         return {}
-    members = identities_of(session, account_id)
-    logins = session.scalars(
-        select(LoginSession)
-        .where(LoginSession.identity_id.in_([m.id for m in members]))
-        .order_by(LoginSession.id)
-    ).all()
     return {
         "account": {
             "platform_account_id": account.platform_account_id,
             "phone_on_file": account.phone_enc is not None,
             "created_at": account.created_at.isoformat(),
         },
+        **export_identities(session, [m.id for m in identities_of(session, account_id)]),
+    }
+
+
+def export_identities(session: Session, identity_ids: list[int]) -> dict[str, Any]:
+    """These identities and their logins (never tokens or session keys)."""
+    members = list(
+        session.scalars(select(Identity).where(Identity.id.in_(identity_ids)).order_by(Identity.id))
+    )
+    apps = {m.id: m.app_name for m in members}
+    logins = session.scalars(
+        select(LoginSession).where(LoginSession.identity_id.in_(identity_ids)).order_by(LoginSession.id)
+    ).all()
+    return {
         "identities": [
             {
                 "app": m.app_name,
@@ -327,7 +335,7 @@ def export_account(session: Session, account_id: int) -> dict[str, Any]:
         ],
         "login_sessions": [
             {
-                "app": next(m.app_name for m in members if m.id == login.identity_id),
+                "app": apps[login.identity_id],
                 "created_at": login.created_at.isoformat(),
                 "expires_at": login.expires_at.isoformat(),
                 "revoked_at": login.revoked_at.isoformat() if login.revoked_at else None,
@@ -351,10 +359,22 @@ def erase_account(session: Session, account_id: int) -> dict[str, int]:
     return counts
 
 
+def erase_identities(session: Session, identity_ids: list[int]) -> dict[str, int]:
+    """Erasure without an account: the identities' logins (so every token stops working), session keys and
+    the binding links they asked for. The identities themselves are the privacy core's."""
+    counts = login_data.delete_for_identities(session, identity_ids)
+    tokens = session.execute(delete(BindingToken).where(BindingToken.identity_id.in_(identity_ids)))
+    counts["binding_tokens"] = int(tokens.rowcount or 0)  # type: ignore[attr-defined]
+    session.flush()
+    return counts
+
+
 rights.register(
     "identity",
     export_account,
     erase_account,
+    export_identities=export_identities,
+    erase_identities=erase_identities,
     label="微信身份与登录",
     erase_order=100,  # unlinks the identities the other modules find the account's data through
     tables=("login_sessions", "wxa_session_keys", "binding_tokens"),

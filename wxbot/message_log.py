@@ -29,12 +29,19 @@ def storable_fields(fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _of_account(account_id: int) -> Any:
-    return InboundMessage.identity_id.in_(select(Identity.id).where(Identity.account_id == account_id))
+def _identities_of(account_id: int) -> Any:
+    return select(Identity.id).where(Identity.account_id == account_id)
 
 
 def export(session: Session, account_id: int) -> list[dict[str, Any]]:
-    rows = session.scalars(select(InboundMessage).where(_of_account(account_id)).order_by(InboundMessage.id))
+    return export_identities(session, _identities_of(account_id))
+
+
+def export_identities(session: Session, identity_ids: Any) -> list[dict[str, Any]]:
+    """The messages of these identities (a list of ids, or a select of them)."""
+    rows = session.scalars(
+        select(InboundMessage).where(InboundMessage.identity_id.in_(identity_ids)).order_by(InboundMessage.id)
+    )
     return [
         {
             "app": r.app_name,
@@ -49,10 +56,13 @@ def export(session: Session, account_id: int) -> list[dict[str, Any]]:
 
 
 def erase(session: Session, account_id: int) -> rights.Counts:
-    identities = select(Identity.id).where(Identity.account_id == account_id)
-    windows = session.execute(delete(ReplyWindow).where(ReplyWindow.identity_id.in_(identities))).rowcount  # type: ignore[attr-defined]
+    return erase_identities(session, _identities_of(account_id))
+
+
+def erase_identities(session: Session, identity_ids: Any) -> rights.Counts:
+    windows = session.execute(delete(ReplyWindow).where(ReplyWindow.identity_id.in_(identity_ids))).rowcount  # type: ignore[attr-defined]
     return {
-        "inbound_messages": erase_rows(session, InboundMessage, _of_account(account_id)),
+        "inbound_messages": erase_rows(session, InboundMessage, InboundMessage.identity_id.in_(identity_ids)),
         "reply_windows": int(windows or 0),
     }
 
@@ -80,5 +90,7 @@ rights.register(
     label="发给公众号的消息",
     tables=("inbound_messages",),
     forget_follower=forget_follower,
+    export_identities=export_identities,
+    erase_identities=erase_identities,
 )
 retention.register("inbound_messages", purge, "the raw inbound message log, from receipt")

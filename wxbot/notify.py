@@ -435,26 +435,34 @@ def _export(session: Session, account_id: int) -> dict[str, Any]:
     rows = session.scalars(
         select(Notification).where(Notification.account_id == account_id).order_by(Notification.id)
     )
-    grants: list[SubscribeGrant] = (
-        list(session.scalars(select(SubscribeGrant).where(SubscribeGrant.identity_id.in_(identity_ids))))
-        if identity_ids
-        else []
+    return {"notifications": _describe(rows), "subscribe_authorisations": _grants(session, identity_ids)}
+
+
+def _export_identities(session: Session, identity_ids: list[int]) -> dict[str, Any]:
+    rows = session.scalars(
+        select(Notification).where(Notification.identity_id.in_(identity_ids)).order_by(Notification.id)
     )
-    return {
-        "notifications": [
-            {"purpose": n.purpose, "created_at": n.created_at.isoformat(), "content": n.content, **outcome(n)}
-            for n in rows
-        ],
-        "subscribe_authorisations": [
-            {
-                "template_id": g.template_id,
-                "granted_at": g.created_at.isoformat(),
-                "used_at": g.used_at.isoformat() if g.used_at else None,
-                "revoked_at": g.revoked_at.isoformat() if g.revoked_at else None,
-            }  # fmt: skip
-            for g in grants
-        ],
-    }
+    return {"notifications": _describe(rows), "subscribe_authorisations": _grants(session, identity_ids)}
+
+
+def _describe(rows: Iterable[Notification]) -> list[dict[str, Any]]:
+    return [
+        {"purpose": n.purpose, "created_at": n.created_at.isoformat(), "content": n.content, **outcome(n)}
+        for n in rows
+    ]
+
+
+def _grants(session: Session, identity_ids: list[int]) -> list[dict[str, Any]]:
+    grants = session.scalars(select(SubscribeGrant).where(SubscribeGrant.identity_id.in_(identity_ids)))
+    return [
+        {
+            "template_id": g.template_id,
+            "granted_at": g.created_at.isoformat(),
+            "used_at": g.used_at.isoformat() if g.used_at else None,
+            "revoked_at": g.revoked_at.isoformat() if g.revoked_at else None,
+        }  # fmt: skip
+        for g in grants
+    ]
 
 
 def _erase(session: Session, account_id: int) -> dict[str, int]:
@@ -473,6 +481,16 @@ def _erase(session: Session, account_id: int) -> dict[str, int]:
         )
     ).rowcount  # type: ignore[attr-defined]
     session.execute(delete(DailyCount).where(DailyCount.account_id == account_id))
+    return {"notifications": int(rows), "subscribe_authorisations": int(grants)}
+
+
+def _erase_identities(session: Session, identity_ids: list[int]) -> dict[str, int]:
+    from sqlalchemy import delete
+
+    grants = session.execute(
+        delete(SubscribeGrant).where(SubscribeGrant.identity_id.in_(identity_ids))
+    ).rowcount  # type: ignore[attr-defined]
+    rows = session.execute(delete(Notification).where(Notification.identity_id.in_(identity_ids))).rowcount  # type: ignore[attr-defined]
     return {"notifications": int(rows), "subscribe_authorisations": int(grants)}
 
 
@@ -498,5 +516,7 @@ rights.register(
     _erase,
     label="消息推送记录",
     tables=("notifications", "subscribe_grants"),
+    export_identities=_export_identities,
+    erase_identities=_erase_identities,
 )
 retention.register("notifications", _purge, "push records (outbox rows) once final, from creation")

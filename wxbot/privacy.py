@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from wxbot import audit, clock, consent, retention, rights
 from wxbot.erasure import erase_rows
+from wxbot.identity import person
 from wxbot.models.identity import Account, Identity
 from wxbot.models.ledger import Consent
 from wxbot.models.privacy import PrivacyRequest
@@ -55,10 +56,34 @@ def _account(session: Session, account_id: int) -> Account:
     return account
 
 
+def _unlinked_identity(session: Session, identity_id: int | None) -> Identity:
+    """A WeChat person without an account, known by one of their identities."""
+    identity = session.get(Identity, identity_id) if identity_id is not None else None
+    if identity is None or identity.account_id is not None or identity.openid.startswith("erased-"):
+        raise PrivacyError("no_account", "没有这个未关联账号的微信身份")
+    return identity
+
+
+def _unlinked_person(session: Session, identity: Identity) -> list[int]:
+    """The ids of the person's identities (same unionid) that no account holds: what they have with us without
+    an account. An identity linked to an account is that account's, exported and erased with it."""
+    return [m.id for m in person(session, identity) if m.account_id is None]
+
+
+def _of_subject(account_id: int | None, identity_id: int | None) -> ColumnElement[bool]:
+    """The requests of an account, or of a person without one (by the identity that asked)."""
+    if account_id is not None:
+        return PrivacyRequest.account_id == account_id
+    if identity_id is None:
+        raise ValueError("an account or an identity is needed")
+    return and_(PrivacyRequest.account_id.is_(None), PrivacyRequest.identity_id == identity_id)
+
+
 def _track(
     session: Session,
     *,
     account_id: int | None,
+    identity_id: int | None = None,
     kind: str,
     channel: str,
     completed: bool,
@@ -70,6 +95,7 @@ def _track(
     now = clock.now()
     request = PrivacyRequest(
         account_id=account_id,
+        identity_id=identity_id,
         kind=kind,
         status="completed" if completed else "pending",
         channel=channel,
@@ -119,6 +145,50 @@ def export_account(
     return export
 
 
+def export_identity(session: Session, identity_id: int, *, actor: str, channel: str) -> dict[str, Any]:
+    """Everything wxbot holds about a WeChat person who never linked an account: their identities (the one
+    asking and every unlinked one with the same unionid), consents, requests, and each module's data found
+    through identities."""
+    identity = _unlinked_identity(session, identity_id)
+    identity_ids = _unlinked_person(session, identity)
+    consents = session.scalars(
+        select(Consent).where(Consent.identity_id.in_(identity_ids)).order_by(Consent.id)
+    )
+    export: dict[str, Any] = {
+        "generated_at": _iso(clock.now()),
+        "policy_version": consent.POLICY_VERSION,
+        "account": None,
+        "person": {
+            "consents": [consent.describe(c) for c in consents],
+            "privacy_requests": [
+                _describe_request(r)
+                for r in session.scalars(
+                    select(PrivacyRequest)
+                    .where(PrivacyRequest.account_id.is_(None), PrivacyRequest.identity_id.in_(identity_ids))
+                    .order_by(PrivacyRequest.id)
+                )
+            ],
+        },
+        "modules": {
+            m.name: m.export_identities(session, identity_ids)
+            for m in rights.modules()
+            if m.export_identities is not None
+        },
+    }
+    _track(
+        session,
+        account_id=None,
+        identity_id=identity.id,
+        kind="export",
+        channel=channel,
+        completed=True,
+        detail=f"modules: {len(export['modules'])}",
+        handled_by=actor,
+    )
+    audit.log(session, actor=actor, action="identity.export", subject_type="identity", subject_id=identity.id)
+    return export
+
+
 def access_summary(
     session: Session, pii: PiiKeys, account_id: int, *, actor: str, channel: str
 ) -> dict[str, Any]:
@@ -149,17 +219,18 @@ def _core_export(session: Session, pii: PiiKeys, account: Account) -> dict[str, 
         "reminder_pref": account.reminder_pref,
         "created_at": _iso(account.created_at),
         "consents": [consent.describe(c) for c in consent.history(session, account_id=account.id)],
-        "privacy_requests": [
-            {
-                "kind": r.kind,
-                "status": r.status,
-                "requested_at": _iso(r.requested_at),
-                "due_at": _iso(r.due_at),
-                "effective_at": _iso(r.effective_at),
-                "completed_at": _iso(r.completed_at),
-            }
-            for r in requests
-        ],
+        "privacy_requests": [_describe_request(r) for r in requests],
+    }
+
+
+def _describe_request(r: PrivacyRequest) -> dict[str, Any]:
+    return {
+        "kind": r.kind,
+        "status": r.status,
+        "requested_at": _iso(r.requested_at),
+        "due_at": _iso(r.due_at),
+        "effective_at": _iso(r.effective_at),
+        "completed_at": _iso(r.completed_at),
     }
 
 
@@ -302,10 +373,14 @@ def withdraw_consent(
 # ---------------------------------------------------------------- cancellation
 
 
-def pending_cancellation(session: Session, account_id: int) -> PrivacyRequest | None:
+def pending_cancellation(
+    session: Session, account_id: int | None, *, identity_id: int | None = None
+) -> PrivacyRequest | None:
+    """The account's pending cancellation; with account_id None, that of the person without an account who
+    asked through `identity_id`."""
     return session.scalars(
         select(PrivacyRequest).where(
-            PrivacyRequest.account_id == account_id,
+            _of_subject(account_id, identity_id),
             PrivacyRequest.kind == "cancellation",
             PrivacyRequest.status == "pending",
         )
@@ -313,32 +388,56 @@ def pending_cancellation(session: Session, account_id: int) -> PrivacyRequest | 
 
 
 def request_cancellation(
-    session: Session, account_id: int, *, review_days: int, channel: str, actor: str = "user"
+    session: Session,
+    account_id: int | None,
+    *,
+    identity_id: int | None = None,
+    review_days: int,
+    channel: str,
+    actor: str = "user",
 ) -> PrivacyRequest:
-    """Start the review period; the account is erased when it ends unless revoked. Asking twice is one request."""
+    """Start the review period; the account is erased when it ends unless revoked. Asking twice is one request.
+
+    With account_id None, a WeChat person who never linked an account asks through `identity_id`: their
+    identities are erased the same way. The same review period applies (the policy, §六: a cancellation is
+    reviewed within 15 days, and may be revoked until then): an erasure cannot be undone, and one rule for
+    everyone is the one people can rely on.
+    """
     if not 1 <= review_days <= RESPONSE_DAYS:
         raise ValueError(f"review_days must be between 1 and {RESPONSE_DAYS}")
-    _account(session, account_id)
-    existing = pending_cancellation(session, account_id)
+    if account_id is not None:
+        _account(session, account_id)
+        subject_type, subject_id = "account", account_id
+    else:
+        identity_id = _unlinked_identity(session, identity_id).id
+        subject_type, subject_id = "identity", identity_id
+    existing = pending_cancellation(session, account_id, identity_id=identity_id)
     if existing is not None:
         return existing
     request = _track(
         session,
         account_id=account_id,
+        identity_id=identity_id,
         kind="cancellation",
         channel=channel,
         completed=False,
         effective_at=clock.now() + timedelta(days=review_days),
     )
     audit.log(
-        session, actor=actor, action="account.cancel_request", subject_type="account", subject_id=account_id
+        session,
+        actor=actor,
+        action=f"{subject_type}.cancel_request",
+        subject_type=subject_type,
+        subject_id=subject_id,
     )
     return request
 
 
-def revoke_cancellation(session: Session, account_id: int, *, actor: str) -> PrivacyRequest:
+def revoke_cancellation(
+    session: Session, account_id: int | None, *, identity_id: int | None = None, actor: str
+) -> PrivacyRequest:
     """Revoke a pending cancellation; refused once the erasure has run (it cannot be undone)."""
-    request = pending_cancellation(session, account_id)
+    request = pending_cancellation(session, account_id, identity_id=identity_id)
     if request is None:
         raise PrivacyError("no_cancellation", "没有待处理的注销申请")
     # Conditional, so a revocation racing the erasure job either wins or finds nothing pending.
@@ -350,8 +449,13 @@ def revoke_cancellation(session: Session, account_id: int, *, actor: str) -> Pri
     if not revoked:
         raise PrivacyError("no_cancellation", "没有待处理的注销申请")
     session.refresh(request)
+    subject_type = "account" if account_id is not None else "identity"
     audit.log(
-        session, actor=actor, action="account.cancel_revoke", subject_type="account", subject_id=account_id
+        session,
+        actor=actor,
+        action=f"{subject_type}.cancel_revoke",
+        subject_type=subject_type,
+        subject_id=account_id if account_id is not None else identity_id,
     )
     return request
 
@@ -386,9 +490,13 @@ def complete_cancellation(session: Session, request_id: int) -> bool:
     ).rowcount  # type: ignore[attr-defined]
     if not claimed:
         return False
-    account_id = session.scalar(select(PrivacyRequest.account_id).where(PrivacyRequest.id == request_id))
+    account_id, identity_id = session.execute(
+        select(PrivacyRequest.account_id, PrivacyRequest.identity_id).where(PrivacyRequest.id == request_id)
+    ).one()
     if account_id is not None:
         erase_account(session, account_id, actor="system")
+    elif identity_id is not None:
+        erase_identity(session, identity_id, actor="system")
     return True
 
 
@@ -446,15 +554,56 @@ def _erase_core(session: Session, account_id: int, identity_ids: list[int], *, a
     return {"consents": int(consents or 0), "identities": len(identity_ids), "accounts": 1}
 
 
+def erase_identity(session: Session, identity_id: int, *, actor: str) -> dict[str, rights.Counts]:
+    """Erase a WeChat person who has no account: every module's data of their unlinked identities (logins
+    included, so every token stops working), their consents and request messages, and the identities'
+    personal columns per their markers. An identity linked to an account meanwhile is left to that account
+    (its data is the account's now, erased by the account's own cancellation). Cannot be undone."""
+    identity = session.get(Identity, identity_id)
+    identity_ids = _unlinked_person(session, identity) if identity is not None else []
+    if not identity_ids:
+        return {}
+    counts: dict[str, rights.Counts] = {}
+    for module in rights.erase_sequence():
+        if module.erase_identities is not None:
+            counts[module.name] = module.erase_identities(session, identity_ids)
+    consents = session.execute(delete(Consent).where(Consent.identity_id.in_(identity_ids))).rowcount  # type: ignore[attr-defined]
+    erase_rows(
+        session,
+        PrivacyRequest,
+        PrivacyRequest.account_id.is_(None),
+        PrivacyRequest.identity_id.in_(identity_ids),
+    )
+    erase_rows(session, Identity, Identity.id.in_(identity_ids))
+    session.execute(
+        update(Identity)
+        .where(Identity.id.in_(identity_ids))
+        .values(last_interaction_at=None, unionid_checked_at=None)
+    )
+    session.expire_all()
+    counts["identity"] = {"consents": int(consents or 0), "identities": len(identity_ids)}
+    audit.log(
+        session,
+        actor=actor,
+        action="identity.erase",
+        subject_type="identity",
+        subject_id=identity_id,
+        detail="; ".join(f"{m}: {sum(c.values())}" for m, c in counts.items()),
+    )
+    return counts
+
+
 # ---------------------------------------------------------------- requests, for admins
 
 
-def requests_of(session: Session, account_id: int) -> list[PrivacyRequest]:
-    """The account's own requests, newest first."""
+def requests_of(
+    session: Session, account_id: int | None, *, identity_id: int | None = None
+) -> list[PrivacyRequest]:
+    """The account's own requests (or, with account_id None, those of the identity's person), newest first."""
     return list(
         session.scalars(
             select(PrivacyRequest)
-            .where(PrivacyRequest.account_id == account_id)
+            .where(_of_subject(account_id, identity_id))
             .order_by(PrivacyRequest.id.desc())
             .limit(200)
         )

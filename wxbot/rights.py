@@ -4,7 +4,7 @@ A module that stores per-user data calls register() at import time, and adds its
 DATA_MODULES below so that every process (web and jobs) has loaded it before the registry is walked:
 
   register(name, export, erase, label=..., tables=(...), deletions=..., correct=..., correctable=...,
-           forget_follower=...)
+           forget_follower=..., export_identities=..., erase_identities=...)
 
   export(session, account_id) -> JSON-able data about that account (phone numbers masked)
   erase(session, account_id) -> {"what": count} of rows erased or anonymised (counts, never content);
@@ -19,6 +19,10 @@ DATA_MODULES below so that every process (web and jobs) has loaded it before the
       -> list of fields changed; raise rights.InvalidCorrection for a refused value
   forget_follower(session, identity_id) -> {"what": count}: what an unsubscribe makes unnecessary
       (WeChat's rule; wxbot.privacy.on_unsubscribe calls it)
+  export_identities(session, identity_ids) / erase_identities(session, identity_ids) -> Counts: the same
+      for a WeChat person who never linked an account (a mini-program user without a phone, a follower),
+      keyed by their identities; a module holding data found through identities registers both, a module
+      whose data needs an account (applications, sign-ups) registers neither
 
 The privacy module (wxbot.privacy) walks the registry for GET me/export, corrections, deletions,
 cancellations and unsubscribes.
@@ -67,6 +71,8 @@ class DataModule:
     correctable: tuple[str, ...] = ()
     correct: Callable[[Session, int, dict[str, Any]], list[str]] | None = None
     forget_follower: Callable[[Session, int], Counts] | None = None
+    export_identities: Callable[[Session, list[int]], Any] | None = None
+    erase_identities: Callable[[Session, list[int]], Counts] | None = None
 
 
 _modules: dict[str, DataModule] = {}
@@ -84,9 +90,13 @@ def register(
     correctable: tuple[str, ...] = (),
     correct: Callable[[Session, int, dict[str, Any]], list[str]] | None = None,
     forget_follower: Callable[[Session, int], Counts] | None = None,
+    export_identities: Callable[[Session, list[int]], Any] | None = None,
+    erase_identities: Callable[[Session, list[int]], Counts] | None = None,
 ) -> None:
     if correctable and correct is None:
         raise ValueError(f"{name}: correctable fields need a correct function")
+    if (export_identities is None) != (erase_identities is None):
+        raise ValueError(f"{name}: export_identities and erase_identities go together")
     _modules[name] = DataModule(
         name=name,
         export=export,
@@ -98,6 +108,8 @@ def register(
         correctable=correctable,
         correct=correct,
         forget_follower=forget_follower,
+        export_identities=export_identities,
+        erase_identities=erase_identities,
     )
 
 

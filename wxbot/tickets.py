@@ -764,8 +764,24 @@ def _conversations_of(session: Session, account_id: int) -> list[Conversation]:
     )
 
 
+def _conversations_of_identities(session: Session, identity_ids: list[int]) -> list[Conversation]:
+    return list(
+        session.scalars(
+            select(Conversation).where(Conversation.identity_id.in_(identity_ids)).order_by(Conversation.id)
+        )
+    )
+
+
 def export_account(session: Session, account_id: int) -> list[dict[str, Any]]:
     """The follower's 留言 conversations: their messages and the agents' replies (never internal notes)."""
+    return _describe(_conversations_of(session, account_id))
+
+
+def export_identities(session: Session, identity_ids: list[int]) -> list[dict[str, Any]]:
+    return _describe(_conversations_of_identities(session, identity_ids))
+
+
+def _describe(conversations: list[Conversation]) -> list[dict[str, Any]]:
     return [
         {
             "opened_at": c.created_at.isoformat(),
@@ -782,13 +798,17 @@ def export_account(session: Session, account_id: int) -> list[dict[str, Any]]:
                 if m.direction != "note"
             ],
         }
-        for c in _conversations_of(session, account_id)
+        for c in conversations
     ]
 
 
 def erase_account(session: Session, account_id: int) -> dict[str, int]:
     """Delete the follower's conversations with every message (stored media files go with the next sweep)."""
     return _delete(session, _conversations_of(session, account_id))
+
+
+def erase_identities(session: Session, identity_ids: list[int]) -> dict[str, int]:
+    return _delete(session, _conversations_of_identities(session, identity_ids))
 
 
 def delete_conversations(session: Session, account_id: int) -> int:
@@ -825,6 +845,8 @@ rights.register(
     tables=("conversations", "ticket_messages"),
     deletions={"conversations": delete_conversations},
     forget_follower=forget_follower,
+    export_identities=export_identities,
+    erase_identities=erase_identities,
 )
 retention.register(
     "resolved_conversations", purge_resolved, "留言 conversations with their messages, from resolution"

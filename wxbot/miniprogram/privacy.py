@@ -1,5 +1,9 @@
 """The users' rights in the mini program: /mp/<name>/me/... export, corrections, deletions, consents,
-cancellation, and the user's own requests. Thin: the rules are in wxbot.privacy."""
+cancellation, and the user's own requests. Thin: the rules are in wxbot.privacy.
+
+Export, cancellation and the request list need only a login: a user who never linked an account (no phone
+authorised) still has data with us (identity, logins, consents, messages), and the policy promises everyone
+access and deletion. Those are answered for the person behind the identity (wxbot.privacy.export_identity)."""
 
 from __future__ import annotations
 
@@ -62,14 +66,26 @@ def _request_view(r: PrivacyRequest) -> dict[str, Any]:
     }
 
 
+def _subject() -> tuple[int | None, int]:
+    """(account id or None, identity id): whose data a request is about."""
+    return (g.account.id if g.account is not None else None), g.identity.id
+
+
 @bp.get("/me/export")
-@login_required(linked=True)
+@login_required
 def export() -> dict[str, Any]:
-    if services().cache.incr(f"privacy:export:{g.account.id}", 3600) > EXPORTS_PER_HOUR:
+    account_id, identity_id = _subject()
+    who = f"account:{account_id}" if account_id is not None else f"identity:{identity_id}"
+    if services().cache.incr(f"privacy:export:{who}", 3600) > EXPORTS_PER_HOUR:
         abort_api(429, "rate_limited", f"at most {EXPORTS_PER_HOUR} exports an hour")
     session = db()
     with _refusals():
-        data = privacy.export_account(session, services().pii, g.account.id, actor=_actor(), channel=CHANNEL)
+        if account_id is not None:
+            data = privacy.export_account(
+                session, services().pii, account_id, actor=_actor(), channel=CHANNEL
+            )
+        else:
+            data = privacy.export_identity(session, identity_id, actor=_actor(), channel=CHANNEL)
     session.commit()
     return data
 
@@ -151,20 +167,23 @@ def withdraw(kind: str) -> dict[str, Any]:
 
 
 @bp.get("/me/cancel")
-@login_required(linked=True)
+@login_required
 def cancellation() -> dict[str, Any]:
-    pending = privacy.pending_cancellation(db(), g.account.id)
+    account_id, identity_id = _subject()
+    pending = privacy.pending_cancellation(db(), account_id, identity_id=identity_id)
     return {"pending": _request_view(pending) if pending else None}
 
 
 @bp.post("/me/cancel")
-@login_required(linked=True)
+@login_required
 def cancel() -> tuple[dict[str, Any], int]:
+    account_id, identity_id = _subject()
     session = db()
     with _refusals():
         started = privacy.request_cancellation(
             session,
-            g.account.id,
+            account_id,
+            identity_id=identity_id,
             review_days=services().settings.privacy.cancellation_review_days,
             channel=CHANNEL,
             actor=_actor(),
@@ -174,19 +193,21 @@ def cancel() -> tuple[dict[str, Any], int]:
 
 
 @bp.delete("/me/cancel")
-@login_required(linked=True)
+@login_required
 def revoke_cancel() -> dict[str, Any]:
+    account_id, identity_id = _subject()
     session = db()
     with _refusals():
-        revoked = privacy.revoke_cancellation(session, g.account.id, actor=_actor())
+        revoked = privacy.revoke_cancellation(session, account_id, identity_id=identity_id, actor=_actor())
     session.commit()
     return {"revoked": _request_view(revoked)}
 
 
 @bp.get("/me/privacy-requests")
-@login_required(linked=True)
+@login_required
 def my_requests() -> dict[str, Any]:
-    rows = privacy.requests_of(db(), g.account.id)
+    account_id, identity_id = _subject()
+    rows = privacy.requests_of(db(), account_id, identity_id=identity_id)
     return {"requests": [_request_view(r) for r in rows]}
 
 
@@ -210,9 +231,10 @@ add_paths(
     {
         "/me/export": {
             "get": {
-                "summary": "Everything wxbot holds about the account, from every module (phone numbers masked)",
+                "summary": "Everything wxbot holds about the account, from every module (phone numbers masked); "
+                "for a user who never linked an account, about their WeChat identities (`account` null)",
                 "security": AUTH,
-                "responses": {"200": ok("PrivacyExport"), **errors(401, 403, 404, 429)},
+                "responses": {"200": ok("PrivacyExport"), **errors(401, 404, 429)},
             }
         },
         "/me/profile": {
@@ -286,24 +308,25 @@ add_paths(
             "get": {
                 "summary": "The pending account cancellation, if any",
                 "security": AUTH,
-                "responses": {"200": ok("PrivacyCancellation"), **errors(401, 403, 404)},
+                "responses": {"200": ok("PrivacyCancellation"), **errors(401, 404)},
             },
             "post": {
-                "summary": "Cancel the account: erased when the review period ends, unless revoked before",
+                "summary": "Cancel the account (without one: the user's WeChat identities and their data): "
+                "erased when the review period ends, unless revoked before",
                 "security": AUTH,
-                "responses": {"202": ok("PrivacyCancellation"), **errors(401, 403, 404)},
+                "responses": {"202": ok("PrivacyCancellation"), **errors(401, 404)},
             },
             "delete": {
                 "summary": "Revoke a pending cancellation",
                 "security": AUTH,
-                "responses": {"200": ok("PrivacyRevoked"), **errors(401, 403, 404)},
+                "responses": {"200": ok("PrivacyRevoked"), **errors(401, 404)},
             },
         },
         "/me/privacy-requests": {
             "get": {
                 "summary": "The user's privacy requests and their due dates",
                 "security": AUTH,
-                "responses": {"200": ok("PrivacyRequests"), **errors(401, 403, 404)},
+                "responses": {"200": ok("PrivacyRequests"), **errors(401, 404)},
             }
         },
     },
@@ -316,13 +339,31 @@ add_paths(
                 "generated_at": {"type": "string"},
                 "policy_version": {"type": "string"},
                 "account": {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "required": ["phone", "consents", "privacy_requests"],
+                            "properties": {
+                                "phone": {"type": ["string", "null"], "pattern": r"^\d{3}\*{4}\d{4}$"},
+                            },
+                        },
+                        {"type": "null", "description": "the user never linked an account"},
+                    ]
+                },
+                "person": {
                     "type": "object",
-                    "required": ["phone", "consents", "privacy_requests"],
+                    "description": "without an account: the consents and requests of the user's identities",
+                    "required": ["consents", "privacy_requests"],
                     "properties": {
-                        "phone": {"type": ["string", "null"], "pattern": r"^\d{3}\*{4}\d{4}$"},
+                        "consents": {"type": "array"},
+                        "privacy_requests": {"type": "array"},
                     },
                 },
-                "modules": {"type": "object", "description": "one entry per registered module"},
+                "modules": {
+                    "type": "object",
+                    "description": "one entry per registered module (without an account: the modules that "
+                    "hold data found through WeChat identities)",
+                },
             },
         },
         "PrivacyProfile": {
