@@ -3,7 +3,6 @@ recorded per class (never content), a period without a rule made visible, once a
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -16,30 +15,23 @@ from wxbot import retention
 from wxbot.models import Identity, RetentionRun
 
 
-@contextmanager
-def _rule(data_class, apply):
-    """Register a rule for the test, then put back whatever was registered before."""
-    previous = {r.data_class: r for r in retention.rules()}.get(data_class)
-    retention.register(data_class, apply, "test")
-    try:
-        yield
-    finally:
-        retention.unregister(data_class)
-        if previous is not None:
-            retention.register(previous.data_class, previous.apply, previous.description)
+def _replace_rule(monkeypatch, data_class, apply):
+    """Register a rule for this test; monkeypatch puts back whatever was registered before, in its place."""
+    retention.rules()  # every module's own rules first, so none lands on top of this one later
+    monkeypatch.setitem(retention._rules, data_class, retention.RetentionRule(data_class, apply, "test"))
 
 
 @pytest.fixture
-def push_records():
-    """A module's retention rule, as the 留言 module will register one for resolved conversations."""
+def push_records(monkeypatch):
+    """A module's retention rule, as the 留言 module registers one for resolved conversations."""
     seen = []
 
     def purge(session, cutoff):
         seen.append(cutoff)
         return retention.Purged(deleted=3)
 
-    with _rule("resolved_conversations", purge):
-        yield seen
+    _replace_rule(monkeypatch, "resolved_conversations", purge)
+    return seen
 
 
 def _runs(db):
@@ -72,12 +64,12 @@ def test_it_runs_once_a_day_whichever_process_asks(db, services, clock, push_rec
     assert len(push_records) == 2
 
 
-def test_a_failing_rule_is_recorded_and_the_others_still_run(db, services, clock, push_records):
+def test_a_failing_rule_is_recorded_and_the_others_still_run(db, services, clock, push_records, monkeypatch):
     def broken(session, cutoff):
         raise RuntimeError("boom 13812345678")
 
-    with _rule("inbound_messages", broken):
-        run_retention(services)
+    _replace_rule(monkeypatch, "inbound_messages", broken)
+    run_retention(services)
     runs = _runs(db)
     assert runs["inbound_messages"].error == "RuntimeError"
     assert runs["resolved_conversations"].deleted == 3

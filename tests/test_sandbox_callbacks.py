@@ -93,9 +93,10 @@ def test_an_encrypted_reply_must_be_signed(callback):
 
 
 def test_a_slow_callback_gets_the_same_delivery_again(callback, monkeypatch):
-    monkeypatch.setattr(callbacks, "DEADLINE_SECONDS", 0.3)
+    # A deadline the third, immediate answer meets even on a loaded machine.
+    monkeypatch.setattr(callbacks, "DEADLINE_SECONDS", 1.0)
     url, seen, answers = callback
-    answers.extend([(0.6, b"success"), (0.6, b"success")])  # too slow twice, then in time
+    answers.extend([(1.5, b"success"), (1.5, b"success")])  # too slow twice, then in time
 
     delivery = CallbackSender(PLAIN, url, "o-1").text("在吗")
 

@@ -21,7 +21,10 @@ import json, os, sys
 from jobs.sender import send_due
 from wxbot.config import settings_from_dict
 from wxbot.services import build_services
-totals = send_due(build_services(settings_from_dict(json.loads(os.environ["WXBOT_TEST_CONFIG"]), env={})))
+services = build_services(settings_from_dict(json.loads(os.environ["WXBOT_TEST_CONFIG"]), env={}))
+print("ready", flush=True)
+sys.stdin.readline()
+totals = send_due(services)
 print(json.dumps({"claimed": totals.claimed, "sent": totals.sent, "lost": totals.lost}))
 """
 
@@ -57,10 +60,21 @@ def test_two_sender_processes_send_every_push_exactly_once(backend, config_dict,
     env = {"WXBOT_TEST_CONFIG": json.dumps(config_dict), "PATH": "/usr/bin:/bin"}
     senders = [
         subprocess.Popen(
-            [sys.executable, "-c", SENDER], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [sys.executable, "-c", SENDER],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )  # fmt: skip
         for _ in range(2)
     ]
+    # Both start sending at the same moment, whichever took longer to start up: each gets a share.
+    for sender in senders:
+        assert sender.stdout.readline() == "ready\n", sender.communicate(timeout=60)[1][-2000:]
+    for sender in senders:
+        sender.stdin.write("go\n")
+        sender.stdin.flush()
     outputs = [s.communicate(timeout=240) for s in senders]
     assert all(s.returncode == 0 for s in senders), [err[-2000:] for _, err in outputs]
     totals = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]

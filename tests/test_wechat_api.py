@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -229,16 +231,30 @@ def test_http_errors_and_non_json_answers_are_unavailable(api, sandbox):
 
 @pytest.fixture
 def short_timeout(config_dict):
-    config_dict["wechat"]["timeout_seconds"] = 0.3
+    config_dict["wechat"]["timeout_seconds"] = 1.0
 
 
-def test_a_slow_wechat_times_out_as_unavailable(short_timeout, api, sandbox):
+def test_a_slow_wechat_times_out_as_unavailable(short_timeout, api, sandbox, monkeypatch):
     sandbox.set_follower(OA["appid"], "oa-1")
-    sandbox.inject("/cgi-bin/user/info", latency=0.6)
+    # The first user/info is answered only once the caller has given up (however long that takes).
+    gave_up, take = threading.Event(), sandbox.take_injection
+
+    def answer_when_the_caller_gave_up(path):
+        if path == "/cgi-bin/user/info" and not gave_up.is_set():
+            gave_up.wait(60)
+        return take(path)
+
+    monkeypatch.setattr(sandbox, "take_injection", answer_when_the_caller_gave_up)
     with pytest.raises(WeChatUnavailable):
         api.user_info("oa", "oa-1")
+    gave_up.set()
     sandbox.inject("/cgi-bin/user/info", latency=0.1)  # slow but in time
     assert api.user_info("oa", "oa-1")["subscribe"] == 1
+    # The late answer is recorded in this test, not in the next one's.
+    deadline = time.monotonic() + 30
+    while len(sandbox.calls("/cgi-bin/user/info")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(sandbox.calls("/cgi-bin/user/info")) == 2
 
 
 def test_unreachable_wechat_is_unavailable(services):

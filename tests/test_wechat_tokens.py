@@ -6,6 +6,7 @@ of token calls is the evidence.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,21 @@ def all_at_once(workers, action):
         return list(pool.map(run, workers))
 
 
+def hold_calls(monkeypatch, sandbox, hold):
+    """Run hold(n) in the sandbox when the n-th call to user/info (counted from 1) arrives, before it is
+    answered: a test decides when a call is answered instead of hoping a thread runs in time."""
+    take, lock, arrivals = sandbox.take_injection, threading.Lock(), itertools.count(1)
+
+    def take_after_hold(path):
+        if path == USER_INFO:
+            with lock:
+                n = next(arrivals)
+            hold(n)
+        return take(path)
+
+    monkeypatch.setattr(sandbox, "take_injection", take_after_hold)
+
+
 @pytest.fixture(params=["stable", "classic"])
 def token_mode(request, config_dict):
     config_dict["wechat"]["token_mode"] = request.param
@@ -71,23 +87,26 @@ def test_stable_mode_uses_stable_token_and_classic_mode_the_token_endpoint(worke
 
 
 def test_workers_share_one_token_and_refresh_it_once_per_expiry(workers, sandbox):
-    sandbox.token_lifetime = 2  # the store refreshes after about a second
+    # The store keeps the token 2 s (3 s less the margin of half its life): each burst below has 2 s to
+    # read it, ample on a loaded machine, and the pause outlasts it.
+    sandbox.token_lifetime = 3
     all_at_once(workers, lambda w: w.user_info("oa", "oa-1"))
     assert token_fetches(sandbox) == 1
     assert len(tokens_used(sandbox)) == 1
 
-    time.sleep(1.2)
+    time.sleep(2.2)
     all_at_once(workers, lambda w: w.user_info("oa", "oa-1"))
     assert token_fetches(sandbox) == 2
     assert len(tokens_used(sandbox)) == 2
     assert {c.errcode for c in sandbox.calls(USER_INFO)} == {0}
 
 
-def test_a_token_error_seen_by_every_worker_at_once_refreshes_once(workers, sandbox):
+def test_a_token_error_seen_by_every_worker_at_once_refreshes_once(workers, sandbox, monkeypatch):
     workers[0].user_info("oa", "oa-1")
     sandbox.revoke_tokens(OA["appid"])
-    # Slow answers, so that every worker's first call is out before the first 40001 comes back.
-    sandbox.inject(USER_INFO, latency=1.0, times=WORKERS)
+    # Every worker's first call is held until all of them are out, so none has seen a 40001 when it asks.
+    everyone_out = threading.Barrier(WORKERS, timeout=60)
+    hold_calls(monkeypatch, sandbox, lambda n: everyone_out.wait() if n <= WORKERS else None)
 
     answers = all_at_once(workers, lambda w: w.user_info("oa", "oa-1"))
 
@@ -126,18 +145,26 @@ def test_an_expired_token_is_replaced_once(workers, sandbox):
     assert sum(c.errcode == 42001 for c in sandbox.calls(USER_INFO)) >= 1
 
 
-def test_a_stale_tokens_failure_does_not_refresh_again(workers, sandbox):
+def test_a_stale_tokens_failure_does_not_refresh_again(workers, sandbox, monkeypatch):
     slow, fast = workers[0], workers[1]
     slow.user_info("oa", "oa-1")
     first_token = tokens_used(sandbox).pop()
     # The slow worker's call, made with the first token, is answered late (42001: the token expired while it
     # waited); meanwhile another worker has replaced the token.
-    sandbox.inject(USER_INFO, latency=1.0)
+    arrived, replaced = threading.Event(), threading.Event()
+
+    def answer_late(n):
+        if n == 1:
+            arrived.set()
+            assert replaced.wait(60)
+
+    hold_calls(monkeypatch, sandbox, answer_late)
     with ThreadPoolExecutor(1) as pool:
         late = pool.submit(slow.user_info, "oa", "oa-1")
-        time.sleep(0.3)
+        assert arrived.wait(60)
         sandbox.expire_tokens(OA["appid"])
         fast.create_qrcode("oa", "scene", 60)  # sees 42001, refreshes (its token is current)
+        replaced.set()
         assert late.result()["subscribe"] == 1
 
     assert token_fetches(sandbox) == 2  # the first token and one refresh: the late failure caused none
