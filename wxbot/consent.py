@@ -151,6 +151,11 @@ def withdraw(
     for row in rows:
         row.withdrawn_at = clock.now()
     session.flush()
+    # The modules that react to a withdrawal register at import; make sure every one of them is loaded,
+    # whichever process (web or jobs) withdraws.
+    from wxbot import rights
+
+    rights.load()
     for listener in list(_listeners.get(kind, [])):
         listener(session, account_id, identity_id, scope)
     return len(rows)
