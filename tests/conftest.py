@@ -130,6 +130,20 @@ def config_dict(backend: str, tmp_path: Any, request: pytest.FixtureRequest) -> 
 
 
 @pytest.fixture
+def plain_app(config_dict: dict[str, Any]) -> None:
+    """A second official account without an EncodingAESKey: plaintext mode."""
+    config_dict["wechat"]["official"].append(
+        {
+            "name": "plain",
+            "appid": "wxplain000000001",
+            "appsecret": "s",
+            "token": "plaintoken",
+            "original_id": "gh_plain0000001",
+        }  # fmt: skip
+    )
+
+
+@pytest.fixture
 def settings(config_dict: dict[str, Any]) -> Settings:
     return settings_from_dict(config_dict, env={})
 

@@ -31,20 +31,6 @@ def nothing_stored(db) -> bool:
     return not stored(db) and not detached(db, db.scalars(sa.select(Identity)))
 
 
-@pytest.fixture
-def plain_app(config_dict):
-    """A second official account without an EncodingAESKey: plaintext mode."""
-    config_dict["wechat"]["official"].append(
-        {
-            "name": "plain",
-            "appid": "wxplain000000001",
-            "appsecret": "s",
-            "token": "plaintoken",
-            "original_id": "gh_plain0000001",
-        }  # fmt: skip
-    )
-
-
 # ---------------------------------------------------------------- answers in each mode
 
 

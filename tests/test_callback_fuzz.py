@@ -77,19 +77,6 @@ def counts(services) -> tuple[int, int]:
         )
 
 
-@pytest.fixture
-def plain_app(config_dict):
-    config_dict["wechat"]["official"].append(
-        {
-            "name": "plain",
-            "appid": "wxplain000000001",
-            "appsecret": "s",
-            "token": "plaintoken",
-            "original_id": "gh_plain0000001",
-        }  # fmt: skip
-    )
-
-
 @pytest.mark.parametrize("mode", ["plaintext", "safe", "compatible"])
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=BODIES)
