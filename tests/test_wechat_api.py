@@ -281,3 +281,24 @@ def test_one_api_serves_many_threads_at_once(api, sandbox):
         (delivered,) = sandbox.inbox(OA["appid"], openid)
         assert delivered.body["text"]["content"] == f"to {openid}"
     assert len(sandbox.calls("/cgi-bin/stable_token")) == 1
+
+
+@pytest.mark.parametrize("no_proxy, reaches_wechat", [("", False), ("127.0.0.1", True)])
+def test_the_environments_proxy_settings_are_honoured(
+    services, sandbox, monkeypatch, no_proxy, reaches_wechat
+):
+    """Read once when the facade is built (not per request), but still read: a proxy on a closed port
+    stops every call unless NO_PROXY exempts WeChat's host."""
+    for name in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    sandbox.set_follower(OA["appid"], "oa-1")
+    api = wechat_api(services)
+    if reaches_wechat:
+        assert api.user_info("oa", "oa-1")["openid"] == "oa-1"
+    else:
+        with pytest.raises(WeChatUnavailable):
+            api.user_info("oa", "oa-1")
+        assert sandbox.calls("/cgi-bin/user/info") == []

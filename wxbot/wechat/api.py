@@ -3,12 +3,11 @@
 Underneath, one wechatpy client per configured app, with wechatpy's own retry off: tokens come from the shared
 TokenStore, and a token error (40001/40014/42001) refreshes once, only if the failing token is still the
 current one, then retries once. Every request goes to `[wechat] api_base_url`, with `[wechat] timeout_seconds`,
-over a requests Session per thread (the sender calls from a pool of threads).
+over one connection pool per process (wxbot.wechat.http) that the sender's threads share.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -16,7 +15,6 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
-from requests.adapters import HTTPAdapter
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
@@ -24,6 +22,7 @@ from wxbot.cache import Cache
 from wxbot.config import Settings
 from wxbot.services import Services
 from wxbot.wechat.errors import TOKEN_ERRORS, WeChatError, WeChatUnavailable
+from wxbot.wechat.http import Http, json_bytes
 from wxbot.wechat.tokens import HeldToken, TokenStore, classic_token_fetcher, stable_token_fetcher
 
 log = logging.getLogger(__name__)
@@ -41,36 +40,10 @@ class UnknownApp(LookupError):
     """No configured app of that name and kind."""
 
 
-class ThreadLocalHttp:
-    """A requests Session per thread: Sessions are not documented as thread-safe, their pools are per thread."""
-
-    def __init__(self, pool_size: int = 8) -> None:
-        self._local = threading.local()
-        self._pool_size = pool_size
-
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._pool_size, max_retries=0)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            self._local.session = session
-        return session
-
-    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        return self._session().request(method, url, **kwargs)
-
-    def get(self, url: str, **kwargs: Any) -> requests.Response:
-        return self.request("GET", url, **kwargs)
-
-
 class _Client(WeChatClient):  # type: ignore[misc]
     """A wechatpy client that sends to our base URL with the token the facade pinned for this call."""
 
-    def __init__(
-        self, appid: str, secret: str, *, base_url: str, timeout: float, http: ThreadLocalHttp
-    ) -> None:
+    def __init__(self, appid: str, secret: str, *, base_url: str, timeout: float, http: Http) -> None:
         super().__init__(appid, secret, timeout=timeout, auto_retry=False)
         self._http = http
         self.base_url = base_url
@@ -104,7 +77,7 @@ class _Client(WeChatClient):  # type: ignore[misc]
         if path.split("?")[0] not in TOKENLESS_PATHS:
             params["access_token"] = self.access_token
         if isinstance(kwargs.get("data"), dict):
-            kwargs["data"] = _json_bytes(kwargs["data"])
+            kwargs["data"] = json_bytes(kwargs["data"])
             kwargs["headers"] = {"Content-Type": "application/json; charset=utf-8"}
         kwargs["timeout"] = self.timeout
         result_processor = kwargs.pop("result_processor", None)
@@ -114,10 +87,6 @@ class _Client(WeChatClient):  # type: ignore[misc]
         return self._handle_result(response, method, url, result_processor, **kwargs)
 
 
-def _json_bytes(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, ensure_ascii=False).encode()
-
-
 class WeChatApi:
     """One per process (see wechat_api()); safe to call from many threads."""
 
@@ -125,7 +94,7 @@ class WeChatApi:
         wechat = settings.wechat
         self.base_url = wechat.api_base_url.rstrip("/")
         self.timeout = wechat.timeout_seconds
-        self.http = ThreadLocalHttp()
+        self.http = Http(self.base_url, connections=max(settings.notify.concurrency, 8))
         stable = wechat.token_mode == "stable"  # noqa: S105  (a mode name, not a secret)
         self.tokens = TokenStore(cache, stable=stable, lock_wait=self.timeout * 2 + 1)
         fetcher = stable_token_fetcher if stable else classic_token_fetcher
@@ -259,8 +228,6 @@ class WeChatApi:
             if exc.errcode is None:
                 raise WeChatUnavailable("WeChat answered an HTTP error") from exc
             raise WeChatError(int(exc.errcode), str(exc.errmsg or "")) from exc
-        except requests.RequestException as exc:
-            raise WeChatUnavailable(f"request to WeChat failed: {type(exc).__name__}") from exc
         finally:
             client.pin(None)
         if json_only and not isinstance(answer, dict):
@@ -269,7 +236,8 @@ class WeChatApi:
 
     def _download(self, url: str) -> requests.Response:
         try:
-            response = self.http.get(url, timeout=self.timeout)
+            # another host (a video's URL), rarely: a plain request, which finds that host's proxy itself
+            response = requests.get(url, timeout=self.timeout)
         except requests.RequestException as exc:
             raise WeChatUnavailable(f"media download failed: {type(exc).__name__}") from exc
         if response.status_code >= 400:

@@ -20,15 +20,18 @@ import uuid
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import requests
-
 from wxbot.cache import Cache
 from wxbot.wechat.errors import WeChatError, WeChatUnavailable
+from wxbot.wechat.http import Answer, Http
 
 log = logging.getLogger(__name__)
 
 # Refresh this long before WeChat says the token expires (at most half its life).
 REFRESH_MARGIN_SECONDS = 300
+# A process reuses the token it last read for this long without asking the cache again (the sender makes
+# hundreds of calls a second). Safe: the cache lets a token go REFRESH_MARGIN_SECONDS before it expires, WeChat
+# keeps a replaced token valid for 5 minutes, and a token error drops the process's copy at once.
+MEMO_SECONDS = 10.0
 
 Fetch = Callable[[], tuple[str, int]]
 
@@ -42,12 +45,23 @@ def _held(stored: str) -> HeldToken:
     return HeldToken(stored.partition(".")[2], stored)
 
 
+def _cached_until(stored: str) -> float:
+    """When the cache lets this entry go (wall clock), from its fetch id "<uuid>@<epoch seconds>"."""
+    try:
+        return float(stored.partition(".")[0].partition("@")[2])
+    except ValueError:
+        return 0.0
+
+
 class TokenStore:
     def __init__(self, cache: Cache, *, stable: bool, lock_wait: float) -> None:
         self._cache = cache
         self._stable = stable
         self._lock_wait = lock_wait
         self._fetchers: dict[str, Fetch] = {}
+        self._memo: dict[
+            str, tuple[HeldToken, float]
+        ] = {}  # appid -> (token, monotonic time it is good until)
 
     def add_app(self, appid: str, fetch: Fetch) -> None:
         self._fetchers[appid] = fetch
@@ -58,11 +72,20 @@ class TokenStore:
 
     def get(self, appid: str) -> HeldToken:
         """The current token of `appid`, fetched from WeChat when there is none."""
+        memo = self._memo.get(appid)
+        if memo is not None and time.monotonic() < memo[1]:
+            return memo[0]
         stored = self._cache.get(self._key(appid))
-        return _held(stored) if stored else self._refresh(appid)
+        token = _held(stored) if stored else self._refresh(appid)
+        # never past the moment the cache drops it: after that the token is about to expire
+        memo_seconds = min(MEMO_SECONDS, _cached_until(token.stored) - time.time())
+        if memo_seconds > 0:
+            self._memo[appid] = (token, time.monotonic() + memo_seconds)
+        return token
 
     def invalidate(self, appid: str, failing: HeldToken) -> bool:
         """WeChat refused `failing`: drop it if it is still the current token. True when it was."""
+        self._memo.pop(appid, None)
         return self._cache.delete_if_equals(self._key(appid), failing.stored)
 
     def _refresh(self, appid: str) -> HeldToken:
@@ -89,13 +112,14 @@ class TokenStore:
     def _fetch(self, appid: str) -> HeldToken:
         token, expires_in = self._fetchers[appid]()
         ttl = expires_in - min(REFRESH_MARGIN_SECONDS, expires_in // 2)
-        stored = f"{uuid.uuid4().hex}.{token}"
-        self._cache.set(self._key(appid), stored, ttl=max(ttl, 1))
+        ttl = max(ttl, 1)
+        stored = f"{uuid.uuid4().hex}@{int(time.time()) + ttl}.{token}"  # no dot before the token
+        self._cache.set(self._key(appid), stored, ttl=ttl)
         log.info("fetched a new access token for %s (valid %ss)", appid, expires_in)
         return _held(stored)
 
 
-def stable_token_fetcher(http: Any, base_url: str, appid: str, secret: str, timeout: float) -> Fetch:
+def stable_token_fetcher(http: Http, base_url: str, appid: str, secret: str, timeout: float) -> Fetch:
     def fetch() -> tuple[str, int]:
         body = {"grant_type": "client_credential", "appid": appid, "secret": secret, "force_refresh": False}
         return _token_answer(lambda: http.request("POST", f"{base_url}/cgi-bin/stable_token", json=body,
@@ -104,7 +128,7 @@ def stable_token_fetcher(http: Any, base_url: str, appid: str, secret: str, time
     return fetch
 
 
-def classic_token_fetcher(http: Any, base_url: str, appid: str, secret: str, timeout: float) -> Fetch:
+def classic_token_fetcher(http: Http, base_url: str, appid: str, secret: str, timeout: float) -> Fetch:
     def fetch() -> tuple[str, int]:
         params = {"grant_type": "client_credential", "appid": appid, "secret": secret}
         return _token_answer(lambda: http.request("GET", f"{base_url}/cgi-bin/token", params=params,
@@ -113,11 +137,8 @@ def classic_token_fetcher(http: Any, base_url: str, appid: str, secret: str, tim
     return fetch
 
 
-def _token_answer(send: Callable[[], requests.Response]) -> tuple[str, int]:
-    try:
-        response = send()
-    except requests.RequestException as exc:
-        raise WeChatUnavailable(f"access token request failed: {type(exc).__name__}") from exc
+def _token_answer(send: Callable[[], Answer]) -> tuple[str, int]:
+    response = send()  # cannot reach WeChat: WeChatUnavailable
     if response.status_code >= 400:
         raise WeChatUnavailable(f"access token request answered HTTP {response.status_code}")
     try:
