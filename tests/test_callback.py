@@ -302,6 +302,35 @@ def test_a_message_from_someone_we_never_saw_follow_makes_them_a_follower(client
     assert identity.subscribed and identity.last_interaction_at == clock.current
 
 
+def test_a_message_after_a_follow_we_missed_catches_the_follow_up(client, db, clock):
+    """WeChat delivers messages only from followers: someone recorded as gone who writes has followed again
+    (that delivery was lost), so they follow now and their unionid is asked again; a follower who stayed
+    keeps theirs."""
+    gone, stayed = Follower(client), Follower(client)
+    gone.follow()
+    stayed.follow()
+    followed_at = clock.current
+    clock.advance(hours=1)
+    gone.unfollow()
+    for follower in (gone, stayed):
+        db.execute(
+            sa.update(Identity)
+            .where(Identity.openid == follower.openid)
+            .values(unionid_checked_at=clock.current)
+        )
+    db.commit()
+    checked_at = clock.current
+
+    clock.advance(days=1)
+    gone.send_text("我又关注了")
+    stayed.send_text("你好")
+    db.expire_all()
+    back, still = identity_of(db, gone), identity_of(db, stayed)
+    assert back.subscribed and back.subscribed_at == followed_at and back.unionid_checked_at is None
+    assert still.subscribed and still.subscribed_at == followed_at and still.unionid_checked_at == checked_at
+    assert back.last_interaction_at == still.last_interaction_at == clock.current
+
+
 def test_reports_from_wechat_do_not_count_as_interaction(client, db, clock):
     follower = Follower(client)
     follower.follow()

@@ -6,32 +6,55 @@ empty, so the callback never waits on WeChat.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wxbot import clock, privacy
 from wxbot.models.identity import Identity
 
-# built once: every delivery runs it, and building a statement costs as much CPU as running it
-_BY_OPENID = select(Identity).where(
-    Identity.appid == bindparam("appid"), Identity.openid == bindparam("openid")
+# Built once, Core on the table: every delivery runs these, and building a statement or loading the whole
+# identity (some thirty columns, each described by the driver) costs more CPU than the round trip.
+_IDENTITIES = Identity.__table__
+_ID_BY_OPENID = select(_IDENTITIES.c.id).where(
+    _IDENTITIES.c.appid == bindparam("appid"), _IDENTITIES.c.openid == bindparam("openid")
+)
+# interacted(), as one statement. MySQL assigns left to right and later expressions see earlier assignments,
+# SQLite sees the old row throughout: `subscribed` is read before it is set, the same in both.
+_INTERACTED = (
+    update(_IDENTITIES)  # type: ignore[arg-type]
+    .where(_IDENTITIES.c.id == bindparam("identity_id"))
+    .ordered_values(
+        (_IDENTITIES.c.last_interaction_at, bindparam("now")),
+        (
+            _IDENTITIES.c.subscribed_at,
+            case(
+                (_IDENTITIES.c.subscribed, _IDENTITIES.c.subscribed_at),
+                else_=func.coalesce(_IDENTITIES.c.subscribed_at, bindparam("now")),
+            ),
+        ),
+        (
+            _IDENTITIES.c.unionid_checked_at,
+            case((_IDENTITIES.c.subscribed, _IDENTITIES.c.unionid_checked_at)),
+        ),
+        (_IDENTITIES.c.subscribed, True),
+    )
 )
 
 
-def identity_for(session: Session, *, app_name: str, appid: str, openid: str) -> Identity:
-    """The follower's identity on this official account, created on first contact."""
+def identity_id_for(session: Session, *, app_name: str, appid: str, openid: str) -> int:
+    """The id of the follower's identity on this official account, created on first contact."""
     key = {"appid": appid, "openid": openid}
-    identity = session.scalars(_BY_OPENID, key).first()
-    if identity is not None:
-        return identity
+    found: int | None = session.connection().execute(_ID_BY_OPENID, key).scalar()
+    if found is not None:
+        return found
     identity = Identity(app_name=app_name, appid=appid, kind="official", openid=openid)
     try:
         with session.begin_nested():
             session.add(identity)
     except IntegrityError:  # first contact arriving twice at once: the other transaction created it
-        return session.scalars(_BY_OPENID, key).one()
-    return identity
+        return session.connection().execute(_ID_BY_OPENID, key).scalar_one()
+    return identity.id
 
 
 def followed(session: Session, identity: Identity, scene: str | None) -> None:
@@ -58,11 +81,8 @@ def scanned(session: Session, identity: Identity, scene: str | None) -> None:
         identity.subscribe_scene = identity.subscribe_scene or (scene[:64] if scene else None)
 
 
-def interacted(session: Session, identity: Identity) -> None:
+def interacted(session: Session, identity_id: int) -> None:
     """The follower did something themselves (wrote, clicked, scanned). WeChat delivers that only from
-    followers, so a follow we missed (before this service, or lost) is caught up here."""
-    identity.last_interaction_at = clock.now()
-    if not identity.subscribed:
-        identity.subscribed = True
-        identity.subscribed_at = identity.subscribed_at or clock.now()
-        identity.unionid_checked_at = None
+    followers, so a follow we missed (before this service, or lost) is caught up here: followed now, and the
+    unionid asked again."""
+    session.connection().execute(_INTERACTED, {"identity_id": identity_id, "now": clock.now()})

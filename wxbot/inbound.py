@@ -100,8 +100,8 @@ class Inbound:
         return datetime.fromtimestamp(self.create_time, UTC).replace(tzinfo=None)
 
 
-# Builds the reply to a new delivery inside its transaction: (session, identity) -> reply as a dict, or None.
-Respond = Callable[[Session, Identity], dict[str, Any] | None]
+# Builds the reply to a new delivery inside its transaction: (session, identity id) -> reply as a dict, or None.
+Respond = Callable[[Session, int], dict[str, Any] | None]
 
 
 class FallbackReply(Exception):
@@ -180,7 +180,7 @@ def _store_once(
 
 
 def _answer(reply: dict[str, Any] | None) -> Respond:
-    return lambda session, identity: reply
+    return lambda session, identity_id: reply
 
 
 # Built once, Core on the table: this is the hot path, where building statements and the ORM's unit of work
@@ -197,7 +197,7 @@ _SET_REPLY = (
 def _store(session: Session, message: Inbound, respond: Respond) -> dict[str, Any] | None:
     """The row first: a copy that loses the race fails on its insert (after waiting for the winner's
     commit) before any handler runs. Then the delivery's effects and the reply, in the same transaction."""
-    identity = followers.identity_for(
+    identity_id = followers.identity_id_for(
         session, app_name=message.app_name, appid=message.appid, openid=message.openid
     )
     inserted = session.connection().execute(
@@ -206,7 +206,7 @@ def _store(session: Session, message: Inbound, respond: Respond) -> dict[str, An
             "app_name": message.app_name,
             "appid": message.appid,
             "dedupe_key": message.dedupe_key,
-            "identity_id": identity.id,
+            "identity_id": identity_id,
             "msg_type": message.msg_type,
             "event": message.event,
             "event_key": message.event_key,
@@ -216,23 +216,25 @@ def _store(session: Session, message: Inbound, respond: Respond) -> dict[str, An
             "received_at": clock.now(),
         },
     )
-    _update_follower(session, identity, message)
-    reply = respond(session, identity)
+    _update_follower(session, identity_id, message)
+    reply = respond(session, identity_id)
     if reply is not None:
         (row_id,) = inserted.inserted_primary_key  # type: ignore[misc]
         session.connection().execute(_SET_REPLY, {"row_id": row_id, "reply": reply})
     return reply
 
 
-def _update_follower(session: Session, identity: Identity, message: Inbound) -> None:
-    if message.event == "subscribe":
-        followers.followed(session, identity, message.scene)
-    elif message.event == "unsubscribe":
-        followers.unfollowed(session, identity)
-        reply_window.close(session, identity.id)
-    elif message.event == "scan":
-        followers.scanned(session, identity, message.scene)
+def _update_follower(session: Session, identity_id: int, message: Inbound) -> None:
+    if message.event in ("subscribe", "unsubscribe", "scan"):
+        identity = session.get_one(Identity, identity_id)
+        if message.event == "subscribe":
+            followers.followed(session, identity, message.scene)
+        elif message.event == "unsubscribe":
+            followers.unfollowed(session, identity)
+            reply_window.close(session, identity_id)
+        else:
+            followers.scanned(session, identity, message.scene)
     if message.msg_type != "event" or message.event in USER_EVENTS:
-        followers.interacted(session, identity)
+        followers.interacted(session, identity_id)
     if message.trigger:
-        reply_window.record_trigger(session, identity.id, message.trigger)
+        reply_window.record_trigger(session, identity_id, message.trigger)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -133,6 +133,23 @@ def capturing_conversation(session: Session, identity_id: int) -> Conversation |
     if conversation is None or conversation.follower_ended_at is not None:
         return None
     return conversation
+
+
+# Built once, Core on the table: every message a follower writes asks it.
+_CONVERSATIONS = Conversation.__table__
+_CAPTURING = (
+    select(_CONVERSATIONS.c.id)
+    .where(
+        _CONVERSATIONS.c.open_identity_id == bindparam("identity_id"),
+        _CONVERSATIONS.c.follower_ended_at.is_(None),
+    )
+    .limit(1)
+)
+
+
+def is_capturing(session: Session, identity_id: int) -> bool:
+    """Whether the follower has a conversation their messages go into (capturing_conversation, cheaply)."""
+    return session.connection().execute(_CAPTURING, {"identity_id": identity_id}).first() is not None
 
 
 def end_for_follower(session: Session, identity_id: int) -> Conversation | None:

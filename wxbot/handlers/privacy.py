@@ -16,7 +16,7 @@ CHANNEL = "official_account"
 
 
 def _actor(ctx: HandlerContext) -> str:
-    return f"user:identity:{ctx.identity.id}"
+    return f"user:identity:{ctx.identity_id}"
 
 
 @router.keyword("我的数据", "我的信息", "查看我的数据", priority=PRIORITY)

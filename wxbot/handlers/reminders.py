@@ -70,9 +70,9 @@ def subscriptions_changed(ctx: HandlerContext) -> None:
         if template_id not in ours:
             continue
         if answer == "accept":
-            notify.record_grant(ctx.session, ctx.identity.id, template_id, source="event")
+            notify.record_grant(ctx.session, ctx.identity_id, template_id, source="event")
         elif answer == "reject" and ctx.message.event == "subscribe_msg_change_event":
-            notify.revoke_grants(ctx.session, ctx.identity.id, template_id)
+            notify.revoke_grants(ctx.session, ctx.identity_id, template_id)
 
 
 def _subscription_items(fields: dict[str, Any]) -> list[tuple[str, str]]:

@@ -29,10 +29,15 @@ log = logging.getLogger(__name__)
 @dataclass
 class HandlerContext:
     message: Inbound
-    identity: Identity
+    identity_id: int  # the follower's identity; most messages need no more than its id
     session: Session
     services: Services
     match: re.Match[str] | None = None  # set for regex rules
+
+    @property
+    def identity(self) -> Identity:
+        """The follower's identity, loaded on first use (then from the session's identity map)."""
+        return self.session.get_one(Identity, self.identity_id)
 
 
 Handler = Callable[[HandlerContext], Reply | None]

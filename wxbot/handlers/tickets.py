@@ -21,27 +21,26 @@ def _hours(ctx: HandlerContext) -> str:
 @router.keyword("留言", priority=COMMAND_PRIORITY)
 @router.click(menu.LEAVE_MESSAGE, priority=COMMAND_PRIORITY)
 def leave_message(ctx: HandlerContext) -> Reply:
-    _, created = tickets.open_for_follower(ctx.session, ctx.identity.id)
+    _, created = tickets.open_for_follower(ctx.session, ctx.identity_id)
     return text_reply("ticket_opened" if created else "ticket_continued", hours=_hours(ctx))
 
 
 @router.keyword("结束", priority=COMMAND_PRIORITY)
 def end_conversation(ctx: HandlerContext) -> Reply:
-    if tickets.end_for_follower(ctx.session, ctx.identity.id) is None:
+    if tickets.end_for_follower(ctx.session, ctx.identity_id) is None:
         return text_reply("ticket_none")
     return text_reply("ticket_ended")
 
 
 def in_open_conversation(ctx: HandlerContext) -> bool:
-    return (
-        ctx.message.msg_type in tickets.INBOUND_KINDS
-        and tickets.capturing_conversation(ctx.session, ctx.identity.id) is not None
+    return ctx.message.msg_type in tickets.INBOUND_KINDS and tickets.is_capturing(
+        ctx.session, ctx.identity_id
     )
 
 
 @router.when(in_open_conversation, priority=CAPTURE_PRIORITY)
 def into_conversation(ctx: HandlerContext) -> Reply | None:
-    conversation = tickets.capturing_conversation(ctx.session, ctx.identity.id)
+    conversation = tickets.capturing_conversation(ctx.session, ctx.identity_id)
     if conversation is None:  # resolved between the check and now
         return None
     message = ctx.message

@@ -31,7 +31,6 @@ from wxbot import clock, inbound
 from wxbot.config import OfficialAccount
 from wxbot.handlers.replies import reply_from_dict
 from wxbot.handlers.router import HandlerContext, Router
-from wxbot.models.identity import Identity
 from wxbot.services import Services
 from wxbot.web import services as current_services
 from wxbot.wechat.crypto import CryptoError, MessageCrypto, signature_matches
@@ -173,8 +172,8 @@ def receive(name: str) -> Response:
 
     router: Router = services.extra["router"]
 
-    def respond(session: Session, identity: Identity) -> dict[str, Any] | None:
-        reply = router.dispatch(HandlerContext(message, identity, session, services))
+    def respond(session: Session, identity_id: int) -> dict[str, Any] | None:
+        reply = router.dispatch(HandlerContext(message, identity_id, session, services))
         return reply.to_dict() if reply is not None else None
 
     try:
