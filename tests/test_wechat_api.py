@@ -184,6 +184,19 @@ def test_get_media_follows_the_link_wechat_gives_for_a_video(api, sandbox):
     assert len(sandbox.calls("/video")) == 1
 
 
+@pytest.mark.parametrize("content_type", ["image/png", "video/mp4"])  # a video comes through its link
+def test_media_over_the_limit_is_refused_without_being_read_whole(
+    services, sandbox, monkeypatch, content_type
+):
+    monkeypatch.setattr("wxbot.wechat.api.MAX_MEDIA_BYTES", 1000)
+    api = wechat_api(services)
+    sandbox.add_media(OA["appid"], "fits", b"x" * 1000, content_type)
+    sandbox.add_media(OA["appid"], "too-big", b"x" * 1001, content_type)
+    assert api.get_media("oa", "fits") == (b"x" * 1000, content_type)
+    with pytest.raises(WeChatUnavailable, match="larger than 1000 bytes"):
+        api.get_media("oa", "too-big")
+
+
 def test_create_qrcode(api, sandbox):
     answer = api.create_qrcode("oa", "event-42", 3600)
     assert answer["expire_seconds"] == 3600 and answer["url"].startswith("http://weixin.qq.com/q/")

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
@@ -22,7 +21,7 @@ from wxbot.cache import Cache
 from wxbot.config import Settings
 from wxbot.services import Services
 from wxbot.wechat.errors import TOKEN_ERRORS, WeChatError, WeChatUnavailable
-from wxbot.wechat.http import Http, json_bytes
+from wxbot.wechat.http import Answer, Http, json_bytes
 from wxbot.wechat.tokens import HeldToken, TokenStore, classic_token_fetcher, stable_token_fetcher
 
 log = logging.getLogger(__name__)
@@ -94,7 +93,9 @@ class WeChatApi:
         wechat = settings.wechat
         self.base_url = wechat.api_base_url.rstrip("/")
         self.timeout = wechat.timeout_seconds
-        self.http = Http(self.base_url, connections=max(settings.notify.concurrency, 8))
+        self.http = Http(
+            self.base_url, connections=max(settings.notify.concurrency, 8), max_bytes=MAX_MEDIA_BYTES
+        )
         stable = wechat.token_mode == "stable"  # noqa: S105  (a mode name, not a secret)
         self.tokens = TokenStore(cache, stable=stable, lock_wait=self.timeout * 2 + 1)
         fetcher = stable_token_fetcher if stable else classic_token_fetcher
@@ -183,8 +184,6 @@ class WeChatApi:
             if not isinstance(video_url, str) or not video_url.startswith(("http://", "https://")):
                 raise WeChatUnavailable("media/get answered JSON without a video_url")
             answer = self._download(video_url)
-        if len(answer.content) > MAX_MEDIA_BYTES:
-            raise WeChatUnavailable("media larger than the limit")
         content_type = answer.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip()
         return answer.content, content_type
 
@@ -234,12 +233,11 @@ class WeChatApi:
             raise WeChatUnavailable("WeChat's answer is not a JSON object")
         return answer
 
-    def _download(self, url: str) -> requests.Response:
-        try:
-            # another host (a video's URL), rarely: a plain request, which finds that host's proxy itself
-            response = requests.get(url, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise WeChatUnavailable(f"media download failed: {type(exc).__name__}") from exc
+    def _download(self, url: str) -> Answer:
+        # another host (a video's URL), rarely: a pool of its own, with that host's proxy settings
+        response = Http(url, connections=1, max_bytes=MAX_MEDIA_BYTES).request(
+            "GET", url, timeout=self.timeout
+        )
         if response.status_code >= 400:
             raise WeChatUnavailable(f"media download answered HTTP {response.status_code}")
         return response

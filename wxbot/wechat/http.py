@@ -40,7 +40,10 @@ def json_bytes(data: Any) -> bytes:
 
 
 class Http:
-    def __init__(self, base_url: str, *, connections: int) -> None:
+    """`max_bytes` bounds every answer: reading stops there (a media file is not downloaded whole first)."""
+
+    def __init__(self, base_url: str, *, connections: int, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
         options: dict[str, Any] = {
             "maxsize": connections,  # kept alive per host; more are opened when needed, not kept
             "retries": False,  # the facade decides what is retried
@@ -72,11 +75,17 @@ class Http:
         try:
             response = self._pool.request(
                 method, url, body=data, headers=headers, timeout=urllib3.Timeout(connect=timeout, read=timeout),
-                redirect=False,
+                redirect=False, preload_content=False,
             )  # fmt: skip
+            try:
+                content = response.read(self._max_bytes + 1)
+            finally:
+                response.release_conn()
         except urllib3.exceptions.HTTPError as exc:
             raise WeChatUnavailable(f"request to WeChat failed: {type(exc).__name__}") from exc
-        return Answer(response.status, response.data, response.headers)
+        if len(content) > self._max_bytes:
+            raise WeChatUnavailable(f"answer larger than {self._max_bytes} bytes")
+        return Answer(response.status, content, response.headers)
 
 
 def environment_proxy(url: str) -> str | None:
