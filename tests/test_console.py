@@ -165,3 +165,33 @@ def test_agents_create_reads_the_password_from_stdin_and_has_no_default(settings
     agent = db.scalar(select(Agent).where(Agent.username == "bob"))
     assert agent.role == "admin" and tickets.authenticate(db, "bob", "a long enough secret") is not None
     assert db.scalar(select(Agent).where(Agent.username == "eve")) is None
+
+
+def test_a_deactivated_agent_is_logged_out_kept_out_and_their_conversations_return_to_the_queue(
+    settings, tmp_path, client, db
+):
+    alice = make_agent(db)
+    assigned, resolved = make_conversation(db), make_conversation(db, openid="o-follower-2", msg_id="5002")
+    for conversation in (assigned, resolved):
+        tickets.claim(db, conversation, alice)
+    tickets.resolve(db, resolved, alice)
+    db.commit()
+    assert login(client).status_code == 302 and client.get("/console/").status_code == 200
+    env = {"WXBOT_DATABASE_URL": settings.database.url, "WXBOT_APP_VAR_DIR": str(tmp_path / "cli-var")}
+    runner = CliRunner()
+
+    out = runner.invoke(cli, ["agents", "deactivate", "alice"], env=env)
+    assert out.exit_code == 0 and "1 conversation(s) back in the queue" in out.output, out.output
+    assert client.get("/console/").status_code == 302  # the open session ends at the next request
+    assert login(client).status_code == 401
+    db.expire_all()
+    assert db.get(Conversation, assigned.id).assignee_id is None
+    assert db.get(Conversation, resolved.id).assignee_id == alice.id  # history keeps who handled it
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "agent.deactivate"))
+    assert (entry.actor, entry.subject_id) == ("cli", str(alice.id))
+    db.commit()  # end the read: on SQLite (BEGIN IMMEDIATE) an open read holds the write lock
+
+    assert runner.invoke(cli, ["agents", "activate", "alice"], env=env).exit_code == 0
+    assert login(client).status_code == 302
+    unknown = runner.invoke(cli, ["agents", "deactivate", "nobody"], env=env)
+    assert unknown.exit_code != 0 and "no agent 'nobody'" in unknown.output

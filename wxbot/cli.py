@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from wxbot.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def _settings() -> Settings:
@@ -130,22 +136,56 @@ def agents_group() -> None:
 @click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
 def agents_create(username: str, role: str, password_stdin: bool) -> None:
     """Create a console user; the password comes from a prompt (or stdin), never a default."""
-    import wxbot.models  # noqa: F401  (every table known before the first query)
     from wxbot import tickets
-    from wxbot.db import make_engine, make_session_factory, session_scope
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    settings = _settings()
-    engine = make_engine(settings.database.url)
     try:
-        with session_scope(make_session_factory(engine)) as session:
+        with _database_session() as session:
             agent = tickets.create_agent(session, username=username, password=password, role=role)
             click.echo(f"created {agent.role} {agent.username}")
     except tickets.TicketError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@agents_group.command("deactivate")
+@click.argument("username")
+def agents_deactivate(username: str) -> None:
+    """Keep an agent out: their sessions end, login is refused, their open conversations return to the queue."""
+    _set_agent_active(username, False)
+
+
+@agents_group.command("activate")
+@click.argument("username")
+def agents_activate(username: str) -> None:
+    """Let a deactivated agent log in again."""
+    _set_agent_active(username, True)
+
+
+def _set_agent_active(username: str, active: bool) -> None:
+    from wxbot import tickets
+
+    try:
+        with _database_session() as session:
+            agent, released = tickets.set_active(session, username, active, actor="cli")
+            state = "active" if active else f"deactivated ({released} conversation(s) back in the queue)"
+            click.echo(f"{agent.username}: {state}")
+    except tickets.TicketError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@contextmanager
+def _database_session() -> Iterator[Session]:
+    """One committed transaction on the configured database, for commands that need no other service."""
+    import wxbot.models  # noqa: F401  (every table known before the first query)
+    from wxbot.db import make_engine, make_session_factory, session_scope
+
+    engine = make_engine(_settings().database.url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            yield session
     finally:
         engine.dispose()
 

@@ -64,6 +64,28 @@ def create_agent(session: Session, *, username: str, password: str, role: str = 
     return agent
 
 
+def set_active(session: Session, username: str, active: bool, *, actor: str) -> tuple[Agent, int]:
+    """Let an agent in again, or keep them out: a deactivated agent's console sessions end at their next
+    request, they cannot log in, and the unresolved conversations assigned to them go back to the queue.
+    Returns the agent and how many conversations were unassigned."""
+    agent = session.scalar(select(Agent).where(Agent.username == username.strip().lower()))
+    if agent is None:
+        raise TicketError(f"no agent {username!r}")
+    agent.active = active
+    released = 0
+    if not active:
+        agent.session_generation += 1  # its sessions stay void when the agent is let in again
+        released = session.execute(  # type: ignore[attr-defined]
+            update(Conversation)
+            .where(Conversation.assignee_id == agent.id, Conversation.open_identity_id.is_not(None))
+            .values(assignee_id=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    audit.log(session, actor=actor, action="agent.activate" if active else "agent.deactivate",
+              subject_type="agent", subject_id=agent.id, detail=f"unassigned {released}" if released else "")  # fmt: skip
+    return agent, released
+
+
 def set_password(session: Session, agent: Agent, password: str) -> None:
     _check_password(password)
     agent.password_hash = generate_password_hash(password, method="scrypt")

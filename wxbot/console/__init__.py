@@ -50,7 +50,7 @@ def start_session(response: Response, agent: Agent) -> None:
     if previous:  # a fresh token at every login: a planted or older cookie never becomes a live session
         services().cache.delete(_session_key(previous))
     token = secrets.token_urlsafe(32)
-    data = {"agent_id": agent.id, "csrf": secrets.token_urlsafe(32)}
+    data = {"agent_id": agent.id, "generation": agent.session_generation, "csrf": secrets.token_urlsafe(32)}
     services().cache.set(_session_key(token), json.dumps(data), ttl=_ttl())
     _set_cookie(response, COOKIE, token)
     response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
@@ -82,9 +82,11 @@ def load_session() -> Response | None:
     if raw is not None:
         data = json.loads(raw)
         agent = db().get(Agent, data["agent_id"])
-        if agent is not None and agent.active:
+        if agent is not None and agent.active and data.get("generation") == agent.session_generation:
             g.agent, g.csrf, g.session_key = agent, data["csrf"], _session_key(token)
             services().cache.set(_session_key(token), raw, ttl=_ttl())  # sliding expiry
+        else:  # the agent was deactivated (or removed) since: this session is over for good
+            services().cache.delete(_session_key(token))
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if g.agent is None:

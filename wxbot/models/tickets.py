@@ -27,6 +27,8 @@ class Agent(Base):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     role: Mapped[str] = mapped_column(String(8), default="agent", nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    # console sessions carry the generation they began in; deactivation moves it on, voiding them all
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
