@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -195,3 +196,22 @@ def test_a_deactivated_agent_is_logged_out_kept_out_and_their_conversations_retu
     assert login(client).status_code == 302
     unknown = runner.invoke(cli, ["agents", "deactivate", "nobody"], env=env)
     assert unknown.exit_code != 0 and "no agent 'nobody'" in unknown.output
+
+
+@pytest.mark.parametrize("proxy_hops", [0, 1])
+def test_the_login_limit_per_address_believes_x_forwarded_for_only_behind_a_configured_proxy(
+    config_dict, request, proxy_hops
+):
+    config_dict["app"]["proxy_hops"] = proxy_hops
+    client, settings = request.getfixturevalue("client"), request.getfixturevalue("settings")
+    per_address = 4 * settings.console.login_attempts
+
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.7"
+    for i in range(per_address):  # a new username each time: only the address's count reaches its limit
+        assert login(client, username=f"guess{i}", password="wrong password!!").status_code == 401
+    assert login(client, username="guess-more", password="wrong password!!").status_code == 429
+
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.9"
+    other_address = login(client, username="someone", password="wrong password!!").status_code
+    # behind a proxy that is another client; without one the header is anybody's to write, and ignored
+    assert other_address == (401 if proxy_hops else 429)

@@ -6,6 +6,7 @@ import os
 import threading
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from wxbot.config import Settings, load_settings
 from wxbot.logs import setup_logging
@@ -26,6 +27,9 @@ def create_app(settings: Settings | None = None, *, start_scheduler: bool | None
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if settings.app.proxy_hops:
+        hops = settings.app.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     services = build_services(settings)
     app.extensions["wxbot"] = services
     app.teardown_appcontext(close_db)

@@ -34,6 +34,9 @@ class AppSettings:
     log_level: str = "INFO"
     timezone: str = "Asia/Shanghai"
     var_dir: str = "var"
+    # reverse proxies in front of wxbot that append to X-Forwarded-For/-Proto (0: trust no such header; the
+    # client's address, e.g. for the console's login limit, is then the socket's)
+    proxy_hops: int = 0
 
 
 @dataclass
@@ -470,6 +473,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError("app.secret_key: missing (or set WXBOT_APP_SECRET_KEY)")
     if settings.app.log_format not in ("text", "json"):
         raise ConfigError("app.log_format: must be text or json")
+    if not 0 <= settings.app.proxy_hops <= 5:
+        raise ConfigError("app.proxy_hops: must be 0 to 5")
     url = settings.database.url
     if not (url.startswith("sqlite") or url.startswith("mysql+pymysql://")):
         raise ConfigError("database.url: must be sqlite:///... or mysql+pymysql://...")
