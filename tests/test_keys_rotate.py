@@ -7,17 +7,19 @@ import base64
 import os
 import re
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
 from tests.conftest import PII_KEY
 from tests.privacy_helpers import make_person
-from wxbot import logins
+from wxbot import identity, logins
 from wxbot.cli import main
 from wxbot.config import settings_from_dict
 from wxbot.keyrotation import encrypted_columns
 from wxbot.models import Account, AuditEntry, SessionKey
 from wxbot.pii import PiiError, PiiKeys
+from wxbot.services import build_services
 
 
 def counts(text: str) -> set[str]:
@@ -59,6 +61,34 @@ def test_rotate_reencrypts_under_the_newest_key(db, services, config_dict):
     db.rollback()
     again = CliRunner().invoke(main, ["keys", "rotate"], obj=rotated)
     assert {"accounts.phone_enc: 0", "wxa_session_keys.session_key_enc: 0"} <= counts(again.output)
+
+
+def test_a_new_hash_key_still_finds_accounts_until_rotate_has_rehashed_them(db, services, config_dict):
+    phone = "13900001234"
+    account, _, _ = make_person(db, services, phone=phone)
+    db.commit()
+    old_hash_key = config_dict["security"]["hash_key"]
+    new_hash_key = base64.b64encode(os.urandom(32)).decode()
+    config_dict["security"].update(hash_key=new_hash_key, retired_hash_keys=[old_hash_key])
+    rotated = settings_from_dict(config_dict, env={})
+    during = build_services(rotated).pii
+    # the stored hash is still under the retired key: lookups find it, a new account is not made for it
+    assert identity.account_by_phone(db, during, phone).id == account.id
+    with pytest.raises(identity.PhoneTaken):  # not a second account with the same phone
+        identity.upsert_platform_account(db, during, "p-other", phone)
+
+    db.rollback()
+    result = CliRunner().invoke(main, ["keys", "rotate", "--batch", "1"], obj=rotated)
+    assert result.exit_code == 0, result.output
+    assert "accounts.phone_hash: 1" in counts(result.output)
+
+    after = PiiKeys([base64.b64decode(PII_KEY)], base64.b64decode(new_hash_key))  # the retired key removed
+    db.expire_all()
+    assert identity.account_by_phone(db, after, phone).id == account.id
+    assert db.get(Account, account.id).phone_hash == after.lookup_hash(phone)
+    db.rollback()
+    again = CliRunner().invoke(main, ["keys", "rotate"], obj=rotated)
+    assert "accounts.phone_hash: 0" in counts(again.output)
 
 
 def test_rotate_stops_clearly_when_a_ciphertext_has_no_key(db, services, config_dict):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -82,7 +83,7 @@ def jobs_command() -> None:
 
 @main.group("keys")
 def keys_group() -> None:
-    """Encryption keys of personal data ([security] pii_keys)."""
+    """Keys of personal data: [security] pii_keys (encryption) and hash_key (lookup hashes)."""
 
 
 @keys_group.command("generate")
@@ -97,32 +98,37 @@ def keys_generate() -> None:
 @keys_group.command("rotate")
 @click.option("--batch", type=int, default=500, show_default=True, help="rows per transaction")
 def keys_rotate(batch: int) -> None:
-    """Re-encrypt every encrypted column under the newest key; older keys can then be retired."""
+    """Re-encrypt every encrypted column under the newest key and recompute the lookup hashes under hash_key;
+    older pii_keys and the retired_hash_keys can then be removed."""
     from wxbot import audit
     from wxbot.db import session_scope
-    from wxbot.keyrotation import RotationError, encrypted_columns, reencrypt_batch
+    from wxbot.keyrotation import RotationError, encrypted_columns, reencrypt_batch, rehash_batch
     from wxbot.services import build_services
 
     services = build_services(_settings())
+    passes: list[tuple[str, Callable[..., tuple[int, Any]]]] = [
+        (target.name, functools.partial(reencrypt_batch, target=target)) for target in encrypted_columns()
+    ]
+    passes.append(("accounts.phone_hash", rehash_batch))
     counts: dict[str, int] = {}
     try:
-        for target in encrypted_columns():
-            counts[target.name], after = 0, None
+        for name, run_batch in passes:
+            counts[name], after = 0, None
             while True:
                 with session_scope(services.session_factory) as session:
-                    changed, after = reencrypt_batch(session, services.pii, target, after=after, limit=batch)
-                counts[target.name] += changed
+                    changed, after = run_batch(session, services.pii, after=after, limit=batch)
+                counts[name] += changed
                 if after is None:
                     break
     except RotationError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
-        summary = ", ".join(f"{name}: {n}" for name, n in counts.items()) or "no encrypted columns"
+        summary = ", ".join(f"{name}: {n}" for name, n in counts.items())
         with session_scope(services.session_factory) as session:
             audit.log(session, actor="cli", action="keys.rotate", subject_type="keys", subject_id="pii",
                       detail=summary)  # fmt: skip
         services.engine.dispose()
-    click.echo(f"re-encrypted under the newest key: {summary}")
+    click.echo(f"re-encrypted under the newest key and rehashed under hash_key: {summary}")
 
 
 @main.group("agents")

@@ -128,6 +128,8 @@ class SecuritySettings:
     pii_keys: list[str] = field(default_factory=list)
     # base64 of 32 random bytes: the key of the lookup hashes (phone -> account)
     hash_key: str = ""
+    # former hash keys, still matched in lookups until `wxbot keys rotate` has rehashed under hash_key
+    retired_hash_keys: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -239,6 +241,9 @@ class Settings:
 
     def hash_key_bytes(self) -> bytes:
         return base64.b64decode(self.security.hash_key)
+
+    def retired_hash_key_bytes(self) -> list[bytes]:
+        return [base64.b64decode(k) for k in self.security.retired_hash_keys]
 
 
 # ---------------------------------------------------------------- loading
@@ -515,6 +520,8 @@ def validate(settings: Settings) -> None:
     if not settings.security.hash_key:
         raise ConfigError("security.hash_key: missing (or set WXBOT_SECURITY_HASH_KEY)")
     _check_key32(settings.security.hash_key, "security.hash_key")
+    for i, retired in enumerate(settings.security.retired_hash_keys):
+        _check_key32(retired, f"security.retired_hash_keys[{i}]")
     if not settings.platform.secret:
         raise ConfigError("platform.secret: missing (or set WXBOT_PLATFORM_SECRET)")
     if settings.console.first_response_target_hours <= 0:

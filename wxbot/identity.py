@@ -188,7 +188,8 @@ def _set_link(session: Session, member: Identity, account: Account, *, proof: st
 
 
 def account_by_phone(session: Session, pii: PiiKeys, phone: str) -> Account | None:
-    return session.scalars(select(Account).where(Account.phone_hash == pii.lookup_hash(phone))).first()
+    hashes = pii.lookup_hashes(phone)  # during a hash-key rotation a stored hash may be under a retired key
+    return session.scalars(select(Account).where(Account.phone_hash.in_(hashes))).first()
 
 
 def account_by_platform_id(session: Session, platform_account_id: str) -> Account | None:
@@ -216,7 +217,7 @@ def upsert_platform_account(
         session.flush()
         return by_phone, False
     if by_id is not None:
-        if by_id.phone_hash != pii.lookup_hash(phone):
+        if by_id.phone_hash not in pii.lookup_hashes(phone):
             _set_phone(by_id, pii, phone)
             audit.log(
                 session,

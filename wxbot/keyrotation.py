@@ -1,5 +1,6 @@
 """Key rotation: find every encrypted column (personal(..., encrypted=True)) and re-encrypt it under the
-newest key, in batches, so a retired key can then be removed from [security] pii_keys."""
+newest key, in batches, so a retired key can then be removed from [security] pii_keys; and recompute every
+lookup hash under [security] hash_key, so the retired_hash_keys can then be removed."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 import wxbot.models  # noqa: F401  (every table registered on Base.metadata)
 from wxbot.db import Base
 from wxbot.models.base import is_encrypted
+from wxbot.models.identity import Account
 from wxbot.pii import PiiError, PiiKeys
 
 
@@ -61,5 +63,30 @@ def reencrypt_batch(
                 .where(key == row_key, target.column == token)
                 .values({target.column: fresh})
             )
+            changed += 1
+    return changed, (rows[-1][0] if len(rows) == limit else None)
+
+
+# Each lookup hash and the encrypted column holding what it hashes, with the hash's purpose (PiiKeys).
+HASHED = [(Account.__table__.c.phone_hash, Account.__table__.c.phone_enc, "phone")]
+
+
+def rehash_batch(session: Session, pii: PiiKeys, *, after: Any = None, limit: int = 500) -> tuple[int, Any]:
+    """Recompute up to `limit` accounts' phone hashes under the current hash key (those under a retired key
+    change); returns (changed, last key seen or None), as reencrypt_batch."""
+    ((hashed, source, purpose),) = HASHED
+    (key,) = hashed.table.primary_key.columns
+    query = select(key, hashed, source).where(source.is_not(None)).order_by(key).limit(limit)
+    if after is not None:
+        query = query.where(key > after)
+    rows = session.execute(query).all()
+    changed = 0
+    for row_key, stored, token in rows:
+        try:
+            current = pii.lookup_hash(pii.decrypt(token), purpose)
+        except PiiError as exc:
+            raise RotationError(f"{hashed.table.name}.{source.name} row {row_key}: {exc}") from exc
+        if stored != current:
+            session.execute(update(hashed.table).where(key == row_key).values({hashed: current}))
             changed += 1
     return changed, (rows[-1][0] if len(rows) == limit else None)

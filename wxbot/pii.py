@@ -33,7 +33,9 @@ class PiiError(ValueError):
 class PiiKeys:
     """The newest key encrypts; every key decrypts. A ciphertext names its key by a short fingerprint."""
 
-    def __init__(self, keys: list[bytes], hash_key: bytes) -> None:
+    def __init__(
+        self, keys: list[bytes], hash_key: bytes, retired_hash_keys: list[bytes] | None = None
+    ) -> None:
         if not keys:
             raise ValueError("at least one PII key is needed")
         if any(len(k) != 32 for k in keys):
@@ -45,6 +47,7 @@ class PiiKeys:
             raise ValueError("the same PII key is configured twice")
         self._keys = list(keys)
         self._hash_key = hash_key
+        self._retired_hash_keys = list(retired_hash_keys or [])
         self._by_id = dict(zip(ids, self._keys, strict=True))
         self._current_id = ids[0]
 
@@ -85,7 +88,16 @@ class PiiKeys:
 
     def lookup_hash(self, value: str, purpose: str = "phone") -> str:
         """Keyed hash for equality lookups; `purpose` separates namespaces (phone, id_number, ...)."""
-        return hmac.new(self._hash_key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+        return _keyed_hash(self._hash_key, value, purpose)
+
+    def lookup_hashes(self, value: str, purpose: str = "phone") -> list[str]:
+        """The hash under the current key and under each retired one: what a stored hash may be while a
+        rotation is under way."""
+        return [_keyed_hash(key, value, purpose) for key in [self._hash_key, *self._retired_hash_keys]]
+
+
+def _keyed_hash(key: bytes, value: str, purpose: str) -> str:
+    return hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
 def _decode(token: str) -> bytes:

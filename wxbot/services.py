@@ -32,5 +32,5 @@ def build_services(settings: Settings) -> Services:
         engine=engine,
         session_factory=make_session_factory(engine),
         cache=make_cache(settings.redis.url, settings.redis.prefix),
-        pii=PiiKeys(settings.pii_key_bytes(), settings.hash_key_bytes()),
+        pii=PiiKeys(settings.pii_key_bytes(), settings.hash_key_bytes(), settings.retired_hash_key_bytes()),
     )
