@@ -59,9 +59,8 @@ class TokenStore:
         self._stable = stable
         self._lock_wait = lock_wait
         self._fetchers: dict[str, Fetch] = {}
-        self._memo: dict[
-            str, tuple[HeldToken, float]
-        ] = {}  # appid -> (token, monotonic time it is good until)
+        # appid -> (the token this process last read, monotonic time until which it reuses it)
+        self._memo: dict[str, tuple[HeldToken, float]] = {}
 
     def add_app(self, appid: str, fetch: Fetch) -> None:
         self._fetchers[appid] = fetch
