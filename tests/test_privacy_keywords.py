@@ -38,9 +38,14 @@ def test_my_data_summarises_what_we_hold(client, db, services, clock):
     assert _requests(db) == [("export", "completed")]
 
 
-def test_a_follower_without_an_account_is_told_what_little_we_keep(client, db, clock):
+def test_a_follower_without_an_account_sees_what_we_hold_about_them(client, db, clock):
     follower = Follower(client)
-    assert "还没有关联" in follower.send_text("我的数据").content
+    follower.follow()
+    follower.send_text("你好")
+    reply = follower.send_text("我的数据").content
+    assert "还没有关联" in reply
+    assert "发给公众号的消息：3" in reply  # the follow, 你好 and this message
+    assert _requests(db) == [("export", "completed")]  # tracked like an account's export
     assert "没有可以注销的账号" in follower.send_text("确认注销").content
 
 

@@ -194,10 +194,27 @@ def access_summary(
 ) -> dict[str, Any]:
     """What an export holds, counted per kind of data (for a chat reply); tracked and audited as an export."""
     data = export_account(session, pii, account_id, actor=actor, channel=channel)
-    counts = {"授权记录": len(data["account"]["consents"])}
+    return {
+        "phone": data["account"]["phone"],
+        "counts": _counts(data["account"]["consents"], data["modules"]),
+    }
+
+
+def identity_access_summary(
+    session: Session, identity_id: int, *, actor: str, channel: str
+) -> dict[str, int]:
+    """access_summary for a person who never linked an account: counted from export_identity (tracked and
+    audited as an export too)."""
+    data = export_identity(session, identity_id, actor=actor, channel=channel)
+    return _counts(data["person"]["consents"], data["modules"])
+
+
+def _counts(consents: list[Any], modules: dict[str, Any]) -> dict[str, int]:
+    counts = {"授权记录": len(consents)}
     for module in rights.modules():
-        counts[module.label] = _count(data["modules"].get(module.name))
-    return {"phone": data["account"]["phone"], "counts": counts}
+        if module.name in modules:
+            counts[module.label] = _count(modules[module.name])
+    return counts
 
 
 def _count(exported: Any) -> int:

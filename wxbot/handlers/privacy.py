@@ -22,7 +22,10 @@ def _actor(ctx: HandlerContext) -> str:
 @router.keyword("我的数据", "我的信息", "查看我的数据", priority=PRIORITY)
 def my_data(ctx: HandlerContext) -> Reply:
     if ctx.identity.account_id is None:
-        return text_reply("privacy_my_data_unlinked")
+        counts = privacy.identity_access_summary(
+            ctx.session, ctx.identity_id, actor=_actor(ctx), channel=CHANNEL
+        )
+        return text_reply("privacy_my_data_unlinked", counts=counts)
     summary = privacy.access_summary(
         ctx.session, ctx.services.pii, ctx.identity.account_id, actor=_actor(ctx), channel=CHANNEL
     )
