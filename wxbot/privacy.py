@@ -161,7 +161,7 @@ def export_identity(session: Session, identity_id: int, *, actor: str, channel: 
         "person": {
             "consents": [consent.describe(c) for c in consents],
             "privacy_requests": [
-                _describe_request(r)
+                describe_request(r)
                 for r in session.scalars(
                     select(PrivacyRequest)
                     .where(PrivacyRequest.account_id.is_(None), PrivacyRequest.identity_id.in_(identity_ids))
@@ -236,11 +236,12 @@ def _core_export(session: Session, pii: PiiKeys, account: Account) -> dict[str, 
         "reminder_pref": account.reminder_pref,
         "created_at": _iso(account.created_at),
         "consents": [consent.describe(c) for c in consent.history(session, account_id=account.id)],
-        "privacy_requests": [_describe_request(r) for r in requests],
+        "privacy_requests": [describe_request(r) for r in requests],
     }
 
 
-def _describe_request(r: PrivacyRequest) -> dict[str, Any]:
+def describe_request(r: PrivacyRequest) -> dict[str, Any]:
+    """A request as its owner sees it (exports, and the mini program's request views)."""
     return {
         "kind": r.kind,
         "status": r.status,

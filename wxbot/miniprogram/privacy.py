@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 from flask import g, request
@@ -50,20 +49,8 @@ def _refusals() -> Iterator[None]:
         abort_api(400, "invalid_field", exc.message, field=exc.field_name)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def _request_view(r: PrivacyRequest) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "kind": r.kind,
-        "status": r.status,
-        "requested_at": _iso(r.requested_at),
-        "due_at": _iso(r.due_at),
-        "effective_at": _iso(r.effective_at),
-        "completed_at": _iso(r.completed_at),
-    }
+    return {"id": r.id, **privacy.describe_request(r)}
 
 
 def _subject() -> tuple[int | None, int]:
