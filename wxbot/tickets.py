@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from wxbot import audit, clock, notify, reply_window, retention, rights
@@ -149,29 +150,22 @@ def open_for_follower(session: Session, identity_id: int) -> tuple[Conversation,
     return conversation, True
 
 
+def _capturing(identity_id: Any) -> tuple[ColumnElement[bool], ...]:
+    """The rule for the conversation a follower's messages go into: unresolved and not ended by them."""
+    return Conversation.open_identity_id == identity_id, Conversation.follower_ended_at.is_(None)
+
+
 def capturing_conversation(session: Session, identity_id: int) -> Conversation | None:
-    """The conversation the follower's messages go into: unresolved and not ended by them."""
-    conversation = _unresolved(session, identity_id)
-    if conversation is None or conversation.follower_ended_at is not None:
-        return None
-    return conversation
+    return session.scalar(select(Conversation).where(*_capturing(identity_id)))
 
 
-# Built once, Core on the table: every message a follower writes asks it.
-_CONVERSATIONS = Conversation.__table__
-_CAPTURING = (
-    select(_CONVERSATIONS.c.id)
-    .where(
-        _CONVERSATIONS.c.open_identity_id == bindparam("identity_id"),
-        _CONVERSATIONS.c.follower_ended_at.is_(None),
-    )
-    .limit(1)
-)
+# Built once and run on the connection: every message a follower writes asks it, and needs only the answer.
+_IS_CAPTURING = select(Conversation.id).where(*_capturing(bindparam("identity_id"))).limit(1)
 
 
 def is_capturing(session: Session, identity_id: int) -> bool:
-    """Whether the follower has a conversation their messages go into (capturing_conversation, cheaply)."""
-    return session.connection().execute(_CAPTURING, {"identity_id": identity_id}).first() is not None
+    """Whether capturing_conversation would find one, without loading it."""
+    return session.connection().execute(_IS_CAPTURING, {"identity_id": identity_id}).first() is not None
 
 
 def end_for_follower(session: Session, identity_id: int) -> Conversation | None:
