@@ -31,6 +31,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,6 +205,37 @@ def load(port: int, requests: list[tuple[str, bytes]], concurrency: int, deadlin
     return Result(latencies, time.perf_counter() - started, errors[0])
 
 
+def in_process_cpu(apps: dict[str, Any], count: int) -> dict[tuple[str, str], float]:
+    """CPU ms per delivery of each app called directly as a WSGI app, one delivery at a time, after a warm-up
+    pass: no HTTP server, no concurrency, and (process time) nothing else on the machine in the figure. Round
+    trips to MariaDB and Redis cost here what they cost the client, their servers' work is not counted."""
+    from werkzeug.test import EnvironBuilder
+
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+        statuses.append(status)
+
+    figures = {}
+    for mode in MODES:
+        for server, app in apps.items():
+            for _warmup_then_measured in range(2):
+                environs = []
+                for target, body in make_requests(count, mode):
+                    path, _, query = target.partition("?")
+                    builder = EnvironBuilder(
+                        path=path, query_string=query, method="POST", data=body, content_type="text/xml"
+                    )
+                    environs.append(builder.get_environ())
+                started = time.process_time()
+                for environ in environs:
+                    b"".join(app(environ, start_response))
+                figures[(server, mode)] = (time.process_time() - started) / count * 1000
+    if any(not status.startswith("200") for status in statuses):
+        raise SystemExit(f"in-process deliveries refused: {sorted(set(statuses))}")
+    return figures
+
+
 def write_config(directory: Path, database_url: str, redis_url: str, prefix: str) -> Path:
     import base64
 
@@ -268,6 +300,9 @@ def main() -> None:
         "--rounds", type=int, default=4, help="the measured requests are sent in this many rounds"
     )
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--in-process", type=int, default=1000, help="deliveries per app and mode, in process"
+    )
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--max-seconds", type=float, default=240, help="time limit of the whole run")
@@ -340,6 +375,12 @@ def main() -> None:
                             sent_to_wxbot += len(part.latencies)
             with engine.connect() as conn:
                 stored = conn.exec_driver_sql("SELECT COUNT(*) FROM inbound_messages").scalar()
+            os.environ.update(env)  # the same configuration for the apps loaded in this process
+            from bench import echo_app, floor_app
+            from wxbot import create_app
+
+            apps = {"echo": echo_app.app, "floor": floor_app.app, "wxbot": create_app()}
+            in_process = in_process_cpu(apps, args.in_process)
         engine.dispose()
     finally:
         for process in processes:
@@ -377,6 +418,12 @@ def main() -> None:
         floor = results[("floor", mode)].rps / echo.rps if echo.rps else 0.0
         print(f"{mode}: wxbot/echo requests/s = {ratio:.2f}; goal (p99 < 50 ms, ratio >= 0.5): "
               f"{'met' if met else 'MISSED'}; store-only floor/echo = {floor:.2f}")  # fmt: skip
+    print(f"CPU ms per delivery in this process, one at a time ({args.in_process} per app and mode):")
+    for mode in MODES:
+        figures = ", ".join(f"{server} {in_process[(server, mode)]:.2f}" for server in SERVERS)
+        print(
+            f"  {mode:<10} {figures}; wxbot/echo = {in_process[('wxbot', mode)] / in_process[('echo', mode)]:.1f}x"
+        )
     print(f"wxbot stored {stored} messages for {sent_to_wxbot} answered deliveries; run took "
           f"{time.monotonic() - started:.0f} s")  # fmt: skip
     sys.exit(0 if all(verdicts) else 1)
