@@ -105,8 +105,9 @@ def test_url_verification_echoes_only_when_signed(client):
     assert ok.status_code == 200 and ok.get_data(as_text=True) == "5837397520294867"
     bad = client.get("/wechat/oa", query_string={**signed_query(token="other"), "echostr": "1"})
     assert bad.status_code == 403
-    assert client.get("/wechat/oa", query_string={"echostr": "1"}).status_code == 400
-    assert client.get("/wechat/oa", query_string=signed_query()).status_code == 400  # no echostr
+    assert client.get("/wechat/oa", query_string={"echostr": "1"}).status_code == 403
+    assert client.get("/wechat/oa", query_string=signed_query()).status_code == 403  # no echostr
+    assert client.get("/wechat/oa", query_string={**signed_query(), "echostr": "<x>"}).status_code == 403
     assert client.get("/wechat/nope", query_string={**signed_query(), "echostr": "1"}).status_code == 404
 
 

@@ -1,6 +1,7 @@
 """The official-account callback: GET|POST /wechat/<name>.
 
-GET is WeChat's URL check: a valid `signature` gets `echostr` back (plain, in every mode).
+GET is WeChat's URL check: a valid `signature` gets `echostr` back (plain, in every mode); anything else is
+403 (an unknown account 404).
 POST is a delivery. Before anything is stored: the query's `signature` and timestamp age; in compatible and
 safe mode (`encrypt_type=aes`) the `msg_signature` over the ciphertext and the appid inside it; the body's
 size, encoding and the absence of DOCTYPE/entity declarations; the fields a delivery must have. Each refusal
@@ -106,7 +107,8 @@ def verify_url(name: str) -> Response:
         _check_signature(services, account)
         echostr = _param("echostr", _ECHOSTR)
     except Refused as exc:
-        return _refusal(name, exc)
+        # the URL check has one acceptable form: anything else is forbidden, whatever is wrong with it
+        return _refusal(name, exc if exc.status == 404 else Refused(403, exc.reason))
     return Response(echostr, mimetype="text/plain", headers={"X-Content-Type-Options": "nosniff"})
 
 
