@@ -46,7 +46,37 @@ def test_a_follower_without_an_account_sees_what_we_hold_about_them(client, db, 
     assert "还没有关联" in reply
     assert "发给公众号的消息：3" in reply  # the follow, 你好 and this message
     assert _requests(db) == [("export", "completed")]  # tracked like an account's export
-    assert "没有可以注销的账号" in follower.send_text("确认注销").content
+
+
+def test_a_follower_without_an_account_can_cancel_and_revoke(client, db, clock):
+    follower = Follower(client)
+    follower.follow()
+    info = follower.send_text("注销").content
+    assert "还没有关联" in info and "确认注销" in info
+    assert _requests(db) == []  # explaining is not requesting
+    assert "撤销注销" in follower.send_text("确认注销").content
+    assert "撤销注销" in follower.send_text("确认注销").content  # asking twice is one request
+    assert _requests(db) == [("cancellation", "pending")]
+    assert "已撤回" in follower.send_text("撤销注销").content
+    assert "没有待处理" in follower.send_text("撤销注销").content
+    assert _requests(db) == [("cancellation", "revoked")]
+
+
+def test_a_cancellation_without_an_account_erases_what_we_held_after_the_review(client, db, services, clock):
+    follower = Follower(client)
+    follower.follow()
+    follower.send_text("你好")
+    follower.send_text("确认注销")
+    clock.advance(days=services.settings.privacy.cancellation_review_days - 1)
+    db.rollback()
+    assert run_cancellations(services) == 0  # not before the review period ends
+    clock.advance(days=1)
+    assert run_cancellations(services) == 1
+    db.rollback()
+    assert db.scalars(sa.select(Identity).where(Identity.openid == follower.openid)).all() == []
+    db.rollback()
+    # still following: the next message is a first contact, and nothing from before is left
+    assert "发给公众号的消息：1" in follower.send_text("我的数据").content
 
 
 def test_cancel_confirm_and_revoke(client, db, services, clock):

@@ -32,20 +32,29 @@ def my_data(ctx: HandlerContext) -> Reply:
     return text_reply("privacy_my_data", phone=summary["phone"], counts=summary["counts"])
 
 
+def _subject(ctx: HandlerContext) -> tuple[int | None, int | None]:
+    """(account id, None) for a linked follower; (None, identity id) for one who never linked an account:
+    what the follower holds here is then theirs to cancel (the policy, §六), reviewed like an account."""
+    account_id = ctx.identity.account_id
+    return (account_id, None) if account_id is not None else (None, ctx.identity_id)
+
+
 @router.keyword("注销", "注销账号", priority=PRIORITY)
 def cancellation_info(ctx: HandlerContext) -> Reply:
-    if ctx.identity.account_id is None:
-        return text_reply("privacy_not_linked")
-    return text_reply("privacy_cancel_info", days=ctx.services.settings.privacy.cancellation_review_days)
+    account_id, _ = _subject(ctx)
+    days = ctx.services.settings.privacy.cancellation_review_days
+    return text_reply(
+        "privacy_cancel_info" if account_id is not None else "privacy_cancel_info_unlinked", days=days
+    )
 
 
 @router.keyword("确认注销", priority=PRIORITY)
 def cancel(ctx: HandlerContext) -> Reply:
-    if ctx.identity.account_id is None:
-        return text_reply("privacy_not_linked")
+    account_id, identity_id = _subject(ctx)
     request = privacy.request_cancellation(
         ctx.session,
-        ctx.identity.account_id,
+        account_id,
+        identity_id=identity_id,
         review_days=ctx.services.settings.privacy.cancellation_review_days,
         channel=CHANNEL,
         actor=_actor(ctx),
@@ -57,10 +66,8 @@ def cancel(ctx: HandlerContext) -> Reply:
 
 @router.keyword("撤销注销", priority=PRIORITY)
 def revoke(ctx: HandlerContext) -> Reply:
-    if (
-        ctx.identity.account_id is None
-        or privacy.pending_cancellation(ctx.session, ctx.identity.account_id) is None
-    ):
+    account_id, identity_id = _subject(ctx)
+    if privacy.pending_cancellation(ctx.session, account_id, identity_id=identity_id) is None:
         return text_reply("privacy_cancel_none")
-    privacy.revoke_cancellation(ctx.session, ctx.identity.account_id, actor=_actor(ctx))
+    privacy.revoke_cancellation(ctx.session, account_id, identity_id=identity_id, actor=_actor(ctx))
     return text_reply("privacy_cancel_revoked")
