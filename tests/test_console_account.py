@@ -98,3 +98,31 @@ def test_closing_a_privacy_request_needs_the_csrf_token(client, db):
     db.expire_all()
     assert db.scalar(select(PrivacyRequest.status).where(PrivacyRequest.id == request.id)) == "pending"
     db.commit()
+
+
+def test_admins_read_what_a_user_asked_to_correct_audited_also_without_an_account(client, db):
+    conv = make_conversation(db)  # a follower who never linked an account
+    request = privacy.request_correction(
+        db, None, "我的昵称写错了，电话13812345678", identity_id=conv.identity_id, channel="official_account"
+    )
+    db.commit()
+    make_agent(db, "bob", role="agent")
+    root = make_agent(db, "root", role="admin")
+
+    login(client, "bob")
+    page = client.get("/console/").get_data(as_text=True)
+    read = f"/console/privacy-requests/{request.id}/read"
+    assert client.post(read, data={"csrf_token": form_csrf(page)}).status_code == 403  # agents don't
+
+    client.post("/console/logout", data={"csrf_token": form_csrf(page)})
+    login(client, "root")
+    page = client.get("/console/privacy-requests").get_data(as_text=True)
+    assert f"WeChat identity #{conv.identity_id}" in page and "我的昵称写错了" not in page
+    assert client.post(read).status_code == 400  # no CSRF token, nothing shown
+    shown = client.post(read, data={"csrf_token": form_csrf(page)}).get_data(as_text=True)
+    assert "我的昵称写错了" in shown and "13812345678" not in shown  # numbers were masked when it was kept
+    viewers = db.scalars(select(AuditEntry.actor).where(AuditEntry.action == "privacy_request.view")).all()
+    assert viewers == [f"agent:{root.id}"]
+    db.commit()
+    missing = client.post("/console/privacy-requests/999999/read", data={"csrf_token": form_csrf(page)})
+    assert missing.status_code == 404

@@ -99,3 +99,38 @@ def test_an_unlinked_user_revokes_the_cancellation_and_keeps_their_data(client, 
     assert user.login().status_code == 200  # the first login has expired meanwhile
     exported = client.get("/mp/mp/me/export", headers=bearer(user.token)).get_json()
     assert user.openid in {i["openid"] for i in exported["modules"]["identity"]["identities"]}
+
+
+def test_an_unlinked_user_asks_for_a_correction_and_deletes_their_conversations(
+    client, sandbox, db, services
+):
+    user, follower, identity_ids = _unlinked_person(client, sandbox, db, services)
+    auth = bearer(user.token)
+    profile = client.get("/mp/mp/me/profile", headers=auth).get_json()
+    assert profile == {"correctable": {}, "deletable": ["conversations"]}
+
+    asked = client.post(
+        "/mp/mp/me/correction-requests", json={"message": "我的微信昵称显示错了"}, headers=auth
+    )
+    assert asked.status_code == 202 and asked.get_json()["status"] == "pending"
+    assert_error(
+        client.post("/mp/mp/me/correction-requests", json={"message": " "}, headers=auth),
+        400,
+        "empty_message",
+    )
+
+    deleted = client.delete("/mp/mp/me/conversations", headers=auth)
+    # the 留言 the same person left as a follower of the official account
+    assert deleted.status_code == 200 and deleted.get_json() == {"deleted": 1}
+    assert client.delete("/mp/mp/me/data/conversations", headers=auth).get_json() == {"deleted": 0}
+    assert_error(client.delete("/mp/mp/me/data/applications", headers=auth), 404, "unknown_data")
+    assert client.get("/mp/mp/me/export", headers=auth).get_json()["modules"]["tickets"] == []
+
+    requests = client.get("/mp/mp/me/privacy-requests", headers=auth).get_json()["requests"]
+    assert sorted((r["kind"], r["status"]) for r in requests) == [
+        ("correction", "pending"),
+        ("deletion", "completed"),
+        ("deletion", "completed"),
+        ("export", "completed"),
+    ]
+    assert_error(client.get("/mp/mp/me/consents", headers=auth), 403, "not_linked")  # an account's

@@ -70,6 +70,14 @@ def _unlinked_person(session: Session, identity: Identity) -> list[int]:
     return [m.id for m in person(session, identity) if m.account_id is None]
 
 
+def _subject(session: Session, account_id: int | None, identity_id: int | None) -> tuple[str, int]:
+    """("account", id) for an account; ("identity", id) for a WeChat person who never linked one, known by
+    the identity that asks. Refused (no_account) when neither exists."""
+    if account_id is not None:
+        return "account", _account(session, account_id).id
+    return "identity", _unlinked_identity(session, identity_id).id
+
+
 def _of_subject(account_id: int | None, identity_id: int | None) -> ColumnElement[bool]:
     """The requests of an account, or of a person without one (by the identity that asked)."""
     if account_id is not None:
@@ -313,9 +321,12 @@ def correct_profile(
     return changed
 
 
-def request_correction(session: Session, account_id: int, message: str, *, channel: str) -> PrivacyRequest:
-    """A correction the user cannot make themselves: staff answer it within RESPONSE_DAYS."""
-    _account(session, account_id)
+def request_correction(
+    session: Session, account_id: int | None, message: str, *, identity_id: int | None = None, channel: str
+) -> PrivacyRequest:
+    """A correction the user cannot make themselves: staff answer it within RESPONSE_DAYS. With account_id
+    None, from a person who never linked an account, through `identity_id`."""
+    _subject(session, account_id, identity_id)
     message = (message or "").strip()
     if not message:
         raise PrivacyError("empty_message", "请说明需要更正的内容")
@@ -326,6 +337,7 @@ def request_correction(session: Session, account_id: int, message: str, *, chann
     return _track(
         session,
         account_id=account_id,
+        identity_id=identity_id,
         kind="correction",
         channel=channel,
         completed=False,
@@ -333,21 +345,39 @@ def request_correction(session: Session, account_id: int, message: str, *, chann
     )
 
 
-def deletable() -> list[str]:
-    """What a user may delete on its own (e.g. "conversations"), from every module's registration."""
-    return sorted({what for m in rights.modules() for what in m.deletions})
+def deletable(*, linked: bool = True) -> list[str]:
+    """What a user may delete on its own (e.g. "conversations"), from every module's registration; for a
+    user without an account (linked False), what is found through their identities."""
+    return sorted(
+        {what for m in rights.modules() for what in (m.deletions if linked else m.identity_deletions)}
+    )
 
 
-def delete_data(session: Session, account_id: int, what: str, *, actor: str, channel: str) -> int:
-    """Delete one kind of the user's data through the module that registered it; returns how many."""
-    _account(session, account_id)
-    handler = next((m.deletions[what] for m in rights.modules() if what in m.deletions), None)
-    if handler is None:
+def delete_data(
+    session: Session,
+    account_id: int | None,
+    what: str,
+    *,
+    identity_id: int | None = None,
+    actor: str,
+    channel: str,
+) -> int:
+    """Delete one kind of the user's data through the module that registered it; returns how many. With
+    account_id None, the data of a person who never linked an account, found through their identities."""
+    subject_type, subject_id = _subject(session, account_id, identity_id)
+    if subject_type == "account":
+        by_account = [m.deletions[what] for m in rights.modules() if what in m.deletions]
+        count = by_account[0](session, subject_id) if by_account else None
+    else:
+        by_identities = [m.identity_deletions[what] for m in rights.modules() if what in m.identity_deletions]
+        person_ids = _unlinked_person(session, session.get_one(Identity, subject_id))
+        count = by_identities[0](session, person_ids) if by_identities else None
+    if count is None:
         raise PrivacyError("unknown_data", f"{what}: 不能在这里删除")
-    count = handler(session, account_id)
     _track(
         session,
         account_id=account_id,
+        identity_id=identity_id,
         kind="deletion",
         channel=channel,
         completed=True,
@@ -358,8 +388,8 @@ def delete_data(session: Session, account_id: int, what: str, *, actor: str, cha
         session,
         actor=actor,
         action="data.delete",
-        subject_type="account",
-        subject_id=account_id,
+        subject_type=subject_type,
+        subject_id=subject_id,
         detail=f"{what}: {count}",
     )
     return count
@@ -633,6 +663,8 @@ class OpenRequest:
     id: int
     kind: str
     account_id: int | None
+    identity_id: int | None  # who asked; the subject when account_id is None (a person without an account)
+    has_message: bool  # the user's own words, read through request_message (audited)
     channel: str
     detail: str
     requested_at: datetime
@@ -653,6 +685,8 @@ def open_requests(session: Session, *, only_overdue: bool = False, limit: int = 
             id=r.id,
             kind=r.kind,
             account_id=r.account_id,
+            identity_id=r.identity_id,
+            has_message=bool(r.message),
             channel=r.channel,
             detail=r.detail,
             requested_at=r.requested_at,

@@ -15,6 +15,8 @@ DATA_MODULES below so that every process (web and jobs) has loaded it before the
   tables: the tables whose personal columns this module answers for (a test checks that every table
       with a personal column is claimed by a module)
   deletions: {"conversations": fn(session, account_id) -> count}: data the user may delete on its own
+  identity_deletions: {"conversations": fn(session, identity_ids) -> count}: the same for a WeChat person who
+      never linked an account
   correctable + correct: field names the user may correct, and fn(session, account_id, {field: value})
       -> list of fields changed; raise rights.InvalidCorrection for a refused value
   forget_follower(session, identity_id) -> {"what": count}: what an unsubscribe makes unnecessary
@@ -68,6 +70,7 @@ class DataModule:
     erase_order: int = 0
     tables: tuple[str, ...] = ()
     deletions: Mapping[str, Callable[[Session, int], int]] = field(default_factory=dict)
+    identity_deletions: Mapping[str, Callable[[Session, list[int]], int]] = field(default_factory=dict)
     correctable: tuple[str, ...] = ()
     correct: Callable[[Session, int, dict[str, Any]], list[str]] | None = None
     forget_follower: Callable[[Session, int], Counts] | None = None
@@ -87,6 +90,7 @@ def register(
     erase_order: int = 0,
     tables: tuple[str, ...] = (),
     deletions: Mapping[str, Callable[[Session, int], int]] | None = None,
+    identity_deletions: Mapping[str, Callable[[Session, list[int]], int]] | None = None,
     correctable: tuple[str, ...] = (),
     correct: Callable[[Session, int, dict[str, Any]], list[str]] | None = None,
     forget_follower: Callable[[Session, int], Counts] | None = None,
@@ -105,6 +109,7 @@ def register(
         erase_order=erase_order,
         tables=tables,
         deletions=dict(deletions or {}),
+        identity_deletions=dict(identity_deletions or {}),
         correctable=correctable,
         correct=correct,
         forget_follower=forget_follower,

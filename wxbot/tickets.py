@@ -849,6 +849,11 @@ def delete_conversations(session: Session, account_id: int) -> int:
     return erase_account(session, account_id)["conversations"]
 
 
+def delete_conversations_of_identities(session: Session, identity_ids: list[int]) -> int:
+    """The same for a person who never linked an account."""
+    return erase_identities(session, identity_ids)["conversations"]
+
+
 def forget_follower(session: Session, identity_id: int) -> dict[str, int]:
     """An unsubscribe: the follower's conversations go (WeChat asks for the data of who leaves to be deleted)."""
     return _delete(
@@ -877,6 +882,7 @@ rights.register(
     label="留言",
     tables=("conversations", "ticket_messages"),
     deletions={"conversations": delete_conversations},
+    identity_deletions={"conversations": delete_conversations_of_identities},
     forget_follower=forget_follower,
     export_identities=export_identities,
     erase_identities=erase_identities,

@@ -270,12 +270,30 @@ def local_time(value: Any) -> str:
 @admin_required
 def privacy_requests() -> str:
     """The users' requests (export, correction, deletion, cancellation...) with their 15-day due dates."""
+    return _privacy_requests_page()
+
+
+def _privacy_requests_page(read: tuple[int, str | None] | None = None) -> str:
     session = db()
     return render_template(
         "console/privacy_requests.html",
         requests=privacy.open_requests(session),
         counts=privacy.request_counts(session),
+        read=read,
     )
+
+
+@bp.post("/privacy-requests/<int:request_id>/read")
+@admin_required
+def read_privacy_request(request_id: int) -> str:
+    """The user's own words on a request (what to correct, for instance): shown on demand, audited."""
+    session = db()
+    try:
+        message = privacy.request_message(session, request_id, actor=f"agent:{g.agent.id}")
+    except privacy.PrivacyError as exc:
+        abort(404, exc.message)
+    session.commit()
+    return _privacy_requests_page(read=(request_id, message))
 
 
 @bp.post("/privacy-requests/<int:request_id>/close")

@@ -1,9 +1,11 @@
 """The users' rights in the mini program: /mp/<name>/me/... export, corrections, deletions, consents,
 cancellation, and the user's own requests. Thin: the rules are in wxbot.privacy.
 
-Export, cancellation and the request list need only a login: a user who never linked an account (no phone
-authorised) still has data with us (identity, logins, consents, messages), and the policy promises everyone
-access and deletion. Those are answered for the person behind the identity (wxbot.privacy.export_identity)."""
+Export, correction requests, deletions, cancellation and the request list need only a login: a user who never
+linked an account (no phone authorised) still has data with us (identity, logins, messages, 留言), and the
+policy promises everyone access, correction and deletion. Those are answered for the person behind the
+identity (wxbot.privacy.export_identity and the identity-keyed requests). Profile corrections and consents
+are an account's."""
 
 from __future__ import annotations
 
@@ -78,8 +80,10 @@ def export() -> dict[str, Any]:
 
 
 @bp.get("/me/profile")
-@login_required(linked=True)
+@login_required
 def correctable() -> dict[str, Any]:
+    if g.account is None:  # nothing of an account's to correct; what their identities hold, to delete
+        return {"correctable": {}, "deletable": privacy.deletable(linked=False)}
     return {"correctable": privacy.correctable_fields(), "deletable": privacy.deletable()}
 
 
@@ -97,14 +101,17 @@ def correct() -> dict[str, Any]:
 
 
 @bp.post("/me/correction-requests")
-@login_required(linked=True)
+@login_required
 def correction_request() -> tuple[dict[str, Any], int]:
     message = json_body().get("message")
     if not isinstance(message, str):
         abort_api(400, "invalid_field", "message must be a string", field="message")
     session = db()
     with _refusals():
-        created = privacy.request_correction(session, g.account.id, message, channel=CHANNEL)
+        account_id, identity_id = _subject()
+        created = privacy.request_correction(
+            session, account_id, message, identity_id=identity_id, channel=CHANNEL
+        )
     session.commit()
     return _request_view(created), 202
 
@@ -112,19 +119,22 @@ def correction_request() -> tuple[dict[str, Any], int]:
 def _delete(what: str) -> dict[str, Any]:
     session = db()
     with _refusals():
-        count = privacy.delete_data(session, g.account.id, what, actor=_actor(), channel=CHANNEL)
+        account_id, identity_id = _subject()
+        count = privacy.delete_data(
+            session, account_id, what, identity_id=identity_id, actor=_actor(), channel=CHANNEL
+        )
     session.commit()
     return {"deleted": count}
 
 
 @bp.delete("/me/conversations")
-@login_required(linked=True)
+@login_required
 def delete_conversations() -> dict[str, Any]:
     return _delete("conversations")
 
 
 @bp.delete("/me/data/<what>")
-@login_required(linked=True)
+@login_required
 def delete_data(what: str) -> dict[str, Any]:
     return _delete(what)
 
@@ -226,9 +236,10 @@ add_paths(
         },
         "/me/profile": {
             "get": {
-                "summary": "The profile fields the user may correct, and the data the user may delete, by module",
+                "summary": "The profile fields the user may correct, and the data the user may delete, by module "
+                "(without an account: nothing to correct, what their WeChat identities hold to delete)",
                 "security": AUTH,
-                "responses": {"200": ok("PrivacyProfile"), **errors(401, 403, 404)},
+                "responses": {"200": ok("PrivacyProfile"), **errors(401, 404)},
             },
             "patch": {
                 "summary": "Correct profile fields, all or nothing: {changes: {module: {field: value}}}",
@@ -252,14 +263,15 @@ add_paths(
                 "requestBody": request_body(
                     {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}
                 ),
-                "responses": {"202": ok("PrivacyRequest"), **errors(400, 401, 403, 404)},
+                "responses": {"202": ok("PrivacyRequest"), **errors(400, 401, 404)},
             }
         },
         "/me/conversations": {
             "delete": {
-                "summary": "Delete the user's 留言 conversations",
+                "summary": "Delete the user's 留言 conversations (without an account: those of their WeChat "
+                "identities)",
                 "security": AUTH,
-                "responses": {"200": ok("PrivacyDeleted"), **errors(401, 403, 404)},
+                "responses": {"200": ok("PrivacyDeleted"), **errors(401, 404)},
             }
         },
         "/me/data/{what}": {
@@ -269,7 +281,7 @@ add_paths(
                 "parameters": [
                     {"name": "what", "in": "path", "required": True, "schema": {"type": "string"}}
                 ],
-                "responses": {"200": ok("PrivacyDeleted"), **errors(401, 403, 404)},
+                "responses": {"200": ok("PrivacyDeleted"), **errors(401, 404)},
             }
         },
         "/me/consents": {
