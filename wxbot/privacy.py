@@ -453,12 +453,7 @@ def request_cancellation(
     """
     if not 1 <= review_days <= RESPONSE_DAYS:
         raise ValueError(f"review_days must be between 1 and {RESPONSE_DAYS}")
-    if account_id is not None:
-        _account(session, account_id)
-        subject_type, subject_id = "account", account_id
-    else:
-        identity_id = _unlinked_identity(session, identity_id).id
-        subject_type, subject_id = "identity", identity_id
+    subject_type, subject_id = _subject(session, account_id, identity_id)
     existing = pending_cancellation(session, account_id, identity_id=identity_id)
     if existing is not None:
         return existing
