@@ -32,19 +32,18 @@ def my_data(ctx: HandlerContext) -> Reply:
     return text_reply("privacy_my_data", phone=summary["phone"], counts=summary["counts"])
 
 
-def _subject(ctx: HandlerContext) -> tuple[int | None, int | None]:
-    """(account id, None) for a linked follower; (None, identity id) for one who never linked an account:
-    what the follower holds here is then theirs to cancel (the policy, §六), reviewed like an account."""
-    account_id = ctx.identity.account_id
-    return (account_id, None) if account_id is not None else (None, ctx.identity_id)
+def _subject(ctx: HandlerContext) -> tuple[int | None, int]:
+    """(account id or None, identity id), as wxbot.privacy takes them: the account's request when the follower
+    linked one, else the request of the person behind the identity (the policy, §六, is for everyone)."""
+    return ctx.identity.account_id, ctx.identity_id
 
 
 @router.keyword("注销", "注销账号", priority=PRIORITY)
 def cancellation_info(ctx: HandlerContext) -> Reply:
-    account_id, _ = _subject(ctx)
-    days = ctx.services.settings.privacy.cancellation_review_days
+    linked = ctx.identity.account_id is not None
     return text_reply(
-        "privacy_cancel_info" if account_id is not None else "privacy_cancel_info_unlinked", days=days
+        "privacy_cancel_info" if linked else "privacy_cancel_info_unlinked",
+        days=ctx.services.settings.privacy.cancellation_review_days,
     )
 
 
