@@ -43,7 +43,7 @@ import wxbot.models  # noqa: E402, F401
 from wxbot import clock  # noqa: E402
 from wxbot.db import Base  # noqa: E402
 from wxbot.models import Identity, Notification  # noqa: E402
-from wxbot.wechat.sandbox import SandboxState, create_sandbox_app  # noqa: E402
+from wxbot.sandbox import SandboxState, create_sandbox_app  # noqa: E402
 
 SERVER_URL = os.environ.get(
     "WXBOT_BENCH_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4"

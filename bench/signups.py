@@ -36,11 +36,12 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 import wxbot.models  # noqa: E402, F401
-from wxbot import clock, events  # noqa: E402
+from wxbot import clock  # noqa: E402
+from wxbot.campus import events  # noqa: E402
 from wxbot.db import Base, make_engine, make_session_factory, session_scope  # noqa: E402
-from wxbot.models.events import EventSignup  # noqa: E402
+from wxbot.models.campus import EventSignup  # noqa: E402
 from wxbot.models.identity import Account  # noqa: E402
-from wxbot.pii import PiiKeys  # noqa: E402
+from wxbot.privacy.pii import PiiKeys  # noqa: E402
 
 SEATS = 50
 ANSWERS = {"name": "张三", "phone": "13812345678"}

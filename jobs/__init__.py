@@ -35,8 +35,8 @@ class Job:
 def registered_jobs() -> list[Job]:
     """Every job of the project; each module that owns jobs adds them here."""
     from jobs import unionid
+    from jobs.campus import send_event_reminders
     from jobs.cancellations import run_cancellations
-    from jobs.events import send_event_reminders
     from jobs.media import INTERVAL_SECONDS as MEDIA_SECONDS
     from jobs.media import fetch_media
     from jobs.retention import run_retention

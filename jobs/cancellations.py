@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from wxbot import privacy
 from wxbot.db import session_scope
+from wxbot.privacy import rights as privacy
 from wxbot.services import Services
 
 log = logging.getLogger(__name__)

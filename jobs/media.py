@@ -12,7 +12,7 @@ import logging
 import mimetypes
 from pathlib import Path
 
-from wxbot import tickets
+from wxbot.conversations import tickets
 from wxbot.db import session_scope
 from wxbot.services import Services
 from wxbot.wechat.api import wechat_api

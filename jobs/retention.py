@@ -1,5 +1,5 @@
 """The retention job: every data class kept no longer than its [retention] period, then deleted or
-anonymised by the rule its module registered (wxbot.retention). Counts go to retention_runs, never content.
+anonymised by the rule its module registered (wxbot.privacy.retention). Counts go to retention_runs, never content.
 
 It runs hourly but does the work once a day: a pass is skipped while the last one is under a day old, so
 any number of job processes (each with its own timer) still purge once a day.
@@ -13,9 +13,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from wxbot import clock, retention
+from wxbot import clock
 from wxbot.db import session_scope
 from wxbot.models.privacy import RetentionRun
+from wxbot.privacy import retention
 from wxbot.services import Services
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The push sender: drains the outbox through WeChat (wxbot.outbox has the rules).
+"""The push sender: drains the outbox through WeChat (wxbot.push.outbox has the rules).
 
 Each round claims a batch of due notifications in one short transaction, makes their WeChat calls through a
 bounded pool of threads (no transaction open meanwhile), and records the answers in a second transaction;
@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
-from wxbot import outbox
 from wxbot.db import session_scope
+from wxbot.push import outbox
 from wxbot.services import Services
 from wxbot.wechat.api import wechat_api
 from wxbot.wechat.errors import WeChatError, WeChatUnavailable

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from wxbot import unionid
 from wxbot.db import session_scope
+from wxbot.identity import unionid
 from wxbot.services import Services
 from wxbot.wechat.api import UnknownApp, wechat_api
 from wxbot.wechat.errors import WeChatError, WeChatUnavailable

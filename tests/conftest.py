@@ -87,7 +87,7 @@ def sandbox_server() -> Iterator[Any]:
     """The sandbox WeChat on a free loopback port, for the whole session (threaded, like WeChat)."""
     from werkzeug.serving import WSGIRequestHandler, make_server
 
-    from wxbot.wechat.sandbox import SandboxState, create_sandbox_app
+    from wxbot.sandbox import SandboxState, create_sandbox_app
 
     state = SandboxState()
     state.add_app(OA["appid"], OA["appsecret"], "official")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from wxbot import tickets
+from wxbot.conversations import tickets
 from wxbot.models import Account, Identity
 
 PASSWORD = "correct horse battery"

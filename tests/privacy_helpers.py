@@ -7,11 +7,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from wxbot import clock, consent
+from wxbot import clock
 from wxbot.db import Base
-from wxbot.erasure import REDACTED
 from wxbot.models import Account, Identity
 from wxbot.models.base import eraser_of
+from wxbot.privacy import consent
+from wxbot.privacy.erasure import REDACTED
 
 _seq = itertools.count(1)
 

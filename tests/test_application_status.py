@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from tests.helpers import platform_post
-from wxbot import applications
-from wxbot.application_status import STATUSES
+from wxbot.applications import status_changes as applications
+from wxbot.applications.statuses import STATUSES
 from wxbot.models import Account, Application, Notification, StatusChange
 
 PATH = "/platform/applications/status"

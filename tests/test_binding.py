@@ -218,7 +218,7 @@ def test_bind_link_of_a_follower_linked_elsewhere_is_refused(client, sandbox, db
     follower.follow(scene=binding_qr(client, sandbox, "p-2"))
     (identity,) = fetch(db, select(Identity).where(Identity.openid == follower.openid))
     # 绑定 answers "already linked" to a linked follower, so the token comes from an earlier request
-    from wxbot import binding
+    from wxbot.identity import binding
 
     token = binding.issue_follower_link(db, db.get(Identity, identity.id), ttl_seconds=600)
     db.commit()

@@ -349,8 +349,8 @@ def test_openids_are_per_account(plain_app, client, db):
 
 
 def test_a_persons_messages_are_exported_and_erased_with_their_rights(client, db):
-    from wxbot import rights
     from wxbot.models import Account, ReplyWindow
+    from wxbot.privacy import registry as rights
 
     follower, stranger = Follower(client), Follower(client)
     follower.send_text("我想找实习")

@@ -14,11 +14,11 @@ SCRIPT = textwrap.dedent(
     from sqlalchemy.orm import Session
 
     import wxbot.models
-    from wxbot import consent
+    from wxbot.privacy import consent
     from wxbot.db import Base
     from wxbot.models import Account
 
-    assert "wxbot.applications" not in sys.modules  # a process that never loaded the reminder rules
+    assert "wxbot.applications.status_changes" not in sys.modules  # a process that never loaded the reminder rules
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
     with Session(engine) as session:

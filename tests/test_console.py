@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from tests.console_helpers import PASSWORD, form_csrf, login, make_agent, make_conversation
-from wxbot import tickets
 from wxbot.cli import main as cli
+from wxbot.conversations import tickets
 from wxbot.models import Agent, AuditEntry, Conversation, TicketMessage
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from tests.console_helpers import form_csrf, login, make_agent, make_conversation
 from tests.helpers import platform_post
-from wxbot import privacy
 from wxbot.models import Account, AuditEntry, PrivacyRequest
+from wxbot.privacy import rights as privacy
 
 STATUS = "/platform/applications/status"
 

@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 from jobs.sender import send_due
 from tests.conftest import OA
 from tests.console_helpers import PASSWORD, make_agent, make_conversation
-from wxbot import reply_window
+from wxbot.conversations import reply_window
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

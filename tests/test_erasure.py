@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, select
 
 from tests.privacy_helpers import make_person
-from wxbot.erasure import REDACTED, erase_rows
 from wxbot.models import Account, Identity
 from wxbot.models.base import personal
+from wxbot.privacy.erasure import REDACTED, erase_rows
 
 
 def test_markers_are_applied_to_the_selected_rows_only(db, services):
@@ -26,7 +26,7 @@ def test_markers_are_applied_to_the_selected_rows_only(db, services):
 
 
 def test_pseudonyms_are_distinct():
-    from wxbot.erasure import pseudonym
+    from wxbot.privacy.erasure import pseudonym
 
     assert len({pseudonym(64) for _ in range(100)}) == 100
     assert len(pseudonym(10)) == 10

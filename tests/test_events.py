@@ -12,14 +12,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from jobs.events import send_event_reminders
+from jobs.campus import send_event_reminders
 from jobs.retention import run_retention
 from tests.events_helpers import answers, event_payload, iso, make_person
 from tests.helpers import platform_post
-from wxbot import consent, events, rights
-from wxbot.models.events import Event, EventSignup
+from wxbot.campus import events
+from wxbot.models.campus import Event, EventSignup
 from wxbot.models.outbox import Notification
-from wxbot.retention import Purged
+from wxbot.privacy import consent
+from wxbot.privacy import registry as rights
+from wxbot.privacy.retention import Purged
 
 
 @pytest.fixture
@@ -517,7 +519,7 @@ def test_times_are_shown_in_the_events_own_offset(client, db, clock):
 
 
 def test_withdrawing_the_event_consent_gives_up_the_sign_up(client, db, services, clock, people):
-    from wxbot import privacy
+    from wxbot.privacy import rights as privacy
 
     post_event(client, event_payload(capacity=1))
     mine, next_in_line = sign(db, services, people[0], share=True), sign(db, services, people[1])
@@ -533,7 +535,7 @@ def test_withdrawing_the_event_consent_gives_up_the_sign_up(client, db, services
 
 
 def test_withdrawing_organiser_sharing_takes_the_attendee_off_the_export(client, db, services, clock, people):
-    from wxbot import privacy
+    from wxbot.privacy import rights as privacy
 
     post_event(client, event_payload())
     row = sign(db, services, people[0], share=True)
@@ -549,7 +551,7 @@ def test_withdrawing_organiser_sharing_takes_the_attendee_off_the_export(client,
 
 
 def test_the_fields_of_current_sign_ups_can_be_corrected(client, db, services, clock, people):
-    from wxbot import privacy
+    from wxbot.privacy import rights as privacy
 
     post_event(client, event_payload(fields=["name", "school"]))
     post_event(client, event_payload("ev-2", fields=["name", "major"]))

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from tests.events_helpers import answers, event_payload, make_person
 from tests.helpers import platform_post
-from wxbot import events
+from wxbot.campus import events
 from wxbot.db import session_scope
-from wxbot.models.events import Event, EventSignup
+from wxbot.models.campus import Event, EventSignup
 from wxbot.models.outbox import Notification
 
 SIGNUPS, SEATS, CANCELLATIONS = 300, 50, 10

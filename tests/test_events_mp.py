@@ -9,9 +9,8 @@ from tests.events_helpers import answers, event_payload
 from tests.helpers import platform_post
 from tests.mp_helpers import assert_error, bearer, row_counts
 from tests.openapi_check import openapi_checked  # noqa: F401
-from wxbot import identity as identities
-from wxbot import logins
-from wxbot.models.events import EventSignup
+from wxbot.identity import identities, logins
+from wxbot.models.campus import EventSignup
 
 pytestmark = pytest.mark.usefixtures("openapi_checked")
 

@@ -6,12 +6,12 @@ from datetime import datetime
 
 import pytest
 
-from jobs.events import send_event_reminders
+from jobs.campus import send_event_reminders
 from jobs.sender import send_due
 from tests.conftest import MP, OA
 from tests.events_helpers import answers, event_payload
 from tests.helpers import platform_post
-from wxbot import events
+from wxbot.campus import events
 from wxbot.models import Account, Identity
 
 TEMPLATE = "/cgi-bin/message/template/send"

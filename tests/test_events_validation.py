@@ -8,8 +8,9 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wxbot import clock, events
-from wxbot.models.events import Event
+from wxbot import clock
+from wxbot.campus import events
+from wxbot.models.campus import Event
 
 YEAR = clock.now().year  # the age rule reads the clock
 FORM_FIELDS = ["name", "school", "major", "graduation_year", "birth_year", "phone"]

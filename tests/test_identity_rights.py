@@ -1,12 +1,12 @@
-"""What the identity module registers with wxbot.rights: export without secrets, erasure of phone and logins."""
+"""What the identity module registers with wxbot.privacy.registry: export without secrets, erasure of phone and logins."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from tests.mp_helpers import PHONE, MiniProgramUser, fetch
-from wxbot import rights
 from wxbot.models import Account, LoginSession, SessionKey
+from wxbot.privacy import registry as rights
 
 
 def identity_module():

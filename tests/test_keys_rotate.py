@@ -13,12 +13,13 @@ from sqlalchemy import select
 
 from tests.conftest import PII_KEY
 from tests.privacy_helpers import make_person
-from wxbot import identity, logins
 from wxbot.cli import main
 from wxbot.config import settings_from_dict
-from wxbot.keyrotation import encrypted_columns
+from wxbot.identity import identities as identity
+from wxbot.identity import logins
 from wxbot.models import Account, AuditEntry, SessionKey
-from wxbot.pii import PiiError, PiiKeys
+from wxbot.privacy.key_rotation import encrypted_columns
+from wxbot.privacy.pii import PiiError, PiiKeys
 from wxbot.services import build_services
 
 

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from jobs.retention import run_retention
 from tests.wechat_helpers import Follower
-from wxbot import privacy
 from wxbot.models import Account, Identity, InboundMessage, RetentionRun
+from wxbot.privacy import rights as privacy
 
 
 def _link(db, services, openid):

@@ -12,8 +12,7 @@ from tests.conftest import MP
 from tests.helpers import platform_post
 from tests.mp_helpers import assert_error, bearer
 from tests.openapi_check import openapi_checked  # noqa: F401
-from wxbot import identity as identities
-from wxbot import logins
+from wxbot.identity import identities, logins
 from wxbot.models import Account, Consent, Notification
 
 pytestmark = pytest.mark.usefixtures("openapi_checked")
@@ -95,7 +94,7 @@ def test_turning_reminders_off_stops_unsent_pushes_at_once(client, db, clock):
 
 
 def test_withdrawing_the_consent_anywhere_turns_reminders_off(client, db, clock):
-    from wxbot import consent
+    from wxbot.privacy import consent
 
     clock.set(NOON)
     identity, auth = seeker(db)

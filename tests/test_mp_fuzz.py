@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from tests.helpers import platform_post
 from tests.mp_helpers import bearer, row_counts
-from wxbot import identity as identities
-from wxbot import logins
+from wxbot.identity import identities, logins
 
 FIELDS = ["code", "consent", "encrypted_data", "iv", "token", "account_id", "phone", "official_account", "x"]
 # Strings no endpoint accepts where it wants a code, token, base64 data or phone number.

@@ -20,8 +20,8 @@ from tests.mp_helpers import (
     row_counts,
 )
 from tests.openapi_check import openapi_checked  # noqa: F401
-from wxbot import consent
 from wxbot.models import AuditEntry, Consent, Identity, LoginSession, SessionKey
+from wxbot.privacy import consent
 
 pytestmark = pytest.mark.usefixtures("openapi_checked")
 
@@ -249,7 +249,7 @@ def test_phone_lookups_are_capped_per_app_per_day(client, sandbox):
 
 
 def test_mini_program_login_joins_the_account_of_a_linked_follower(client, sandbox, db, services):
-    from wxbot import identity as identities
+    from wxbot.identity import identities
 
     follower = identities.upsert_identity(
         db, app_name="oa", appid="wxoa000000000001", kind="official", openid="o-oa-1", unionid="u-1"
@@ -264,7 +264,7 @@ def test_mini_program_login_joins_the_account_of_a_linked_follower(client, sandb
 
 
 def test_phone_proof_links_every_identity_with_the_same_unionid(client, sandbox, db, services):
-    from wxbot import identity as identities
+    from wxbot.identity import identities
 
     follower = identities.upsert_identity(
         db, app_name="oa", appid="wxoa000000000001", kind="official", openid="o-oa-1", unionid="u-1"

@@ -9,8 +9,9 @@ from jobs.cancellations import run_cancellations
 from tests.mp_helpers import assert_error, bearer, row_counts
 from tests.openapi_check import openapi_checked  # noqa: F401  (fixture)
 from tests.privacy_helpers import make_person
-from wxbot import logins, rights
+from wxbot.identity import logins
 from wxbot.models import Account, Identity
+from wxbot.privacy import registry as rights
 
 pytestmark = pytest.mark.usefixtures("openapi_checked")
 

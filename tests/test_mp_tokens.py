@@ -7,8 +7,7 @@ from sqlalchemy import select
 
 from tests.mp_helpers import assert_error, bearer
 from tests.openapi_check import openapi_checked  # noqa: F401
-from wxbot import identity as identities
-from wxbot import logins
+from wxbot.identity import identities, logins
 from wxbot.models import AuditEntry, LoginSession
 
 pytestmark = pytest.mark.usefixtures("openapi_checked")

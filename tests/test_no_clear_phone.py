@@ -12,8 +12,8 @@ from jobs.retention import run_retention
 from tests.helpers import platform_post
 from tests.privacy_helpers import make_person
 from tests.wechat_helpers import Follower
-from wxbot import privacy
 from wxbot.db import Base
+from wxbot.privacy import rights as privacy
 
 PHONES = ["13812345678", "13987654321", "15011112222"]
 PLATFORM_PHONE = "18600001111"

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from wxbot import notify
 from wxbot.models import Account, Identity, Notification
+from wxbot.push import notify
 
 TZ = "Asia/Shanghai"
 

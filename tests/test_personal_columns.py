@@ -13,9 +13,10 @@ import re
 from sqlalchemy import String, Text
 
 import wxbot.models  # noqa: F401
-from wxbot import privacy, rights
 from wxbot.db import Base
 from wxbot.models.base import ERASERS, eraser_of, is_encrypted
+from wxbot.privacy import registry as rights
+from wxbot.privacy import rights as privacy
 
 LOOKS_PERSONAL = re.compile(
     r"(^|_)(phone|mobile|openid|unionid|name|real_name|nickname|id_number|id_card|email|address|birth"
@@ -94,5 +95,5 @@ def test_every_table_with_personal_data_is_exported_and_erased_by_someone():
     )
     assert unclaimed == [], (
         "tables with personal columns but no rights module: register export/erase for them with "
-        "wxbot.rights.register(..., tables=(...)) and list the module in wxbot.rights.DATA_MODULES"
+        "wxbot.privacy.registry.register(..., tables=(...)) and list the module in wxbot.privacy.registry.DATA_MODULES"
     )

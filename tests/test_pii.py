@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wxbot.pii import PiiError, PiiKeys, mask_id_number, mask_identifier, mask_phone, normalise_phone
+from wxbot.privacy.pii import PiiError, PiiKeys, mask_id_number, mask_identifier, mask_phone, normalise_phone
 
 OLD, NEW, HASH = os.urandom(32), os.urandom(32), os.urandom(32)
 

@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 
 from tests.helpers import platform_post
 from tests.mp_helpers import assert_error, fetch, row_counts
-from wxbot import identity as identities
+from wxbot.identity import identities
 from wxbot.models import Account
 
 

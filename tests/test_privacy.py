@@ -12,9 +12,11 @@ from sqlalchemy import select
 
 from jobs.cancellations import run_cancellations
 from tests.privacy_helpers import make_person
-from wxbot import consent, privacy, rights
 from wxbot.clock import FrozenClock
 from wxbot.models import Account, AuditEntry, Consent, Identity, PrivacyRequest
+from wxbot.privacy import consent
+from wxbot.privacy import registry as rights
+from wxbot.privacy import rights as privacy
 
 
 @pytest.fixture

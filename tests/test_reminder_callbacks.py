@@ -11,8 +11,8 @@ from jobs.sender import send_due
 from tests.conftest import OA
 from tests.helpers import platform_post
 from tests.wechat_helpers import Follower
-from wxbot import notify
 from wxbot.models import Account, Consent, Identity, Notification
+from wxbot.push import notify
 
 NOON = datetime(2026, 11, 30, 4, 0)  # 12:00 in Shanghai
 OA_TID = "oa-status-tid"

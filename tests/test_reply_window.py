@@ -7,7 +7,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from tests.wechat_helpers import Follower
-from wxbot import reply_window
+from wxbot.conversations import reply_window
 from wxbot.models import Identity
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from jobs import registered_jobs
 from jobs.retention import run_retention
 from tests.privacy_helpers import make_person
-from wxbot import retention
 from wxbot.models import Identity, RetentionRun
+from wxbot.privacy import retention
 
 
 def _replace_rule(monkeypatch, data_class, apply):
@@ -96,8 +96,8 @@ def test_the_job_is_registered():
 
 
 def test_finished_push_records_are_purged_after_their_period(db, services, clock):
-    from wxbot import notify
     from wxbot.models.outbox import Notification
+    from wxbot.push import notify
 
     account, _, _ = make_person(db, services)
     old_sent = notify.enqueue(

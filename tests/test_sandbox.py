@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import MP, OA
-from wxbot.wechat.sandbox import SandboxError
-from wxbot.wechat.sandbox.rules import check_subscribe_data, check_template_data, delivered_template_data
+from wxbot.sandbox import SandboxError
+from wxbot.sandbox.rules import check_subscribe_data, check_template_data, delivered_template_data
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from werkzeug.wrappers import Request, Response
 
 from tests.conftest import AES_KEY
 from wxbot.config import OfficialAccount
+from wxbot.sandbox import callbacks
+from wxbot.sandbox.callbacks import CallbackSender
 from wxbot.wechat.crypto import MessageCrypto
 from wxbot.wechat.messages import parse_xml
-from wxbot.wechat.sandbox import callbacks
-from wxbot.wechat.sandbox.callbacks import CallbackSender
 
 PLAIN = OfficialAccount(name="p", appid="wxplain000000001", appsecret="s", token="tok", original_id="gh_p")
 SAFE = OfficialAccount(name="s", appid="wxsafe0000000001", appsecret="s", token="tok", encoding_aes_key=AES_KEY,

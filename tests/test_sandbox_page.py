@@ -22,8 +22,8 @@ from wxbot.config import embedded_defaults, settings_from_dict
 from wxbot.db import Base
 from wxbot.handlers.replies import render_reply
 from wxbot.models.identity import Identity
+from wxbot.sandbox.web import mount_sandbox
 from wxbot.wechat.api import wechat_api
-from wxbot.wechat.sandbox.web import mount_sandbox
 
 PLAIN = {"name": "plain", "appid": "wxplain000000001", "appsecret": "plain-secret", "token": "plaintoken",
          "encoding_aes_key": "", "original_id": "gh_plain0000001"}  # fmt: skip

@@ -10,8 +10,10 @@ from sqlalchemy import select
 from jobs.sender import send_due
 from tests.conftest import MP, OA
 from tests.helpers import platform_post
-from wxbot import applications, notify, reply_window
+from wxbot.applications import status_changes as applications
+from wxbot.conversations import reply_window
 from wxbot.models import Account, AppPause, Identity, Notification, SubscribeGrant
+from wxbot.push import notify
 
 TEMPLATE = "/cgi-bin/message/template/send"
 SUBSCRIBE = "/cgi-bin/message/subscribe/send"
@@ -292,8 +294,8 @@ def test_a_customer_service_message_goes_while_the_window_is_open(services, db, 
 
 
 def test_a_crashed_senders_rows_come_back_after_the_lease(client, services, db, sandbox, noon):
-    from wxbot import outbox
     from wxbot.db import session_scope
+    from wxbot.push import outbox
 
     Person(db, sandbox)
     status_event(client)

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import insert, select
 
 from tests.conftest import OA
-from wxbot import notify
 from wxbot.models import Identity, Notification
+from wxbot.push import notify
 
 TEMPLATE = "/cgi-bin/message/template/send"
 PUSHES = 400

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import base_config
 from wxbot.config import ConfigError, settings_from_dict
-from wxbot.template_fields import ELLIPSIS, KINDS, clean, fit, render_fields, utf16_len
+from wxbot.push.template_fields import ELLIPSIS, KINDS, clean, fit, render_fields, utf16_len
 
 EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d]")
 

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from wxbot import rights, tickets
+from wxbot.conversations import tickets
 from wxbot.models import Account, AuditEntry, Conversation, Identity, TicketMessage
+from wxbot.privacy import registry as rights
 
 
 def make_identity(db, openid="o-follower-1", account=None):

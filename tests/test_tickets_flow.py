@@ -15,7 +15,7 @@ from jobs.sender import send_due
 from tests.conftest import OA
 from tests.console_helpers import form_csrf, login, make_agent
 from tests.wechat_helpers import Follower
-from wxbot import tickets
+from wxbot.conversations import tickets
 from wxbot.handlers import menu
 from wxbot.models import Conversation, Identity, TicketMessage
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.console_helpers import form_csrf
-from wxbot import tickets
+from wxbot.conversations import tickets
 
 texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80)
 with_dollars = st.lists(st.sampled_from(["$", "$$", "${", "}", "agent", "phone", "你好", " ", "target_hours", "_"]),

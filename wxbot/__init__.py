@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, *, start_scheduler: bool | None
     register_errorhandlers(app)
     register_blueprints(app, services)
     if settings.sandbox.enabled:
-        from wxbot.wechat.sandbox.web import mount_sandbox
+        from wxbot.sandbox.web import mount_sandbox
 
         mount_sandbox(app, services)
 
@@ -79,13 +79,13 @@ def register_scheduler(app: Flask, services: Services) -> None:
 
 def register_blueprints(app: Flask, services: Services) -> None:
     # Each concern owns one blueprint; the order does not matter.
+    from wxbot.callback.views import bp as wechat_bp
     from wxbot.console import bp as console_bp
     from wxbot.console.reader import reader_bp
     from wxbot.handlers import router
     from wxbot.miniprogram import bp as miniprogram_bp
     from wxbot.miniprogram.openapi import docs_bp as miniprogram_docs_bp
     from wxbot.platform import bp as platform_bp
-    from wxbot.wechat.gateway import bp as wechat_bp
 
     app.register_blueprint(platform_bp)
     app.register_blueprint(wechat_bp)

@@ -100,9 +100,9 @@ def keys_generate() -> None:
 def keys_rotate(batch: int) -> None:
     """Re-encrypt every encrypted column under the newest key and recompute the lookup hashes under hash_key;
     older pii_keys and the retired_hash_keys can then be removed."""
-    from wxbot import audit
     from wxbot.db import session_scope
-    from wxbot.keyrotation import RotationError, encrypted_columns, reencrypt_batch, rehash_batch
+    from wxbot.privacy import audit
+    from wxbot.privacy.key_rotation import RotationError, encrypted_columns, reencrypt_batch, rehash_batch
     from wxbot.services import build_services
 
     services = build_services(_settings())
@@ -142,7 +142,7 @@ def agents_group() -> None:
 @click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
 def agents_create(username: str, role: str, password_stdin: bool) -> None:
     """Create a console user; the password comes from a prompt (or stdin), never a default."""
-    from wxbot import tickets
+    from wxbot.conversations import tickets
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -171,7 +171,7 @@ def agents_activate(username: str) -> None:
 
 
 def _set_agent_active(username: str, active: bool) -> None:
-    from wxbot import tickets
+    from wxbot.conversations import tickets
 
     try:
         with _database_session() as session:
@@ -213,7 +213,7 @@ def import_events(ctx: click.Context, path: str) -> None:
     import json
     from pathlib import Path
 
-    from wxbot import events
+    from wxbot.campus import events
     from wxbot.db import session_scope
     from wxbot.services import Services, build_services
 

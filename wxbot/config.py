@@ -575,8 +575,8 @@ _CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 def _validate_notify(settings: Settings) -> None:
-    from wxbot import application_status
-    from wxbot.template_fields import FieldRuleError, check_field_template, placeholders
+    from wxbot.applications import statuses as application_status
+    from wxbot.push.template_fields import FieldRuleError, check_field_template, placeholders
 
     notify = settings.notify
     for key in ("quiet_hours_start", "quiet_hours_end"):

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from wxbot.pii import ID_NUMBER_PATTERN, PHONE_PATTERN, mask_id_number, mask_identifier, mask_phone
+from wxbot.privacy.pii import ID_NUMBER_PATTERN, PHONE_PATTERN, mask_id_number, mask_identifier, mask_phone
 
 # Keys whose values are secrets or identifiers, in key=value (URLs, forms), "key": "value" (JSON),
 # 'key': 'value' (Python reprs) and <Key><![CDATA[value]]> (WeChat XML) shapes.

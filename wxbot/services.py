@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from wxbot.cache import Cache, make_cache
 from wxbot.config import Settings
 from wxbot.db import make_engine, make_session_factory
-from wxbot.pii import PiiKeys
+from wxbot.privacy.pii import PiiKeys
 
 
 @dataclass

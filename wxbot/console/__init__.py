@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from wxbot import tickets
-from wxbot.models.tickets import Agent
+from wxbot.conversations import tickets
+from wxbot.models.conversations import Agent
 from wxbot.web import db, services
 
 PREFIX = "/console"

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, abort, render_template
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from wxbot import tickets
+from wxbot.conversations import tickets
 from wxbot.web import db, services
 
 reader_bp = Blueprint("reader", __name__, url_prefix="/replies")

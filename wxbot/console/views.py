@@ -13,11 +13,14 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from wxbot import applications, clock, privacy, tickets
+from wxbot import clock
+from wxbot.applications import status_changes as applications
 from wxbot.console import admin_required, bp, notice
 from wxbot.console.reader import reader_link
-from wxbot.models.tickets import Agent, CannedReply, TicketMessage
-from wxbot.pii import mask_phone
+from wxbot.conversations import tickets
+from wxbot.models.conversations import Agent, CannedReply, TicketMessage
+from wxbot.privacy import rights as privacy
+from wxbot.privacy.pii import mask_phone
 from wxbot.web import db, services
 
 STATES = {"open": "Open", "waiting": "Waiting on user", "resolved": "Resolved"}

@@ -4,10 +4,10 @@ module; importing the module here is what puts its rules in force."""
 from wxbot.handlers import (  # noqa: F401  (register their rules)
     basic,
     binding,
-    campus_events,
+    campus,
+    conversations,
     privacy,
     reminders,
-    tickets,
 )
 from wxbot.handlers.replies import NewsReply, TextReply, news_reply, render_reply, text_reply
 from wxbot.handlers.router import HandlerContext, Router, router

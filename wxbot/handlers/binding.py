@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from wxbot import binding
-from wxbot import identity as identities
 from wxbot.handlers.replies import Reply, text_reply
 from wxbot.handlers.router import HandlerContext, router
+from wxbot.identity import binding, identities
 
 
 @router.keyword("绑定", "绑定账号", priority=10)

@@ -1,14 +1,14 @@
 """The users' rights on the official account, by keyword: 我的数据 (what we hold), 注销 (what cancelling
-means), 确认注销 (start the review period), 撤销注销 (revoke it). The rules live in wxbot.privacy."""
+means), 确认注销 (start the review period), 撤销注销 (revoke it). The rules live in wxbot.privacy.rights."""
 
 from __future__ import annotations
 
 from datetime import UTC
 from zoneinfo import ZoneInfo
 
-from wxbot import privacy
 from wxbot.handlers.replies import Reply, text_reply
 from wxbot.handlers.router import HandlerContext, router
+from wxbot.privacy import rights as privacy
 
 # Above ordinary keywords and an open 留言 conversation: a rights request is never taken for a message.
 PRIORITY = 100
@@ -33,7 +33,7 @@ def my_data(ctx: HandlerContext) -> Reply:
 
 
 def _subject(ctx: HandlerContext) -> tuple[int | None, int]:
-    """(account id or None, identity id), as wxbot.privacy takes them: the account's request when the follower
+    """(account id or None, identity id), as wxbot.privacy.rights takes them: the account's request when the follower
     linked one, else the request of the person behind the identity (the policy, §六, is for everyone)."""
     return ctx.identity.account_id, ctx.identity_id
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from wxbot import applications, notify
-from wxbot import identity as identities
+from wxbot.applications import status_changes as applications
 from wxbot.handlers.replies import Reply, text_reply
 from wxbot.handlers.router import HandlerContext, router
+from wxbot.identity import identities
 from wxbot.models.identity import Account
+from wxbot.push import notify
 
 # keyword -> reminder choice (listed in help.txt and in the replies)
 CHOICE_KEYWORDS = {

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from wxbot.callback.inbound import FallbackReply, Inbound
 from wxbot.handlers.replies import NewsReply, Reply, TextReply, text_reply
-from wxbot.inbound import FallbackReply, Inbound
 from wxbot.models.identity import Identity
 from wxbot.services import Services
 

@@ -33,7 +33,7 @@ from typing import Any, TypeVar, overload
 
 from flask import Blueprint, g, request
 
-from wxbot import logins
+from wxbot.identity import logins
 from wxbot.web import abort_api, db, services
 
 bp = Blueprint("miniprogram", __name__, url_prefix="/mp/<name>")
@@ -115,4 +115,4 @@ def string_field(
 
 
 # Route modules: importing them adds their routes to `bp`.
-from wxbot.miniprogram import applications, auth, events, privacy  # noqa: E402, F401
+from wxbot.miniprogram import applications, auth, campus, privacy  # noqa: E402, F401

@@ -7,11 +7,12 @@ from typing import Any
 
 from flask import g
 
-from wxbot import applications, notify
-from wxbot.application_status import STATUSES, template_key
+from wxbot.applications import status_changes as applications
+from wxbot.applications.statuses import STATUSES, template_key
 from wxbot.miniprogram import bp, json_body, login_required
 from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
 from wxbot.models.identity import REMINDER_CHOICES
+from wxbot.push import notify
 from wxbot.web import abort_api, db, services
 
 # wx.requestSubscribeMessage answers per template: accept, reject, ban (turned off in settings), filter

@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 
 from flask import g
 
-from wxbot import binding, clock, consent, logins
-from wxbot import identity as identities
+from wxbot import clock
+from wxbot.identity import binding, identities, logins
 from wxbot.miniprogram import bp, json_body, login_required, string_field
 from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
+from wxbot.privacy import consent
 from wxbot.web import abort_api, db, services
 from wxbot.wechat import wxa_crypto
 from wxbot.wechat.api import wechat_api

@@ -1,10 +1,10 @@
 """The users' rights in the mini program: /mp/<name>/me/... export, corrections, deletions, consents,
-cancellation, and the user's own requests. Thin: the rules are in wxbot.privacy.
+cancellation, and the user's own requests. Thin: the rules are in wxbot.privacy.rights.
 
 Export, correction requests, deletions, cancellation and the request list need only a login: a user who never
 linked an account (no phone authorised) still has data with us (identity, logins, messages, 留言), and the
 policy promises everyone access, correction and deletion. Those are answered for the person behind the
-identity (wxbot.privacy.export_identity and the identity-keyed requests). Profile corrections and consents
+identity (wxbot.privacy.rights.export_identity and the identity-keyed requests). Profile corrections and consents
 are an account's."""
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from typing import Any
 
 from flask import g, request
 
-from wxbot import consent, privacy, rights
 from wxbot.miniprogram import bp, json_body, login_required
 from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
 from wxbot.models.privacy import PrivacyRequest
+from wxbot.privacy import consent
+from wxbot.privacy import registry as rights
+from wxbot.privacy import rights as privacy
 from wxbot.web import abort_api, db, services
 
 CHANNEL = "miniprogram"

@@ -2,7 +2,8 @@
 
 from wxbot.models.applications import Application, StatusChange
 from wxbot.models.binding import BindingToken
-from wxbot.models.events import Event, EventSignup
+from wxbot.models.campus import Event, EventSignup
+from wxbot.models.conversations import Agent, CannedReply, Conversation, TicketMessage
 from wxbot.models.identity import Account, Identity
 from wxbot.models.inbound import InboundMessage
 from wxbot.models.ledger import AuditEntry, Consent
@@ -10,7 +11,6 @@ from wxbot.models.login import LoginSession, SessionKey
 from wxbot.models.outbox import AppPause, DailyCount, Notification, SubscribeGrant
 from wxbot.models.privacy import PrivacyRequest, RetentionRun
 from wxbot.models.reply_window import ReplyWindow
-from wxbot.models.tickets import Agent, CannedReply, Conversation, TicketMessage
 
 __all__ = [
     "Account",

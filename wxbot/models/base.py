@@ -1,7 +1,7 @@
 """Column helpers shared by every model.
 
 Personal data is declared where it is defined: a column holding personal information carries
-info=personal(<eraser>), naming how it is erased (wxbot.erasure applies these markers):
+info=personal(<eraser>), naming how it is erased (wxbot.privacy.erasure applies these markers):
   "null"      set to NULL
   "redact"    replace with a fixed marker (for NOT NULL text)
   "pseudonym" replace with a random, unlinkable value (for NOT NULL unique keys such as openids)

@@ -51,4 +51,4 @@ def json_body() -> dict[str, Any]:
 
 
 # Route modules: importing them adds their routes to `bp`.
-from wxbot.platform import accounts, applications, bindings, events  # noqa: E402, F401
+from wxbot.platform import accounts, applications, bindings, campus  # noqa: E402, F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wxbot import identity as identities
+from wxbot.identity import identities
 from wxbot.platform import bp, json_body
 from wxbot.web import abort_api, db, services
 

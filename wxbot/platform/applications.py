@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wxbot import applications
+from wxbot.applications import status_changes as applications
 from wxbot.platform import bp, json_body
 from wxbot.web import abort_api, db, services
 

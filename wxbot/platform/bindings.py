@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wxbot import binding
-from wxbot import identity as identities
+from wxbot.identity import binding, identities
 from wxbot.platform import bp, json_body
 from wxbot.platform.accounts import platform_account_id
 from wxbot.web import abort_api, db, services

@@ -13,8 +13,8 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from wxbot.callback.inbound import Inbound
 from wxbot.handlers.replies import NewsReply, Reply, TextReply
-from wxbot.inbound import Inbound
 
 MAX_DEPTH = 4  # <xml><SubscribeMsgPopupEvent><List><TemplateId> is the deepest WeChat sends
 # "<!" starts a comment, a CDATA section, or a declaration (DOCTYPE, ENTITY, ELEMENT, ...): only the first two pass

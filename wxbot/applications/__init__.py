@@ -1,0 +1,1 @@
+"""Job applications: status changes from the platform, and the pushes they cause."""

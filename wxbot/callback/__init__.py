@@ -1,0 +1,1 @@
+"""WeChat's deliveries to wxbot: GET|POST /wechat/<name>, received exactly once."""

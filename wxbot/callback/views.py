@@ -1,0 +1,206 @@
+"""The official-account callback: GET|POST /wechat/<name>.
+
+GET is WeChat's URL check: a valid `signature` gets `echostr` back (plain, in every mode); anything else is
+403 (an unknown account 404).
+POST is a delivery. Before anything is stored: the query's `signature` and timestamp age; in compatible and
+safe mode (`encrypt_type=aes`) the `msg_signature` over the ciphertext and the appid inside it; the body's
+size, encoding and the absence of DOCTYPE/entity declarations; the fields a delivery must have. Each refusal
+is a 4xx with a short plain-text reason, logged without personal data. An account with an EncodingAESKey
+takes encrypted deliveries only: a plaintext body is signed by nothing but the query, which the encrypted
+modes also expose, so accepting both would let a captured query carry a forged plaintext body.
+
+Bodies are XML, WeChat's default data format; an account switched to JSON pushes in the console gets 400s
+(keep the console's 数据格式 on XML).
+
+An accepted delivery goes to wxbot.callback.inbound.receive (stored once, retries answered as before) with the
+router building the reply; the answer is the passive reply (encrypted in encrypted modes), or `success` in
+plaintext mode and an empty body in encrypted mode when there is nothing to say (wechat-platform.md §2).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from flask import Blueprint, Response, request
+from redis.exceptions import RedisError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
+
+from wxbot import clock
+from wxbot.callback import inbound
+from wxbot.config import OfficialAccount
+from wxbot.handlers.replies import reply_from_dict
+from wxbot.handlers.router import HandlerContext, Router
+from wxbot.services import Services
+from wxbot.web import services as current_services
+from wxbot.wechat.crypto import CryptoError, MessageCrypto, signature_matches
+from wxbot.wechat.messages import BadMessage, parse_xml, render_reply, to_inbound
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("wechat", __name__, url_prefix="/wechat")
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_NONCE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_HEX40 = re.compile(r"[0-9a-fA-F]{40}")
+_ECHOSTR = re.compile(r"[A-Za-z0-9_=+/-]{1,256}")
+_TEXT_PLAIN = "text/plain; charset=utf-8"
+
+
+class Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def _refusal(name: str, exc: Refused) -> Response:
+    # the reason never contains request data, and the app name is ours (unknown names are cut short)
+    log.warning("wechat callback refused app=%r status=%d reason=%s", name[:32], exc.status, exc.reason)
+    return Response(
+        exc.reason, status=exc.status, mimetype="text/plain", headers={"X-Content-Type-Options": "nosniff"}
+    )
+
+
+def _account(services: Services, name: str) -> OfficialAccount:
+    account = services.settings.official_account(name)
+    if account is None:
+        raise Refused(404, "unknown official account")
+    return account
+
+
+def _crypto(services: Services, account: OfficialAccount) -> MessageCrypto:
+    """One MessageCrypto per account and process (the key derivation is not redone per request)."""
+    cryptos: dict[str, MessageCrypto] = services.extra.setdefault("wechat.callback_crypto", {})
+    crypto = cryptos.get(account.name)
+    if crypto is None:
+        crypto = cryptos[account.name] = MessageCrypto(account.token, account.encoding_aes_key, account.appid)
+    return crypto
+
+
+def _param(name: str, pattern: re.Pattern[str]) -> str:
+    value = request.args.get(name, "")
+    if not pattern.fullmatch(value):
+        raise Refused(400, f"{name} is missing or malformed")
+    return value
+
+
+def _check_signature(services: Services, account: OfficialAccount) -> tuple[str, str]:
+    """The query's timestamp and nonce, once `signature` over them is right and the timestamp fresh."""
+    timestamp, nonce = _param("timestamp", _TIMESTAMP), _param("nonce", _NONCE)
+    given = request.args.get("signature", "")
+    if not given:
+        raise Refused(403, "signature is missing")
+    window = services.settings.callback.timestamp_window_seconds
+    if abs(clock.timestamp() - int(timestamp)) > window:
+        raise Refused(403, "timestamp outside the allowed window")
+    if not signature_matches(given, account.token, timestamp, nonce):
+        raise Refused(403, "signature does not match")
+    return timestamp, nonce
+
+
+@bp.get("/<name>")
+def verify_url(name: str) -> Response:
+    try:
+        services = current_services()
+        account = _account(services, name)
+        _check_signature(services, account)
+        echostr = _param("echostr", _ECHOSTR)
+    except Refused as exc:
+        # the URL check has one acceptable form: anything else is forbidden, whatever is wrong with it
+        return _refusal(name, exc if exc.status == 404 else Refused(403, exc.reason))
+    return Response(echostr, mimetype="text/plain", headers={"X-Content-Type-Options": "nosniff"})
+
+
+def _read_body(limit: int) -> bytes:
+    if (request.content_length or 0) > limit:
+        raise Refused(413, f"body over {limit} bytes")
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise Refused(413, f"body over {limit} bytes")
+    return body
+
+
+def _delivery(services: Services, account: OfficialAccount, timestamp: str, nonce: str) -> dict[str, Any]:
+    """The delivery's fields, decrypted in encrypted modes, after every check on the body."""
+    encrypt_type = request.args.get("encrypt_type", "raw")
+    if encrypt_type not in ("raw", "aes"):
+        raise Refused(400, "encrypt_type must be raw or aes")
+    encrypted = encrypt_type == "aes"
+    if encrypted and not account.encoding_aes_key:
+        raise Refused(403, "encrypted delivery but no EncodingAESKey is configured")
+    if not encrypted and account.encoding_aes_key:
+        raise Refused(403, "this account takes encrypted deliveries only")
+    body = _read_body(services.settings.callback.max_body_bytes)
+    try:
+        fields = parse_xml(body)
+        if not encrypted:
+            return fields
+        msg_signature = request.args.get("msg_signature", "")
+        if not _HEX40.fullmatch(msg_signature):
+            raise Refused(403, "msg_signature is missing or malformed")
+        ciphertext = fields.get("Encrypt")
+        if not isinstance(ciphertext, str) or not ciphertext:
+            raise Refused(400, "Encrypt is missing")
+        if not signature_matches(msg_signature, account.token, timestamp, nonce, ciphertext):
+            raise Refused(403, "msg_signature does not match")
+        try:
+            inner = _crypto(services, account).decrypt(ciphertext)
+        except CryptoError as exc:
+            raise Refused(403, f"ciphertext refused: {exc}") from exc
+        return parse_xml(inner)
+    except BadMessage as exc:
+        raise Refused(400, str(exc)) from exc
+
+
+@bp.post("/<name>")
+def receive(name: str) -> Response:
+    try:
+        services = current_services()
+        account = _account(services, name)
+        timestamp, nonce = _check_signature(services, account)
+        fields = _delivery(services, account, timestamp, nonce)
+        try:
+            message = to_inbound(account.name, account.appid, fields)
+        except BadMessage as exc:
+            raise Refused(400, str(exc)) from exc
+        to_user = fields.get("ToUserName")
+        if not isinstance(to_user, str) or not to_user or len(to_user) > 64:
+            raise Refused(400, "ToUserName is missing or malformed")
+        if account.original_id and to_user != account.original_id:
+            raise Refused(403, "ToUserName is not this account")
+    except Refused as exc:
+        return _refusal(name, exc)
+
+    router: Router = services.extra["router"]
+
+    def respond(session: Session, identity_id: int) -> dict[str, Any] | None:
+        reply = router.dispatch(HandlerContext(message, identity_id, session, services))
+        return reply.to_dict() if reply is not None else None
+
+    try:
+        stored = inbound.receive(
+            services.session_factory,
+            services.cache,
+            message,
+            respond,
+            cache_ttl=services.settings.callback.dedupe_ttl_seconds,
+        )
+    except (OperationalError, InterfaceError, RedisError) as exc:
+        # Nothing was stored; WeChat retries a failed delivery. The exception's text can carry the
+        # message's content (SQL parameters), so only its type is logged.
+        log.error("wechat callback unavailable app=%s error=%s", account.name, type(exc).__name__)
+        return Response("temporarily unavailable", status=503, mimetype="text/plain")
+    encrypted = request.args.get("encrypt_type") == "aes"
+    if stored is None:
+        return Response("" if encrypted else "success", mimetype="text/plain")
+    xml = render_reply(
+        reply_from_dict(stored),
+        to_openid=message.openid,
+        from_account=to_user,
+        create_time=clock.timestamp(),
+    )
+    if encrypted:
+        xml = _crypto(services, account).envelope(xml.encode(), timestamp, nonce)
+    return Response(xml, mimetype="application/xml")

@@ -1,0 +1,1 @@
+"""留言: conversations between a person and the customer-service agents."""

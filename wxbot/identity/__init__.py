@@ -1,0 +1,1 @@
+"""One person, many WeChat faces: identities, followers, unionids, binding, logins, accounts."""

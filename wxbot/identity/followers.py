@@ -1,0 +1,89 @@
+"""Official-account followers: the identity behind each openid and its follow state.
+
+The unionid is not known here: a job asks WeChat's user/info for identities whose `unionid_checked_at` is
+empty, so the callback never waits on WeChat.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from wxbot import clock
+from wxbot.models.identity import Identity
+from wxbot.privacy import rights as privacy
+
+# Built once, Core on the table: every delivery runs these, and building a statement or loading the whole
+# identity (some thirty columns, each described by the driver) costs more CPU than the round trip.
+_IDENTITIES = Identity.__table__
+_ID_BY_OPENID = select(_IDENTITIES.c.id).where(
+    _IDENTITIES.c.appid == bindparam("appid"), _IDENTITIES.c.openid == bindparam("openid")
+)
+# interacted(), as one statement. MySQL assigns left to right and later expressions see earlier assignments,
+# SQLite sees the old row throughout: `subscribed` is read before it is set, the same in both.
+_INTERACTED = (
+    update(_IDENTITIES)  # type: ignore[arg-type]
+    .where(_IDENTITIES.c.id == bindparam("identity_id"))
+    .ordered_values(
+        (_IDENTITIES.c.last_interaction_at, bindparam("now")),
+        (
+            _IDENTITIES.c.subscribed_at,
+            case(
+                (_IDENTITIES.c.subscribed, _IDENTITIES.c.subscribed_at),
+                else_=func.coalesce(_IDENTITIES.c.subscribed_at, bindparam("now")),
+            ),
+        ),
+        (
+            _IDENTITIES.c.unionid_checked_at,
+            case((_IDENTITIES.c.subscribed, _IDENTITIES.c.unionid_checked_at)),
+        ),
+        (_IDENTITIES.c.subscribed, True),
+    )
+)
+
+
+def identity_id_for(session: Session, *, app_name: str, appid: str, openid: str) -> int:
+    """The id of the follower's identity on this official account, created on first contact."""
+    key = {"appid": appid, "openid": openid}
+    found: int | None = session.connection().execute(_ID_BY_OPENID, key).scalar()
+    if found is not None:
+        return found
+    identity = Identity(app_name=app_name, appid=appid, kind="official", openid=openid)
+    try:
+        with session.begin_nested():
+            session.add(identity)
+    except IntegrityError:  # first contact arriving twice at once: the other transaction created it
+        return session.connection().execute(_ID_BY_OPENID, key).scalar_one()
+    return identity.id
+
+
+def followed(session: Session, identity: Identity, scene: str | None) -> None:
+    """A follow, plain or through a parametric QR code (`scene` without the qrscene_ prefix)."""
+    identity.subscribed = True
+    identity.subscribed_at = clock.now()
+    identity.subscribe_scene = scene[:64] if scene else None
+    # a new follow may come with a unionid now (the Open Platform binding can change): ask again
+    identity.unionid_checked_at = None
+
+
+def unfollowed(session: Session, identity: Identity) -> None:
+    identity.subscribed = False
+    identity.unsubscribed_at = clock.now()
+    # WeChat's rule: what the follower's data was kept for ends with the follow
+    privacy.on_unsubscribe(session, identity)
+
+
+def scanned(session: Session, identity: Identity, scene: str | None) -> None:
+    """A follower scanned a parametric QR code; only followers get SCAN, so they do follow."""
+    if not identity.subscribed:
+        followed(session, identity, scene)
+    else:
+        identity.subscribe_scene = identity.subscribe_scene or (scene[:64] if scene else None)
+
+
+def interacted(session: Session, identity_id: int) -> None:
+    """The follower did something themselves (wrote, clicked, scanned). WeChat delivers that only from
+    followers, so a follow we missed (before this service, or lost) is caught up here: followed now, and the
+    unionid asked again."""
+    session.connection().execute(_INTERACTED, {"identity_id": identity_id, "now": clock.now()})

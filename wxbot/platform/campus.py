@@ -1,0 +1,99 @@
+"""The platform's side of campus events: upsert events, check people in at the door, export the attendee
+list for the organiser, read the counts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Response
+from sqlalchemy.exc import OperationalError
+
+from wxbot.campus import events
+from wxbot.platform import bp, json_body
+from wxbot.web import ApiError, abort_api, db, services
+
+
+def events_error(exc: events.EventsError):
+    """A domain refusal as the JSON error answer of the APIs."""
+    return ApiError(exc.status, exc.code, exc.message, **exc.extra).response()
+
+
+bp.register_error_handler(events.EventsError, events_error)
+
+
+# MariaDB's answer to a deadlock: the victim's transaction was rolled back and can simply run again.
+DEADLOCK = 1213
+ATTEMPTS = 3
+
+
+def _upsert(spec: events.EventSpec) -> events.UpsertResult:
+    """Several first deliveries of one new event at once can deadlock on MariaDB: the losers of the insert
+    race each hold a shared lock on the new key and then all want it exclusively. The victim tries again."""
+    session = db()
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            result = events.upsert_event(session, spec)
+            session.commit()
+            return result
+        except OperationalError as exc:
+            session.rollback()
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if code != DEADLOCK or attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+@bp.post("/events")
+def upsert_event():
+    result = _upsert(events.parse_event(json_body()))
+    body = {
+        "event_id": result.event.external_id,
+        "created": result.created,
+        "moved": result.moved,
+        "cancelled": result.cancelled,
+        "notified": result.notified,
+        "promoted": result.promoted,
+    }
+    return body, 201 if result.created else 200
+
+
+@bp.get("/events/<event_id>")
+def event_stats(event_id: str):
+    session = db()
+    event = events.get_event(session, event_id)
+    confirmed = events.confirmed_counts(session, [event.id]).get(event.id, 0)
+    return {
+        **events.event_view(event, confirmed),
+        "counts": events.event_counts(session, event.id),
+        "personal_data_erased": event.personal_data_erased_at is not None,
+    }
+
+
+@bp.post("/checkin")
+def checkin():
+    body = json_body()
+    event_id, code = body.get("event_id"), body.get("code")
+    if not isinstance(event_id, str) or not event_id:
+        abort_api(400, "invalid_field", "event_id: required, a string", field="event_id")
+    if not isinstance(code, str) or not code:
+        abort_api(400, "invalid_field", "code: required, a string", field="code")
+    opens_before = timedelta(minutes=services().settings.events.checkin_opens_minutes_before)
+    session = db()
+    result = events.check_in(session, event_id=event_id, code=code, opens_before=opens_before)
+    session.commit()
+    return {"result": result}
+
+
+@bp.get("/events/<event_id>/attendees.csv")
+def organiser_export(event_id: str):
+    """The organiser's attendee list: consenting confirmed sign-ups only, phones masked; gone after erasure."""
+    erase_after = timedelta(days=services().settings.retention.days("event_signups"))
+    session = db()
+    text = events.organiser_export(session, event_id=event_id, erase_after=erase_after)
+    session.commit()  # the audit entry of the export
+    # A byte-order mark so that spreadsheet programs read the Chinese headers as UTF-8.
+    return Response(
+        "\ufeff" + text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="attendees-{event_id}.csv"'},
+    )

@@ -1,0 +1,1 @@
+"""The users' rights and the rules that keep the privacy policy's promises."""
