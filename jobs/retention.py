@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from wxbot import clock
 from wxbot.db import session_scope
 from wxbot.models.privacy import RetentionRun
-from wxbot.privacy import retention
+from wxbot.privacy import registry, retention
 from wxbot.services import Services
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def run_retention(services: Services, *, force: bool = False) -> dict[str, reten
     now = clock.now()
     if not force and last is not None and now - last < INTERVAL - timedelta(minutes=5):
         return {}
-    rules = {rule.data_class: rule for rule in retention.rules()}
+    rules = {rule.data_class: rule for rule in registry.retention_rules()}
     configured = [f.name.removesuffix("_days") for f in dataclasses.fields(services.settings.retention)]
     results: dict[str, retention.Purged | None] = {}
     for data_class in sorted(set(configured) | set(rules)):

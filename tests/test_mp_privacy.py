@@ -46,9 +46,9 @@ def conversations_module(monkeypatch):
     # Stands in for the real one while the test runs; setitem keeps its place in the registry (the order
     # erasures run in) and puts the real one back afterwards.
     assert rights.module("tickets") is not None
-    stand_in = rights.DataModule("tickets", export=lambda s, a: [], erase=lambda s, a: {}, label="tickets",
+    stand_in = rights.DataDeclaration("tickets", export=lambda s, a: [], erase=lambda s, a: {}, label="tickets",
                                  deletions={"conversations": delete}, correctable=("school",), correct=correct)  # fmt: skip
-    monkeypatch.setitem(rights._modules, "tickets", stand_in)
+    monkeypatch.setitem(rights.declared(), "tickets", stand_in)
     return store
 
 

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from wxbot import clock
 from wxbot.models import Account, Identity, Notification
 from wxbot.push import notify
 
@@ -113,12 +114,12 @@ def test_quiet_hours_end_later_and_within_a_day_and_outside_them(at, start, end)
     if until is not None:
         assert at < until <= at + timedelta(days=1)
         assert notify.quiet_until(until, TZ, start, end) is None
-        assert notify.to_local(until, TZ).strftime("%H:%M") == end
+        assert clock.to_local(until, TZ).strftime("%H:%M") == end
 
 
 def test_the_next_midnight_is_shanghais():
-    assert notify.next_local_midnight(datetime(2026, 11, 30, 15, 59), TZ) == datetime(2026, 11, 30, 16, 0)
-    assert notify.next_local_midnight(datetime(2026, 11, 30, 16, 0), TZ) == datetime(2026, 12, 1, 16, 0)
+    assert clock.next_local_midnight(datetime(2026, 11, 30, 15, 59), TZ) == datetime(2026, 11, 30, 16, 0)
+    assert clock.next_local_midnight(datetime(2026, 11, 30, 16, 0), TZ) == datetime(2026, 12, 1, 16, 0)
 
 
 def test_explanations_say_what_happened_and_why():

@@ -20,7 +20,7 @@ from wxbot.privacy import rights as privacy
 
 
 @pytest.fixture
-def notes_module():
+def notes_module(monkeypatch):
     """A module that stores per-user data and registers with the rights registry, like 留言 or events do."""
     store: dict[int, dict] = {}
 
@@ -41,10 +41,9 @@ def notes_module():
         store.setdefault(account_id, {"notes": []}).update(fields)
         return sorted(fields)
 
-    rights.register("notes", export, erase, deletions={"notes": delete_notes}, correctable=("school",),
-                    correct=correct)  # fmt: skip
-    yield store
-    rights.unregister("notes")
+    monkeypatch.setitem(rights.declared(), "notes", rights.DataDeclaration(
+        "notes", export, erase, deletions={"notes": delete_notes}, correctable=("school",), correct=correct))  # fmt: skip
+    return store
 
 
 def _audit(db, action):
@@ -120,20 +119,17 @@ def test_requests_staff_must_answer_are_due_in_15_days_and_flagged_when_overdue(
         privacy.request_correction(db, account.id, "x" * 1001, channel="miniprogram")
 
 
-def test_withdrawal_takes_effect_at_once_for_the_whole_person(db, services):
+def test_withdrawal_takes_effect_at_once_for_the_whole_person(db, services, monkeypatch):
     account, follower, mp_user = make_person(db, services)
     stopped = []
     listener = lambda session, account_id, identity_id, scope: stopped.append(account_id)  # noqa: E731
-    consent.on_withdraw("status_reminders", listener)
-    try:
-        # given on the official account, withdrawn from the mini program's account: the same person
-        assert consent.is_given(db, kind="status_reminders", account_id=account.id)
-        assert (
-            privacy.withdraw_consent(db, account.id, "status_reminders", actor="user", channel="miniprogram")
-            == 1
-        )
-    finally:
-        consent.remove_listener("status_reminders", listener)
+    monkeypatch.setitem(rights.declared(), "listener", rights.DataDeclaration(
+        "listener", lambda s, a: {}, lambda s, a: {}, withdrawals={"status_reminders": listener}))  # fmt: skip
+    # given on the official account, withdrawn from the mini program's account: the same person
+    assert consent.is_given(db, kind="status_reminders", account_id=account.id)
+    assert (
+        privacy.withdraw_consent(db, account.id, "status_reminders", actor="user", channel="miniprogram") == 1
+    )
     assert stopped == [account.id]
     assert not consent.is_given(db, kind="status_reminders", identity_id=follower.id)
     assert consent.is_given(

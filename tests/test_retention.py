@@ -12,13 +12,14 @@ from jobs import registered_jobs
 from jobs.retention import run_retention
 from tests.privacy_helpers import make_person
 from wxbot.models import Identity, RetentionRun
-from wxbot.privacy import retention
+from wxbot.privacy import registry, retention
 
 
 def _replace_rule(monkeypatch, data_class, apply):
     """Register a rule for this test; monkeypatch puts back whatever was registered before, in its place."""
-    retention.rules()  # every module's own rules first, so none lands on top of this one later
-    monkeypatch.setitem(retention._rules, data_class, retention.RetentionRule(data_class, apply, "test"))
+    rule = retention.RetentionRule(data_class, apply, "test")
+    monkeypatch.setitem(registry.declared(), f"test-{data_class}", registry.DataDeclaration(
+        f"test-{data_class}", lambda s, a: {}, lambda s, a: {}, retention=(rule,)))  # fmt: skip
 
 
 @pytest.fixture

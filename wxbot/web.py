@@ -8,7 +8,18 @@ from flask import Flask, current_app, g, jsonify
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from wxbot import errors
 from wxbot.services import Services
+
+# The JSON edges' statuses for the domain's kinds of refusal (wxbot.errors); the only place they are chosen.
+STATUS_OF_KIND: dict[type[errors.DomainError], int] = {
+    errors.Invalid: 400,
+    errors.Refused: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.Gone: 410,
+    errors.Unavailable: 503,
+}
 
 
 def services() -> Services:
@@ -44,8 +55,23 @@ def abort_api(status: int, code: str, message: str, **extra: Any) -> NoReturn:
     raise ApiError(status, code, message, **extra)
 
 
+def status_of(error: errors.DomainError) -> int:
+    for kind in type(error).__mro__:
+        if kind in STATUS_OF_KIND:
+            return STATUS_OF_KIND[kind]  # type: ignore[index]
+    return 400
+
+
+def api_error(error: errors.DomainError) -> ApiError:
+    """A domain refusal as the JSON APIs answer it: {"error": {"code", "message", **details}}."""
+    return ApiError(status_of(error), error.code, error.message, **error.details)
+
+
 def register_errorhandlers(app: Flask) -> None:
     app.register_error_handler(ApiError, lambda e: e.response())
+    # A domain refusal that reaches here unhandled came from a JSON edge (the console and the callback map
+    # theirs themselves): answer it in the JSON error shape.
+    app.register_error_handler(errors.DomainError, lambda e: api_error(e).response())
 
     def http_error(e: HTTPException):
         from flask import request

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from wxbot import clock
 from wxbot.applications.statuses import KEY_STATUSES, LABELS, STATUSES, URGENT_STATUSES, template_key
 from wxbot.db import is_mysql
 from wxbot.models.applications import Application, StatusChange
@@ -215,7 +216,7 @@ def _enqueue_push(session: Session, application: Application, change: StatusChan
         "job_title": application.job_title,
         "company": application.company,
         "status": LABELS[change.status],
-        "changed_at": notify.to_local(change.changed_at, tz).strftime("%Y年%m月%d日 %H:%M"),
+        "changed_at": clock.local_text(change.changed_at, tz, "%Y年%m月%d日 %H:%M"),
         "application_id": application.platform_application_id,
     }
     key = template_key(change.status)
@@ -303,9 +304,6 @@ def _reminders_withdrawn(
     notify.apply_reminder_choice(session, account.id)
 
 
-consent.on_withdraw("status_reminders", _reminders_withdrawn)
-
-
 # ---------------------------------------------------------------- what the seeker (and the agent) sees
 
 
@@ -356,7 +354,7 @@ def applications_of(session: Session, account_id: int, tz: str, *, limit: int = 
 
 
 def _local_iso(at: datetime, tz: str) -> str:
-    return notify.to_local(at, tz).isoformat(timespec="seconds")
+    return clock.local_iso(at, tz) or ""
 
 
 # ---------------------------------------------------------------- the users' rights
@@ -379,10 +377,11 @@ def _erase(session: Session, account_id: int) -> dict[str, int]:
     return {"applications": len(applications), "application_status_changes": changes}
 
 
-rights.register(
+PERSONAL_DATA = rights.DataDeclaration(
     "applications",
     _export,
     _erase,
     label="投递记录",
     tables=("applications", "application_status_changes"),
+    withdrawals={"status_reminders": _reminders_withdrawn},
 )

@@ -22,7 +22,7 @@ import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, Literal
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -857,14 +857,6 @@ def erase_ended_events(session: Session, cutoff: datetime, *, limit: int = 200) 
     return retention.Purged(anonymised=anonymised)
 
 
-retention.register(
-    "event_signups",
-    erase_ended_events,
-    "event sign-ups: name, school, major, years, phone, check-in code and the link to the account are "
-    "erased after the event's end; the anonymous rows keep the counts",
-)
-
-
 # An anonymous sign-up: every column declared personal set to NULL (the declarations are the eraser's
 # list), and the link to the person cut.
 _ANONYMOUS: dict[str, None] = {
@@ -1006,16 +998,6 @@ def correct_account(session: Session, account_id: int, changes: dict[str, Any]) 
     return sorted(changed)
 
 
-rights.register(
-    "events",
-    export_account,
-    erase_account,
-    tables=("event_signups",),
-    correctable=CORRECTABLE,
-    correct=correct_account,
-)
-
-
 def _on_event_data_withdrawn(
     session: Session, account_id: int | None, _identity_id: int | None, scope: str
 ) -> None:
@@ -1034,7 +1016,23 @@ def _on_event_data_withdrawn(
     session.flush()
 
 
-consent.on_withdraw("event_data", _on_event_data_withdrawn)
+PERSONAL_DATA = rights.DataDeclaration(
+    "events",
+    export_account,
+    erase_account,
+    tables=("event_signups",),
+    correctable=CORRECTABLE,
+    correct=correct_account,
+    retention=(
+        retention.RetentionRule(
+            "event_signups",
+            erase_ended_events,
+            "event sign-ups: name, school, major, years, phone, check-in code and the link to the account are "
+            "erased after the event's end; the anonymous rows keep the counts",
+        ),
+    ),
+    withdrawals={"event_data": _on_event_data_withdrawn},
+)
 
 
 # ---------------------------------------------------------------- helpers
@@ -1073,9 +1071,13 @@ def _scope(event: Event) -> str:
     return f"event:{event.id}"
 
 
+def event_zone(event: Event) -> tzinfo:
+    """The event's own offset: people at the event read its times there."""
+    return timezone(timedelta(minutes=event.utc_offset_minutes))
+
+
 def _local(event: Event, moment: datetime) -> datetime:
-    offset = timezone(timedelta(minutes=event.utc_offset_minutes))
-    return moment.replace(tzinfo=UTC).astimezone(offset)
+    return clock.to_local(moment, event_zone(event))
 
 
 def _local_iso(event: Event, moment: datetime) -> str:
@@ -1084,7 +1086,7 @@ def _local_iso(event: Event, moment: datetime) -> str:
 
 def local_text(event: Event, moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A moment as people at the event read it."""
-    return _local(event, moment).strftime(fmt)
+    return clock.local_text(moment, event_zone(event), fmt)
 
 
 KIND_NAMES = {"talk": "宣讲会", "online_talk": "空中宣讲", "job_fair": "双选会"}

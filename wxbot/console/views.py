@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import abort, g, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
@@ -263,10 +262,7 @@ def duration(value: timedelta | None) -> str:
 
 @bp.app_template_filter("local")
 def local_time(value: Any) -> str:
-    if value is None:
-        return "—"
-    zone = ZoneInfo(services().settings.app.timezone)
-    return str(value.replace(tzinfo=UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M"))
+    return clock.local_text(value, services().settings.app.timezone, empty="—")
 
 
 @bp.get("/privacy-requests")

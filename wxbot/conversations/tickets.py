@@ -456,7 +456,7 @@ def reply(
     # them: WeChat cuts template fields to 20 characters, the link shows the whole answer
     data = {
         "conversation_id": str(conversation.id),
-        "replied_at": notify.to_local(clock.now(), timezone).strftime("%Y-%m-%d %H:%M"),
+        "replied_at": clock.local_text(clock.now(), timezone),
         "link": reader_link,
     }
     content: dict[str, Any] = {
@@ -879,7 +879,7 @@ def purge_resolved(session: Session, cutoff: datetime) -> retention.Purged:
     return retention.Purged(deleted=_delete(session, old)["conversations"])
 
 
-rights.register(
+PERSONAL_DATA = rights.DataDeclaration(
     "tickets",
     export_account,
     erase_account,
@@ -890,7 +890,11 @@ rights.register(
     forget_follower=forget_follower,
     export_identities=export_identities,
     erase_identities=erase_identities,
-)
-retention.register(
-    "resolved_conversations", purge_resolved, "留言 conversations with their messages, from resolution"
+    retention=(
+        retention.RetentionRule(
+            "resolved_conversations",
+            purge_resolved,
+            "留言 conversations with their messages, from resolution",
+        ),
+    ),
 )

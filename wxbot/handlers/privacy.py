@@ -3,9 +3,7 @@ means), 确认注销 (start the review period), 撤销注销 (revoke it). The ru
 
 from __future__ import annotations
 
-from datetime import UTC
-from zoneinfo import ZoneInfo
-
+from wxbot import clock
 from wxbot.handlers.replies import Reply, text_reply
 from wxbot.handlers.router import HandlerContext, router
 from wxbot.privacy import rights as privacy
@@ -59,7 +57,7 @@ def cancel(ctx: HandlerContext) -> Reply:
         actor=_actor(ctx),
     )
     assert request.effective_at is not None
-    local = request.effective_at.replace(tzinfo=UTC).astimezone(ZoneInfo(ctx.services.settings.app.timezone))
+    local = clock.to_local(request.effective_at, ctx.services.settings.app.timezone)
     return text_reply("privacy_cancel_started", when=local.strftime("%Y-%m-%d %H:%M"))
 
 

@@ -6,13 +6,17 @@ empty, so the callback never waits on WeChat.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wxbot import clock
 from wxbot.models.identity import Identity
+from wxbot.privacy import retention
 from wxbot.privacy import rights as privacy
+from wxbot.privacy.erasure import erase_rows
 
 # Built once, Core on the table: every delivery runs these, and building a statement or loading the whole
 # identity (some thirty columns, each described by the driver) costs more CPU than the round trip.
@@ -87,3 +91,24 @@ def interacted(session: Session, identity_id: int) -> None:
     followers, so a follow we missed (before this service, or lost) is caught up here: followed now, and the
     unionid asked again."""
     session.connection().execute(_INTERACTED, {"identity_id": identity_id, "now": clock.now()})
+
+
+def purge_unsubscribed(session: Session, cutoff: datetime) -> retention.Purged:
+    """Followers who left before `cutoff`, never linked to an account and not back since: anonymised."""
+    count = erase_rows(
+        session,
+        Identity,
+        Identity.kind == "official",
+        Identity.subscribed.is_(False),
+        Identity.account_id.is_(None),
+        Identity.unsubscribed_at < cutoff,
+        Identity.openid.not_like("erased-%"),
+    )
+    return retention.Purged(anonymised=count)
+
+
+RETENTION: retention.RetentionRule = retention.RetentionRule(
+    "unsubscribed_followers",
+    purge_unsubscribed,
+    "official-account followers who unsubscribed and never linked an account: openid and unionid anonymised",
+)

@@ -25,7 +25,6 @@ from wxbot.models.binding import BindingToken
 from wxbot.models.identity import Account, Identity
 from wxbot.models.login import LoginSession
 from wxbot.privacy import audit
-from wxbot.privacy import registry as rights
 from wxbot.privacy.pii import PiiKeys, mask_phone, normalise_phone
 
 PROOFS = ("phone", "binding_token", "unionid")
@@ -369,15 +368,3 @@ def erase_identities(session: Session, identity_ids: list[int]) -> dict[str, int
     counts["binding_tokens"] = int(tokens.rowcount or 0)  # type: ignore[attr-defined]
     session.flush()
     return counts
-
-
-rights.register(
-    "identity",
-    export_account,
-    erase_account,
-    export_identities=export_identities,
-    erase_identities=erase_identities,
-    label="微信身份与登录",
-    erase_order=100,  # unlinks the identities the other modules find the account's data through
-    tables=("login_sessions", "wxa_session_keys", "binding_tokens"),
-)

@@ -113,6 +113,6 @@ def purge_old(session: Session, cutoff: datetime) -> retention.Purged:
     return retention.Purged(deleted=int(logins.rowcount or 0) + int(keys.rowcount or 0))  # type: ignore[attr-defined]
 
 
-retention.register(
+RETENTION: retention.RetentionRule = retention.RetentionRule(
     "login_sessions", purge_old, "mini-program logins that ended, and old session keys: deleted"
 )

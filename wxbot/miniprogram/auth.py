@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC
 from typing import Any, NoReturn
-from zoneinfo import ZoneInfo
 
 from flask import g
 
@@ -185,7 +183,7 @@ def spend_phone_lookup() -> None:
 
 def local_day(timezone: str) -> str:
     """Today in the users' time zone (WeChat's quotas and ours reset at local midnight)."""
-    return clock.now().replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).strftime("%Y%m%d")
+    return clock.local_text(clock.now(), timezone, "%Y%m%d")
 
 
 @bp.post("/bind")

@@ -6,14 +6,11 @@ the phone authorisation still counts once the identities are linked -- and a wit
 it everywhere.
 
 Withdrawal effects beyond the ledger (stop pushes not yet sent, erase an event's data) belong to the modules
-that own that data: they register a listener with on_withdraw(kind, fn); withdraw() calls it in the same
-transaction, so nothing queued survives the withdrawal. Senders still check is_given() before sending.
+that own that data: their DataDeclaration names a listener per kind (`withdrawals`); withdraw() calls it in
+the same transaction, so nothing queued survives the withdrawal. Senders still check is_given() before sending.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
@@ -25,22 +22,6 @@ from wxbot.models.ledger import Consent
 POLICY_VERSION = "2020-v3"
 KINDS = ("privacy_policy", "phone", "event_data", "organiser_sharing", "status_reminders")
 CHANNELS = ("official_account", "miniprogram", "platform", "console")
-
-# listener(session, account_id, identity_id, scope) -> None
-WithdrawListener = Callable[[Session, int | None, int | None, str], Any]
-_listeners: dict[str, list[WithdrawListener]] = {}
-
-
-def on_withdraw(kind: str, listener: WithdrawListener) -> None:
-    """Call `listener` in the withdrawing transaction whenever a consent of `kind` is withdrawn."""
-    _check_kind(kind)
-    if listener not in _listeners.setdefault(kind, []):
-        _listeners[kind].append(listener)
-
-
-def remove_listener(kind: str, listener: WithdrawListener) -> None:
-    if listener in _listeners.get(kind, []):
-        _listeners[kind].remove(listener)
 
 
 def _check_kind(kind: str) -> None:
@@ -151,12 +132,10 @@ def withdraw(
     for row in rows:
         row.withdrawn_at = clock.now()
     session.flush()
-    # The modules that react to a withdrawal register at import; make sure every one of them is loaded,
-    # whichever process (web or jobs) withdraws.
-    from wxbot.privacy import registry as rights
+    # The modules that react to a withdrawal say so in their declarations (imported here: they import this).
+    from wxbot.privacy import registry
 
-    rights.load()
-    for listener in list(_listeners.get(kind, [])):
+    for listener in registry.withdrawal_listeners(kind):
         listener(session, account_id, identity_id, scope)
     return len(rows)
 

@@ -84,7 +84,7 @@ def purge(session: Session, cutoff: datetime) -> retention.Purged:
     return retention.Purged(deleted=int(removed or 0))
 
 
-rights.register(
+PERSONAL_DATA = rights.DataDeclaration(
     "inbound_messages",
     export,
     erase,
@@ -93,5 +93,7 @@ rights.register(
     forget_follower=forget_follower,
     export_identities=export_identities,
     erase_identities=erase_identities,
+    retention=(
+        retention.RetentionRule("inbound_messages", purge, "the raw inbound message log, from receipt"),
+    ),
 )
-retention.register("inbound_messages", purge, "the raw inbound message log, from receipt")

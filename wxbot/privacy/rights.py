@@ -20,7 +20,7 @@ from wxbot.identity.identities import person
 from wxbot.models.identity import Account, Identity
 from wxbot.models.ledger import Consent
 from wxbot.models.privacy import PrivacyRequest
-from wxbot.privacy import audit, consent, retention
+from wxbot.privacy import audit, consent
 from wxbot.privacy import registry as rights
 from wxbot.privacy.erasure import erase_rows
 from wxbot.privacy.pii import PiiKeys, mask_numbers, mask_phone
@@ -289,7 +289,7 @@ def correct_profile(
     _account(session, account_id)
     if not changes:
         raise PrivacyError("nothing_to_correct", "没有需要更正的内容")
-    plan: list[tuple[rights.DataModule, dict[str, Any]]] = []
+    plan: list[tuple[rights.DataDeclaration, dict[str, Any]]] = []
     for name, fields in changes.items():
         module = rights.module(name)
         if module is None or module.correct is None or not isinstance(fields, dict) or not fields:
@@ -770,30 +770,6 @@ def on_unsubscribe(session: Session, identity: Identity) -> rights.Counts:
         session, actor="system", action="follower.forget", subject_type="identity", subject_id=identity.id
     )
     return counts
-
-
-def _purge_unsubscribed_followers(session: Session, cutoff: datetime) -> retention.Purged:
-    """Followers who left before `cutoff`, never linked to an account and not back since: anonymised."""
-    count = erase_rows(
-        session,
-        Identity,
-        Identity.kind == "official",
-        Identity.subscribed.is_(False),
-        Identity.account_id.is_(None),
-        Identity.unsubscribed_at < cutoff,
-        Identity.openid.not_like("erased-%"),
-    )
-    return retention.Purged(anonymised=count)
-
-
-retention.register(
-    "unsubscribed_followers",
-    _purge_unsubscribed_followers,
-    "official-account followers who unsubscribed and never linked an account: openid and unionid anonymised",
-)
-
-
-# ---------------------------------------------------------------- minors
 
 
 def check_age(

@@ -14,9 +14,8 @@ Rules that hold for every notification:
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -204,34 +203,12 @@ def cancel(session: Session, notification: Notification, detail: str = "") -> bo
 # ---------------------------------------------------------------- quiet hours and days
 
 
-def local_zone(tz: str) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(tz)
-
-
-def to_local(at: datetime, tz: str) -> datetime:
-    return at.replace(tzinfo=zoneinfo.ZoneInfo("UTC")).astimezone(local_zone(tz))
-
-
-def to_utc(local: datetime) -> datetime:
-    return local.astimezone(zoneinfo.ZoneInfo("UTC")).replace(tzinfo=None)
-
-
-def local_day(at: datetime, tz: str) -> date:
-    return to_local(at, tz).date()
-
-
-def next_local_midnight(at: datetime, tz: str) -> datetime:
-    """The next 00:00 in `tz` after `at` (naive UTC in, naive UTC out)."""
-    tomorrow = local_day(at, tz) + timedelta(days=1)
-    return to_utc(datetime.combine(tomorrow, time(0, 0), tzinfo=local_zone(tz)))
-
-
 def quiet_until(at: datetime, tz: str, start: str, end: str) -> datetime | None:
     """When the quiet hours around `at` end (naive UTC), or None outside them. start/end are HH:MM local;
     start after end spans midnight (22:00-08:00)."""
     if not start or not end:
         return None
-    local = to_local(at, tz)
+    local = clock.to_local(at, tz)
     begin, finish = time.fromisoformat(start), time.fromisoformat(end)
     now_t = local.time()
     if begin == finish:
@@ -244,7 +221,7 @@ def quiet_until(at: datetime, tz: str, start: str, end: str) -> datetime | None:
         end_day = local.date() + timedelta(days=1) if now_t >= begin else local.date()
     if not inside:
         return None
-    return to_utc(datetime.combine(end_day, finish, tzinfo=local_zone(tz)))
+    return clock.to_utc(datetime.combine(end_day, finish, tzinfo=clock.local_zone(tz)))
 
 
 # ---------------------------------------------------------------- subscribe authorisations
@@ -356,7 +333,7 @@ def outcome(notification: Notification, tz: str = "Asia/Shanghai") -> dict[str, 
     return {
         "outcome": n.status,
         "channel": n.channel if n.status in ("sent", "delivered", "failed", "sending") else None,
-        "at": _iso_local(at, tz),
+        "at": clock.local_iso(at, tz),
         "reason": n.reason,
         "errcode": n.errcode,
         "explanation": explain(n, tz),
@@ -374,7 +351,7 @@ def history(
         .limit(limit)
     )
     return [
-        {"id": n.id, "purpose": n.purpose, "created_at": _iso_local(n.created_at, tz), **outcome(n, tz)}
+        {"id": n.id, "purpose": n.purpose, "created_at": clock.local_iso(n.created_at, tz), **outcome(n, tz)}
         for n in rows
     ]
 
@@ -383,12 +360,12 @@ def explain(notification: Notification, tz: str = "Asia/Shanghai") -> str:
     """One sentence for the person (or the agent looking at their account): what happened and why."""
     n = notification
     channel = CHANNEL_LABELS.get(n.channel or "", n.channel or "")
-    when = _clock_local(n.next_attempt_at, tz)
+    when = clock.local_text(n.next_attempt_at, tz)
     match n.status:
         case "sent":
-            return f"已通过{channel}发送（{_clock_local(n.sent_at, tz)}）"
+            return f"已通过{channel}发送（{clock.local_text(n.sent_at, tz)}）"
         case "delivered":
-            return f"已通过{channel}送达（{_clock_local(n.delivered_at or n.sent_at, tz)}）"
+            return f"已通过{channel}送达（{clock.local_text(n.delivered_at or n.sent_at, tz)}）"
         case "sending":
             return "正在发送"
         case "held":
@@ -417,14 +394,6 @@ def _channel_reasons(detail: str | None) -> str:
             label = CHANNEL_LABELS.get(channel, channel)
             parts.append(f"{label}：{CHANNEL_REASONS.get(why, why)}")
     return "；".join(parts) or "未配置渠道"
-
-
-def _clock_local(at: datetime | None, tz: str) -> str:
-    return "" if at is None else to_local(at, tz).strftime("%Y-%m-%d %H:%M")
-
-
-def _iso_local(at: datetime | None, tz: str) -> str | None:
-    return None if at is None else to_local(at, tz).isoformat(timespec="seconds")
 
 
 # ---------------------------------------------------------------- the users' rights
@@ -512,7 +481,7 @@ def _purge(session: Session, cutoff: datetime) -> retention.Purged:
     return retention.Purged(deleted=int(gone))
 
 
-rights.register(
+PERSONAL_DATA = rights.DataDeclaration(
     "notifications",
     _export,
     _erase,
@@ -520,5 +489,9 @@ rights.register(
     tables=("notifications", "subscribe_grants"),
     export_identities=_export_identities,
     erase_identities=_erase_identities,
+    retention=(
+        retention.RetentionRule(
+            "notifications", _purge, "push records (outbox rows) once final, from creation"
+        ),
+    ),
 )
-retention.register("notifications", _purge, "push records (outbox rows) once final, from creation")

@@ -391,10 +391,10 @@ def _apply_daily_cap(
     firsts = [p for p in plans if _capped(p.row, ns) and p.row.attempts == 0]
     if not firsts:
         return plans, {}
-    day = notify.local_day(now, settings.app.timezone)
+    day = clock.local_day(now, settings.app.timezone)
     counters = _lock_daily_counts(session, {p.row.account_id or 0 for p in firsts}, day)
     used = {account_id: counter.count for account_id, counter in counters.items()}
-    midnight = notify.next_local_midnight(now, settings.app.timezone)
+    midnight = clock.next_local_midnight(now, settings.app.timezone)
     kept: list[_Plan] = []
     for plan in plans:
         row = plan.row
@@ -605,7 +605,7 @@ def _record_failure(
     if send.grant_id is not None and (errcode is None or errcode in RETRYABLE or errcode == DAILY_QUOTA):
         _release_grant(session, send.grant_id)
     if errcode == DAILY_QUOTA:
-        _pause_app(session, send.app_name, notify.next_local_midnight(now, settings.app.timezone))
+        _pause_app(session, send.app_name, clock.next_local_midnight(now, settings.app.timezone))
         values.update(status="pending", next_attempt_at=now, reason="paused", detail=f"{send.channel}: 45009")
         summary.next_channel += 1
     elif CHANNEL_ENDING.get(errcode or 0) == send.channel:

@@ -1,0 +1,22 @@
+"""Every module that holds personal data, in one list: the rights registry (wxbot.privacy.registry) is
+built from it. A new module with personal data adds its DataDeclaration here; a test checks that every
+table with a personal column is claimed by one of them."""
+
+from __future__ import annotations
+
+from wxbot.applications import status_changes
+from wxbot.campus import events
+from wxbot.conversations import tickets
+from wxbot.identity import personal_data as identity_data
+from wxbot.privacy import message_log
+from wxbot.privacy.registry import DataDeclaration
+from wxbot.push import notify
+
+DECLARATIONS: tuple[DataDeclaration, ...] = (
+    identity_data.PERSONAL_DATA,
+    message_log.PERSONAL_DATA,
+    status_changes.PERSONAL_DATA,
+    notify.PERSONAL_DATA,
+    tickets.PERSONAL_DATA,
+    events.PERSONAL_DATA,
+)
