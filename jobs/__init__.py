@@ -49,7 +49,7 @@ def registered_jobs() -> list[Job]:
         Job("push-sender", sender_job, seconds=JOB_SECONDS, singleton=False),
         Job("unionid", unionid.fetch_unionids, unionid.INTERVAL_SECONDS),
         Job("ticket-media", fetch_media, MEDIA_SECONDS),
-        Job("event_reminders", send_event_reminders, seconds=300),
+        Job("event-reminders", send_event_reminders, seconds=300),
     ]
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from wxbot.conversations import tickets
 from wxbot.db import session_scope
 from wxbot.services import Services
-from wxbot.wechat.api import wechat_api
 from wxbot.wechat.errors import WeChatError, WeChatUnavailable
 
 log = logging.getLogger(__name__)
@@ -34,7 +33,7 @@ def fetch_media(services: Services) -> int:
     with session_scope(services.session_factory) as session:
         pending = tickets.pending_media(session, limit=BATCH)
     stored = 0
-    api = wechat_api(services)
+    api = services.wechat
     root = media_root(services)
     for item in pending:
         try:

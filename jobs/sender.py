@@ -23,7 +23,6 @@ from sqlalchemy.exc import DBAPIError
 from wxbot.db import session_scope
 from wxbot.push import outbox
 from wxbot.services import Services
-from wxbot.wechat.api import wechat_api
 from wxbot.wechat.errors import WeChatError, WeChatUnavailable
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ class Totals:
 def send_due(services: Services, *, deadline_seconds: float | None = None) -> Totals:
     """Send rounds until nothing is due (or the deadline passes)."""
     settings = services.settings
-    api = wechat_api(services)
+    api = services.wechat
     totals = Totals()
     started = time.monotonic()
     # Two batches overlap: while one batch's WeChat calls are in flight, the next batch is claimed and

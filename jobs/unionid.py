@@ -11,7 +11,7 @@ import logging
 from wxbot.db import session_scope
 from wxbot.identity import unionid
 from wxbot.services import Services
-from wxbot.wechat.api import UnknownApp, wechat_api
+from wxbot.wechat.api import UnknownApp
 from wxbot.wechat.errors import WeChatError, WeChatUnavailable
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ UNKNOWN_OPENID = 40003
 
 
 def fetch_unionids(services: Services, batch_size: int = BATCH_SIZE) -> None:
-    api = wechat_api(services)
+    api = services.wechat
     with session_scope(services.session_factory) as session:
         due = unionid.due_for_check(session, batch_size)
     for identity_id, app_name, openid, subscribed_at in due:

@@ -84,7 +84,7 @@ def test_reply_text_survives_cdata_terminators(client, services):
 
     router = Router()
     router.default(lambda ctx: TextReply("a ]]> b <c> & d"))
-    services.extra["router"] = router
+    services.router = router
     assert Follower(client).send_text("x").content == "a ]]> b <c> & d"
 
 

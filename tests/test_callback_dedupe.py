@@ -35,7 +35,7 @@ class CountingHandler:
 def install(app, handler) -> None:
     router = Router()
     router.default(handler)
-    app.extensions["wxbot"].extra["router"] = router
+    app.extensions["wxbot"].router = router
 
 
 def stored_count(services) -> int:

@@ -15,7 +15,7 @@ from wxbot.models import Account, InboundMessage
 @pytest.fixture
 def router(services) -> Router:
     router = Router()
-    services.extra["router"] = router
+    services.router = router
     return router
 
 
@@ -149,3 +149,18 @@ def test_subscription_events_list_their_items_whatever_the_wrapper(router, clien
     follower.send(xml)
     follower.event("subscribe_msg_change_event", SubscribeMsgChangeEvent=two)
     assert seen == [["T1"], ["T1", "T2"], ["T2"]]
+
+
+def test_every_handler_module_with_rules_is_wired():
+    """A handler module with register(router) that MODULES forgets would never answer: caught here."""
+    import importlib
+    import pkgutil
+
+    import wxbot.handlers as handlers
+
+    with_rules = {
+        info.name
+        for info in pkgutil.iter_modules(handlers.__path__)
+        if hasattr(importlib.import_module(f"wxbot.handlers.{info.name}"), "register")
+    }
+    assert with_rules == {m.__name__.rsplit(".", 1)[1] for m in handlers.MODULES}

@@ -23,7 +23,6 @@ from wxbot.db import Base
 from wxbot.handlers.replies import render_reply
 from wxbot.models.identity import Identity
 from wxbot.sandbox.web import mount_sandbox
-from wxbot.wechat.api import wechat_api
 
 PLAIN = {"name": "plain", "appid": "wxplain000000001", "appsecret": "plain-secret", "token": "plaintoken",
          "encoding_aes_key": "", "original_id": "gh_plain0000001"}  # fmt: skip
@@ -51,7 +50,7 @@ def live(config_dict):
         Base.metadata.create_all(services.engine)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield SimpleNamespace(url=url, app=app, services=services, state=services.extra["sandbox"])
+    yield SimpleNamespace(url=url, app=app, services=services, state=services.sandbox)
     server.shutdown()
     thread.join(timeout=5)
     services.engine.dispose()
@@ -111,7 +110,7 @@ def test_a_follower_round_trip(live, app_name):
     assert last[0] == "bot" and "最新职位" in last[1] and "https://jobs.example.com/latest" in last[1]
 
     # The bot writes later through the API; the sandbox mounted in the app delivers it into the same chat.
-    wechat_api(live.services).send_custom(
+    live.services.wechat.send_custom(
         app_name, person.openid, {"msgtype": "text", "text": {"content": "稍后回复你"}}
     )
     assert person.lines()[-1] == ("delivered", "稍后回复你")
@@ -122,7 +121,7 @@ def test_a_follower_round_trip(live, app_name):
 
 
 def test_scanning_a_qr_code_the_bot_created(live):
-    qrcode = wechat_api(live.services).create_qrcode("plain", "campus-day", 600)
+    qrcode = live.services.wechat.create_qrcode("plain", "campus-day", 600)
     person = Person(live, "plain")
 
     person.act("scan", ticket=qrcode["ticket"])

@@ -16,7 +16,7 @@ def embedded(config_dict):
 
 
 def scheduler_of(app):
-    return app.extensions["wxbot"].extra.get("scheduler")
+    return app.extensions["wxbot"].scheduler
 
 
 def test_create_app_starts_the_scheduler_once_per_process(embedded, settings):

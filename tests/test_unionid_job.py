@@ -11,7 +11,6 @@ from tests.conftest import MP, OA
 from wxbot import clock as clock_module
 from wxbot.models.identity import Account, Identity
 from wxbot.models.ledger import AuditEntry
-from wxbot.wechat.api import wechat_api
 
 USER_INFO = "/cgi-bin/user/info"
 
@@ -151,7 +150,7 @@ def test_a_follow_change_while_asking_wins_over_the_answer(
     identity = follower(db, "oa-1")
     sandbox.set_follower(OA["appid"], "oa-1", subscribed=answer_subscribed, unionid="union-1")
     # While WeChat is being asked, the follower unfollows and follows again (a new subscribed_at).
-    api = wechat_api(services)
+    api = services.wechat
     ask = api.user_info
 
     def ask_while_refollowing(app_name, openid):

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import MP, OA
-from wxbot.wechat.api import UnknownApp, wechat_api
+from wxbot.wechat.api import UnknownApp, WeChatApi
 from wxbot.wechat.errors import WeChatError, WeChatUnavailable
 
 TEXT = {"msgtype": "text", "text": {"content": "您好"}}
@@ -18,7 +18,7 @@ TEXT = {"msgtype": "text", "text": {"content": "您好"}}
 
 @pytest.fixture
 def api(services, sandbox):
-    return wechat_api(services)
+    return services.wechat
 
 
 def errcode_of(call) -> int:
@@ -28,7 +28,7 @@ def errcode_of(call) -> int:
 
 
 def test_one_api_per_process(services, sandbox):
-    assert wechat_api(services) is wechat_api(services)
+    assert services.wechat is services.wechat
 
 
 def test_code2session_returns_the_login_and_never_fetches_a_token(api, sandbox):
@@ -189,7 +189,7 @@ def test_media_over_the_limit_is_refused_without_being_read_whole(
     services, sandbox, monkeypatch, content_type
 ):
     monkeypatch.setattr("wxbot.wechat.api.MAX_MEDIA_BYTES", 1000)
-    api = wechat_api(services)
+    api = WeChatApi(services.settings, services.cache)  # its HTTP pool is sized when it is built
     sandbox.add_media(OA["appid"], "fits", b"x" * 1000, content_type)
     sandbox.add_media(OA["appid"], "too-big", b"x" * 1001, content_type)
     assert api.get_media("oa", "fits") == (b"x" * 1000, content_type)
@@ -273,7 +273,7 @@ def test_a_slow_wechat_times_out_as_unavailable(short_timeout, api, sandbox, mon
 def test_unreachable_wechat_is_unavailable(services):
     # Without the sandbox fixture the base URL points at a closed port.
     with pytest.raises(WeChatUnavailable):
-        wechat_api(services).user_info("oa", "oa-1")
+        services.wechat.user_info("oa", "oa-1")
 
 
 def test_one_api_serves_many_threads_at_once(api, sandbox):
@@ -308,7 +308,7 @@ def test_the_environments_proxy_settings_are_honoured(
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
     monkeypatch.setenv("NO_PROXY", no_proxy)
     sandbox.set_follower(OA["appid"], "oa-1")
-    api = wechat_api(services)
+    api = WeChatApi(services.settings, services.cache)  # the environment is read when it is built
     if reaches_wechat:
         assert api.user_info("oa", "oa-1")["openid"] == "oa-1"
     else:

@@ -15,7 +15,7 @@ from wxbot.web import close_db, register_errorhandlers
 
 
 def create_app(settings: Settings | None = None, *, start_scheduler: bool | None = None) -> Flask:
-    """The app factory: settings -> services -> blueprints -> (embedded) scheduler."""
+    """The app factory: settings -> logging -> services -> router and edges -> (embedded) scheduler."""
     settings = settings or load_settings()
     setup_logging(settings.app.log_format, settings.app.log_level)
     app = Flask(__name__)
@@ -34,7 +34,10 @@ def create_app(settings: Settings | None = None, *, start_scheduler: bool | None
     app.extensions["wxbot"] = services
     app.teardown_appcontext(close_db)
     register_errorhandlers(app)
-    register_blueprints(app, services)
+    from wxbot.handlers import build_router  # the edges load with the app, not with `import wxbot`
+
+    services.router = build_router()  # from wxbot.handlers.MODULES
+    register_blueprints(app)
     if settings.sandbox.enabled:
         from wxbot.sandbox.web import mount_sandbox
 
@@ -62,7 +65,7 @@ def register_scheduler(app: Flask, services: Services) -> None:
     def start() -> None:
         scheduler = start_embedded(services)
         if scheduler is not None:
-            services.extra["scheduler"] = scheduler
+            services.scheduler = scheduler
 
     if os.environ.get("FLASK_RUN_FROM_CLI") == "true" and not is_running_from_reloader():
         started = threading.Event()
@@ -77,20 +80,14 @@ def register_scheduler(app: Flask, services: Services) -> None:
         start()
 
 
-def register_blueprints(app: Flask, services: Services) -> None:
-    # Each concern owns one blueprint; the order does not matter.
-    from wxbot.callback.views import bp as wechat_bp
+def register_blueprints(app: Flask) -> None:
+    """Each edge owns its blueprints (the order does not matter)."""
+    from wxbot.callback.views import bp as callback_bp
     from wxbot.console import bp as console_bp
     from wxbot.console.reader import reader_bp
-    from wxbot.handlers import router
     from wxbot.miniprogram import bp as miniprogram_bp
     from wxbot.miniprogram.openapi import docs_bp as miniprogram_docs_bp
     from wxbot.platform import bp as platform_bp
 
-    app.register_blueprint(platform_bp)
-    app.register_blueprint(wechat_bp)
-    services.extra["router"] = router
-    app.register_blueprint(miniprogram_bp)
-    app.register_blueprint(miniprogram_docs_bp)
-    app.register_blueprint(console_bp)
-    app.register_blueprint(reader_bp)
+    for blueprint in (callback_bp, miniprogram_bp, miniprogram_docs_bp, platform_bp, console_bp, reader_bp):
+        app.register_blueprint(blueprint)

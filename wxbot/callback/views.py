@@ -32,7 +32,7 @@ from wxbot import clock
 from wxbot.callback import inbound
 from wxbot.config import OfficialAccount
 from wxbot.handlers.replies import reply_from_dict
-from wxbot.handlers.router import HandlerContext, Router
+from wxbot.handlers.router import HandlerContext
 from wxbot.services import Services
 from wxbot.web import services as current_services
 from wxbot.wechat.crypto import CryptoError, MessageCrypto, signature_matches
@@ -72,7 +72,7 @@ def _account(services: Services, name: str) -> OfficialAccount:
 
 def _crypto(services: Services, account: OfficialAccount) -> MessageCrypto:
     """One MessageCrypto per account and process (the key derivation is not redone per request)."""
-    cryptos: dict[str, MessageCrypto] = services.extra.setdefault("wechat.callback_crypto", {})
+    cryptos = services.callback_crypto
     crypto = cryptos.get(account.name)
     if crypto is None:
         crypto = cryptos[account.name] = MessageCrypto(account.token, account.encoding_aes_key, account.appid)
@@ -173,7 +173,8 @@ def receive(name: str) -> Response:
     except Refused as exc:
         return _refusal(name, exc)
 
-    router: Router = services.extra["router"]
+    router = services.router
+    assert router is not None  # create_app() sets it
 
     def respond(session: Session, identity_id: int) -> dict[str, Any] | None:
         reply = router.dispatch(HandlerContext(message, identity_id, session, services))

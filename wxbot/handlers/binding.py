@@ -11,11 +11,10 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from wxbot.handlers.replies import Reply, text_reply
-from wxbot.handlers.router import HandlerContext, router
+from wxbot.handlers.router import HandlerContext, Priority, Router
 from wxbot.identity import binding, identities
 
 
-@router.keyword("绑定", "绑定账号", priority=10)
 def bind_link(ctx: HandlerContext) -> Reply:
     settings = ctx.services.settings
     if ctx.identity.account_id is not None:
@@ -44,7 +43,6 @@ def is_binding_scene(ctx: HandlerContext) -> bool:
     return ctx.message.event in ("subscribe", "scan") and binding.qr_token(ctx.message.scene) is not None
 
 
-@router.when(is_binding_scene, priority=50)
 def bind_by_qr(ctx: HandlerContext) -> Reply:
     token = binding.qr_token(ctx.message.scene)
     assert token is not None  # is_binding_scene checked it
@@ -54,3 +52,8 @@ def bind_by_qr(ctx: HandlerContext) -> Reply:
     except (binding.BindingRefused, identities.LinkRefused) as refused:
         return text_reply("bind_refused", reason=refused.code, welcome=ctx.message.event == "subscribe")
     return text_reply("bind_done", welcome=ctx.message.event == "subscribe")
+
+
+def register(router: Router) -> None:
+    router.keyword("绑定", "绑定账号", priority=Priority.ACCOUNT_COMMAND)(bind_link)
+    router.when(is_binding_scene, priority=Priority.SCENE)(bind_by_qr)

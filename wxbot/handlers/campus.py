@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from wxbot.campus import events
 from wxbot.handlers.replies import Reply, news_reply, text_reply
-from wxbot.handlers.router import HandlerContext, router
+from wxbot.handlers.router import HandlerContext, Router
 
 LISTED = 5  # a card's description shows only a few lines
 
 
-@router.keyword("活动", "宣讲会", "双选会", "校园活动")
 def upcoming_events(ctx: HandlerContext) -> Reply:
     found = events.upcoming_events(ctx.session, limit=LISTED + 1)
     if not found:
@@ -31,3 +30,7 @@ def upcoming_events(ctx: HandlerContext) -> Reply:
     return news_reply(
         "events", events=listed, more=more, link=settings.list_url, picture=settings.list_picurl
     )
+
+
+def register(router: Router) -> None:
+    router.keyword("活动", "宣讲会", "双选会", "校园活动")(upcoming_events)

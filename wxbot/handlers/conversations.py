@@ -6,26 +6,18 @@ from __future__ import annotations
 from wxbot.conversations import tickets
 from wxbot.handlers import menu
 from wxbot.handlers.replies import Reply, text_reply
-from wxbot.handlers.router import HandlerContext, router
-
-# Below the rights keywords (wxbot.handlers.privacy), above everything else: while a conversation is open,
-# 帮助 or a menu keyword is a message for the agents too. 「留言」 and 「结束」 always keep their meaning.
-CAPTURE_PRIORITY = 50
-COMMAND_PRIORITY = 60
+from wxbot.handlers.router import HandlerContext, Priority, Router
 
 
 def _hours(ctx: HandlerContext) -> str:
     return f"{ctx.services.settings.console.first_response_target_hours:g}"
 
 
-@router.keyword("留言", priority=COMMAND_PRIORITY)
-@router.click(menu.LEAVE_MESSAGE, priority=COMMAND_PRIORITY)
 def leave_message(ctx: HandlerContext) -> Reply:
     _, created = tickets.open_for_follower(ctx.session, ctx.identity_id)
     return text_reply("ticket_opened" if created else "ticket_continued", hours=_hours(ctx))
 
 
-@router.keyword("结束", priority=COMMAND_PRIORITY)
 def end_conversation(ctx: HandlerContext) -> Reply:
     if tickets.end_for_follower(ctx.session, ctx.identity_id) is None:
         return text_reply("ticket_none")
@@ -38,7 +30,6 @@ def in_open_conversation(ctx: HandlerContext) -> bool:
     )
 
 
-@router.when(in_open_conversation, priority=CAPTURE_PRIORITY)
 def into_conversation(ctx: HandlerContext) -> Reply | None:
     conversation = tickets.capturing_conversation(ctx.session, ctx.identity_id)
     if conversation is None:  # resolved between the check and now
@@ -56,3 +47,10 @@ def into_conversation(ctx: HandlerContext) -> Reply | None:
     if added is not None and added.first:
         return text_reply("ticket_received", hours=_hours(ctx))
     return None  # `success`: the agents have it, the follower need not hear it again
+
+
+def register(router: Router) -> None:
+    router.keyword("留言", priority=Priority.CONVERSATION_COMMAND)(leave_message)
+    router.click(menu.LEAVE_MESSAGE, priority=Priority.CONVERSATION_COMMAND)(leave_message)
+    router.keyword("结束", priority=Priority.CONVERSATION_COMMAND)(end_conversation)
+    router.when(in_open_conversation, priority=Priority.CAPTURE)(into_conversation)

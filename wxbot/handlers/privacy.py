@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from wxbot import clock
 from wxbot.handlers.replies import Reply, text_reply
-from wxbot.handlers.router import HandlerContext, router
+from wxbot.handlers.router import HandlerContext, Priority, Router
 from wxbot.privacy import rights as privacy
 
-# Above ordinary keywords and an open 留言 conversation: a rights request is never taken for a message.
-PRIORITY = 100
 CHANNEL = "official_account"
 
 
@@ -17,7 +15,6 @@ def _actor(ctx: HandlerContext) -> str:
     return f"user:identity:{ctx.identity_id}"
 
 
-@router.keyword("我的数据", "我的信息", "查看我的数据", priority=PRIORITY)
 def my_data(ctx: HandlerContext) -> Reply:
     if ctx.identity.account_id is None:
         counts = privacy.identity_access_summary(
@@ -36,7 +33,6 @@ def _subject(ctx: HandlerContext) -> tuple[int | None, int]:
     return ctx.identity.account_id, ctx.identity_id
 
 
-@router.keyword("注销", "注销账号", priority=PRIORITY)
 def cancellation_info(ctx: HandlerContext) -> Reply:
     linked = ctx.identity.account_id is not None
     return text_reply(
@@ -45,7 +41,6 @@ def cancellation_info(ctx: HandlerContext) -> Reply:
     )
 
 
-@router.keyword("确认注销", priority=PRIORITY)
 def cancel(ctx: HandlerContext) -> Reply:
     account_id, identity_id = _subject(ctx)
     request = privacy.request_cancellation(
@@ -61,10 +56,16 @@ def cancel(ctx: HandlerContext) -> Reply:
     return text_reply("privacy_cancel_started", when=local.strftime("%Y-%m-%d %H:%M"))
 
 
-@router.keyword("撤销注销", priority=PRIORITY)
 def revoke(ctx: HandlerContext) -> Reply:
     account_id, identity_id = _subject(ctx)
     if privacy.pending_cancellation(ctx.session, account_id, identity_id=identity_id) is None:
         return text_reply("privacy_cancel_none")
     privacy.revoke_cancellation(ctx.session, account_id, identity_id=identity_id, actor=_actor(ctx))
     return text_reply("privacy_cancel_revoked")
+
+
+def register(router: Router) -> None:
+    router.keyword("我的数据", "我的信息", "查看我的数据", priority=Priority.RIGHTS)(my_data)
+    router.keyword("注销", "注销账号", priority=Priority.RIGHTS)(cancellation_info)
+    router.keyword("确认注销", priority=Priority.RIGHTS)(cancel)
+    router.keyword("撤销注销", priority=Priority.RIGHTS)(revoke)

@@ -7,7 +7,7 @@ from typing import Any
 
 from wxbot.applications import status_changes as applications
 from wxbot.handlers.replies import Reply, text_reply
-from wxbot.handlers.router import HandlerContext, router
+from wxbot.handlers.router import HandlerContext, Router
 from wxbot.identity import identities
 from wxbot.models.identity import Account
 from wxbot.push import notify
@@ -32,7 +32,6 @@ def _account(ctx: HandlerContext) -> Account | None:
     return None
 
 
-@router.keyword(*CHOICE_KEYWORDS)
 def set_choice(ctx: HandlerContext) -> Reply:
     account = _account(ctx)
     if account is None:
@@ -42,7 +41,6 @@ def set_choice(ctx: HandlerContext) -> Reply:
     return text_reply("reminders_set", choice=choice, stopped=stopped)
 
 
-@router.keyword(*SETTINGS_KEYWORDS)
 def show_choice(ctx: HandlerContext) -> Reply:
     account = _account(ctx)
     if account is None:
@@ -50,14 +48,12 @@ def show_choice(ctx: HandlerContext) -> Reply:
     return text_reply("reminders_status", choice=account.reminder_pref)
 
 
-@router.event("templatesendjobfinish")
 def template_finished(ctx: HandlerContext) -> None:
     msgid, status = ctx.message.fields.get("MsgID"), ctx.message.fields.get("Status")
     if isinstance(msgid, str) and isinstance(status, str) and msgid.isdigit():
         notify.template_job_finished(ctx.session, ctx.message.app_name, msgid, status[:64])
 
 
-@router.event("subscribe_msg_popup_event", "subscribe_msg_change_event")
 def subscriptions_changed(ctx: HandlerContext) -> None:
     """accept: one more send of that template; reject in settings (change event): unused ones are gone.
     Only templates this app sends are kept."""
@@ -88,3 +84,10 @@ def _subscription_items(fields: dict[str, Any]) -> list[tuple[str, str]]:
             if isinstance(template_id, str) and isinstance(answer, str):
                 found.append((template_id[:128], answer.strip().lower()))
     return found
+
+
+def register(router: Router) -> None:
+    router.keyword(*CHOICE_KEYWORDS)(set_choice)
+    router.keyword(*SETTINGS_KEYWORDS)(show_choice)
+    router.event("templatesendjobfinish")(template_finished)
+    router.event("subscribe_msg_popup_event", "subscribe_msg_change_event")(subscriptions_changed)

@@ -1,10 +1,12 @@
 """The official-account router: explicit rules (message type, event, menu key, keyword, regex, predicate)
 with priorities, and a default. Handlers are plain functions of a HandlerContext returning a reply or None.
+Each handler module adds its rules in `register(router)`; create_app() calls them from one list
+(wxbot.handlers.MODULES):
 
-    @router.keyword("帮助", "help", "?")
-    def help_text(ctx): return text_reply("help")
+    def register(router: Router) -> None:
+        router.keyword("帮助", "help", "?")(help_text)
 
-Rules are tried from the highest priority down, in registration order within a priority; the first that
+Rules are tried from the highest priority (the `Priority` scale below) down, in registration order within a priority; the first that
 matches answers. A handler that raises is logged with its traceback and the follower gets a polite
 apology; whatever it wrote is rolled back, the message itself is still stored.
 """
@@ -15,6 +17,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import IntEnum
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +27,17 @@ from wxbot.models.identity import Identity
 from wxbot.services import Services
 
 log = logging.getLogger(__name__)
+
+
+class Priority(IntEnum):
+    """Which rule wins when several match: one scale for every handler module."""
+
+    RIGHTS = 100  # 我的数据, 注销...: a rights request is never taken for anything else
+    CONVERSATION_COMMAND = 60  # 「留言」 and 「结束」 keep their meaning inside an open conversation
+    CAPTURE = 50  # while a 留言 conversation is open, what the follower sends goes to the agents
+    SCENE = 50  # a scan of a code that carries its own purpose (a binding QR code)
+    ACCOUNT_COMMAND = 10  # 「绑定」 above ordinary keywords
+    DEFAULT = 0
 
 
 @dataclass
@@ -62,7 +76,9 @@ class Router:
     rules: list[Rule] = field(default_factory=list)
     default_handler: Handler | None = None
 
-    def add(self, matches: Matcher, handler: Handler, *, priority: int = 0, description: str = "") -> Handler:
+    def add(
+        self, matches: Matcher, handler: Handler, *, priority: int = Priority.DEFAULT, description: str = ""
+    ) -> Handler:
         rule = Rule(description or handler.__name__, matches, handler, priority, len(self.rules))
         self.rules.append(rule)
         self.rules.sort(key=lambda r: (-r.priority, r.order))
@@ -74,7 +90,7 @@ class Router:
 
         return decorator
 
-    def keyword(self, *words: str, priority: int = 0) -> Callable[[Handler], Handler]:
+    def keyword(self, *words: str, priority: int = Priority.DEFAULT) -> Callable[[Handler], Handler]:
         """Text messages that are exactly one of `words` (ignoring case and surrounding blanks)."""
         wanted = frozenset(_normalise(w) for w in words)
 
@@ -84,7 +100,9 @@ class Router:
 
         return self._register(matches, priority, f"keyword {sorted(wanted)}")
 
-    def regex(self, pattern: str | re.Pattern[str], *, priority: int = 0) -> Callable[[Handler], Handler]:
+    def regex(
+        self, pattern: str | re.Pattern[str], *, priority: int = Priority.DEFAULT
+    ) -> Callable[[Handler], Handler]:
         """Text messages in which `pattern` is found; the handler gets the match as ctx.match."""
         compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
 
@@ -96,13 +114,13 @@ class Router:
 
         return self._register(matches, priority, f"regex {compiled.pattern!r}")
 
-    def event(self, *events: str, priority: int = 0) -> Callable[[Handler], Handler]:
+    def event(self, *events: str, priority: int = Priority.DEFAULT) -> Callable[[Handler], Handler]:
         """Events by name, case-insensitive (subscribe, unsubscribe, SCAN, CLICK, TEMPLATESENDJOBFINISH...).
         A follow through a QR code is a `subscribe` too; its ctx.message.scene says which code."""
         wanted = frozenset(e.lower() for e in events)
         return self._register(lambda ctx: ctx.message.event in wanted, priority, f"event {sorted(wanted)}")
 
-    def click(self, *keys: str, priority: int = 0) -> Callable[[Handler], Handler]:
+    def click(self, *keys: str, priority: int = Priority.DEFAULT) -> Callable[[Handler], Handler]:
         """Menu clicks (CLICK events) by EventKey."""
         wanted = frozenset(keys)
 
@@ -111,7 +129,7 @@ class Router:
 
         return self._register(matches, priority, f"click {sorted(wanted)}")
 
-    def msg_type(self, *types: str, priority: int = 0) -> Callable[[Handler], Handler]:
+    def msg_type(self, *types: str, priority: int = Priority.DEFAULT) -> Callable[[Handler], Handler]:
         """Messages by MsgType (text, image, voice, video, shortvideo, location, link, event)."""
         wanted = frozenset(t.lower() for t in types)
         return self._register(
@@ -119,7 +137,7 @@ class Router:
         )
 
     def when(
-        self, predicate: Callable[[HandlerContext], bool], *, priority: int = 0
+        self, predicate: Callable[[HandlerContext], bool], *, priority: int = Priority.DEFAULT
     ) -> Callable[[Handler], Handler]:
         """Anything the predicate accepts, e.g. everything while a conversation is open (give it a high priority)."""
         return self._register(predicate, priority, f"when {getattr(predicate, '__name__', 'predicate')}")
@@ -156,7 +174,3 @@ class Router:
                 ctx.message.app_name,
             )
             raise FallbackReply(text_reply("error").to_dict()) from exc
-
-
-# The application's router; handler modules register on it (see wxbot/handlers/__init__.py).
-router = Router()

@@ -14,7 +14,6 @@ from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
 from wxbot.privacy import consent
 from wxbot.web import abort_api, db, services
 from wxbot.wechat import wxa_crypto
-from wxbot.wechat.api import wechat_api
 from wxbot.wechat.errors import WeChatError, WeChatUnavailable
 
 # wx.login and getPhoneNumber codes: WeChat's are 32 characters; allow some room, nothing exotic.
@@ -70,7 +69,7 @@ def login() -> dict[str, Any]:
     code = string_field(json_body(), "code", max_length=128, pattern=CODE)
     mp = g.miniprogram
     try:
-        wechat = wechat_api(services()).code2session(mp.name, code)
+        wechat = services().wechat.code2session(mp.name, code)
     except (WeChatError, WeChatUnavailable) as exc:
         wechat_refused(exc)
     session, settings = db(), services().settings.identity
@@ -134,7 +133,7 @@ def phone() -> dict[str, Any]:
 def phone_from_code(code: str) -> str:
     db().commit()  # end the read of the login: on SQLite it holds the write lock, and WeChat may take seconds
     try:
-        info = wechat_api(services()).phone_number(g.miniprogram.name, code)
+        info = services().wechat.phone_number(g.miniprogram.name, code)
     except (WeChatError, WeChatUnavailable) as exc:
         wechat_refused(exc)
     return pure_phone(info)

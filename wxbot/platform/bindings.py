@@ -8,7 +8,6 @@ from wxbot.identity import binding, identities
 from wxbot.platform import bp, json_body
 from wxbot.platform.accounts import platform_account_id
 from wxbot.web import abort_api, db, services
-from wxbot.wechat.api import wechat_api
 from wxbot.wechat.errors import WeChatError, WeChatUnavailable
 
 
@@ -37,7 +36,7 @@ def bind_qr() -> dict[str, Any]:
     ttl = settings.identity.bind_qr_ttl_seconds
     token = binding.new_token()
     try:
-        qrcode = wechat_api(services()).create_qrcode(oa_name, binding.qr_scene(token), ttl)
+        qrcode = services().wechat.create_qrcode(oa_name, binding.qr_scene(token), ttl)
     except WeChatError as exc:
         abort_api(502, "wechat_error", f"WeChat refused with errcode {exc.errcode}", errcode=exc.errcode)
     except WeChatUnavailable:

@@ -51,7 +51,7 @@ def mount_sandbox(app: Flask, services: Services) -> SandboxState:
     for mp in settings.wechat.miniprogram:
         state.add_app(mp.appid, mp.appsecret, "miniprogram")
     state.base_url = settings.sandbox.public_url.rstrip("/") + SANDBOX_API_PATH
-    services.extra["sandbox"] = state
+    services.sandbox = state
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_API_PATH: create_sandbox_app(state)})  # type: ignore[method-assign]
     app.register_blueprint(bp)
     log.warning("sandbox WeChat mounted at /sandbox: a development tool, never enable it in production")
@@ -59,7 +59,8 @@ def mount_sandbox(app: Flask, services: Services) -> SandboxState:
 
 
 def _state() -> SandboxState:
-    state: SandboxState = current_services().extra["sandbox"]
+    state = current_services().sandbox
+    assert state is not None  # mounted only with the sandbox
     return state
 
 

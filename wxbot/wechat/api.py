@@ -19,7 +19,6 @@ from wechatpy.exceptions import WeChatClientException
 
 from wxbot.cache import Cache
 from wxbot.config import Settings
-from wxbot.services import Services
 from wxbot.wechat.errors import TOKEN_ERRORS, WeChatError, WeChatUnavailable
 from wxbot.wechat.http import Answer, Http, json_bytes
 from wxbot.wechat.tokens import HeldToken, TokenStore, classic_token_fetcher, stable_token_fetcher
@@ -87,7 +86,7 @@ class _Client(WeChatClient):  # type: ignore[misc]
 
 
 class WeChatApi:
-    """One per process (see wechat_api()); safe to call from many threads."""
+    """One per process (see .wechat); safe to call from many threads."""
 
     def __init__(self, settings: Settings, cache: Cache) -> None:
         wechat = settings.wechat
@@ -241,17 +240,3 @@ class WeChatApi:
         if response.status_code >= 400:
             raise WeChatUnavailable(f"media download answered HTTP {response.status_code}")
         return response
-
-
-_create_lock = threading.Lock()
-
-
-def wechat_api(services: Services) -> WeChatApi:
-    """The process's WeChatApi, built on first use."""
-    api = services.extra.get("wechat")
-    if api is None:
-        with _create_lock:
-            api = services.extra.get("wechat")
-            if api is None:
-                api = services.extra["wechat"] = WeChatApi(services.settings, services.cache)
-    return api  # type: ignore[no-any-return]
