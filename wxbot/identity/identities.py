@@ -287,6 +287,13 @@ def _get_or_create(session: Session, find: Callable[[], T | None], make: Callabl
     return row, True
 
 
+def linked_account(identity: Identity) -> Account | None:
+    """The account the identity is linked to, None when it is unlinked or the account is cancelled. Identities
+    with the same unionid share one account (settle_unionid_group), so this is the person's account."""
+    account = identity.account
+    return account if account is not None and account.status != "cancelled" else None
+
+
 def identities_of(session: Session, account_id: int) -> list[Identity]:
     return list(
         session.scalars(select(Identity).where(Identity.account_id == account_id).order_by(Identity.id))
@@ -348,7 +355,7 @@ def export_identities(session: Session, identity_ids: list[int]) -> dict[str, An
 
 def erase_account(session: Session, account_id: int) -> dict[str, int]:
     """Cancellation: the identities' logins and session keys go and pending binding tokens are dropped.
-    The account's phone number and the unlinking of its identities are the privacy core's (wxbot.privacy.rights),
+    The account's phone number and the unlinking of its identities are the privacy core's (wxbot.privacy.cancellation),
     which runs after every module. Counts only."""
     members = identities_of(session, account_id)
     counts = login_data.delete_for_identities(session, [m.id for m in members])

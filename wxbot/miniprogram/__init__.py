@@ -33,7 +33,7 @@ from typing import Any, TypeVar, overload
 
 from flask import Blueprint, g, request
 
-from wxbot.identity import logins
+from wxbot.identity import identities, logins
 from wxbot.web import abort_api, db, services
 
 bp = Blueprint("miniprogram", __name__, url_prefix="/mp/<name>")
@@ -84,9 +84,7 @@ def authenticate(*, linked: bool = False) -> None:
     identity = login.identity if login is not None else None
     if login is None or identity is None or identity.appid != g.miniprogram.appid:
         abort_api(401, "invalid_token", "missing, expired or revoked login token; log in again")
-    account = identity.account
-    if account is not None and account.status == "cancelled":
-        account = None
+    account = identities.linked_account(identity)
     if linked and account is None:
         abort_api(403, "not_linked", "authorise your phone number first to link your account")
     g.login, g.identity, g.account = login, identity, account
