@@ -14,13 +14,13 @@ from typing import Any
 
 from flask import g, request
 
-from wxbot.miniprogram import bp, json_body, login_required
+from wxbot.miniprogram import bp, login_required
 from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
 from wxbot.models.privacy import PrivacyRequest
 from wxbot.privacy import access, consent, corrections, deletions, withdrawals
 from wxbot.privacy import requests as privacy_requests
 from wxbot.privacy.cancellation import pending_cancellation, request_cancellation, revoke_cancellation
-from wxbot.web import abort_api, db, services
+from wxbot.web import abort_api, db, json_body, services
 
 CHANNEL = "miniprogram"
 EXPORTS_PER_HOUR = 10
