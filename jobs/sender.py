@@ -12,15 +12,13 @@ import functools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-
-from wxbot.db import session_scope
+from wxbot.db import retry_transaction, session_scope
 from wxbot.push import outbox
 from wxbot.services import Services
 from wxbot.wechat.errors import WeChatError, WeChatUnavailable
@@ -30,9 +28,6 @@ log = logging.getLogger(__name__)
 CLAIM_LOCK = "outbox:claim"
 JOB_SECONDS = 2.0  # how often the scheduler starts a drain
 DRAIN_SECONDS = 50.0  # a scheduled drain stops after this, so that the next run picks up
-DB_RETRIES = 3
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -66,14 +61,14 @@ def send_due(services: Services, *, deadline_seconds: float | None = None) -> To
     with ThreadPoolExecutor(max_workers=settings.notify.concurrency, thread_name_prefix="sender") as pool:
         while True:
             out_of_time = deadline_seconds is not None and time.monotonic() - started >= deadline_seconds
-            claim = None if out_of_time else _with_db_retries(lambda: _claim(services))
+            claim = None if out_of_time else retry_transaction(lambda: _claim(services))
             if claim is not None and (claim.sends or claim.settled):
                 in_flight.append((claim, [pool.submit(_call, api, send) for send in claim.sends]))
             idle = claim is None or not (claim.sends or claim.settled)
             if in_flight and (idle or len(in_flight) > 1):
                 done, futures = in_flight.popleft()
                 results = [f.result() for f in futures]
-                summary = _with_db_retries(functools.partial(_record, services, done.token, results))
+                summary = retry_transaction(functools.partial(_record, services, done.token, results))
                 totals.add(done, summary)
             elif idle and (out_of_time or claim is not None):
                 break
@@ -124,25 +119,6 @@ def _call(api: Any, send: outbox.Send) -> outbox.Result:
     except Exception as exc:  # a bug or a configuration gap must not lose the row: it is retried, then failed
         log.exception("sending notification %d failed unexpectedly", send.notification_id)
         return outbox.Result(send, error=WeChatUnavailable(f"unexpected {type(exc).__name__}"))
-
-
-def _with_db_retries(work: Callable[[], T]) -> T:
-    """Deadlocks and lost connections happen under concurrency; the transaction is simply tried again."""
-    for attempt in range(1, DB_RETRIES + 1):
-        try:
-            return work()
-        except DBAPIError as exc:
-            if attempt == DB_RETRIES or not _transient(exc):
-                raise
-            log.warning("sender transaction retried after %s", type(exc.orig).__name__)
-            time.sleep(0.05 * attempt)
-    raise AssertionError("unreachable")
-
-
-def _transient(exc: DBAPIError) -> bool:
-    code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-    # MySQL/MariaDB: 1213 deadlock, 1205 lock wait timeout, 2006/2013 connection lost; SQLite: busy
-    return code in (1213, 1205, 2006, 2013) or "database is locked" in str(exc.orig)
 
 
 def sender_job(services: Services) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tests.console_helpers import form_csrf, login, make_agent, make_conversation
 from tests.helpers import platform_post
 from wxbot.models import Account, AuditEntry, PrivacyRequest
-from wxbot.privacy import rights as privacy
+from wxbot.privacy import corrections
 
 STATUS = "/platform/applications/status"
 
@@ -47,7 +47,7 @@ def test_admins_see_pending_privacy_requests_with_overdue_flagged_and_close_them
     account = Account(platform_account_id="p-1")
     db.add(account)
     db.commit()
-    request = privacy.request_correction(db, account.id, "我的学校写错了", channel="miniprogram")
+    request = corrections.request_correction(db, account.id, "我的学校写错了", channel="miniprogram")
     db.commit()
     make_agent(db, "bob", role="agent")
     root = make_agent(db, "root", role="admin")
@@ -85,7 +85,7 @@ def test_closing_a_privacy_request_needs_the_csrf_token(client, db):
     account = Account(platform_account_id="p-1")
     db.add(account)
     db.commit()
-    request = privacy.request_correction(db, account.id, "请更正", channel="miniprogram")
+    request = corrections.request_correction(db, account.id, "请更正", channel="miniprogram")
     db.commit()
     make_agent(db, "root", role="admin")
     login(client, "root")
@@ -102,7 +102,7 @@ def test_closing_a_privacy_request_needs_the_csrf_token(client, db):
 
 def test_admins_read_what_a_user_asked_to_correct_audited_also_without_an_account(client, db):
     conv = make_conversation(db)  # a follower who never linked an account
-    request = privacy.request_correction(
+    request = corrections.request_correction(
         db, None, "我的昵称写错了，电话13812345678", identity_id=conv.identity_id, channel="official_account"
     )
     db.commit()

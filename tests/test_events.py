@@ -519,12 +519,14 @@ def test_times_are_shown_in_the_events_own_offset(client, db, clock):
 
 
 def test_withdrawing_the_event_consent_gives_up_the_sign_up(client, db, services, clock, people):
-    from wxbot.privacy import rights as privacy
+    from wxbot.privacy import withdrawals
 
     post_event(client, event_payload(capacity=1))
     mine, next_in_line = sign(db, services, people[0], share=True), sign(db, services, people[1])
     scope = f"event:{mine.event_id}"
-    privacy.withdraw_consent(db, people[0][0], "event_data", scope=scope, actor="user", channel="miniprogram")
+    withdrawals.withdraw_consent(
+        db, people[0][0], "event_data", scope=scope, actor="user", channel="miniprogram"
+    )
     db.commit()
     db.expire_all()
     assert (mine.status, mine.name, mine.phone_enc) == ("cancelled", None, None)
@@ -535,7 +537,7 @@ def test_withdrawing_the_event_consent_gives_up_the_sign_up(client, db, services
 
 
 def test_withdrawing_organiser_sharing_takes_the_attendee_off_the_export(client, db, services, clock, people):
-    from wxbot.privacy import rights as privacy
+    from wxbot.privacy import withdrawals
 
     post_event(client, event_payload())
     row = sign(db, services, people[0], share=True)
@@ -544,25 +546,25 @@ def test_withdrawing_organiser_sharing_takes_the_attendee_off_the_export(client,
         return read_csv(platform_post(client, "/platform/events/ev-1/attendees.csv", b"", method="GET"))
 
     assert len(export()) == 2
-    privacy.withdraw_consent(db, people[0][0], "organiser_sharing", scope=f"event:{row.event_id}", actor="user",
+    withdrawals.withdraw_consent(db, people[0][0], "organiser_sharing", scope=f"event:{row.event_id}", actor="user",
                              channel="miniprogram")  # fmt: skip
     db.commit()
     assert len(export()) == 1
 
 
 def test_the_fields_of_current_sign_ups_can_be_corrected(client, db, services, clock, people):
-    from wxbot.privacy import rights as privacy
+    from wxbot.privacy import corrections
 
     post_event(client, event_payload(fields=["name", "school"]))
     post_event(client, event_payload("ev-2", fields=["name", "major"]))
     first, second = sign(db, services, people[0]), sign(db, services, people[0], event_id="ev-2")
-    changed = privacy.correct_profile(db, people[0][0], {"events": {"name": "李四", "major": "软件工程"}},
+    changed = corrections.correct_profile(db, people[0][0], {"events": {"name": "李四", "major": "软件工程"}},
                                       actor="user", channel="miniprogram")  # fmt: skip
     db.commit()
     assert changed == {"events": ["major", "name"]}
     assert (first.name, first.major, second.name, second.major) == ("李四", None, "李四", "软件工程")
     with pytest.raises(rights.InvalidCorrection) as refused:
-        privacy.correct_profile(db, people[0][0], {"events": {"graduation_year": clock.current.year + 9}},
+        corrections.correct_profile(db, people[0][0], {"events": {"graduation_year": clock.current.year + 9}},
                                 actor="user", channel="miniprogram")  # fmt: skip
     assert refused.value.field_name == "graduation_year"
     db.rollback()

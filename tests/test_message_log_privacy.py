@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from jobs.retention import run_retention
 from tests.wechat_helpers import Follower
 from wxbot.models import Account, Identity, InboundMessage, RetentionRun
-from wxbot.privacy import rights as privacy
+from wxbot.privacy import access, cancellation
 
 
 def _link(db, services, openid):
@@ -36,12 +36,12 @@ def test_messages_are_exported_and_erased_with_the_account(client, db, services,
     follower.follow()
     follower.send_text("请问宣讲会几点开始？")
     account = _link(db, services, follower.openid)
-    data = privacy.export_account(db, services.pii, account.id, actor="user", channel="miniprogram")
+    data = access.export_account(db, services.pii, account.id, actor="user", channel="miniprogram")
     assert [m["fields"].get("Content") for m in data["modules"]["inbound_messages"]] == [
         None,
         "请问宣讲会几点开始？",
     ]
-    privacy.erase_account(db, account.id, actor="system")
+    cancellation.erase_account(db, account.id, actor="system")
     db.commit()
     assert _events(db) == []
 

@@ -13,7 +13,7 @@ from tests.helpers import platform_post
 from tests.privacy_helpers import make_person
 from tests.wechat_helpers import Follower
 from wxbot.db import Base
-from wxbot.privacy import rights as privacy
+from wxbot.privacy import access, cancellation, corrections
 
 PHONES = ["13812345678", "13987654321", "15011112222"]
 PLATFORM_PHONE = "18600001111"
@@ -45,12 +45,12 @@ def test_no_phone_number_in_clear_in_the_tables_or_the_logs(client, db, services
     Follower(client).send_text(f"你好，我想问投递进度，电话 {PHONES[1]}，身份证 {ID_NUMBER}")
     people = [make_person(db, services, phone=p, linked=i != 2)[0] for i, p in enumerate(PHONES)]
     first, second, _ = people
-    privacy.export_account(db, services.pii, first.id, actor="user", channel="miniprogram")
-    privacy.request_correction(
+    access.export_account(db, services.pii, first.id, actor="user", channel="miniprogram")
+    corrections.request_correction(
         db, second.id, f"我的手机号应为 {PHONES[1]}，请更正", channel="official_account"
     )
-    privacy.reveal_phone(db, services.pii, second.id, actor="admin:1")
-    privacy.request_cancellation(db, first.id, review_days=7, channel="miniprogram")
+    access.reveal_phone(db, services.pii, second.id, actor="admin:1")
+    cancellation.request_cancellation(db, first.id, review_days=7, channel="miniprogram")
     db.commit()
     logging.getLogger("wxbot.careless").warning("bound account to %s", PHONES[0])  # the net under the rule
 

@@ -15,8 +15,8 @@ from sqlalchemy import String, Text
 import wxbot.models  # noqa: F401
 from wxbot.db import Base
 from wxbot.models.base import ERASERS, eraser_of, is_encrypted
+from wxbot.privacy import cancellation
 from wxbot.privacy import registry as rights
-from wxbot.privacy import rights as privacy
 
 LOOKS_PERSONAL = re.compile(
     r"(^|_)(phone|mobile|openid|unionid|name|real_name|nickname|id_number|id_card|email|address|birth"
@@ -89,7 +89,7 @@ def test_encrypted_columns_are_personal_and_named_so():
 
 
 def test_every_table_with_personal_data_is_exported_and_erased_by_someone():
-    claimed = set(privacy.CORE_TABLES) | {t for m in rights.modules() for t in m.tables}
+    claimed = set(cancellation.CORE_TABLES) | {t for m in rights.modules() for t in m.tables}
     unclaimed = sorted(
         {table.name for table, column in _columns() if eraser_of(column) is not None} - claimed
     )

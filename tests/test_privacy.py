@@ -13,10 +13,11 @@ from sqlalchemy import select
 from jobs.cancellations import run_cancellations
 from tests.privacy_helpers import make_person
 from wxbot.clock import FrozenClock
+from wxbot.errors import DomainError
 from wxbot.models import Account, AuditEntry, Consent, Identity, PrivacyRequest
-from wxbot.privacy import consent
+from wxbot.privacy import access, age, cancellation, consent, corrections, deletions, unsubscribe, withdrawals
 from wxbot.privacy import registry as rights
-from wxbot.privacy import rights as privacy
+from wxbot.privacy import requests as privacy_requests
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def _audit(db, action):
 def test_export_has_the_account_and_every_registered_module(db, services, clock, notes_module):
     account, follower, mp_user = make_person(db, services)
     notes_module[account.id] = {"notes": ["面试时间？"]}
-    data = privacy.export_account(db, services.pii, account.id, actor="user", channel="miniprogram")
+    data = access.export_account(db, services.pii, account.id, actor="user", channel="miniprogram")
     db.commit()
     assert data["account"]["phone"] == "138****5678"
     assert {i["app"] for i in data["modules"]["identity"]["identities"]} == {"oa", "mp"}
@@ -68,18 +69,18 @@ def test_export_has_the_account_and_every_registered_module(db, services, clock,
 
 def test_correction_is_all_or_nothing_and_tracked(db, services, notes_module):
     account, _, _ = make_person(db, services)
-    assert privacy.correctable_fields()["notes"] == ["school"]  # beside the other modules' fields
-    changed = privacy.correct_profile(db, account.id, {"notes": {"school": "北京大学"}}, actor="user",
+    assert corrections.correctable_fields()["notes"] == ["school"]  # beside the other modules' fields
+    changed = corrections.correct_profile(db, account.id, {"notes": {"school": "北京大学"}}, actor="user",
                                       channel="miniprogram")  # fmt: skip
     assert changed == {"notes": ["school"]} and notes_module[account.id]["school"] == "北京大学"
-    with pytest.raises(privacy.PrivacyError, match="不能在这里更正"):
-        privacy.correct_profile(
+    with pytest.raises(DomainError, match="不能在这里更正"):
+        corrections.correct_profile(
             db, account.id, {"notes": {"phone": "1"}}, actor="user", channel="miniprogram"
         )
-    with pytest.raises(privacy.PrivacyError):
-        privacy.correct_profile(db, account.id, {"nobody": {"x": 1}}, actor="user", channel="miniprogram")
+    with pytest.raises(DomainError):
+        corrections.correct_profile(db, account.id, {"nobody": {"x": 1}}, actor="user", channel="miniprogram")
     with pytest.raises(rights.InvalidCorrection):
-        privacy.correct_profile(
+        corrections.correct_profile(
             db, account.id, {"notes": {"school": ""}}, actor="user", channel="miniprogram"
         )
     assert [e.detail for e in _audit(db, "profile.correct")] == ["fields: notes.school"]
@@ -88,35 +89,35 @@ def test_correction_is_all_or_nothing_and_tracked(db, services, notes_module):
 def test_deletion_goes_through_the_registering_module(db, services, notes_module):
     account, _, _ = make_person(db, services)
     notes_module[account.id] = {"notes": ["a", "b"]}
-    assert "notes" in privacy.deletable()
-    assert privacy.delete_data(db, account.id, "notes", actor="user", channel="miniprogram") == 2
+    assert "notes" in deletions.deletable()
+    assert deletions.delete_data(db, account.id, "notes", actor="user", channel="miniprogram") == 2
     assert notes_module[account.id]["notes"] == []
-    with pytest.raises(privacy.PrivacyError, match="不能在这里删除"):
-        privacy.delete_data(db, account.id, "everything", actor="user", channel="miniprogram")
+    with pytest.raises(DomainError, match="不能在这里删除"):
+        deletions.delete_data(db, account.id, "everything", actor="user", channel="miniprogram")
     assert _audit(db, "data.delete")[0].detail == "notes: 2"
 
 
 def test_requests_staff_must_answer_are_due_in_15_days_and_flagged_when_overdue(db, services, clock):
     account, _, _ = make_person(db, services)
-    request = privacy.request_correction(db, account.id, "我的学校写错了", channel="official_account")
+    request = corrections.request_correction(db, account.id, "我的学校写错了", channel="official_account")
     db.commit()
-    (open_one,) = privacy.open_requests(db)
+    (open_one,) = privacy_requests.open_requests(db)
     assert open_one.id == request.id and not open_one.overdue
     assert open_one.due_at == clock.current + timedelta(days=15)
-    assert privacy.request_counts(db) == {"pending": 1, "overdue": 0}
+    assert privacy_requests.request_counts(db) == {"pending": 1, "overdue": 0}
     clock.advance(days=15, minutes=1)
-    assert privacy.open_requests(db)[0].overdue
-    assert privacy.request_counts(db) == {"pending": 1, "overdue": 1}
-    assert [r.id for r in privacy.open_requests(db, only_overdue=True)] == [request.id]
-    assert privacy.request_message(db, request.id, actor="admin:1") == "我的学校写错了"
-    privacy.close_request(db, request.id, actor="admin:1")
-    assert privacy.open_requests(db) == []
+    assert privacy_requests.open_requests(db)[0].overdue
+    assert privacy_requests.request_counts(db) == {"pending": 1, "overdue": 1}
+    assert [r.id for r in privacy_requests.open_requests(db, only_overdue=True)] == [request.id]
+    assert privacy_requests.request_message(db, request.id, actor="admin:1") == "我的学校写错了"
+    privacy_requests.close_request(db, request.id, actor="admin:1")
+    assert privacy_requests.open_requests(db) == []
     assert {e.action for e in db.scalars(select(AuditEntry))} >= {
         "privacy_request.view",
         "privacy_request.completed",
     }
-    with pytest.raises(privacy.PrivacyError):
-        privacy.request_correction(db, account.id, "x" * 1001, channel="miniprogram")
+    with pytest.raises(DomainError):
+        corrections.request_correction(db, account.id, "x" * 1001, channel="miniprogram")
 
 
 def test_withdrawal_takes_effect_at_once_for_the_whole_person(db, services, monkeypatch):
@@ -128,15 +129,16 @@ def test_withdrawal_takes_effect_at_once_for_the_whole_person(db, services, monk
     # given on the official account, withdrawn from the mini program's account: the same person
     assert consent.is_given(db, kind="status_reminders", account_id=account.id)
     assert (
-        privacy.withdraw_consent(db, account.id, "status_reminders", actor="user", channel="miniprogram") == 1
+        withdrawals.withdraw_consent(db, account.id, "status_reminders", actor="user", channel="miniprogram")
+        == 1
     )
     assert stopped == [account.id]
     assert not consent.is_given(db, kind="status_reminders", identity_id=follower.id)
     assert consent.is_given(
         db, kind="privacy_policy", account_id=account.id, policy_version=consent.POLICY_VERSION
     )
-    with pytest.raises(privacy.PrivacyError):
-        privacy.withdraw_consent(db, account.id, "everything", actor="user", channel="miniprogram")
+    with pytest.raises(DomainError):
+        withdrawals.withdraw_consent(db, account.id, "everything", actor="user", channel="miniprogram")
     with pytest.raises(ValueError):
         consent.withdraw(db, kind="status_reminders")
 
@@ -147,8 +149,11 @@ def test_cancellation_erases_everything_after_the_review_period_and_nothing_befo
     account, follower, mp_user = make_person(db, services)
     other, _, _ = make_person(db, services, phone="13900001111")
     notes_module[account.id] = {"notes": ["x"]}
-    request = privacy.request_cancellation(db, account.id, review_days=7, channel="miniprogram")
-    assert privacy.request_cancellation(db, account.id, review_days=7, channel="miniprogram").id == request.id
+    request = cancellation.request_cancellation(db, account.id, review_days=7, channel="miniprogram")
+    assert (
+        cancellation.request_cancellation(db, account.id, review_days=7, channel="miniprogram").id
+        == request.id
+    )
     db.commit()
     assert request.effective_at == clock.current + timedelta(days=7)
 
@@ -178,18 +183,18 @@ def test_cancellation_erases_everything_after_the_review_period_and_nothing_befo
     assert {e.action for e in db.scalars(select(AuditEntry))} >= {"account.erase", "identity.unlink"}
     # the other person is untouched, and the erasure cannot be undone or revoked
     assert db.get(Account, other.id).phone_enc is not None
-    with pytest.raises(privacy.PrivacyError):
-        privacy.revoke_cancellation(db, account.id, actor="user")
-    with pytest.raises(privacy.PrivacyError):
-        privacy.export_account(db, services.pii, account.id, actor="user", channel="miniprogram")
+    with pytest.raises(DomainError):
+        cancellation.revoke_cancellation(db, account.id, actor="user")
+    with pytest.raises(DomainError):
+        access.export_account(db, services.pii, account.id, actor="user", channel="miniprogram")
 
 
 def test_a_revoked_cancellation_erases_nothing(db, services, clock):
     account, _, _ = make_person(db, services)
-    privacy.request_cancellation(db, account.id, review_days=3, channel="miniprogram")
+    cancellation.request_cancellation(db, account.id, review_days=3, channel="miniprogram")
     db.commit()
     clock.advance(days=1)
-    revoked = privacy.revoke_cancellation(db, account.id, actor="user")
+    revoked = cancellation.revoke_cancellation(db, account.id, actor="user")
     db.commit()
     assert revoked.status == "revoked"
     clock.advance(days=30)
@@ -198,7 +203,7 @@ def test_a_revoked_cancellation_erases_nothing(db, services, clock):
     db.expire_all()
     assert db.get(Account, account.id).status == "active" and db.get(Account, account.id).phone_enc
     with pytest.raises(ValueError):
-        privacy.request_cancellation(db, account.id, review_days=16, channel="miniprogram")
+        cancellation.request_cancellation(db, account.id, review_days=16, channel="miniprogram")
 
 
 def test_unsubscribe_forgets_what_is_no_longer_needed(db, services, clock):
@@ -206,7 +211,7 @@ def test_unsubscribe_forgets_what_is_no_longer_needed(db, services, clock):
     _, lone_follower, _ = make_person(db, services, phone="13900002222", linked=False)
     for follower in (linked_follower, lone_follower):
         follower.subscribed, follower.unsubscribed_at = False, clock.current
-        privacy.on_unsubscribe(db, follower)
+        unsubscribe.on_unsubscribe(db, follower)
     db.commit()
     assert lone_follower.unionid is None and lone_follower.subscribe_scene is None
     assert linked_follower.unionid is not None  # still the link to the person's account
@@ -214,26 +219,26 @@ def test_unsubscribe_forgets_what_is_no_longer_needed(db, services, clock):
 
 def test_check_age(clock):
     clock.set(clock.current.replace(year=2026, month=6, day=1))
-    privacy.check_age(birth_year=2010, graduation_year=2031, age=16)  # 16 this year; graduating at 21
+    age.check_age(birth_year=2010, graduation_year=2031, age=16)  # 16 this year; graduating at 21
     for refused in ({"birth_year": 2011}, {"age": 15}, {"graduation_year": 2033},
                     {"birth_date": date(2010, 6, 2)}):  # fmt: skip
-        with pytest.raises(privacy.UnderAgeError, match="未满16周岁"):
-            privacy.check_age(**refused)
-    privacy.check_age(birth_date=date(2010, 6, 1))
+        with pytest.raises(age.UnderAgeError, match="未满16周岁"):
+            age.check_age(**refused)
+    age.check_age(birth_date=date(2010, 6, 1))
     for invalid in (
         {"birth_year": 1800},
         {"age": -1},
         {"graduation_year": 2099},
         {"birth_date": date(2027, 1, 1)},
     ):
-        with pytest.raises(privacy.PrivacyError, match="不正确") as caught:
-            privacy.check_age(**invalid)
+        with pytest.raises(DomainError, match="不正确") as caught:
+            age.check_age(**invalid)
         assert caught.value.code == "invalid_age"
 
 
 def test_revealing_a_phone_is_audited_without_the_number(db, services):
     account, _, _ = make_person(db, services)
-    assert privacy.reveal_phone(db, services.pii, account.id, actor="admin:7") == "13812345678"
+    assert access.reveal_phone(db, services.pii, account.id, actor="admin:7") == "13812345678"
     (entry,) = _audit(db, "phone.reveal")
     assert entry.actor == "admin:7" and "5678" not in entry.detail
 
@@ -250,9 +255,9 @@ def test_the_age_rule_refuses_exactly_the_known_minors(birth_year, graduation_ye
             ({"graduation_year": graduation_year}, graduation_year - 22 > 2026 - 16),
         ):
             try:
-                privacy.check_age(**value)
+                age.check_age(**value)
                 assert not minor, value
-            except privacy.UnderAgeError:
+            except age.UnderAgeError:
                 assert minor, value
     finally:
         frozen.uninstall()

@@ -11,7 +11,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from tests.conftest import AES_KEY
-from wxbot.config import OfficialAccount
+from wxbot.config.schema import OfficialAccount
 from wxbot.sandbox import callbacks
 from wxbot.sandbox.callbacks import CallbackSender
 from wxbot.wechat.crypto import MessageCrypto

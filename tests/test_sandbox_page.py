@@ -18,7 +18,8 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.conftest import OA
 from wxbot import create_app
-from wxbot.config import embedded_defaults, settings_from_dict
+from wxbot.config import settings_from_dict
+from wxbot.config.loading import embedded_defaults
 from wxbot.db import Base
 from wxbot.handlers.replies import render_reply
 from wxbot.models.identity import Identity

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# MySQL/MariaDB errors after which the transaction was rolled back and can simply run again
+DEADLOCK = 1213
+LOCK_WAIT_TIMEOUT = 1205
+CONNECTION_LOST = (2006, 2013)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -80,3 +93,42 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def is_mysql(session: Session) -> bool:
     return session.get_bind().dialect.name in ("mysql", "mariadb")
+
+
+def error_code(exc: DBAPIError) -> int | None:
+    """The driver's error number (MySQL/MariaDB), if it gave one."""
+    code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+    return code if isinstance(code, int) else None
+
+
+def is_deadlock(exc: DBAPIError) -> bool:
+    return error_code(exc) == DEADLOCK
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """A deadlock, a lock wait timeout or a lost connection (MySQL/MariaDB), or a busy SQLite."""
+    code = error_code(exc)
+    return code in (DEADLOCK, LOCK_WAIT_TIMEOUT, *CONNECTION_LOST) or "database is locked" in str(exc.orig)
+
+
+def retry_transaction(
+    work: Callable[[], T],
+    *,
+    retry_on: Callable[[DBAPIError], bool] = is_transient,
+    session: Session | None = None,
+    attempts: int = 3,
+) -> T:
+    """Run the transaction `work` again, after a short pause, when it fails with an error `retry_on` accepts;
+    at most `attempts` times. `work` opens its own session, or uses `session`, which is then rolled back
+    after every failure (the failed transaction is over either way)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except DBAPIError as exc:
+            if session is not None:
+                session.rollback()
+            if attempt == attempts or not retry_on(exc):
+                raise
+            log.warning("transaction retried after %s", type(exc.orig).__name__)
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")

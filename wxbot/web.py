@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from flask import Flask, current_app, g, jsonify
+from flask import Flask, current_app, g, jsonify, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
@@ -55,6 +55,14 @@ def abort_api(status: int, code: str, message: str, **extra: Any) -> NoReturn:
     raise ApiError(status, code, message, **extra)
 
 
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or 400 (the /mp and /platform edges)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort_api(400, "invalid_json", "body must be a JSON object")
+    return body
+
+
 def status_of(error: errors.DomainError) -> int:
     for kind in type(error).__mro__:
         if kind in STATUS_OF_KIND:
@@ -74,8 +82,6 @@ def register_errorhandlers(app: Flask) -> None:
     app.register_error_handler(errors.DomainError, lambda e: api_error(e).response())
 
     def http_error(e: HTTPException):
-        from flask import request
-
         if request.path.startswith(("/mp/", "/platform/")):
             code = (e.name or "error").lower().replace(" ", "_")
             return ApiError(e.code or 500, code, e.description or e.name).response()
@@ -85,8 +91,6 @@ def register_errorhandlers(app: Flask) -> None:
 
     def unexpected(e: Exception):
         # Never a bare 500 page with a stack trace; the log has the details (masked).
-        from flask import request
-
         current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
         if request.path.startswith(("/mp/", "/platform/")):
             return ApiError(500, "internal_error", "internal error").response()

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from wxbot import clock
 from wxbot.applications.statuses import KEY_STATUSES, LABELS, STATUSES, URGENT_STATUSES, template_key
 from wxbot.db import is_mysql
+from wxbot.errors import Conflict, Invalid
 from wxbot.models.applications import Application, StatusChange
 from wxbot.models.identity import REMINDER_CHOICES, Account, Identity
 from wxbot.models.outbox import Notification
@@ -37,14 +38,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MAX_TEXT = 200
 
 
-class InvalidField(ValueError):
+class InvalidField(Invalid):
+    """A field of the platform's status change is missing (missing_field) or wrong (invalid_field)."""
+
     def __init__(self, field: str, code: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.code = field, code
-
-
-class Conflict(Exception):
-    """The request contradicts what is stored (same event_id, different body; application of another account)."""
+        super().__init__(code, f"{field}: {message}", field=field)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,7 @@ def record_status_change(session: Session, event: StatusEvent, *, tz: str) -> tu
     account = _account(session, event.account_id)
     application, fresh = _application(session, event, account)
     if application.account_id != account.id:
-        raise Conflict(f"application {event.application_id} belongs to another account")
+        raise Conflict("conflict", f"application {event.application_id} belongs to another account")
     stale = not fresh and event.changed_at < application.status_changed_at
     unchanged = not fresh and not stale and application.status == event.status
     change = StatusChange(
@@ -159,7 +158,7 @@ def record_status_change(session: Session, event: StatusEvent, *, tz: str) -> tu
 
 def _same_or_conflict(existing: StatusChange, event: StatusEvent) -> StatusChange:
     if existing.body_hash != event.body_hash():
-        raise Conflict(f"event {event.event_id} was received before with a different body")
+        raise Conflict("conflict", f"event {event.event_id} was received before with a different body")
     return existing
 
 

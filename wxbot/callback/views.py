@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from wxbot import clock
 from wxbot.callback import inbound
-from wxbot.config import OfficialAccount
+from wxbot.config.schema import OfficialAccount
 from wxbot.handlers.replies import reply_from_dict
 from wxbot.handlers.router import HandlerContext
 from wxbot.services import Services

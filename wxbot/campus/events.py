@@ -31,11 +31,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wxbot import clock
+from wxbot.errors import Invalid
 from wxbot.models.campus import EVENT_KINDS, EVENT_STATUSES, Event, EventSignup
 from wxbot.models.ledger import Consent
 from wxbot.privacy import audit, consent, retention
 from wxbot.privacy import registry as rights
-from wxbot.privacy import rights as privacy
+from wxbot.privacy.age import UnderAgeError, check_age
 from wxbot.privacy.pii import PiiKeys, mask_phone, normalise_phone
 from wxbot.push import notify
 
@@ -483,7 +484,7 @@ def validate_answers(event: Event, answers: Any) -> dict[str, Any]:
     """The event's required fields from a sign-up form, cleaned; InvalidInput names every wrong field.
 
     Fields the event does not ask for are ignored and never stored. Under-16s are refused (Refused) when the
-    fields reveal it (wxbot.privacy.rights.check_age): a birth year, or a graduation year too far away.
+    fields reveal it (wxbot.privacy.age.check_age): a birth year, or a graduation year too far away.
     """
     if not isinstance(answers, dict):
         raise InvalidInput({"body": "must be a JSON object"})
@@ -536,10 +537,10 @@ def _check_age(clean: dict[str, Any]) -> None:
         if value is None:
             continue
         try:
-            privacy.check_age(**{name: value})
-        except privacy.UnderAgeError as exc:
+            check_age(**{name: value})
+        except UnderAgeError as exc:
             raise Refused(exc.code, exc.message, field=name) from None
-        except privacy.PrivacyError as exc:
+        except Invalid as exc:
             raise InvalidInput({name: exc.message}) from None
 
 

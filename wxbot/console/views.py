@@ -17,8 +17,9 @@ from wxbot.applications import status_changes as applications
 from wxbot.console import admin_required, bp, notice
 from wxbot.console.reader import reader_link
 from wxbot.conversations import tickets
+from wxbot.errors import DomainError, NotFound
 from wxbot.models.conversations import Agent, CannedReply, TicketMessage
-from wxbot.privacy import rights as privacy
+from wxbot.privacy import requests as rights_requests
 from wxbot.privacy.pii import mask_phone
 from wxbot.web import db, services
 
@@ -276,8 +277,8 @@ def _privacy_requests_page(read: tuple[int, str | None] | None = None) -> str:
     session = db()
     return render_template(
         "console/privacy_requests.html",
-        requests=privacy.open_requests(session),
-        counts=privacy.request_counts(session),
+        requests=rights_requests.open_requests(session),
+        counts=rights_requests.request_counts(session),
         read=read,
     )
 
@@ -288,8 +289,8 @@ def read_privacy_request(request_id: int) -> str:
     """The user's own words on a request (what to correct, for instance): shown on demand, audited."""
     session = db()
     try:
-        message = privacy.request_message(session, request_id, actor=f"agent:{g.agent.id}")
-    except privacy.PrivacyError as exc:
+        message = rights_requests.request_message(session, request_id, actor=f"agent:{g.agent.id}")
+    except NotFound as exc:
         abort(404, exc.message)
     session.commit()
     return _privacy_requests_page(read=(request_id, message))
@@ -303,8 +304,8 @@ def close_privacy_request(request_id: int) -> Response:
     if outcome not in ("completed", "rejected"):
         abort(400, "outcome must be completed or rejected")
     try:
-        privacy.close_request(session, request_id, actor=f"agent:{g.agent.id}", outcome=outcome)
-    except privacy.PrivacyError as exc:
+        rights_requests.close_request(session, request_id, actor=f"agent:{g.agent.id}", outcome=outcome)
+    except DomainError as exc:  # not pending, or a cancellation (closed by its job): said on the page
         session.rollback()
         notice(exc.message, "error")
     else:

@@ -17,7 +17,7 @@ from wxbot.identity import binding, identities
 
 def bind_link(ctx: HandlerContext) -> Reply:
     settings = ctx.services.settings
-    if ctx.identity.account_id is not None:
+    if ctx.account is not None:
         return text_reply("bind_already")
     mp = (
         settings.miniprogram(settings.identity.bind_miniprogram)

@@ -1,12 +1,12 @@
 """The users' rights on the official account, by keyword: 我的数据 (what we hold), 注销 (what cancelling
-means), 确认注销 (start the review period), 撤销注销 (revoke it). The rules live in wxbot.privacy.rights."""
+means), 确认注销 (start the review period), 撤销注销 (revoke it). The rules live in wxbot.privacy (access, cancellation)."""
 
 from __future__ import annotations
 
 from wxbot import clock
 from wxbot.handlers.replies import Reply, text_reply
 from wxbot.handlers.router import HandlerContext, Priority, Router
-from wxbot.privacy import rights as privacy
+from wxbot.privacy import access, cancellation
 
 CHANNEL = "official_account"
 
@@ -16,25 +16,27 @@ def _actor(ctx: HandlerContext) -> str:
 
 
 def my_data(ctx: HandlerContext) -> Reply:
-    if ctx.identity.account_id is None:
-        counts = privacy.identity_access_summary(
+    account = ctx.account
+    if account is None:
+        counts = access.identity_access_summary(
             ctx.session, ctx.identity_id, actor=_actor(ctx), channel=CHANNEL
         )
         return text_reply("privacy_my_data_unlinked", counts=counts)
-    summary = privacy.access_summary(
-        ctx.session, ctx.services.pii, ctx.identity.account_id, actor=_actor(ctx), channel=CHANNEL
+    summary = access.access_summary(
+        ctx.session, ctx.services.pii, account.id, actor=_actor(ctx), channel=CHANNEL
     )
     return text_reply("privacy_my_data", phone=summary["phone"], counts=summary["counts"])
 
 
 def _subject(ctx: HandlerContext) -> tuple[int | None, int]:
-    """(account id or None, identity id), as wxbot.privacy.rights takes them: the account's request when the follower
+    """(account id or None, identity id), as wxbot.privacy takes them: the account's request when the follower
     linked one, else the request of the person behind the identity (the policy, §六, is for everyone)."""
-    return ctx.identity.account_id, ctx.identity_id
+    account = ctx.account
+    return (account.id if account is not None else None), ctx.identity_id
 
 
 def cancellation_info(ctx: HandlerContext) -> Reply:
-    linked = ctx.identity.account_id is not None
+    linked = ctx.account is not None
     return text_reply(
         "privacy_cancel_info" if linked else "privacy_cancel_info_unlinked",
         days=ctx.services.settings.privacy.cancellation_review_days,
@@ -43,7 +45,7 @@ def cancellation_info(ctx: HandlerContext) -> Reply:
 
 def cancel(ctx: HandlerContext) -> Reply:
     account_id, identity_id = _subject(ctx)
-    request = privacy.request_cancellation(
+    request = cancellation.request_cancellation(
         ctx.session,
         account_id,
         identity_id=identity_id,
@@ -58,9 +60,9 @@ def cancel(ctx: HandlerContext) -> Reply:
 
 def revoke(ctx: HandlerContext) -> Reply:
     account_id, identity_id = _subject(ctx)
-    if privacy.pending_cancellation(ctx.session, account_id, identity_id=identity_id) is None:
+    if cancellation.pending_cancellation(ctx.session, account_id, identity_id=identity_id) is None:
         return text_reply("privacy_cancel_none")
-    privacy.revoke_cancellation(ctx.session, account_id, identity_id=identity_id, actor=_actor(ctx))
+    cancellation.revoke_cancellation(ctx.session, account_id, identity_id=identity_id, actor=_actor(ctx))
     return text_reply("privacy_cancel_revoked")
 
 

@@ -8,8 +8,6 @@ from typing import Any
 from wxbot.applications import status_changes as applications
 from wxbot.handlers.replies import Reply, text_reply
 from wxbot.handlers.router import HandlerContext, Router
-from wxbot.identity import identities
-from wxbot.models.identity import Account
 from wxbot.push import notify
 
 # keyword -> reminder choice (listed in help.txt and in the replies)
@@ -24,16 +22,8 @@ CHOICE_KEYWORDS = {
 SETTINGS_KEYWORDS = ("提醒设置",)
 
 
-def _account(ctx: HandlerContext) -> Account | None:
-    """The follower's platform account: theirs, or the one their other WeChat faces (same unionid) hold."""
-    for member in identities.person(ctx.session, ctx.identity):
-        if member.account is not None and member.account.status == "active":
-            return member.account
-    return None
-
-
 def set_choice(ctx: HandlerContext) -> Reply:
-    account = _account(ctx)
+    account = ctx.account
     if account is None:
         return text_reply("reminders_unlinked")
     choice = CHOICE_KEYWORDS[(ctx.message.content or "").strip()]
@@ -42,7 +32,7 @@ def set_choice(ctx: HandlerContext) -> Reply:
 
 
 def show_choice(ctx: HandlerContext) -> Reply:
-    account = _account(ctx)
+    account = ctx.account
     if account is None:
         return text_reply("reminders_unlinked")
     return text_reply("reminders_status", choice=account.reminder_pref)

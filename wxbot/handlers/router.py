@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from wxbot.callback.inbound import FallbackReply, Inbound
 from wxbot.handlers.replies import NewsReply, Reply, TextReply, text_reply
-from wxbot.models.identity import Identity
+from wxbot.identity.identities import linked_account
+from wxbot.models.identity import Account, Identity
 from wxbot.services import Services
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,11 @@ class HandlerContext:
     def identity(self) -> Identity:
         """The follower's identity, loaded on first use (then from the session's identity map)."""
         return self.session.get_one(Identity, self.identity_id)
+
+    @property
+    def account(self) -> Account | None:
+        """The follower's platform account (wxbot.identity.identities.linked_account), or None."""
+        return linked_account(self.identity)
 
 
 Handler = Callable[[HandlerContext], Reply | None]

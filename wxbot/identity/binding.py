@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from wxbot import clock
+from wxbot.errors import Conflict
 from wxbot.identity import identities
 from wxbot.models.binding import BindingToken
 from wxbot.models.identity import Account, Identity
@@ -28,11 +29,8 @@ QR_SCENE_PREFIX = "bind_"
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")
 
 
-class BindingRefused(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class BindingRefused(Conflict):
+    """The token cannot link (unknown_token, used_token, expired_token, different_person)."""
 
 
 def _hash(token: str) -> str:

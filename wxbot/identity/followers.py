@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from wxbot import clock
 from wxbot.models.identity import Identity
 from wxbot.privacy import retention
-from wxbot.privacy import rights as privacy
 from wxbot.privacy.erasure import erase_rows
+from wxbot.privacy.unsubscribe import on_unsubscribe
 
 # Built once, Core on the table: every delivery runs these, and building a statement or loading the whole
 # identity (some thirty columns, each described by the driver) costs more CPU than the round trip.
@@ -75,7 +75,7 @@ def unfollowed(session: Session, identity: Identity) -> None:
     identity.subscribed = False
     identity.unsubscribed_at = clock.now()
     # WeChat's rule: what the follower's data was kept for ends with the follow
-    privacy.on_unsubscribe(session, identity)
+    on_unsubscribe(session, identity)
 
 
 def scanned(session: Session, identity: Identity, scene: str | None) -> None:

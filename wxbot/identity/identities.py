@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from wxbot.errors import Conflict
 from wxbot.identity import logins as login_data
 from wxbot.models.binding import BindingToken
 from wxbot.models.identity import Account, Identity
@@ -32,21 +33,22 @@ PROOFS = ("phone", "binding_token", "unionid")
 T = TypeVar("T")
 
 
-class LinkRefused(Exception):
-    """The link would break a rule; `code` is the API's error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class LinkRefused(Conflict):
+    """The link would break a rule (account_closed, already_linked)."""
 
 
-class PhoneTaken(Exception):
+class PhoneTaken(Conflict):
     """The platform gave a phone number that another platform account already holds."""
 
+    def __init__(self) -> None:
+        super().__init__("phone_taken", "another platform account holds this phone number")
 
-class ConcurrentUpdate(Exception):
+
+class ConcurrentUpdate(Conflict):
     """Another request changed the same rows at the same moment; retrying gives the settled answer."""
+
+    def __init__(self) -> None:
+        super().__init__("conflict", "the same account was being saved at the same time; retry")
 
 
 # ---------------------------------------------------------------- identities
@@ -209,7 +211,7 @@ def upsert_platform_account(
     by_phone = account_by_phone(session, pii, phone)
     if by_phone is not None and by_phone is not by_id:
         if by_id is not None or by_phone.platform_account_id is not None:
-            raise PhoneTaken("phone number belongs to another account")
+            raise PhoneTaken()
         by_phone.platform_account_id = platform_account_id
         audit.log(
             session, actor="platform", action="account.adopt", subject_type="account", subject_id=by_phone.id
@@ -235,7 +237,7 @@ def upsert_platform_account(
             session.add(account)
     except IntegrityError as exc:
         # The same account (or phone) arrived twice at once and the other request created it first.
-        raise ConcurrentUpdate("the account was created concurrently; retry") from exc
+        raise ConcurrentUpdate() from exc
     audit.log(
         session, actor="platform", action="account.create", subject_type="account", subject_id=account.id
     )
@@ -285,6 +287,13 @@ def _get_or_create(session: Session, find: Callable[[], T | None], make: Callabl
             raise
         return found, False
     return row, True
+
+
+def linked_account(identity: Identity) -> Account | None:
+    """The account the identity is linked to, None when it is unlinked or the account is cancelled. Identities
+    with the same unionid share one account (settle_unionid_group), so this is the person's account."""
+    account = identity.account
+    return account if account is not None and account.status != "cancelled" else None
 
 
 def identities_of(session: Session, account_id: int) -> list[Identity]:
@@ -348,7 +357,7 @@ def export_identities(session: Session, identity_ids: list[int]) -> dict[str, An
 
 def erase_account(session: Session, account_id: int) -> dict[str, int]:
     """Cancellation: the identities' logins and session keys go and pending binding tokens are dropped.
-    The account's phone number and the unlinking of its identities are the privacy core's (wxbot.privacy.rights),
+    The account's phone number and the unlinking of its identities are the privacy core's (wxbot.privacy.cancellation),
     which runs after every module. Counts only."""
     members = identities_of(session, account_id)
     counts = login_data.delete_for_identities(session, [m.id for m in members])

@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -57,16 +57,6 @@ def revoke(session: Session, login: LoginSession) -> None:
     if login.revoked_at is None:
         login.revoked_at = clock.now()
         session.flush()
-
-
-def revoke_all(session: Session, identity_id: int) -> int:
-    """Revoke every live login of the identity; returns how many."""
-    result = session.execute(
-        update(LoginSession)
-        .where(LoginSession.identity_id == identity_id, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=clock.now())
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def store_session_key(session: Session, pii: PiiKeys, identity: Identity, session_key: str) -> None:

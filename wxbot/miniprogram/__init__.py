@@ -3,7 +3,8 @@
 For route authors (preferences, applications, events, privacy), in your own module:
 
     from flask import g
-    from wxbot.miniprogram import bp, json_body, login_required
+    from wxbot.miniprogram import bp, login_required
+    from wxbot.web import json_body
 
     @bp.get("/preferences")
     @login_required(linked=True)
@@ -19,7 +20,8 @@ and add the module to the import list at the bottom of this file. Then:
   LoginSession). A missing, unknown, expired or revoked token, or one from another mini program: 401
   `invalid_token`. `@login_required(linked=True)` also needs a linked account: 403 `not_linked`.
 - Refuse with `wxbot.web.abort_api(status, code, message, field=...)`: every non-2xx answer is
-  {"error": {"code", "message", ...}}; bad input is 400 naming the field.
+  {"error": {"code", "message", ...}}; bad input is 400 naming the field. A domain refusal (a wxbot.errors
+  kind) needs no translation: wxbot.web answers it in the same shape with its kind's status.
 - Document your routes in the OpenAPI document (wxbot/miniprogram/openapi.py, `add_paths`); the tests validate
   real answers against it.
 """
@@ -33,7 +35,7 @@ from typing import Any, TypeVar, overload
 
 from flask import Blueprint, g, request
 
-from wxbot.identity import logins
+from wxbot.identity import identities, logins
 from wxbot.web import abort_api, db, services
 
 bp = Blueprint("miniprogram", __name__, url_prefix="/mp/<name>")
@@ -84,20 +86,10 @@ def authenticate(*, linked: bool = False) -> None:
     identity = login.identity if login is not None else None
     if login is None or identity is None or identity.appid != g.miniprogram.appid:
         abort_api(401, "invalid_token", "missing, expired or revoked login token; log in again")
-    account = identity.account
-    if account is not None and account.status == "cancelled":
-        account = None
+    account = identities.linked_account(identity)
     if linked and account is None:
         abort_api(403, "not_linked", "authorise your phone number first to link your account")
     g.login, g.identity, g.account = login, identity, account
-
-
-def json_body() -> dict[str, Any]:
-    """The request's JSON object, or 400."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort_api(400, "invalid_json", "body must be a JSON object")
-    return body
 
 
 def string_field(

@@ -9,11 +9,11 @@ from flask import g
 
 from wxbot.applications import status_changes as applications
 from wxbot.applications.statuses import STATUSES, template_key
-from wxbot.miniprogram import bp, json_body, login_required
+from wxbot.miniprogram import bp, login_required
 from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
 from wxbot.models.identity import REMINDER_CHOICES
 from wxbot.push import notify
-from wxbot.web import abort_api, db, services
+from wxbot.web import abort_api, db, json_body, services
 
 # wx.requestSubscribeMessage answers per template: accept, reject, ban (turned off in settings), filter
 SUBSCRIBE_RESULTS = ("accept", "reject", "ban", "filter")

@@ -9,10 +9,10 @@ from flask import g
 
 from wxbot import clock
 from wxbot.identity import binding, identities, logins
-from wxbot.miniprogram import bp, json_body, login_required, string_field
+from wxbot.miniprogram import bp, login_required, string_field
 from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
 from wxbot.privacy import consent
-from wxbot.web import abort_api, db, services
+from wxbot.web import abort_api, db, json_body, services
 from wxbot.wechat import wxa_crypto
 from wxbot.wechat.errors import WeChatError, WeChatUnavailable
 
@@ -120,8 +120,6 @@ def phone() -> dict[str, Any]:
         account = identities.link_by_phone(session, pii, g.identity, number, actor=actor())
     except ValueError:
         abort_api(400, "unsupported_phone", "only mainland China mobile numbers can be linked")
-    except identities.LinkRefused as refused:
-        abort_api(409, refused.code, refused.message)
     consent.record(
         session, kind="phone", channel="miniprogram", account_id=account.id, identity_id=g.identity.id
     )
@@ -191,12 +189,7 @@ def bind() -> dict[str, Any]:
     """Redeem the token of an official account's 绑定 link: that follower joins this user's account."""
     token = string_field(json_body(), "token", max_length=64, pattern=binding.TOKEN_PATTERN)
     session = db()
-    try:
-        binding.redeem_follower_link(session, token, user=g.identity, account=g.account)
-    except binding.BindingRefused as refused:
-        abort_api(409, refused.code, refused.message)
-    except identities.LinkRefused as refused:
-        abort_api(409, refused.code, refused.message)
+    binding.redeem_follower_link(session, token, user=g.identity, account=g.account)
     session.commit()
     return me_view()
 

@@ -8,11 +8,11 @@ from typing import Any
 from flask import g, request
 
 from wxbot.campus import events
-from wxbot.miniprogram import bp, json_body, login_required
+from wxbot.miniprogram import bp, login_required
 from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
 from wxbot.models.campus import EVENT_KINDS, EventSignup
 from wxbot.platform.campus import events_error
-from wxbot.web import abort_api, db, services
+from wxbot.web import abort_api, db, json_body, services
 
 MAX_PAGE = 50
 

@@ -1,60 +1,37 @@
 """The users' rights in the mini program: /mp/<name>/me/... export, corrections, deletions, consents,
-cancellation, and the user's own requests. Thin: the rules are in wxbot.privacy.rights.
+cancellation, and the user's own requests. Thin: the rules are in wxbot.privacy (access, corrections,
+deletions, withdrawals, cancellation, requests); its refusals are answered by wxbot.web.
 
 Export, correction requests, deletions, cancellation and the request list need only a login: a user who never
 linked an account (no phone authorised) still has data with us (identity, logins, messages, 留言), and the
 policy promises everyone access, correction and deletion. Those are answered for the person behind the
-identity (wxbot.privacy.rights.export_identity and the identity-keyed requests). Profile corrections and consents
+identity (wxbot.privacy.access.export_identity and the identity-keyed requests). Profile corrections and consents
 are an account's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from flask import g, request
 
-from wxbot.miniprogram import bp, json_body, login_required
+from wxbot.miniprogram import bp, login_required
 from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
 from wxbot.models.privacy import PrivacyRequest
-from wxbot.privacy import consent
-from wxbot.privacy import registry as rights
-from wxbot.privacy import rights as privacy
-from wxbot.web import abort_api, db, services
+from wxbot.privacy import access, consent, corrections, deletions, withdrawals
+from wxbot.privacy import requests as privacy_requests
+from wxbot.privacy.cancellation import pending_cancellation, request_cancellation, revoke_cancellation
+from wxbot.web import abort_api, db, json_body, services
 
 CHANNEL = "miniprogram"
 EXPORTS_PER_HOUR = 10
-
-# PrivacyError code -> HTTP status (anything else is a 400)
-_STATUS = {
-    "no_account": 404,
-    "no_cancellation": 404,
-    "unknown_data": 404,
-    "no_request": 404,
-    "needs_cancellation": 409,
-}
 
 
 def _actor() -> str:
     return f"user:identity:{g.identity.id}"
 
 
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """A refused request is a clear 4xx with nothing written."""
-    try:
-        yield
-    except privacy.PrivacyError as exc:
-        db().rollback()
-        abort_api(_STATUS.get(exc.code, 400), exc.code, exc.message)
-    except rights.InvalidCorrection as exc:
-        db().rollback()
-        abort_api(400, "invalid_field", exc.message, field=exc.field_name)
-
-
 def _request_view(r: PrivacyRequest) -> dict[str, Any]:
-    return {"id": r.id, **privacy.describe_request(r)}
+    return {"id": r.id, **privacy_requests.describe_request(r)}
 
 
 def _subject() -> tuple[int | None, int]:
@@ -70,13 +47,10 @@ def export() -> dict[str, Any]:
     if services().cache.incr(f"privacy:export:{who}", 3600) > EXPORTS_PER_HOUR:
         abort_api(429, "rate_limited", f"at most {EXPORTS_PER_HOUR} exports an hour")
     session = db()
-    with _refusals():
-        if account_id is not None:
-            data = privacy.export_account(
-                session, services().pii, account_id, actor=_actor(), channel=CHANNEL
-            )
-        else:
-            data = privacy.export_identity(session, identity_id, actor=_actor(), channel=CHANNEL)
+    if account_id is not None:
+        data = access.export_account(session, services().pii, account_id, actor=_actor(), channel=CHANNEL)
+    else:
+        data = access.export_identity(session, identity_id, actor=_actor(), channel=CHANNEL)
     session.commit()
     return data
 
@@ -85,8 +59,8 @@ def export() -> dict[str, Any]:
 @login_required
 def correctable() -> dict[str, Any]:
     if g.account is None:  # nothing of an account's to correct; what their identities hold, to delete
-        return {"correctable": {}, "deletable": privacy.deletable(linked=False)}
-    return {"correctable": privacy.correctable_fields(), "deletable": privacy.deletable()}
+        return {"correctable": {}, "deletable": deletions.deletable(linked=False)}
+    return {"correctable": corrections.correctable_fields(), "deletable": deletions.deletable()}
 
 
 @bp.patch("/me/profile")
@@ -96,8 +70,7 @@ def correct() -> dict[str, Any]:
     if not isinstance(changes, dict) or not all(isinstance(v, dict) for v in changes.values()):
         abort_api(400, "invalid_field", "changes must be {module: {field: value}}", field="changes")
     session = db()
-    with _refusals():
-        changed = privacy.correct_profile(session, g.account.id, changes, actor=_actor(), channel=CHANNEL)
+    changed = corrections.correct_profile(session, g.account.id, changes, actor=_actor(), channel=CHANNEL)
     session.commit()
     return {"changed": changed}
 
@@ -109,22 +82,20 @@ def correction_request() -> tuple[dict[str, Any], int]:
     if not isinstance(message, str):
         abort_api(400, "invalid_field", "message must be a string", field="message")
     session = db()
-    with _refusals():
-        account_id, identity_id = _subject()
-        created = privacy.request_correction(
-            session, account_id, message, identity_id=identity_id, channel=CHANNEL
-        )
+    account_id, identity_id = _subject()
+    created = corrections.request_correction(
+        session, account_id, message, identity_id=identity_id, channel=CHANNEL
+    )
     session.commit()
     return _request_view(created), 202
 
 
 def _delete(what: str) -> dict[str, Any]:
     session = db()
-    with _refusals():
-        account_id, identity_id = _subject()
-        count = privacy.delete_data(
-            session, account_id, what, identity_id=identity_id, actor=_actor(), channel=CHANNEL
-        )
+    account_id, identity_id = _subject()
+    count = deletions.delete_data(
+        session, account_id, what, identity_id=identity_id, actor=_actor(), channel=CHANNEL
+    )
     session.commit()
     return {"deleted": count}
 
@@ -159,8 +130,7 @@ def withdraw(kind: str) -> dict[str, Any]:
     if len(scope) > 64:
         abort_api(400, "invalid_field", "scope is at most 64 characters", field="scope")
     session = db()
-    with _refusals():
-        privacy.withdraw_consent(session, g.account.id, kind, scope=scope, actor=_actor(), channel=CHANNEL)
+    withdrawals.withdraw_consent(session, g.account.id, kind, scope=scope, actor=_actor(), channel=CHANNEL)
     session.commit()
     return _consents_view()
 
@@ -169,7 +139,7 @@ def withdraw(kind: str) -> dict[str, Any]:
 @login_required
 def cancellation() -> dict[str, Any]:
     account_id, identity_id = _subject()
-    pending = privacy.pending_cancellation(db(), account_id, identity_id=identity_id)
+    pending = pending_cancellation(db(), account_id, identity_id=identity_id)
     return {"pending": _request_view(pending) if pending else None}
 
 
@@ -178,15 +148,14 @@ def cancellation() -> dict[str, Any]:
 def cancel() -> tuple[dict[str, Any], int]:
     account_id, identity_id = _subject()
     session = db()
-    with _refusals():
-        started = privacy.request_cancellation(
-            session,
-            account_id,
-            identity_id=identity_id,
-            review_days=services().settings.privacy.cancellation_review_days,
-            channel=CHANNEL,
-            actor=_actor(),
-        )
+    started = request_cancellation(
+        session,
+        account_id,
+        identity_id=identity_id,
+        review_days=services().settings.privacy.cancellation_review_days,
+        channel=CHANNEL,
+        actor=_actor(),
+    )
     session.commit()
     return {"pending": _request_view(started)}, 202
 
@@ -196,8 +165,7 @@ def cancel() -> tuple[dict[str, Any], int]:
 def revoke_cancel() -> dict[str, Any]:
     account_id, identity_id = _subject()
     session = db()
-    with _refusals():
-        revoked = privacy.revoke_cancellation(session, account_id, identity_id=identity_id, actor=_actor())
+    revoked = revoke_cancellation(session, account_id, identity_id=identity_id, actor=_actor())
     session.commit()
     return {"revoked": _request_view(revoked)}
 
@@ -206,7 +174,7 @@ def revoke_cancel() -> dict[str, Any]:
 @login_required
 def my_requests() -> dict[str, Any]:
     account_id, identity_id = _subject()
-    rows = privacy.requests_of(db(), account_id, identity_id=identity_id)
+    rows = privacy_requests.requests_of(db(), account_id, identity_id=identity_id)
     return {"requests": [_request_view(r) for r in rows]}
 
 

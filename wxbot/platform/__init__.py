@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
 
 from flask import Blueprint, request
 
@@ -40,14 +39,6 @@ def verify_signature() -> None:
     expected = sign(settings.secret, raw_ts, request.get_data(cache=True))
     if not hmac.compare_digest(expected.encode(), given.encode()):
         abort_api(401, "bad_signature", "signature does not match")
-
-
-def json_body() -> dict[str, Any]:
-    """The request's JSON object, or 400."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort_api(400, "invalid_json", "body must be a JSON object")
-    return body
 
 
 # Route modules: importing them adds their routes to `bp`.

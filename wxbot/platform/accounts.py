@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from wxbot.identity import identities
-from wxbot.platform import bp, json_body
-from wxbot.web import abort_api, db, services
+from wxbot.platform import bp
+from wxbot.web import abort_api, db, json_body, services
 
 MAX_ACCOUNT_ID = 64
 
@@ -43,9 +43,5 @@ def upsert_account() -> tuple[dict[str, Any], int]:
         account, created = identities.upsert_platform_account(session, services().pii, account_id, phone)
     except ValueError:
         abort_api(400, "invalid_field", "phone must be a mainland China mobile number", field="phone")
-    except identities.PhoneTaken:
-        abort_api(409, "phone_taken", "another platform account holds this phone number")
-    except identities.ConcurrentUpdate:
-        abort_api(409, "conflict", "the same account was being saved at the same time; retry")
     session.commit()
     return {"account_id": account.platform_account_id, "created": created}, 201 if created else 200

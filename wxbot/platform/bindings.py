@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from wxbot.identity import binding, identities
-from wxbot.platform import bp, json_body
+from wxbot.platform import bp
 from wxbot.platform.accounts import platform_account_id
-from wxbot.web import abort_api, db, services
+from wxbot.web import abort_api, db, json_body, services
 from wxbot.wechat.errors import WeChatError, WeChatUnavailable
 
 

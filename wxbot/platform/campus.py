@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Response
-from sqlalchemy.exc import OperationalError
 
 from wxbot.campus import events
-from wxbot.platform import bp, json_body
-from wxbot.web import ApiError, abort_api, db, services
+from wxbot.db import is_deadlock, retry_transaction
+from wxbot.platform import bp
+from wxbot.web import ApiError, abort_api, db, json_body, services
 
 
 def events_error(exc: events.EventsError):
@@ -21,26 +21,17 @@ def events_error(exc: events.EventsError):
 bp.register_error_handler(events.EventsError, events_error)
 
 
-# MariaDB's answer to a deadlock: the victim's transaction was rolled back and can simply run again.
-DEADLOCK = 1213
-ATTEMPTS = 3
-
-
 def _upsert(spec: events.EventSpec) -> events.UpsertResult:
     """Several first deliveries of one new event at once can deadlock on MariaDB: the losers of the insert
     race each hold a shared lock on the new key and then all want it exclusively. The victim tries again."""
     session = db()
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            result = events.upsert_event(session, spec)
-            session.commit()
-            return result
-        except OperationalError as exc:
-            session.rollback()
-            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-            if code != DEADLOCK or attempt == ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+
+    def upsert() -> events.UpsertResult:
+        result = events.upsert_event(session, spec)
+        session.commit()
+        return result
+
+    return retry_transaction(upsert, retry_on=is_deadlock, session=session)
 
 
 @bp.post("/events")

@@ -17,7 +17,7 @@ person may delete or correct, what it retains and for how long, and what a conse
   correctable + correct: field names the user may correct, and fn(session, account_id, {field: value})
       -> list of fields changed; raise InvalidCorrection for a refused value
   forget_follower(session, identity_id) -> {"what": count}: what an unsubscribe makes unnecessary
-      (WeChat's rule; wxbot.privacy.rights.on_unsubscribe calls it)
+      (WeChat's rule; wxbot.privacy.unsubscribe.on_unsubscribe calls it)
   export_identities(session, identity_ids) / erase_identities(session, identity_ids) -> Counts: the same
       for a WeChat person who never linked an account (a mini-program user without a phone, a follower),
       keyed by their identities; a module holding data found through identities declares both, a module
@@ -26,8 +26,8 @@ person may delete or correct, what it retains and for how long, and what a conse
   withdrawals: {consent kind: fn(session, account_id, identity_id, scope)}: called in the withdrawing
       transaction (wxbot.privacy.consent.withdraw), so nothing queued survives a withdrawal
 
-The privacy module (wxbot.privacy.rights) walks the registry for GET me/export, corrections, deletions,
-cancellations and unsubscribes.
+The rights modules of wxbot.privacy (access, corrections, deletions, cancellation, unsubscribe) walk the
+registry for GET me/export, corrections, deletions, cancellations and unsubscribes.
 """
 
 from __future__ import annotations

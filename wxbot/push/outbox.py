@@ -26,7 +26,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from wxbot import clock
-from wxbot.config import NotifySettings, Settings
+from wxbot.config import Settings
+from wxbot.config.schema import NotifySettings
 from wxbot.conversations import reply_window
 from wxbot.db import is_mysql
 from wxbot.models.identity import Account, Identity

@@ -22,7 +22,7 @@ from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.exceptions import WeChatException
 
 from wxbot import clock
-from wxbot.config import OfficialAccount
+from wxbot.config.schema import OfficialAccount
 from wxbot.wechat.messages import BadMessage, parse_xml
 
 log = logging.getLogger(__name__)

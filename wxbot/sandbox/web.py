@@ -22,7 +22,7 @@ from flask import Blueprint, Flask, abort, redirect, render_template, request, u
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.wrappers import Response
 
-from wxbot.config import SANDBOX_API_PATH, OfficialAccount
+from wxbot.config.schema import SANDBOX_API_PATH, OfficialAccount
 from wxbot.handlers.menu import DEMO_MENU
 from wxbot.sandbox.app import create_sandbox_app
 from wxbot.sandbox.callbacks import CallbackSender, Delivery

@@ -1,0 +1,176 @@
+"""Checking the settings once loaded: a wrong value stops start-up with a ConfigError naming the key."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import re
+import zoneinfo
+
+from wxbot.config.schema import ConfigError, MiniProgram, OfficialAccount, RetentionSettings, Settings
+
+_AES_KEY = re.compile(r"^[A-Za-z0-9]{43}$")
+
+
+def _check_key32(value: str, key: str) -> None:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: not valid base64") from exc
+    if len(raw) != 32:
+        raise ConfigError(f"{key}: must be 32 bytes (base64 of 32 random bytes)")
+
+
+def validate(settings: Settings) -> None:
+    if not settings.app.secret_key:
+        raise ConfigError("app.secret_key: missing (or set WXBOT_APP_SECRET_KEY)")
+    if settings.app.log_format not in ("text", "json"):
+        raise ConfigError("app.log_format: must be text or json")
+    if not 0 <= settings.app.proxy_hops <= 5:
+        raise ConfigError("app.proxy_hops: must be 0 to 5")
+    url = settings.database.url
+    if not (url.startswith("sqlite") or url.startswith("mysql+pymysql://")):
+        raise ConfigError("database.url: must be sqlite:///... or mysql+pymysql://...")
+    if settings.wechat.token_mode not in ("stable", "classic"):
+        raise ConfigError("wechat.token_mode: must be stable or classic")
+    if not settings.wechat.api_base_url.startswith(("http://", "https://")):
+        raise ConfigError("wechat.api_base_url: must be an http(s) URL")
+    if not settings.sandbox.public_url.startswith(("http://", "https://")):
+        raise ConfigError("sandbox.public_url: must be an http(s) URL")
+    names: set[str] = set()
+    apps_by_kind: list[tuple[str, list[OfficialAccount | MiniProgram]]] = [
+        ("official", list(settings.wechat.official)),
+        ("miniprogram", list(settings.wechat.miniprogram)),
+    ]
+    for kind, apps in apps_by_kind:
+        for i, a in enumerate(apps):
+            where = f"wechat.{kind}[{i}]"
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", a.name):
+                raise ConfigError(f"{where}.name: 1-32 letters, digits, - or _")
+            if a.name in names:
+                raise ConfigError(f"{where}.name: {a.name!r} is used twice")
+            names.add(a.name)
+            for key in ("appid", "appsecret"):
+                if not getattr(a, key):
+                    raise ConfigError(f"{where}.{key}: missing")
+    for i, oa in enumerate(settings.wechat.official):
+        where = f"wechat.official[{i}]"
+        if not oa.token:
+            raise ConfigError(f"{where}.token: missing")
+        if oa.encoding_aes_key and not _AES_KEY.match(oa.encoding_aes_key):
+            raise ConfigError(f"{where}.encoding_aes_key: must be 43 letters and digits")
+    if not settings.security.pii_keys:
+        raise ConfigError("security.pii_keys: missing (or set WXBOT_SECURITY_PII_KEYS)")
+    for i, k in enumerate(settings.security.pii_keys):
+        _check_key32(k, f"security.pii_keys[{i}]")
+        if k in settings.security.pii_keys[:i]:
+            raise ConfigError(f"security.pii_keys[{i}]: the same key is listed twice")
+    if not settings.security.hash_key:
+        raise ConfigError("security.hash_key: missing (or set WXBOT_SECURITY_HASH_KEY)")
+    _check_key32(settings.security.hash_key, "security.hash_key")
+    for i, retired in enumerate(settings.security.retired_hash_keys):
+        _check_key32(retired, f"security.retired_hash_keys[{i}]")
+    if not settings.platform.secret:
+        raise ConfigError("platform.secret: missing (or set WXBOT_PLATFORM_SECRET)")
+    if settings.console.first_response_target_hours <= 0:
+        raise ConfigError("console.first_response_target_hours: must be positive")
+    if settings.console.session_hours <= 0:
+        raise ConfigError("console.session_hours: must be positive")
+    if settings.console.login_attempts < 1:
+        raise ConfigError("console.login_attempts: at least 1")
+    if settings.console.public_url and not settings.console.public_url.startswith(("http://", "https://")):
+        raise ConfigError("console.public_url: must be an http(s) URL")
+    if settings.console.reply_link_days < 1:
+        raise ConfigError("console.reply_link_days: at least 1")
+    ident = settings.identity
+    for key in (
+        "login_ttl_seconds",
+        "phone_lookups_per_identity_per_day",
+        "phone_lookups_per_app_per_day",
+        "bind_token_ttl_seconds",
+    ):
+        if getattr(ident, key) < 1:
+            raise ConfigError(f"identity.{key}: at least 1")
+    # WeChat's temporary QR codes live 60 s to 30 days
+    if not 60 <= ident.bind_qr_ttl_seconds <= 2592000:
+        raise ConfigError("identity.bind_qr_ttl_seconds: between 60 and 2592000")
+    if ident.bind_miniprogram and settings.miniprogram(ident.bind_miniprogram) is None:
+        raise ConfigError(
+            f"identity.bind_miniprogram: no [[wechat.miniprogram]] named {ident.bind_miniprogram!r}"
+        )
+    if ident.bind_web_url and not ident.bind_web_url.startswith("https://"):
+        raise ConfigError("identity.bind_web_url: must be an https URL")
+    if settings.callback.max_body_bytes < 1024:
+        raise ConfigError("callback.max_body_bytes: at least 1024")
+    if settings.callback.timestamp_window_seconds < 1:
+        raise ConfigError("callback.timestamp_window_seconds: at least 1")
+    _validate_events(settings)
+    if not 1 <= settings.privacy.cancellation_review_days <= 15:
+        raise ConfigError("privacy.cancellation_review_days: between 1 and 15 (the policy promises 15 days)")
+    for f in dataclasses.fields(RetentionSettings):
+        if getattr(settings.retention, f.name) < 1:
+            raise ConfigError(f"retention.{f.name}: at least 1 day")
+    try:
+        zoneinfo.ZoneInfo(settings.app.timezone)
+    except Exception as exc:
+        raise ConfigError(f"app.timezone: unknown time zone {settings.app.timezone!r}") from exc
+    _validate_notify(settings)
+
+
+_CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+def _validate_notify(settings: Settings) -> None:
+    from wxbot.applications import statuses as application_status
+    from wxbot.push.template_fields import FieldRuleError, check_field_template, placeholders
+
+    notify = settings.notify
+    for key in ("quiet_hours_start", "quiet_hours_end"):
+        value = getattr(notify, key)
+        if value and not _CLOCK_TIME.match(value):
+            raise ConfigError(f"notify.{key}: HH:MM (24-hour clock) or empty")
+    if bool(notify.quiet_hours_start) != bool(notify.quiet_hours_end):
+        raise ConfigError("notify.quiet_hours_end: set both ends of the quiet hours, or neither")
+    for key, low in (("daily_cap", 0), ("batch_size", 1), ("concurrency", 1), ("lease_seconds", 10),
+                     ("max_attempts", 1)):  # fmt: skip
+        if getattr(notify, key) < low:
+            raise ConfigError(f"notify.{key}: at least {low}")
+    if notify.retry_base_seconds <= 0 or notify.retry_max_seconds < notify.retry_base_seconds:
+        raise ConfigError("notify.retry_max_seconds: must be at least retry_base_seconds (> 0)")
+    status_keys = {application_status.template_key(s) for s in application_status.STATUSES}
+    for key, per_app in notify.templates.items():
+        for app_name, template in per_app.items():
+            where = f"notify.templates.{key}.{app_name}"
+            official = settings.official_account(app_name) is not None
+            if not official and settings.miniprogram(app_name) is None:
+                raise ConfigError(f"{where}: no official account or mini program named {app_name!r}")
+            if not template.template_id:
+                raise ConfigError(f"{where}.template_id: missing")
+            if not template.fields:
+                raise ConfigError(f"{where}.fields: missing")
+            if template.miniprogram and settings.miniprogram(template.miniprogram) is None:
+                raise ConfigError(f"{where}.miniprogram: no mini program named {template.miniprogram!r}")
+            names = application_status.TEMPLATE_DATA if key in status_keys else None
+            for field_key, text in template.fields.items():
+                try:
+                    check_field_template(field_key, text, names, official=official)
+                except FieldRuleError as exc:
+                    raise ConfigError(f"{where}.fields.{field_key}: {exc}") from exc
+            if names is not None:
+                unknown = [n for n in placeholders(template.page) if n not in names]
+                if unknown:
+                    raise ConfigError(f"{where}.page: unknown placeholder {{{unknown[0]}}}")
+
+
+def _validate_events(settings: Settings) -> None:
+    events = settings.events
+    if not 0 < events.reminder_hours_before <= 24 * 14:
+        raise ConfigError("events.reminder_hours_before: more than 0 and at most 336 (14 days)")
+    if not 0 <= events.checkin_opens_minutes_before <= 24 * 60:
+        raise ConfigError("events.checkin_opens_minutes_before: 0 to 1440")
+    if events.miniprogram and settings.miniprogram(events.miniprogram) is None:
+        raise ConfigError(f"events.miniprogram: no mini program named {events.miniprogram!r}")
+    if events.list_url and not events.list_url.startswith("https://"):
+        raise ConfigError("events.list_url: must be an https URL")
+    if events.list_picurl and not events.list_picurl.startswith("https://"):
+        raise ConfigError("events.list_picurl: must be an https URL")
