@@ -37,7 +37,7 @@ import sqlalchemy as sa  # noqa: E402
 
 import wxbot.models  # noqa: E402, F401
 from wxbot import clock  # noqa: E402
-from wxbot.campus import events  # noqa: E402
+from wxbot.campus import schedule, signups, spec, views  # noqa: E402
 from wxbot.db import Base, make_engine, make_session_factory, session_scope  # noqa: E402
 from wxbot.models.campus import EventSignup  # noqa: E402
 from wxbot.models.identity import Account  # noqa: E402
@@ -69,7 +69,7 @@ def run_round(factory, pii, account_ids, event_for, threads):
             barrier.wait()
         began = time.perf_counter()
         with session_scope(factory) as session:
-            row = events.signup(session, pii, event_id=event_for(i), account_id=account_ids[i], identity_id=None,
+            row = signups.signup(session, pii, event_id=event_for(i), account_id=account_ids[i], identity_id=None,
                                 answers=ANSWERS, consent_event_data=True)  # fmt: skip
             status = row.status
         with lock:
@@ -131,7 +131,7 @@ def main() -> None:
             for label, (make_events, route) in settings.items():
                 with session_scope(factory) as session:
                     for event_id, capacity in make_events(r):
-                        events.upsert_event(session, events.parse_event(event_body(event_id, capacity)))
+                        schedule.upsert_event(session, spec.parse_event(event_body(event_id, capacity)))
                 seconds, latencies, statuses = run_round(factory, pii, account_ids, route(r), args.threads)
                 results[label].append((seconds, latencies))
                 if label == "contended":
@@ -158,7 +158,7 @@ def main() -> None:
 
 def check_contended(factory, event_id: str, signups: int, statuses: list[str]) -> None:
     with session_scope(factory) as session:
-        event = events.get_event(session, event_id)
+        event = views.get_event(session, event_id)
         rows = list(
             session.scalars(
                 sa.select(EventSignup)

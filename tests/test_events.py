@@ -16,12 +16,15 @@ from jobs.campus import send_event_reminders
 from jobs.retention import run_retention
 from tests.events_helpers import answers, event_payload, iso, make_person
 from tests.helpers import platform_post
-from wxbot.campus import events
+from wxbot import errors
+from wxbot.campus import signups, views
+from wxbot.campus.checkin import revoke_checkin_code
 from wxbot.models.campus import Event, EventSignup
 from wxbot.models.outbox import Notification
 from wxbot.privacy import consent
 from wxbot.privacy import registry as rights
 from wxbot.privacy.retention import Purged
+from wxbot.web import status_of
 
 
 @pytest.fixture
@@ -37,7 +40,7 @@ def post_event(client, body):
 
 def sign(db, services, person, event_id="ev-1", *, share=False, **answer_overrides):
     account_id, identity_id = person
-    row = events.signup(
+    row = signups.signup(
         db,
         services.pii,
         event_id=event_id,
@@ -148,7 +151,7 @@ def test_cancelling_an_event_tells_everyone_and_it_stays_cancelled(client, db, s
     assert [n.account_id for n in notifications(db, "event_cancelled")] == [people[0][0]]
     again = post_event(client, event_payload())
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "event_cancelled"
-    with pytest.raises(events.Conflict) as refused:
+    with pytest.raises(errors.Conflict) as refused:
         sign(db, services, people[1])
     assert refused.value.code == "event_cancelled"
 
@@ -193,7 +196,7 @@ def test_seats_then_waiting_list_in_order(client, db, services, clock, people):
     rows = [sign(db, services, person) for person in people[:4]]
     assert [r.status for r in rows] == ["confirmed", "confirmed", "waitlisted", "waitlisted"]
     assert [r.queue_number for r in rows] == [1, 2, 3, 4]
-    assert [events.waitlist_rank(db, r) for r in rows] == [None, None, 1, 2]
+    assert [views.waitlist_rank(db, r) for r in rows] == [None, None, 1, 2]
     assert rows[0].checkin_code and rows[2].checkin_code is None
     db.commit()
     stats = platform_post(client, "/platform/events/ev-1", b"", method="GET").get_json()
@@ -203,21 +206,21 @@ def test_seats_then_waiting_list_in_order(client, db, services, clock, people):
 def test_signing_up_twice_is_a_conflict_with_the_existing_sign_up(client, db, services, clock, people):
     post_event(client, event_payload())
     first = sign(db, services, people[0])
-    with pytest.raises(events.AlreadySignedUp) as twice:
+    with pytest.raises(signups.AlreadySignedUp) as twice:
         sign(db, services, people[0], name="李四")
-    assert twice.value.status == 409
-    assert twice.value.extra["signup"]["queue_number"] == first.queue_number
-    assert twice.value.extra["signup"]["checkin_code"] == first.checkin_code
+    assert status_of(twice.value) == 409
+    assert twice.value.details["signup"]["queue_number"] == first.queue_number
+    assert twice.value.details["signup"]["checkin_code"] == first.checkin_code
     assert db.scalar(select(EventSignup.name)) == "张三"
 
 
 def test_after_the_deadline_signing_up_is_a_conflict_with_the_reason(client, db, services, clock, people):
     post_event(client, event_payload())
     clock.advance(days=7, hours=-11)  # one hour after the deadline (12 h before the start)
-    with pytest.raises(events.Conflict) as late:
+    with pytest.raises(errors.Conflict) as late:
         sign(db, services, people[0])
     assert late.value.code == "signup_closed" and "截止" in late.value.message
-    assert late.value.extra["deadline"].endswith("+08:00")
+    assert late.value.details["deadline"].endswith("+08:00")
     assert db.scalar(select(EventSignup)) is None
 
 
@@ -248,10 +251,10 @@ def test_consents_are_scoped_to_the_event_and_sharing_is_off_by_default(client, 
 
 def test_a_sign_up_without_consent_is_refused_and_nothing_kept(client, db, services, clock, people):
     post_event(client, event_payload())
-    with pytest.raises(events.InvalidInput) as refused:
-        events.signup(db, services.pii, event_id="ev-1", account_id=people[0][0], identity_id=people[0][1],
+    with pytest.raises(errors.Invalid) as refused:
+        signups.signup(db, services.pii, event_id="ev-1", account_id=people[0][0], identity_id=people[0][1],
                       answers=answers(), consent_event_data=None)  # fmt: skip
-    assert refused.value.extra["field"] == "consent_event_data"
+    assert refused.value.details["field"] == "consent_event_data"
     db.rollback()
     assert db.scalar(select(EventSignup)) is None
 
@@ -268,9 +271,9 @@ def test_under_16s_are_refused_where_the_fields_show_it(
 ):
     clock.set(clock.current.replace(year=2026, month=3, day=1))
     post_event(client, event_payload(fields=fields))
-    with pytest.raises(events.Refused) as refused:
+    with pytest.raises(errors.Refused) as refused:
         sign(db, services, people[0], **given)
-    assert refused.value.code == "under_age" and refused.value.extra["field"] == field
+    assert refused.value.code == "under_age" and refused.value.details["field"] == field
     assert "16" in refused.value.message
     db.rollback()
     assert db.scalar(select(EventSignup)) is None
@@ -286,11 +289,11 @@ def test_under_16s_are_refused_where_the_fields_show_it(
 def test_a_cancellation_promotes_the_first_in_line_and_tells_them(client, db, services, clock, people):
     post_event(client, event_payload(capacity=1))
     first, second, third = (sign(db, services, p) for p in people[:3])
-    events.cancel_signup(db, event_id="ev-1", account_id=people[0][0])
+    signups.cancel_signup(db, event_id="ev-1", account_id=people[0][0])
     db.commit()
     db.expire_all()
     assert (first.status, second.status, third.status) == ("cancelled", "confirmed", "waitlisted")
-    assert second.checkin_code and events.waitlist_rank(db, third) == 1
+    assert second.checkin_code and views.waitlist_rank(db, third) == 1
     assert first.name is None and first.phone_enc is None  # its purpose is gone
     promoted = notifications(db, "event_promoted")
     assert [(n.account_id, n.source_id) for n in promoted] == [(people[1][0], str(second.id))]
@@ -306,21 +309,21 @@ def test_cancelling_is_refused_after_the_cancel_deadline_but_waitlisted_may_leav
     sign(db, services, people[0])
     sign(db, services, people[1])
     clock.advance(days=7, hours=-5)  # past the cancel deadline (6 h before), before the start
-    with pytest.raises(events.Conflict) as late:
-        events.cancel_signup(db, event_id="ev-1", account_id=people[0][0])
+    with pytest.raises(errors.Conflict) as late:
+        signups.cancel_signup(db, event_id="ev-1", account_id=people[0][0])
     assert late.value.code == "cancel_closed"
     db.rollback()
-    assert events.cancel_signup(db, event_id="ev-1", account_id=people[1][0]).status == "cancelled"
+    assert signups.cancel_signup(db, event_id="ev-1", account_id=people[1][0]).status == "cancelled"
     db.commit()
-    with pytest.raises(events.NotFound):
-        events.cancel_signup(db, event_id="ev-1", account_id=people[1][0])
+    with pytest.raises(errors.NotFound):
+        signups.cancel_signup(db, event_id="ev-1", account_id=people[1][0])
 
 
 def test_signing_up_again_after_cancelling_joins_the_end_of_the_queue(client, db, services, clock, people):
     post_event(client, event_payload(capacity=1))
     sign(db, services, people[0])
     sign(db, services, people[1])
-    events.cancel_signup(db, event_id="ev-1", account_id=people[0][0])
+    signups.cancel_signup(db, event_id="ev-1", account_id=people[0][0])
     db.commit()
     again = sign(db, services, people[0])
     assert again.status == "waitlisted" and again.queue_number == 3 and again.name == "张三"
@@ -355,7 +358,7 @@ def test_check_in_answers(client, db, services, clock, people):
 def test_check_in_of_cancelled_sign_ups_and_events(client, db, services, clock, people):
     post_event(client, event_payload(capacity=5))
     kept, left = sign(db, services, people[0]), sign(db, services, people[1])
-    events.cancel_signup(db, event_id="ev-1", account_id=people[1][0])
+    signups.cancel_signup(db, event_id="ev-1", account_id=people[1][0])
     db.commit()
     clock.advance(days=7)
     assert checkin(client, "ev-1", left.checkin_code) == "cancelled"
@@ -366,7 +369,7 @@ def test_check_in_of_cancelled_sign_ups_and_events(client, db, services, clock, 
 def test_a_revoked_code_is_unknown_and_the_new_one_works(client, db, services, clock, people):
     post_event(client, event_payload())
     old = sign(db, services, people[0]).checkin_code
-    new = events.revoke_checkin_code(db, event_id="ev-1", account_id=people[0][0]).checkin_code
+    new = revoke_checkin_code(db, event_id="ev-1", account_id=people[0][0]).checkin_code
     db.commit()
     assert new != old and len(new) >= 20 and "13812345678" not in new
     clock.advance(days=7)
@@ -393,7 +396,7 @@ def test_one_reminder_per_sign_up_before_the_start(client, db, services, clock, 
     reminders = notifications(db, "event_reminder")
     assert sorted(n.account_id for n in reminders) == sorted([people[0][0], people[1][0]])
     # a seat freed after the reminder time: the promoted person is told by the promotion, not reminded
-    events.cancel_signup(db, event_id="ev-1", account_id=people[0][0])
+    signups.cancel_signup(db, event_id="ev-1", account_id=people[0][0])
     db.commit()
     db.expire_all()
     assert early[2].status == "confirmed"
@@ -514,7 +517,7 @@ def test_times_are_shown_in_the_events_own_offset(client, db, clock):
     start = clock.current.replace(microsecond=0) + timedelta(days=2)
     assert post_event(client, event_payload(days_ahead=2)).status_code == 201
     event = db.scalar(select(Event))
-    view = events.event_view(event, 0)
+    view = views.event_view(event, 0)
     assert view["starts_at"] == iso(start)
 
 

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from tests.events_helpers import answers, event_payload, make_person
 from tests.helpers import platform_post
-from wxbot.campus import events
+from wxbot.campus import schedule, spec
+from wxbot.campus import signups as seats
 from wxbot.db import session_scope
 from wxbot.models.campus import Event, EventSignup
 from wxbot.models.outbox import Notification
@@ -38,8 +39,8 @@ def test_concurrent_sign_ups_fill_the_seats_then_the_waiting_list_in_order(servi
     people = [make_person(db, n) for n in range(signups)]
     db.commit()
     with session_scope(services.session_factory) as session:
-        events.upsert_event(
-            session, events.parse_event(event_payload(capacity=SEATS, fields=["name", "phone"]))
+        schedule.upsert_event(
+            session, spec.parse_event(event_payload(capacity=SEATS, fields=["name", "phone"]))
         )
     db.commit()
 
@@ -47,7 +48,7 @@ def test_concurrent_sign_ups_fill_the_seats_then_the_waiting_list_in_order(servi
         account_id, identity_id = people[i]
         try:
             with session_scope(services.session_factory) as session:
-                row = events.signup(session, services.pii, event_id="ev-1", account_id=account_id,
+                row = seats.signup(session, services.pii, event_id="ev-1", account_id=account_id,
                                     identity_id=identity_id, answers=answers(), consent_event_data=True)  # fmt: skip
                 return row.status, row.queue_number
         except Exception as exc:  # every failure is reported, not just the first
@@ -70,7 +71,7 @@ def test_concurrent_sign_ups_fill_the_seats_then_the_waiting_list_in_order(servi
     def cancel(i):
         try:
             with session_scope(services.session_factory) as session:
-                return events.cancel_signup(session, event_id="ev-1", account_id=leavers[i]).status
+                return seats.cancel_signup(session, event_id="ev-1", account_id=leavers[i]).status
         except Exception as exc:
             return repr(exc)
 
@@ -101,14 +102,14 @@ def test_concurrent_sign_ups_of_one_person_make_one_sign_up(services, db, clock)
     account_id, identity_id = make_person(db, 1)
     db.commit()
     with session_scope(services.session_factory) as session:
-        events.upsert_event(session, events.parse_event(event_payload(capacity=5)))
+        schedule.upsert_event(session, spec.parse_event(event_payload(capacity=5)))
 
     def sign_up(_i):
         try:
             with session_scope(services.session_factory) as session:
-                return events.signup(session, services.pii, event_id="ev-1", account_id=account_id,
+                return seats.signup(session, services.pii, event_id="ev-1", account_id=account_id,
                                      identity_id=identity_id, answers=answers(), consent_event_data=True).status  # fmt: skip
-        except events.AlreadySignedUp as exc:
+        except seats.AlreadySignedUp as exc:
             return exc.code
         except Exception as exc:
             return repr(exc)

@@ -11,7 +11,7 @@ from jobs.sender import send_due
 from tests.conftest import MP, OA
 from tests.events_helpers import answers, event_payload
 from tests.helpers import platform_post
-from wxbot.campus import events
+from wxbot.campus import signups
 from wxbot.models import Account, Identity
 
 TEMPLATE = "/cgi-bin/message/template/send"
@@ -54,7 +54,7 @@ def follower(db, sandbox, n):
 
 
 def sign(db, services, person):
-    row = events.signup(db, services.pii, event_id="ev-1", account_id=person[0], identity_id=person[1],
+    row = signups.signup(db, services.pii, event_id="ev-1", account_id=person[0], identity_id=person[1],
                         answers=answers(), consent_event_data=True)  # fmt: skip
     db.commit()
     return row
@@ -68,7 +68,7 @@ def test_the_promoted_student_gets_a_template_message_into_the_mini_program(
     first, second = follower(db, sandbox, 1), follower(db, sandbox, 2)
     sign(db, services, first)
     sign(db, services, second)
-    events.cancel_signup(db, event_id="ev-1", account_id=first[0])
+    signups.cancel_signup(db, event_id="ev-1", account_id=first[0])
     db.commit()
     assert send_due(services).sent == 1
     (call,) = sandbox.calls(TEMPLATE)

@@ -8,9 +8,11 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wxbot import clock
-from wxbot.campus import events
+from wxbot import clock, errors
+from wxbot.campus import signups
+from wxbot.campus.spec import parse_event
 from wxbot.models.campus import Event
+from wxbot.web import status_of
 
 YEAR = clock.now().year  # the age rule reads the clock
 FORM_FIELDS = ["name", "school", "major", "graduation_year", "birth_year", "phone"]
@@ -31,13 +33,13 @@ def event_asking(fields):
 @given(required_fields, st.dictionaries(st.sampled_from(FORM_FIELDS) | st.text(max_size=8), json_values))
 def test_any_form_is_cleaned_or_refused_naming_a_required_field(fields, form):
     try:
-        clean = events.validate_answers(event_asking(fields), form)
-    except events.InvalidInput as exc:
-        assert exc.status == 400
-        assert set(exc.extra["fields"]) <= set(fields) and exc.extra["field"] in fields
-        assert exc.message.startswith(exc.extra["field"] + ": ")
-    except events.Refused as exc:
-        assert exc.code == "under_age" and exc.extra["field"] in ("graduation_year", "birth_year")
+        clean = signups.validate_answers(event_asking(fields), form)
+    except errors.Invalid as exc:
+        assert status_of(exc) == 400
+        assert set(exc.details["fields"]) <= set(fields) and exc.details["field"] in fields
+        assert exc.message.startswith(exc.details["field"] + ": ")
+    except errors.Refused as exc:
+        assert exc.code == "under_age" and exc.details["field"] in ("graduation_year", "birth_year")
     else:
         assert set(clean) == set(fields)  # nothing the event did not ask for is kept
         for name in ("name", "school", "major"):
@@ -61,7 +63,7 @@ names = st.text(st.characters(categories=["L", "M", "N", "P", "Zs"]), min_size=1
 @given(names, names, names, st.integers(YEAR - 80, YEAR + 6), phones())
 def test_a_well_formed_form_is_accepted(name, school, major, year, phone):
     digits, written = phone
-    clean = events.validate_answers(
+    clean = signups.validate_answers(
         event_asking(FORM_FIELDS[:4] + ["phone"]),
         {"name": name, "school": school, "major": major, "graduation_year": year, "phone": written},
     )
@@ -72,8 +74,8 @@ def test_a_well_formed_form_is_accepted(name, school, major, year, phone):
 @given(st.integers(YEAR + 7, YEAR + 10))
 def test_graduating_seven_or_more_years_away_is_under_16(year):
     try:
-        events.validate_answers(event_asking(["graduation_year"]), {"graduation_year": year})
-    except events.Refused as exc:
+        signups.validate_answers(event_asking(["graduation_year"]), {"graduation_year": year})
+    except errors.Refused as exc:
         assert exc.code == "under_age" and "16" in exc.message
     else:
         raise AssertionError("accepted")
@@ -82,9 +84,9 @@ def test_graduating_seven_or_more_years_away_is_under_16(year):
 @given(st.integers(YEAR - 15, YEAR))
 def test_born_less_than_16_years_ago_is_under_16(year):
     try:
-        events.validate_answers(event_asking(["birth_year"]), {"birth_year": str(year)})
-    except events.Refused as exc:
-        assert exc.extra["field"] == "birth_year"
+        signups.validate_answers(event_asking(["birth_year"]), {"birth_year": str(year)})
+    except errors.Refused as exc:
+        assert exc.details["field"] == "birth_year"
     else:
         raise AssertionError("accepted")
 
@@ -95,8 +97,8 @@ def test_born_less_than_16_years_ago_is_under_16(year):
                                         "status", "school", "city"]), json_values) | json_values)  # fmt: skip
 def test_any_event_payload_is_parsed_or_refused_naming_a_field(payload):
     try:
-        spec = events.parse_event(payload)
-    except events.InvalidInput as exc:
-        assert exc.extra["field"] in exc.extra["fields"]
+        spec = parse_event(payload)
+    except errors.Invalid as exc:
+        assert exc.details["field"] in exc.details["fields"]
     else:
         assert spec.starts_at < spec.ends_at

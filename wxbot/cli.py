@@ -213,8 +213,9 @@ def import_events(ctx: click.Context, path: str) -> None:
     import json
     from pathlib import Path
 
-    from wxbot.campus import events
+    from wxbot.campus import schedule, spec
     from wxbot.db import session_scope
+    from wxbot.errors import DomainError, Invalid
     from wxbot.services import Services, build_services
 
     raw = Path(path).read_bytes()
@@ -228,9 +229,9 @@ def import_events(ctx: click.Context, path: str) -> None:
     specs, problems = [], []
     for index, item in enumerate(items):
         try:
-            specs.append(events.parse_event(item))
-        except events.InvalidInput as exc:
-            problems += [f"[{index}].{name}: {message}" for name, message in exc.extra["fields"].items()]
+            specs.append(spec.parse_event(item))
+        except Invalid as exc:
+            problems += [f"[{index}].{name}: {message}" for name, message in exc.details["fields"].items()]
     if problems:
         raise click.ClickException("nothing imported:\n" + "\n".join(problems))
     # Tests hand their own services in; the command line builds them from the settings.
@@ -238,12 +239,12 @@ def import_events(ctx: click.Context, path: str) -> None:
     created = updated = notified = 0
     try:
         with session_scope(services.session_factory) as session:
-            for index, spec in enumerate(specs):
+            for index, event in enumerate(specs):
                 try:
-                    result = events.upsert_event(session, spec)
-                except events.EventsError as exc:
+                    result = schedule.upsert_event(session, event)
+                except DomainError as exc:
                     raise click.ClickException(
-                        f"nothing imported: [{index}] {spec.external_id}: {exc.message}"
+                        f"nothing imported: [{index}] {event.external_id}: {exc.message}"
                     ) from exc
                 created += result.created
                 updated += not result.created

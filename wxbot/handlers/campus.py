@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from wxbot.campus import events
+from wxbot import clock
+from wxbot.campus import views
 from wxbot.handlers.replies import Reply, news_reply, text_reply
 from wxbot.handlers.router import HandlerContext, Router
 
@@ -10,13 +11,13 @@ LISTED = 5  # a card's description shows only a few lines
 
 
 def upcoming_events(ctx: HandlerContext) -> Reply:
-    found = events.upcoming_events(ctx.session, limit=LISTED + 1)
+    found = views.upcoming_events(ctx.session, limit=LISTED + 1)
     if not found:
         return text_reply("events_none")
     listed = [
         {
-            "when": events.local_text(event, event.starts_at, "%m-%d %H:%M"),
-            "kind": events.KIND_NAMES[event.kind],
+            "when": clock.local_text(event.starts_at, views.event_zone(event), "%m-%d %H:%M"),
+            "kind": views.KIND_NAMES[event.kind],
             "title": event.title,
             "city": event.city,
         }

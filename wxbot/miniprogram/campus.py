@@ -1,5 +1,5 @@
 """Campus events in the mini program: browse, sign up (or join the waiting list), cancel, see one's sign-ups
-and check-in codes. The rules are in wxbot.campus.events; a refusal there is the JSON error answer here."""
+and check-in codes. The rules are in wxbot.campus; a refusal there is the JSON error answer (wxbot.web)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,13 @@ from typing import Any
 
 from flask import g, request
 
-from wxbot.campus import events
+from wxbot.campus import checkin, signups, spec, views
 from wxbot.miniprogram import bp, login_required
 from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
 from wxbot.models.campus import EVENT_KINDS, EventSignup
-from wxbot.platform.campus import events_error
 from wxbot.web import abort_api, db, json_body, services
 
 MAX_PAGE = 50
-
-bp.register_error_handler(events.EventsError, events_error)
 
 
 def _query_text(name: str, max_length: int) -> str | None:
@@ -38,7 +35,7 @@ def _query_int(name: str, default: int, low: int, high: int) -> int:
 
 
 def _signup_view(row: EventSignup) -> dict[str, Any]:
-    return {**events.signup_view(row), "waitlist_rank": events.waitlist_rank(db(), row)}
+    return {**views.signup_view(row), "waitlist_rank": views.waitlist_rank(db(), row)}
 
 
 @bp.get("/events")
@@ -48,7 +45,7 @@ def list_events() -> dict[str, Any]:
     if kind is not None and kind not in EVENT_KINDS:
         abort_api(400, "invalid_field", f"kind: one of {', '.join(EVENT_KINDS)}", field="kind")
     session = db()
-    found = events.upcoming_events(
+    found = views.upcoming_events(
         session,
         kind=kind,
         school=_query_text("school", 100),
@@ -56,19 +53,19 @@ def list_events() -> dict[str, Any]:
         limit=_query_int("limit", 20, 1, MAX_PAGE),
         offset=_query_int("offset", 0, 0, 10_000),
     )
-    confirmed = events.confirmed_counts(session, [e.id for e in found])
-    return {"events": [events.event_view(e, confirmed.get(e.id, 0)) for e in found]}
+    confirmed = views.confirmed_counts(session, [e.id for e in found])
+    return {"events": [views.event_view(e, confirmed.get(e.id, 0)) for e in found]}
 
 
 @bp.get("/events/<event_id>")
 @login_required(linked=True)
 def show_event(event_id: str) -> dict[str, Any]:
     session = db()
-    event = events.get_event(session, event_id)
-    confirmed = events.confirmed_counts(session, [event.id]).get(event.id, 0)
-    mine = events.find_signup(session, event.id, g.account.id)
+    event = views.get_event(session, event_id)
+    confirmed = views.confirmed_counts(session, [event.id]).get(event.id, 0)
+    mine = views.find_signup(session, event.id, g.account.id)
     shown = _signup_view(mine) if mine is not None and mine.status != "cancelled" else None
-    return {**events.event_view(event, confirmed), "my_signup": shown}
+    return {**views.event_view(event, confirmed), "my_signup": shown}
 
 
 @bp.post("/events/<event_id>/signup")
@@ -76,7 +73,7 @@ def show_event(event_id: str) -> dict[str, Any]:
 def signup_for_event(event_id: str) -> tuple[dict[str, Any], int]:
     answers = json_body()
     session = db()
-    row = events.signup(
+    row = signups.signup(
         session,
         services().pii,
         event_id=event_id,
@@ -94,7 +91,7 @@ def signup_for_event(event_id: str) -> tuple[dict[str, Any], int]:
 @login_required(linked=True)
 def cancel_signup(event_id: str) -> dict[str, Any]:
     session = db()
-    row = events.cancel_signup(session, event_id=event_id, account_id=g.account.id)
+    row = signups.cancel_signup(session, event_id=event_id, account_id=g.account.id)
     session.commit()
     return {"signup": _signup_view(row)}
 
@@ -104,7 +101,7 @@ def cancel_signup(event_id: str) -> dict[str, Any]:
 def new_checkin_code(event_id: str) -> dict[str, Any]:
     """A new check-in code (the old one stops working), e.g. after a screenshot of it went round."""
     session = db()
-    row = events.revoke_checkin_code(session, event_id=event_id, account_id=g.account.id)
+    row = checkin.revoke_checkin_code(session, event_id=event_id, account_id=g.account.id)
     session.commit()
     return {"signup": _signup_view(row)}
 
@@ -112,7 +109,7 @@ def new_checkin_code(event_id: str) -> dict[str, Any]:
 @bp.get("/signups")
 @login_required(linked=True)
 def my_signups() -> dict[str, Any]:
-    rows = events.signups_of(db(), g.account.id)
+    rows = views.signups_of(db(), g.account.id)
     return {"signups": [_signup_view(r) for r in rows]}
 
 
@@ -135,7 +132,7 @@ _EVENT_PROPERTIES: dict[str, Any] = {
     "signup_open": {"type": "boolean"},
     "fields": {
         "type": "array",
-        "items": {"enum": list(events.SIGNUP_FIELDS)},
+        "items": {"enum": list(spec.SIGNUP_FIELDS)},
         "description": "what the sign-up form must ask for",
     },
     "status": {"enum": ["scheduled", "cancelled"]},

@@ -7,27 +7,20 @@ from datetime import timedelta
 
 from flask import Response
 
-from wxbot.campus import events
+from wxbot.campus import export, schedule, spec, views
+from wxbot.campus.checkin import check_in
 from wxbot.db import is_deadlock, retry_transaction
 from wxbot.platform import bp
-from wxbot.web import ApiError, abort_api, db, json_body, services
+from wxbot.web import abort_api, db, json_body, services
 
 
-def events_error(exc: events.EventsError):
-    """A domain refusal as the JSON error answer of the APIs."""
-    return ApiError(exc.status, exc.code, exc.message, **exc.extra).response()
-
-
-bp.register_error_handler(events.EventsError, events_error)
-
-
-def _upsert(spec: events.EventSpec) -> events.UpsertResult:
+def _upsert(event: spec.EventSpec) -> schedule.UpsertResult:
     """Several first deliveries of one new event at once can deadlock on MariaDB: the losers of the insert
     race each hold a shared lock on the new key and then all want it exclusively. The victim tries again."""
     session = db()
 
-    def upsert() -> events.UpsertResult:
-        result = events.upsert_event(session, spec)
+    def upsert() -> schedule.UpsertResult:
+        result = schedule.upsert_event(session, event)
         session.commit()
         return result
 
@@ -36,7 +29,7 @@ def _upsert(spec: events.EventSpec) -> events.UpsertResult:
 
 @bp.post("/events")
 def upsert_event():
-    result = _upsert(events.parse_event(json_body()))
+    result = _upsert(spec.parse_event(json_body()))
     body = {
         "event_id": result.event.external_id,
         "created": result.created,
@@ -51,11 +44,11 @@ def upsert_event():
 @bp.get("/events/<event_id>")
 def event_stats(event_id: str):
     session = db()
-    event = events.get_event(session, event_id)
-    confirmed = events.confirmed_counts(session, [event.id]).get(event.id, 0)
+    event = views.get_event(session, event_id)
+    confirmed = views.confirmed_counts(session, [event.id]).get(event.id, 0)
     return {
-        **events.event_view(event, confirmed),
-        "counts": events.event_counts(session, event.id),
+        **views.event_view(event, confirmed),
+        "counts": views.event_counts(session, event.id),
         "personal_data_erased": event.personal_data_erased_at is not None,
     }
 
@@ -70,7 +63,7 @@ def checkin():
         abort_api(400, "invalid_field", "code: required, a string", field="code")
     opens_before = timedelta(minutes=services().settings.events.checkin_opens_minutes_before)
     session = db()
-    result = events.check_in(session, event_id=event_id, code=code, opens_before=opens_before)
+    result = check_in(session, event_id=event_id, code=code, opens_before=opens_before)
     session.commit()
     return {"result": result}
 
@@ -80,7 +73,7 @@ def organiser_export(event_id: str):
     """The organiser's attendee list: consenting confirmed sign-ups only, phones masked; gone after erasure."""
     erase_after = timedelta(days=services().settings.retention.days("event_signups"))
     session = db()
-    text = events.organiser_export(session, event_id=event_id, erase_after=erase_after)
+    text = export.organiser_export(session, event_id=event_id, erase_after=erase_after)
     session.commit()  # the audit entry of the export
     # A byte-order mark so that spreadsheet programs read the Chinese headers as UTF-8.
     return Response(

@@ -5,7 +5,7 @@ table with a personal column is claimed by one of them."""
 from __future__ import annotations
 
 from wxbot.applications import status_changes
-from wxbot.campus import events
+from wxbot.campus import personal_data as campus_data
 from wxbot.conversations import tickets
 from wxbot.identity import personal_data as identity_data
 from wxbot.privacy import message_log
@@ -18,5 +18,5 @@ DECLARATIONS: tuple[DataDeclaration, ...] = (
     status_changes.PERSONAL_DATA,
     notify.PERSONAL_DATA,
     tickets.PERSONAL_DATA,
-    events.PERSONAL_DATA,
+    campus_data.PERSONAL_DATA,
 )
