@@ -12,7 +12,7 @@ import logging
 import mimetypes
 from pathlib import Path
 
-from wxbot.conversations import tickets
+from wxbot.conversations import media
 from wxbot.db import session_scope
 from wxbot.services import Services
 from wxbot.wechat.errors import WeChatError, WeChatUnavailable
@@ -31,7 +31,7 @@ def media_root(services: Services) -> Path:
 def fetch_media(services: Services) -> int:
     """Fetch what is pending; returns how many files were stored."""
     with session_scope(services.session_factory) as session:
-        pending = tickets.pending_media(session, limit=BATCH)
+        pending = media.pending(session, limit=BATCH)
     stored = 0
     api = services.wechat
     root = media_root(services)
@@ -40,14 +40,12 @@ def fetch_media(services: Services) -> int:
             content, content_type = api.get_media(item.app_name, item.media_id)
         except WeChatError as exc:
             with session_scope(services.session_factory) as session:
-                tickets.media_failed(session, item.message_id, f"WeChat error {exc.errcode}", final=True)
+                media.mark_failed(session, item.message_id, f"WeChat error {exc.errcode}", final=True)
             continue
         except WeChatUnavailable as exc:
             with session_scope(services.session_factory) as session:
                 final = item.attempts + 1 >= MAX_ATTEMPTS
-                tickets.media_failed(
-                    session, item.message_id, f"WeChat unavailable: {exc}"[:200], final=final
-                )
+                media.mark_failed(session, item.message_id, f"WeChat unavailable: {exc}"[:200], final=final)
             continue
         extension = mimetypes.guess_extension(content_type) or ".bin"
         relative = Path(str(item.conversation_id), f"{item.message_id}{extension}")
@@ -57,7 +55,7 @@ def fetch_media(services: Services) -> int:
         partial.write_bytes(content)
         partial.replace(target)  # an agent never sees half a file
         with session_scope(services.session_factory) as session:
-            tickets.media_stored(session, item.message_id, str(relative), content_type)
+            media.mark_stored(session, item.message_id, str(relative), content_type)
         stored += 1
     sweep_orphans(services)
     return stored
@@ -70,7 +68,7 @@ def sweep_orphans(services: Services) -> int:
         return 0
     files = [p for p in root.glob("*/*") if p.is_file()]
     with session_scope(services.session_factory) as session:
-        kept = tickets.stored_media_paths(session)
+        kept = media.stored_paths(session)
     removed = 0
     for path in files:
         if str(path.relative_to(root)) not in kept and not path.name.endswith(".part"):

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from wxbot.conversations import tickets
+from wxbot.conversations import agents, conversations
 from wxbot.models import Account, Identity
 
 PASSWORD = "correct horse battery"
 
 
 def make_agent(db: Any, username: str = "alice", role: str = "agent") -> Any:
-    agent = tickets.create_agent(db, username=username, password=PASSWORD, role=role)
+    agent = agents.create_agent(db, username=username, password=PASSWORD, role=role)
     db.commit()
     return agent
 
@@ -27,9 +27,11 @@ def make_conversation(db: Any, openid: str = "o-follower-1", text: str = "你好
         identity.account = Account(platform_account_id=f"p-{openid}", phone_enc=phone_enc)
     db.add(identity)
     db.commit()
-    conversation, _ = tickets.open_for_follower(db, identity.id)
+    conversation, _ = conversations.open_for_follower(db, identity.id)
     db.commit()
-    tickets.add_inbound(db, conversation, appid=identity.appid, msg_id=msg_id, kind="text", content=text)
+    conversations.add_inbound(
+        db, conversation, appid=identity.appid, msg_id=msg_id, kind="text", content=text
+    )
     db.commit()
     return conversation
 

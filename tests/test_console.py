@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from tests.console_helpers import PASSWORD, form_csrf, login, make_agent, make_conversation
 from wxbot.cli import main as cli
-from wxbot.conversations import tickets
+from wxbot.conversations import agents, conversations
 from wxbot.models import Agent, AuditEntry, Conversation, TicketMessage
+from wxbot.models.conversations import CannedReply
 
 
 def test_every_page_but_login_needs_a_session(client, db):
@@ -124,7 +125,7 @@ def test_inbox_filters_and_statistics(client, db, clock):
     alice = make_agent(db, "alice")
     mine = make_conversation(db, "o-1", text="first")
     make_conversation(db, "o-2", text="second", msg_id="5002")
-    tickets.claim(db, mine, alice)
+    conversations.claim(db, mine, alice)
     db.commit()
     login(client)
     assert "first" in client.get("/console/?scope=mine").get_data(as_text=True)
@@ -149,7 +150,7 @@ def test_canned_replies_are_admin_edited_and_inserted_with_variables(client, db)
     bad = client.post("/console/canned", data={"csrf_token": form_csrf(page), "title": "x", "body": "$phone"},
                       follow_redirects=True)  # fmt: skip
     assert "unknown variable $phone" in bad.get_data(as_text=True)
-    canned_id = db.scalar(select(tickets.CannedReply.id))
+    canned_id = db.scalar(select(CannedReply.id))
     db.commit()  # end the read: on SQLite (BEGIN IMMEDIATE) an open read holds the write lock
     page = client.get(f"/console/c/{conv.id}?canned={canned_id}").get_data(as_text=True)
     assert "我是root" in page
@@ -164,7 +165,7 @@ def test_agents_create_reads_the_password_from_stdin_and_has_no_default(settings
     short = runner.invoke(cli, ["agents", "create", "eve", "--password-stdin"], input="\n", env=env)
     assert short.exit_code != 0 and "password" in short.output
     agent = db.scalar(select(Agent).where(Agent.username == "bob"))
-    assert agent.role == "admin" and tickets.authenticate(db, "bob", "a long enough secret") is not None
+    assert agent.role == "admin" and agents.authenticate(db, "bob", "a long enough secret") is not None
     assert db.scalar(select(Agent).where(Agent.username == "eve")) is None
 
 
@@ -174,8 +175,8 @@ def test_a_deactivated_agent_is_logged_out_kept_out_and_their_conversations_retu
     alice = make_agent(db)
     assigned, resolved = make_conversation(db), make_conversation(db, openid="o-follower-2", msg_id="5002")
     for conversation in (assigned, resolved):
-        tickets.claim(db, conversation, alice)
-    tickets.resolve(db, resolved, alice)
+        conversations.claim(db, conversation, alice)
+    conversations.resolve(db, resolved, alice)
     db.commit()
     assert login(client).status_code == 302 and client.get("/console/").status_code == 200
     env = {"WXBOT_DATABASE_URL": settings.database.url, "WXBOT_APP_VAR_DIR": str(tmp_path / "cli-var")}

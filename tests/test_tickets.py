@@ -8,7 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from wxbot.conversations import tickets
+from wxbot.conversations import agents, conversations, replies
+from wxbot.conversations import canned as canned_replies
+from wxbot.conversations import statistics as service_level
+from wxbot.errors import DomainError
 from wxbot.models import Account, AuditEntry, Conversation, Identity, TicketMessage
 from wxbot.privacy import registry as rights
 
@@ -25,13 +28,13 @@ def make_identity(db, openid="o-follower-1", account=None):
 
 
 def make_agent(db, username="alice", role="agent"):
-    agent = tickets.create_agent(db, username=username, password="correct horse battery", role=role)
+    agent = agents.create_agent(db, username=username, password="correct horse battery", role=role)
     db.commit()
     return agent
 
 
 def inbound(db, conv, msg_id, text="hello", kind="text", fields=None):
-    added = tickets.add_inbound(db, conv, appid="wxoa000000000001", msg_id=msg_id, kind=kind, content=text,
+    added = conversations.add_inbound(db, conv, appid="wxoa000000000001", msg_id=msg_id, kind=kind, content=text,
                                 fields=fields)  # fmt: skip
     db.commit()
     return added
@@ -40,36 +43,36 @@ def inbound(db, conv, msg_id, text="hello", kind="text", fields=None):
 def test_a_follower_has_one_unresolved_conversation_and_a_resolved_one_stays_closed(db, clock):
     identity = make_identity(db)
     agent = make_agent(db)
-    first, created = tickets.open_for_follower(db, identity.id)
+    first, created = conversations.open_for_follower(db, identity.id)
     db.commit()
     assert created
-    again, created = tickets.open_for_follower(db, identity.id)
+    again, created = conversations.open_for_follower(db, identity.id)
     assert (again.id, created) == (first.id, False)
 
-    tickets.end_for_follower(db, identity.id)
+    conversations.end_for_follower(db, identity.id)
     db.commit()
-    assert tickets.capturing_conversation(db, identity.id) is None
-    continued, created = tickets.open_for_follower(db, identity.id)
+    assert conversations.capturing_conversation(db, identity.id) is None
+    continued, created = conversations.open_for_follower(db, identity.id)
     db.commit()
     assert (continued.id, created) == (first.id, False)
-    assert tickets.capturing_conversation(db, identity.id).id == first.id
+    assert conversations.capturing_conversation(db, identity.id).id == first.id
 
-    tickets.resolve(db, first, agent)
+    conversations.resolve(db, first, agent)
     db.commit()
-    assert tickets.capturing_conversation(db, identity.id) is None
-    second, created = tickets.open_for_follower(db, identity.id)
+    assert conversations.capturing_conversation(db, identity.id) is None
+    second, created = conversations.open_for_follower(db, identity.id)
     db.commit()
     assert created and second.id != first.id
 
-    with pytest.raises(tickets.TicketError, match="newer open conversation"):
-        tickets.reopen(db, first, agent)
+    with pytest.raises(DomainError, match="newer open conversation"):
+        conversations.reopen(db, first, agent)
     db.rollback()
     assert db.get(Conversation, first.id).state == "resolved"
 
 
 def test_a_retried_delivery_adds_nothing_and_only_the_first_message_is_acknowledged(db, clock):
     identity = make_identity(db)
-    conv, _ = tickets.open_for_follower(db, identity.id)
+    conv, _ = conversations.open_for_follower(db, identity.id)
     db.commit()
     first = inbound(db, conv, "1001")
     assert first is not None and first.first
@@ -79,7 +82,7 @@ def test_a_retried_delivery_adds_nothing_and_only_the_first_message_is_acknowled
     assert second.message.media_status == "pending" and second.message.media_id == "m-1"
     location = inbound(db, conv, "1003", kind="location", text="",
                        fields={"Location_X": "39.9", "Location_Y": "116.4", "Scale": "15", "Label": "望京"})  # fmt: skip
-    assert tickets.details(location.message)["label"] == "望京"
+    assert conversations.details(location.message)["label"] == "望京"
     assert db.scalar(select(func.count()).select_from(TicketMessage)) == 3
     assert conv.first_user_message_at == clock.current and conv.state == "open"
 
@@ -87,7 +90,7 @@ def test_a_retried_delivery_adds_nothing_and_only_the_first_message_is_acknowled
 @pytest.mark.parametrize("msg_ids", [("77", "77"), ("77", "78")], ids=["same delivery", "two messages"])
 def test_deliveries_at_once_store_each_message_once(services, db, clock, msg_ids):
     identity = make_identity(db)
-    conv, _ = tickets.open_for_follower(db, identity.id)
+    conv, _ = conversations.open_for_follower(db, identity.id)
     db.commit()
     results: list[object] = []
     barrier = threading.Barrier(2, timeout=20)
@@ -96,7 +99,7 @@ def test_deliveries_at_once_store_each_message_once(services, db, clock, msg_ids
         barrier.wait()
         with services.session_factory() as session:
             own = session.get(Conversation, conv.id)
-            results.append(tickets.add_inbound(session, own, appid="wxoa000000000001", msg_id=msg_id, kind="text",
+            results.append(conversations.add_inbound(session, own, appid="wxoa000000000001", msg_id=msg_id, kind="text",
                                                content="once"))  # fmt: skip
             session.commit()
 
@@ -113,7 +116,7 @@ def test_deliveries_at_once_store_each_message_once(services, db, clock, msg_ids
 
 def test_two_agents_claiming_at_once_one_wins(services, db, clock):
     identity = make_identity(db)
-    conv, _ = tickets.open_for_follower(db, identity.id)
+    conv, _ = conversations.open_for_follower(db, identity.id)
     alice, bob = make_agent(db, "alice"), make_agent(db, "bob")
     db.commit()
     outcomes: dict[str, str] = {}
@@ -124,10 +127,10 @@ def test_two_agents_claiming_at_once_one_wins(services, db, clock):
         with services.session_factory() as session:
             own, agent = session.get(Conversation, conv.id), session.get(type(alice), agent_id)
             try:
-                tickets.claim(session, own, agent)
+                conversations.claim(session, own, agent)
                 session.commit()
                 outcomes[agent.username] = "won"
-            except tickets.TicketError:
+            except DomainError:
                 session.rollback()
                 outcomes[agent.username] = "refused"
 
@@ -145,33 +148,33 @@ def test_two_agents_claiming_at_once_one_wins(services, db, clock):
 def test_agents_passwords_are_hashed_and_checked(db):
     agent = make_agent(db, "Carol", role="admin")
     assert agent.username == "carol" and agent.password_hash.startswith("scrypt:")
-    assert tickets.authenticate(db, "carol", "correct horse battery").id == agent.id
-    assert tickets.authenticate(db, "carol", "wrong password!") is None
-    assert tickets.authenticate(db, "nobody", "correct horse battery") is None
-    with pytest.raises(tickets.TicketError, match="password"):
-        tickets.create_agent(db, username="dave", password="short")
-    with pytest.raises(tickets.TicketError, match="taken"):
-        tickets.create_agent(db, username="carol", password="another long password")
+    assert agents.authenticate(db, "carol", "correct horse battery").id == agent.id
+    assert agents.authenticate(db, "carol", "wrong password!") is None
+    assert agents.authenticate(db, "nobody", "correct horse battery") is None
+    with pytest.raises(DomainError, match="password"):
+        agents.create_agent(db, username="dave", password="short")
+    with pytest.raises(DomainError, match="taken"):
+        agents.create_agent(db, username="carol", password="another long password")
 
 
 def test_canned_replies_fill_known_variables_and_refuse_unknown_ones(db):
-    canned = tickets.save_canned(
+    canned = canned_replies.save(
         db, title="greeting", body="您好，我是$agent，会在 ${target_hours} 小时内回复。"
     )
     assert (
-        tickets.render_canned(canned.body, agent="alice", target_hours="4")
+        canned_replies.render(canned.body, agent="alice", target_hours="4")
         == "您好，我是alice，会在 4 小时内回复。"
     )
-    with pytest.raises(tickets.TicketError, match=r"unknown variable \$phone"):
-        tickets.save_canned(db, title="bad", body="your number is $phone")
-    with pytest.raises(tickets.TicketError, match="exists"):
-        tickets.save_canned(db, title="greeting", body="again")
+    with pytest.raises(DomainError, match=r"unknown variable \$phone"):
+        canned_replies.save(db, title="bad", body="your number is $phone")
+    with pytest.raises(DomainError, match="exists"):
+        canned_replies.save(db, title="greeting", body="again")
 
 
 def test_overdue_and_statistics(db, clock):
     agent = make_agent(db)
-    fast = tickets.open_for_follower(db, make_identity(db, "o-1").id)[0]
-    slow = tickets.open_for_follower(db, make_identity(db, "o-2").id)[0]
+    fast = conversations.open_for_follower(db, make_identity(db, "o-1").id)[0]
+    slow = conversations.open_for_follower(db, make_identity(db, "o-2").id)[0]
     db.commit()
     inbound(db, fast, "1")
     inbound(db, slow, "2")
@@ -181,25 +184,25 @@ def test_overdue_and_statistics(db, clock):
         conv.first_response_at, conv.awaiting_since, conv.state = clock.current, None, "waiting"
     db.commit()
     clock.advance(hours=4)
-    assert not tickets.is_overdue(fast, target) and tickets.is_overdue(slow, target)
+    assert not service_level.is_overdue(fast, target) and service_level.is_overdue(slow, target)
     clock.advance(hours=48)
-    figures = tickets.statistics(db, target)
+    figures = service_level.summary(db, target)
     assert (figures.open, figures.waiting, figures.overdue) == (1, 1, 1)
     assert figures.median_first_response == timedelta(hours=1)
     assert figures.window_missed == 1  # the slow one: never answered, and its window has closed
-    tickets.resolve(db, slow, agent)
+    conversations.resolve(db, slow, agent)
     db.commit()
-    assert tickets.statistics(db, target).open == 0
+    assert service_level.summary(db, target).open == 0
 
 
 def test_export_and_erase_through_the_rights_registry(db, clock):
     account = Account(platform_account_id="p-1")
     identity = make_identity(db, account=account)
     agent = make_agent(db)
-    conv = tickets.open_for_follower(db, identity.id)[0]
+    conv = conversations.open_for_follower(db, identity.id)[0]
     db.commit()
     inbound(db, conv, "1", text="我想问一下面试时间")
-    tickets.add_note(db, conv, agent, "internal: VIP", "tok-1")
+    replies.add_note(db, conv, agent, "internal: VIP", "tok-1")
     db.commit()
     module = next(m for m in rights.modules() if m.name == "tickets")
     exported = module.export(db, account.id)

@@ -15,7 +15,7 @@ from jobs.sender import send_due
 from tests.conftest import OA
 from tests.console_helpers import form_csrf, login, make_agent
 from tests.wechat_helpers import Follower
-from wxbot.conversations import tickets
+from wxbot.conversations import conversations
 from wxbot.handlers import menu
 from wxbot.models import Conversation, Identity, TicketMessage
 
@@ -310,7 +310,7 @@ def test_an_unsubscribe_forgets_the_conversation_and_resolved_ones_expire(
     (kept,) = stored(db, Conversation)
     assert [m.body for m in kept.messages] == ["问题"]
 
-    tickets.resolve(db, kept, agent)
+    conversations.resolve(db, kept, agent)
     db.commit()
     clock.advance(days=services.settings.retention.resolved_conversations_days, seconds=1)
     run_retention(services)

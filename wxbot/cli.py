@@ -142,7 +142,8 @@ def agents_group() -> None:
 @click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
 def agents_create(username: str, role: str, password_stdin: bool) -> None:
     """Create a console user; the password comes from a prompt (or stdin), never a default."""
-    from wxbot.conversations import tickets
+    from wxbot.conversations import agents
+    from wxbot.errors import DomainError
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -150,9 +151,9 @@ def agents_create(username: str, role: str, password_stdin: bool) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         with _database_session() as session:
-            agent = tickets.create_agent(session, username=username, password=password, role=role)
+            agent = agents.create_agent(session, username=username, password=password, role=role)
             click.echo(f"created {agent.role} {agent.username}")
-    except tickets.TicketError as exc:
+    except DomainError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -171,14 +172,15 @@ def agents_activate(username: str) -> None:
 
 
 def _set_agent_active(username: str, active: bool) -> None:
-    from wxbot.conversations import tickets
+    from wxbot.conversations import agents
+    from wxbot.errors import DomainError
 
     try:
         with _database_session() as session:
-            agent, released = tickets.set_active(session, username, active, actor="cli")
+            agent, released = agents.set_active(session, username, active, actor="cli")
             state = "active" if active else f"deactivated ({released} conversation(s) back in the queue)"
             click.echo(f"{agent.username}: {state}")
-    except tickets.TicketError as exc:
+    except DomainError as exc:
         raise click.ClickException(str(exc)) from exc
 
 

@@ -18,11 +18,13 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from werkzeug.exceptions import default_exceptions
 from werkzeug.wrappers import Response
 
-from wxbot.conversations import tickets
+from wxbot.conversations import agents
+from wxbot.errors import DomainError
 from wxbot.models.conversations import Agent
-from wxbot.web import db, services
+from wxbot.web import db, services, status_of
 
 PREFIX = "/console"
 bp = Blueprint("console", __name__, url_prefix=PREFIX, static_folder="../static/console",
@@ -146,7 +148,7 @@ def login() -> Any:
     ):
         return _login_page("Too many login attempts. Wait 15 minutes and try again.", 429)
     session = db()
-    agent = tickets.authenticate(session, username, password)
+    agent = agents.authenticate(session, username, password)
     if agent is None:
         return _login_page("Wrong username or password.", 401)
     session.commit()
@@ -190,6 +192,38 @@ def notice(text: str, kind: str = "ok") -> None:
     cache = services().cache
     notices = json.loads(cache.get(key) or "[]")
     cache.set(key, json.dumps([*notices, [kind, text]][-5:]), ttl=300)
+
+
+def act(
+    action: Callable[[], object],
+    *,
+    back: str,
+    done: str | None = None,
+    refused: Callable[[DomainError], Any] | None = None,
+) -> Any:
+    """A form's domain action, and how the console answers it: committed, the agent goes `back` (told
+    `done`); refused (a DomainError), rolled back and the agent goes `back` told why, or sees `refused(e)`."""
+    session = db()
+    try:
+        action()
+    except DomainError as refusal:
+        session.rollback()
+        if refused is not None:
+            return refused(refusal)
+        notice(refusal.message, "error")
+    else:
+        session.commit()
+        if done is not None:
+            notice(done)
+    return redirect(back)
+
+
+@bp.errorhandler(DomainError)
+def refusal_page(refusal: DomainError) -> Any:
+    """A refusal outside a form's `act`: the error page, with the status of its kind."""
+    db().rollback()
+    error = default_exceptions[status_of(refusal)](refusal.message)
+    return render_template("console/error.html", error=error), error.code
 
 
 def take_notices() -> list[tuple[str, str]]:

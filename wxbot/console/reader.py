@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, abort, render_template
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from wxbot.conversations import tickets
+from wxbot.conversations import conversations
 from wxbot.web import db, services
 
 reader_bp = Blueprint("reader", __name__, url_prefix="/replies")
@@ -38,7 +38,7 @@ def read(token: str) -> Any:
         abort(410, "此链接已过期，请在公众号回复「留言」联系客服。")
     except BadSignature:
         abort(404)
-    conversation = tickets.get(db(), int(conversation_id))
+    conversation = conversations.get(db(), int(conversation_id))
     if conversation is None:
         abort(404)
     replies = [m for m in conversation.messages if m.direction == "outbound"]

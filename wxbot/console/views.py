@@ -14,9 +14,12 @@ from werkzeug.wrappers import Response
 
 from wxbot import clock
 from wxbot.applications import status_changes as applications
-from wxbot.console import admin_required, bp, notice
+from wxbot.console import act, admin_required, bp, notice
 from wxbot.console.reader import reader_link
-from wxbot.conversations import tickets
+from wxbot.conversations import canned as canned_replies
+from wxbot.conversations import conversations, replies
+from wxbot.conversations import inbox as inbox_list
+from wxbot.conversations import statistics as service_level
 from wxbot.errors import DomainError, NotFound
 from wxbot.models.conversations import Agent, CannedReply, TicketMessage
 from wxbot.privacy import requests as rights_requests
@@ -32,7 +35,7 @@ def _target() -> timedelta:
 
 
 def _conversation(conversation_id: int) -> Any:
-    conversation = tickets.get(db(), conversation_id)
+    conversation = conversations.get(db(), conversation_id)
     if conversation is None:
         abort(404, "No such conversation.")
     return conversation
@@ -49,7 +52,7 @@ def inbox() -> str:
     scope = request.args.get("scope", "all")
     if state not in STATES or scope not in SCOPES:
         abort(400, "Unknown inbox filter.")
-    rows = tickets.inbox(db(), state=state, scope=scope, agent_id=g.agent.id, target=_target())
+    rows = inbox_list.rows(db(), state=state, scope=scope, agent_id=g.agent.id, target=_target())
     return render_template(
         "console/inbox.html", rows=rows, state=state, scope=scope, states=STATES, scopes=SCOPES
     )
@@ -59,7 +62,7 @@ def inbox() -> str:
 def conversation(conversation_id: int) -> str:
     session = db()
     conv = _conversation(conversation_id)
-    tickets.record_view(session, conv, g.agent)
+    conversations.record_view(session, conv, g.agent)
     session.commit()
     return _conversation_page(conv)
 
@@ -80,14 +83,14 @@ def _conversation_page(
     canned_id = request.args.get("canned", type=int)
     canned = session.get(CannedReply, canned_id) if canned_id else None
     if canned is not None:
-        draft = tickets.render_canned(
+        draft = canned_replies.render(
             canned.body,
             agent=g.agent.username,
             conversation=str(conv.id),
             target_hours=f"{services().settings.console.first_response_target_hours:g}",
         )
     agents = list(session.scalars(select(Agent).where(Agent.active.is_(True)).order_by(Agent.username)))
-    window = tickets.window(session, conv)
+    window = replies.window(session, conv)
     return render_template(
         "console/conversation.html",
         conv=conv,
@@ -97,18 +100,18 @@ def _conversation_page(
         revealed=revealed_phone is not None,
         window=window,
         time_left=(window.expires_at - clock.now()) if window.expires_at else None,
-        overdue=tickets.is_overdue(conv, _target()),
-        first_response=tickets.first_response_time(conv),
-        canned=tickets.canned_replies(session),
-        deliveries=tickets.deliveries(session, conv),
-        window_problem=tickets.window_problem(session, conv),
+        overdue=service_level.is_overdue(conv, _target()),
+        first_response=service_level.first_response_time(conv),
+        canned=canned_replies.all_by_title(session),
+        deliveries=replies.deliveries(session, conv),
+        window_problem=replies.window_problem(session, conv),
         blocked=blocked,
         error=error,
         draft=draft,
         agents=agents,
         states=STATES,
         form_token=secrets.token_urlsafe(16),
-        details=tickets.details,
+        details=conversations.details,
         applications=(
             applications.applications_of(session, account.id, services().settings.app.timezone, limit=5)
             if account is not None
@@ -117,22 +120,18 @@ def _conversation_page(
     )
 
 
-def _act(conversation_id: int, action: Any) -> Response:
-    session = db()
+def _thread_end(conversation_id: int) -> str:
+    return url_for("console.conversation", conversation_id=conversation_id) + "#thread-end"
+
+
+def _act(conversation_id: int, action: Any) -> Any:
     conv = _conversation(conversation_id)
-    try:
-        action(session, conv)
-    except tickets.TicketError as exc:
-        session.rollback()
-        notice(str(exc), "error")
-    else:
-        session.commit()
-    return redirect(url_for("console.conversation", conversation_id=conversation_id) + "#thread-end")
+    return act(lambda: action(db(), conv), back=_thread_end(conversation_id))
 
 
 @bp.post("/c/<int:conversation_id>/claim")
 def claim(conversation_id: int) -> Response:
-    return _act(conversation_id, lambda s, c: tickets.claim(s, c, g.agent))
+    return _act(conversation_id, lambda s, c: conversations.claim(s, c, g.agent))
 
 
 @bp.post("/c/<int:conversation_id>/assign")
@@ -140,33 +139,40 @@ def assign(conversation_id: int) -> Response:
     raw = request.form.get("assignee_id", "")
     if raw and not raw.isdigit():
         abort(400, "Pick an agent.")
-    return _act(conversation_id, lambda s, c: tickets.assign(s, c, g.agent, int(raw) if raw else None))
+    return _act(conversation_id, lambda s, c: conversations.assign(s, c, g.agent, int(raw) if raw else None))
 
 
 @bp.post("/c/<int:conversation_id>/resolve")
 def resolve(conversation_id: int) -> Response:
-    return _act(conversation_id, lambda s, c: tickets.resolve(s, c, g.agent))
+    return _act(conversation_id, lambda s, c: conversations.resolve(s, c, g.agent))
 
 
 @bp.post("/c/<int:conversation_id>/reopen")
 def reopen(conversation_id: int) -> Response:
-    return _act(conversation_id, lambda s, c: tickets.reopen(s, c, g.agent))
+    return _act(conversation_id, lambda s, c: conversations.reopen(s, c, g.agent))
 
 
 @bp.post("/c/<int:conversation_id>/note")
 def note(conversation_id: int) -> Response:
     body, token = request.form.get("body", ""), request.form.get("form_token", "")
-    return _act(conversation_id, lambda s, c: tickets.add_note(s, c, g.agent, body, token))
+    return _act(conversation_id, lambda s, c: replies.add_note(s, c, g.agent, body, token))
 
 
 @bp.post("/c/<int:conversation_id>/reply")
 def reply(conversation_id: int) -> Any:
-    session = db()
     conv = _conversation(conversation_id)
     body, token = request.form.get("body", ""), request.form.get("form_token", "")
-    try:
-        tickets.reply(
-            session,
+
+    def refused(refusal: DomainError) -> tuple[str, int]:
+        # the form again with the draft; when only the chat is barred (told before anything is sent), with
+        # the fallback offered
+        if isinstance(refusal, replies.ReplyBlocked):
+            return _conversation_page(conv, draft=body, blocked=refusal.message), 409
+        return _conversation_page(conv, draft=body, error=refusal.message), 400
+
+    return act(
+        lambda: replies.reply(
+            db(),
             conv,
             g.agent,
             body,
@@ -174,16 +180,10 @@ def reply(conversation_id: int) -> Any:
             fallback=request.form.get("mode") == "fallback",
             reader_link=reader_link(conv.id, request.host_url),
             timezone=services().settings.app.timezone,
-        )
-    except tickets.ReplyBlocked as exc:
-        # told before anything is sent; the draft stays on the page with the fallback offered
-        session.rollback()
-        return _conversation_page(conv, draft=body, blocked=str(exc)), 409
-    except tickets.TicketError as exc:
-        session.rollback()
-        return _conversation_page(conv, draft=body, error=str(exc)), 400
-    session.commit()
-    return redirect(url_for("console.conversation", conversation_id=conversation_id) + "#thread-end")
+        ),
+        back=_thread_end(conversation_id),
+        refused=refused,
+    )
 
 
 @bp.post("/c/<int:conversation_id>/reveal")
@@ -194,10 +194,7 @@ def reveal(conversation_id: int) -> str:
     account = conv.identity.account
     if account is None or not account.phone_enc:
         abort(404, "This follower has no linked phone number.")
-    try:
-        tickets.record_reveal(session, conv, g.agent)
-    except tickets.TicketError as exc:
-        abort(403, str(exc))
+    conversations.record_reveal(session, conv, g.agent)  # refused: the error page (wxbot.console)
     session.commit()
     return _conversation_page(conv, revealed_phone=services().pii.decrypt(account.phone_enc))
 
@@ -218,7 +215,7 @@ def media(message_id: int) -> Response:
 
 @bp.get("/stats")
 def statistics() -> str:
-    figures = tickets.statistics(db(), _target())
+    figures = service_level.summary(db(), _target())
     return render_template("console/stats.html", figures=figures, target=_target())
 
 
@@ -229,22 +226,18 @@ def canned() -> Any:
         if g.agent.role != "admin":
             abort(403, "Only an admin may change canned replies.")
         raw_id = request.form.get("canned_id", "")
-        try:
-            tickets.save_canned(
+        return act(
+            lambda: canned_replies.save(
                 session,
                 title=request.form.get("title", ""),
                 body=request.form.get("body", ""),
                 canned_id=int(raw_id) if raw_id.isdigit() else None,
-            )
-        except tickets.TicketError as exc:
-            session.rollback()
-            notice(str(exc), "error")
-        else:
-            session.commit()
-            notice("Saved.")
-        return redirect(url_for("console.canned"))
+            ),
+            back=url_for("console.canned"),
+            done="Saved.",
+        )
     return render_template(
-        "console/canned.html", canned=tickets.canned_replies(session), variables=tickets.CANNED_VARIABLES
+        "console/canned.html", canned=canned_replies.all_by_title(session), variables=canned_replies.VARIABLES
     )
 
 

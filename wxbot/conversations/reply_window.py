@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 from wxbot import clock
 from wxbot.models.reply_window import ReplyWindow
 
+# the 48-hour window a follower's message opens
+MESSAGE_WINDOW = timedelta(hours=48)
 GRANTS: dict[str, tuple[timedelta, int]] = {
-    "message": (timedelta(hours=48), 5),
+    "message": (MESSAGE_WINDOW, 5),
     "action": (timedelta(minutes=1), 3),
 }
 

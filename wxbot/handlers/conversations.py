@@ -1,9 +1,10 @@
 """留言 on the official account: 「留言」 (or the menu) opens a conversation with customer service, everything the
-follower sends while it is open goes into it, 「结束」 ends their side. The rules live in wxbot.conversations.tickets."""
+follower sends while it is open goes into it, 「结束」 ends their side. The rules live in
+wxbot.conversations.conversations."""
 
 from __future__ import annotations
 
-from wxbot.conversations import tickets
+from wxbot.conversations import conversations
 from wxbot.handlers import menu
 from wxbot.handlers.replies import Reply, text_reply
 from wxbot.handlers.router import HandlerContext, Priority, Router
@@ -14,28 +15,28 @@ def _hours(ctx: HandlerContext) -> str:
 
 
 def leave_message(ctx: HandlerContext) -> Reply:
-    _, created = tickets.open_for_follower(ctx.session, ctx.identity_id)
+    _, created = conversations.open_for_follower(ctx.session, ctx.identity_id)
     return text_reply("ticket_opened" if created else "ticket_continued", hours=_hours(ctx))
 
 
 def end_conversation(ctx: HandlerContext) -> Reply:
-    if tickets.end_for_follower(ctx.session, ctx.identity_id) is None:
+    if conversations.end_for_follower(ctx.session, ctx.identity_id) is None:
         return text_reply("ticket_none")
     return text_reply("ticket_ended")
 
 
 def in_open_conversation(ctx: HandlerContext) -> bool:
-    return ctx.message.msg_type in tickets.INBOUND_KINDS and tickets.is_capturing(
+    return ctx.message.msg_type in conversations.INBOUND_KINDS and conversations.is_capturing(
         ctx.session, ctx.identity_id
     )
 
 
 def into_conversation(ctx: HandlerContext) -> Reply | None:
-    conversation = tickets.capturing_conversation(ctx.session, ctx.identity_id)
+    conversation = conversations.capturing_conversation(ctx.session, ctx.identity_id)
     if conversation is None:  # resolved between the check and now
         return None
     message = ctx.message
-    added = tickets.add_inbound(
+    added = conversations.add_inbound(
         ctx.session,
         conversation,
         appid=message.appid,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from wxbot.applications import status_changes
 from wxbot.campus import personal_data as campus_data
-from wxbot.conversations import tickets
+from wxbot.conversations import personal_data as conversation_data
 from wxbot.identity import personal_data as identity_data
 from wxbot.privacy import message_log
 from wxbot.privacy.registry import DataDeclaration
@@ -17,6 +17,6 @@ DECLARATIONS: tuple[DataDeclaration, ...] = (
     message_log.PERSONAL_DATA,
     status_changes.PERSONAL_DATA,
     notify.PERSONAL_DATA,
-    tickets.PERSONAL_DATA,
+    conversation_data.PERSONAL_DATA,
     campus_data.PERSONAL_DATA,
 )

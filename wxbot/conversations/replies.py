@@ -1,0 +1,238 @@
+"""The agents' messages in a conversation: internal notes and replies, how a reply reaches the follower (a
+customer-service message inside the reply window, else the fallback: a template or subscribe message saying a
+reply is waiting) and what became of it. The window itself is wxbot.conversations.reply_window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from wxbot import clock
+from wxbot.conversations import agents, conversations, reply_window
+from wxbot.errors import Conflict, Invalid
+from wxbot.models.conversations import Agent, Conversation, TicketMessage
+from wxbot.models.outbox import Notification
+from wxbot.models.reply_window import ReplyWindow
+from wxbot.push import notify
+
+MAX_TEXT = 2000  # a reply or note; WeChat's customer-service text limit is about 2048 bytes
+
+
+def add_note(
+    session: Session, conversation: Conversation, agent: Agent, body: str, form_token: str
+) -> TicketMessage:
+    """An internal note: agents see it, nothing ever sends it."""
+    message, created = _agent_message(session, conversation, agent, body, form_token, direction="note")
+    if created:
+        agents.audit_conversation(session, agent, "conversation.note", conversation, f"message:{message.id}")
+    return message
+
+
+def _agent_message(
+    session: Session, conversation: Conversation, agent: Agent, body: str, form_token: str, *, direction: str
+) -> tuple[TicketMessage, bool]:
+    """The agent's message, stored once per form (token) however often the form is submitted."""
+    body = body.strip()
+    if not body:
+        raise Invalid("empty_message", "the message is empty")
+    if len(body) > MAX_TEXT:
+        raise Invalid("message_too_long", f"the message is longer than {MAX_TEXT} characters")
+    key = f"form:{agent.id}:{form_token}"[:96] if form_token else None
+    if key is not None:
+        existing = session.scalar(select(TicketMessage).where(TicketMessage.dedupe_key == key))
+        if existing is not None:
+            return existing, False
+    message = TicketMessage(
+        conversation_id=conversation.id,
+        direction=direction,
+        kind="text",
+        body=body,
+        agent_id=agent.id,
+        dedupe_key=key,
+        created_at=clock.now(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        # the same form submitted twice at once: the other submission stored it
+        existing = session.scalar(select(TicketMessage).where(TicketMessage.dedupe_key == key))
+        if existing is None:
+            raise
+        return existing, False
+    return message, True
+
+
+REPLY_TEMPLATE = "ticket_reply"  # [notify.templates.ticket_reply.<app>]: "a reply is waiting" (the fallback)
+FALLBACK_CHANNELS = ("template", "subscribe")
+
+
+class ReplyBlocked(Conflict):
+    """A chat message cannot reach the follower now; the agent may send the fallback instead."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__("reply_blocked", problem)
+
+
+def window_problem(session: Session, conversation: Conversation) -> str | None:
+    """Why a customer-service message cannot go now, in plain words; None when it can."""
+    identity = conversation.identity
+    if not identity.subscribed:
+        return "The follower no longer follows the official account."
+    if reply_window.status(session, conversation.identity_id).open:
+        return None
+    unexpired = session.scalar(
+        select(func.count())
+        .select_from(ReplyWindow)
+        .where(ReplyWindow.identity_id == conversation.identity_id, ReplyWindow.expires_at > clock.now())
+    )
+    if unexpired:
+        return "The reply budget of this window is spent: WeChat allows no more chat messages until the follower writes again."
+    return (
+        "The 48-hour reply window is closed: WeChat allows no chat message until the follower writes again."
+    )
+
+
+def reply(
+    session: Session,
+    conversation: Conversation,
+    agent: Agent,
+    body: str,
+    form_token: str,
+    *,
+    fallback: bool,
+    reader_link: str,
+    timezone: str = "Asia/Shanghai",
+) -> TicketMessage:
+    """An agent's answer, queued on the outbox in this transaction.
+
+    In the window it goes as a customer-service message; should WeChat refuse that (window closed, budget
+    spent) the sender moves on to the fallback channels by itself. Outside the window the agent is refused
+    (ReplyBlocked) unless they chose the fallback: a template or subscribe message saying a reply is waiting,
+    with `reader_link`, where the follower reads the replies.
+    """
+    if conversation.state == "resolved":
+        raise Conflict("conversation_resolved", "the conversation is resolved; reopen it to reply")
+    if not fallback:
+        problem = window_problem(session, conversation)
+        if problem is not None:
+            raise ReplyBlocked(problem)
+    conversations.lock(session, conversation)
+    message, created = _agent_message(session, conversation, agent, body, form_token, direction="outbound")
+    if not created:
+        return message  # the same form again: already queued
+    channels = FALLBACK_CHANNELS if fallback else ("custom", *FALLBACK_CHANNELS)
+    # the template's fields pick from these ({conversation_id}, {replied_at}, {link}); no reply text in
+    # them: WeChat cuts template fields to 20 characters, the link shows the whole answer
+    data = {
+        "conversation_id": str(conversation.id),
+        "replied_at": clock.local_text(clock.now(), timezone),
+        "link": reader_link,
+    }
+    content: dict[str, Any] = {
+        "template": {"key": REPLY_TEMPLATE, "data": data, "url": reader_link},
+        "subscribe": {"key": REPLY_TEMPLATE, "data": data},
+    }
+    if not fallback:
+        content["text"] = message.body
+    notification = notify.enqueue(
+        session,
+        purpose="ticket_reply",
+        identity_id=conversation.identity_id,
+        account_id=conversation.identity.account_id,
+        content=content,
+        channels=channels,
+        dedupe_key=f"ticket_message:{message.id}",
+        urgent=True,  # the follower is waiting for it: no quiet hours, no daily cap
+        source_type="ticket_message",
+        source_id=message.id,
+    )
+    message.notification_id = notification.id
+    message.delivery = "fallback" if fallback else "custom"
+    now = clock.now()
+    if conversation.first_response_at is None:
+        conversation.first_response_at = now
+    conversation.awaiting_since = None
+    conversation.state = "waiting"
+    agents.audit_conversation(
+        session, agent, "conversation.reply", conversation, f"message:{message.id} {message.delivery}"
+    )
+    return message
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of an agent's reply, from its outbox row: never shown as sent unless it was."""
+
+    state: str  # sending | sent | fell_back | failed
+    label: str
+    detail: str = ""
+
+
+FALLBACK_LABELS = {
+    "template": "template message on the official account saying a reply is waiting",
+    "subscribe": "mini-program subscribe message saying a reply is waiting",
+}
+PLAIN_ERRORS = {
+    45015: "the reply window had closed (or the follower unfollowed)",
+    45047: "the window's message budget was used up",
+    43004: "the follower does not follow the official account",
+    43101: "the follower has no unused subscribe authorisation",
+    40003: "WeChat does not know this follower",
+    45002: "the text is too long for WeChat",
+    48001: "the account is not allowed to use this WeChat API",
+}
+
+
+def delivery(notification: Notification | None) -> Delivery:
+    if notification is None:
+        return Delivery("failed", "not queued")
+    n = notification
+    if n.status in ("sent", "delivered"):
+        if n.channel == "custom":
+            return Delivery(
+                "sent", "delivered in the chat" if n.status == "delivered" else "sent in the chat"
+            )
+        how = FALLBACK_LABELS.get(n.channel or "", n.channel or "")
+        why = _ended_reasons(n)
+        return Delivery("fell_back", f"fell back: {how}", f"chat message refused: {why}" if why else "")
+    if n.status in ("pending", "sending", "held"):
+        return Delivery("sending", "sending…", notify.explain(n) if n.reason else "")
+    if n.status == "failed":
+        code = f"WeChat error {n.errcode}: " if n.errcode else ""
+        return Delivery("failed", "failed", code + PLAIN_ERRORS.get(n.errcode or 0, notify.explain(n)))
+    # skipped / cancelled / superseded: nothing reached the follower
+    why = _ended_reasons(n) or notify.explain(n)
+    return Delivery("failed", "not delivered", why)
+
+
+def _ended_reasons(n: Notification) -> str:
+    parts = []
+    for channel, code in n.ended().items():
+        plain = PLAIN_ERRORS.get(int(code), "") if code.isdigit() else ""
+        parts.append(f"{channel}: WeChat error {code}" + (f" ({plain})" if plain else ""))
+    return "; ".join(parts)
+
+
+def deliveries(session: Session, conversation: Conversation) -> dict[int, Delivery]:
+    """message id -> delivery state, for the agent replies of the conversation."""
+    ids = {m.notification_id: m.id for m in conversation.messages if m.direction == "outbound"}
+    rows = {
+        n.id: n
+        for n in session.scalars(
+            select(Notification)
+            .where(Notification.id.in_([i for i in ids if i is not None]))
+            .execution_options(populate_existing=True)
+        )
+    }
+    return {message_id: delivery(rows.get(nid or -1)) for nid, message_id in ids.items()}
+
+
+def window(session: Session, conversation: Conversation) -> reply_window.WindowStatus:
+    """Can a customer-service message reach the follower now, until when, and how many are left."""
+    return reply_window.status(session, conversation.identity_id)
