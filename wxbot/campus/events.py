@@ -37,7 +37,7 @@ from wxbot.privacy import audit, consent, retention
 from wxbot.privacy import registry as rights
 from wxbot.privacy import rights as privacy
 from wxbot.privacy.pii import PiiKeys, mask_phone, normalise_phone
-from wxbot.push import notify
+from wxbot.push.enqueue import PushContent, SubscribeContent, TemplateContent, enqueue
 
 SIGNUP_FIELDS = ("name", "school", "major", "graduation_year", "birth_year", "phone")
 CheckinResult = Literal["ok", "already_checked_in", "unknown", "cancelled", "wrong_event", "not_open"]
@@ -1112,16 +1112,14 @@ def _tell(session: Session, row: EventSignup, purpose: str, *, urgent: bool, ded
         "organiser": event.organiser,
     }
     text = _push_texts.get_template(f"{purpose}.txt").render(**data).strip()
-    notify.enqueue(
+    enqueue(
         session,
         purpose=purpose,
         account_id=row.account_id,
         identity_id=row.identity_id,
-        content={
-            "text": text,
-            "template": {"key": purpose, "data": data},
-            "subscribe": {"key": purpose, "data": data},
-        },
+        content=PushContent(
+            text=text, template=TemplateContent(purpose, data), subscribe=SubscribeContent(purpose, data)
+        ),
         dedupe_key=f"{purpose}:{row.id}:{dedupe}",
         # A newer word about the same sign-up (a move, a cancellation, the reminder) replaces an unsent one.
         supersede_key=None if purpose == "event_promoted" else f"event_signup:{row.id}",

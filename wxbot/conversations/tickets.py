@@ -31,7 +31,8 @@ from wxbot.models.reply_window import ReplyWindow
 from wxbot.privacy import audit, retention
 from wxbot.privacy import registry as rights
 from wxbot.privacy.pii import mask_numbers
-from wxbot.push import notify
+from wxbot.push.enqueue import PushContent, SubscribeContent, TemplateContent, enqueue
+from wxbot.push.explain import explain
 
 MEDIA_KINDS = ("image", "voice", "video", "shortvideo")
 MAX_TEXT = 2000  # a reply or note; WeChat's customer-service text limit is about 2048 bytes
@@ -459,13 +460,12 @@ def reply(
         "replied_at": clock.local_text(clock.now(), timezone),
         "link": reader_link,
     }
-    content: dict[str, Any] = {
-        "template": {"key": REPLY_TEMPLATE, "data": data, "url": reader_link},
-        "subscribe": {"key": REPLY_TEMPLATE, "data": data},
-    }
-    if not fallback:
-        content["text"] = message.body
-    notification = notify.enqueue(
+    content = PushContent(
+        text=None if fallback else message.body,
+        template=TemplateContent(REPLY_TEMPLATE, data, url=reader_link),
+        subscribe=SubscribeContent(REPLY_TEMPLATE, data),
+    )
+    notification = enqueue(
         session,
         purpose="ticket_reply",
         identity_id=conversation.identity_id,
@@ -525,12 +525,12 @@ def delivery(notification: Notification | None) -> Delivery:
         why = _ended_reasons(n)
         return Delivery("fell_back", f"fell back: {how}", f"chat message refused: {why}" if why else "")
     if n.status in ("pending", "sending", "held"):
-        return Delivery("sending", "sending…", notify.explain(n) if n.reason else "")
+        return Delivery("sending", "sending…", explain(n) if n.reason else "")
     if n.status == "failed":
         code = f"WeChat error {n.errcode}: " if n.errcode else ""
-        return Delivery("failed", "failed", code + PLAIN_ERRORS.get(n.errcode or 0, notify.explain(n)))
+        return Delivery("failed", "failed", code + PLAIN_ERRORS.get(n.errcode or 0, explain(n)))
     # skipped / cancelled / superseded: nothing reached the follower
-    why = _ended_reasons(n) or notify.explain(n)
+    why = _ended_reasons(n) or explain(n)
     return Delivery("failed", "not delivered", why)
 
 
