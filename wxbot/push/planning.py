@@ -43,7 +43,7 @@ class Plan:
 
 
 def ended_list(row: Notification) -> list[str]:
-    """ "channel:reason" for the channels WeChat already ended for this notification."""
+    """The "channel:reason" of each channel WeChat already ended for this notification."""
     return [f"{c}:{why}" for c, why in row.ended().items()]
 
 
