@@ -1,4 +1,4 @@
-"""The push sender: drains the outbox through WeChat (wxbot.push.outbox has the rules).
+"""The push sender: drains the outbox through WeChat (the rules: wxbot.push.sender, wxbot.push.results).
 
 Each round claims a batch of due notifications in one short transaction, makes their WeChat calls through a
 bounded pool of threads (no transaction open meanwhile), and records the answers in a second transaction;
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wxbot.db import retry_transaction, session_scope
-from wxbot.push import outbox
+from wxbot.push import results, sender
 from wxbot.services import Services
 from wxbot.wechat.errors import WeChatError, WeChatUnavailable
 
@@ -41,7 +41,7 @@ class Totals:
     lost: int = 0
     rounds: int = 0
 
-    def add(self, claim: outbox.Claim, summary: outbox.Summary) -> None:
+    def add(self, claim: sender.Claim, summary: results.Summary) -> None:
         self.rounds += 1
         self.claimed += len(claim.sends) + claim.settled
         self.settled += claim.settled
@@ -57,7 +57,7 @@ def send_due(services: Services, *, deadline_seconds: float | None = None) -> To
     started = time.monotonic()
     # Two batches overlap: while one batch's WeChat calls are in flight, the next batch is claimed and
     # queued behind it, so the pool never waits for the database.
-    in_flight: deque[tuple[outbox.Claim, list[Future[outbox.Result]]]] = deque()
+    in_flight: deque[tuple[sender.Claim, list[Future[results.Result]]]] = deque()
     with ThreadPoolExecutor(max_workers=settings.notify.concurrency, thread_name_prefix="sender") as pool:
         while True:
             out_of_time = deadline_seconds is not None and time.monotonic() - started >= deadline_seconds
@@ -67,8 +67,8 @@ def send_due(services: Services, *, deadline_seconds: float | None = None) -> To
             idle = claim is None or not (claim.sends or claim.settled)
             if in_flight and (idle or len(in_flight) > 1):
                 done, futures = in_flight.popleft()
-                results = [f.result() for f in futures]
-                summary = retry_transaction(functools.partial(_record, services, done.token, results))
+                answered = [f.result() for f in futures]
+                summary = retry_transaction(functools.partial(_record, services, done.token, answered))
                 totals.add(done, summary)
             elif idle and (out_of_time or claim is not None):
                 break
@@ -82,12 +82,12 @@ def send_due(services: Services, *, deadline_seconds: float | None = None) -> To
     return totals
 
 
-def _claim(services: Services) -> outbox.Claim | None:
+def _claim(services: Services) -> sender.Claim | None:
     with _claim_lock(services) as held:
         if not held:
             return None
         with session_scope(services.session_factory) as session:
-            return outbox.claim(session, services.settings, limit=services.settings.notify.batch_size)
+            return sender.claim(session, services.settings, limit=services.settings.notify.batch_size)
 
 
 @contextmanager
@@ -106,19 +106,19 @@ def _claim_lock(services: Services) -> Iterator[bool]:
         services.cache.release(CLAIM_LOCK, token)
 
 
-def _record(services: Services, token: str, results: list[outbox.Result]) -> outbox.Summary:
+def _record(services: Services, token: str, answered: list[results.Result]) -> results.Summary:
     with session_scope(services.session_factory) as session:
-        return outbox.record(session, services.settings, token, results)
+        return results.record(session, services.settings, token, answered)
 
 
-def _call(api: Any, send: outbox.Send) -> outbox.Result:
+def _call(api: Any, send: sender.Send) -> results.Result:
     try:
-        return outbox.Result(send, answer=outbox.wechat_call(api, send))
+        return results.Result(send, answer=sender.wechat_call(api, send))
     except (WeChatError, WeChatUnavailable) as exc:
-        return outbox.Result(send, error=exc)
+        return results.Result(send, error=exc)
     except Exception as exc:  # a bug or a configuration gap must not lose the row: it is retried, then failed
         log.exception("sending notification %d failed unexpectedly", send.notification_id)
-        return outbox.Result(send, error=WeChatUnavailable(f"unexpected {type(exc).__name__}"))
+        return results.Result(send, error=WeChatUnavailable(f"unexpected {type(exc).__name__}"))
 
 
 def sender_job(services: Services) -> None:

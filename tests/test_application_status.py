@@ -127,7 +127,7 @@ def test_the_change_and_its_push_are_one_transaction(client, db, clock, monkeypa
     def crash(*args, **kwargs):
         raise RuntimeError("crash between the change and its push")
 
-    monkeypatch.setattr(applications.notify, "enqueue", crash)
+    monkeypatch.setattr(applications, "enqueue", crash)
     response = platform_post(client, PATH, event())
     assert response.status_code == 500
     assert (count(db, StatusChange), count(db, Application), count(db, Notification)) == (0, 0, 0)

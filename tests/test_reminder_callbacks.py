@@ -12,7 +12,7 @@ from tests.conftest import OA
 from tests.helpers import platform_post
 from tests.wechat_helpers import Follower
 from wxbot.models import Account, Consent, Identity, Notification
-from wxbot.push import notify
+from wxbot.push import explain, grants
 
 NOON = datetime(2026, 11, 30, 4, 0)  # 12:00 in Shanghai
 OA_TID = "oa-status-tid"
@@ -108,7 +108,7 @@ def test_templatesendjobfinish_closes_the_loop(client, db, services, sandbox, cl
     db.expire_all()
     push = db.scalars(select(Notification)).one()
     assert (push.status, push.reason) == (outcome, reason)
-    explanation = notify.explain(push)
+    explanation = explain.explain(push)
     db.commit()
     assert explanation.startswith("已通过公众号模板消息送达" if outcome == "delivered" else "发送失败")
 
@@ -126,9 +126,9 @@ def test_subscription_popups_grant_and_settings_revoke(client, db, clock):
     xml = "<xml>" + "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in head.items() if k != "CreateTime")
     xml += f"<CreateTime>{head['CreateTime']}</CreateTime><SubscribeMsgPopupEvent>{items}</SubscribeMsgPopupEvent></xml>"
     assert follower.send(xml).status == 200
-    assert notify.unused_grants(db, identity.id) == {OA_TID: 2}
+    assert grants.unused_grants(db, identity.id) == {OA_TID: 2}
     db.commit()
     follower.event("subscribe_msg_change_event",
                    SubscribeMsgChangeEvent={"List": {"TemplateId": OA_TID, "SubscribeStatusString": "reject"}})  # fmt: skip
-    assert notify.unused_grants(db, identity.id) == {}
+    assert grants.unused_grants(db, identity.id) == {}
     db.commit()

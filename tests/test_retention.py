@@ -98,20 +98,20 @@ def test_the_job_is_registered():
 
 def test_finished_push_records_are_purged_after_their_period(db, services, clock):
     from wxbot.models.outbox import Notification
-    from wxbot.push import notify
+    from wxbot.push.enqueue import PushContent, enqueue
 
     account, _, _ = make_person(db, services)
-    old_sent = notify.enqueue(
-        db, purpose="test", account_id=account.id, content={"text": "旧的"}, channels=("custom",)
+    old_sent = enqueue(
+        db, purpose="test", account_id=account.id, content=PushContent(text="旧的"), channels=("custom",)
     )
-    old_pending = notify.enqueue(
-        db, purpose="test", account_id=account.id, content={"text": "待发"}, channels=("custom",)
+    old_pending = enqueue(
+        db, purpose="test", account_id=account.id, content=PushContent(text="待发"), channels=("custom",)
     )
     old_sent.status, old_sent.next_attempt_at = "sent", None
     db.commit()
     clock.advance(days=services.settings.retention.notifications_days, seconds=1)
-    recent = notify.enqueue(
-        db, purpose="test", account_id=account.id, content={"text": "新的"}, channels=("custom",)
+    recent = enqueue(
+        db, purpose="test", account_id=account.id, content=PushContent(text="新的"), channels=("custom",)
     )
     recent.status, recent.next_attempt_at = "sent", None
     db.commit()

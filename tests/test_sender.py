@@ -13,7 +13,8 @@ from tests.helpers import platform_post
 from wxbot.applications import status_changes as applications
 from wxbot.conversations import reply_window
 from wxbot.models import Account, AppPause, Identity, Notification, SubscribeGrant
-from wxbot.push import notify
+from wxbot.push import explain, grants
+from wxbot.push.enqueue import PushContent, TemplateContent, enqueue
 
 TEMPLATE = "/cgi-bin/message/template/send"
 SUBSCRIBE = "/cgi-bin/message/subscribe/send"
@@ -63,7 +64,7 @@ class Person:
 
     def grant(self, times=1, *, in_sandbox=True):
         for _ in range(times):
-            notify.record_grant(self.db, self.mp.id, MP_TID, source="client")
+            grants.record_grant(self.db, self.mp.id, MP_TID, source="client")
         self.db.commit()
         if in_sandbox:
             self.sandbox.grant_subscription(MP["appid"], self.mp.openid, MP_TID, times)
@@ -102,7 +103,7 @@ def test_a_follower_gets_a_template_message_once(client, services, db, sandbox, 
     push = only_push(db)
     assert (push.status, push.channel, push.sent_app) == ("sent", "template", "oa")
     assert push.msgid == str(sandbox.inbox(OA["appid"], person.oa.openid)[0].body["msgid"])
-    assert notify.explain(push).startswith("已通过公众号模板消息发送（2026-11-30 12:00")
+    assert explain.explain(push).startswith("已通过公众号模板消息发送（2026-11-30 12:00")
 
 
 def test_without_following_a_subscribe_authorisation_is_used_once(client, services, db, sandbox, noon):
@@ -116,7 +117,7 @@ def test_without_following_a_subscribe_authorisation_is_used_once(client, servic
     first, second = pushes(db)
     assert (first.status, first.channel) == ("sent", "subscribe")
     assert (second.status, second.reason) == ("skipped", "no_channel")
-    assert "没有小程序订阅授权" in notify.explain(second) and "未关注公众号" in notify.explain(second)
+    assert "没有小程序订阅授权" in explain.explain(second) and "未关注公众号" in explain.explain(second)
     assert sandbox.calls(TEMPLATE) == []
 
 
@@ -143,7 +144,7 @@ def test_43101_spends_the_authorisation_and_ends_without_a_channel(client, servi
     push = only_push(db)
     assert (push.status, push.reason) == ("skipped", "no_channel")
     assert "43101" in push.detail
-    assert notify.unused_grants(db, person.mp.id) == {}
+    assert grants.unused_grants(db, person.mp.id) == {}
     db.commit()
 
 
@@ -156,7 +157,7 @@ def test_a_transient_error_is_retried_with_backoff(client, services, db, sandbox
     push = only_push(db)
     assert (push.status, push.reason, push.attempts) == ("pending", "retrying", 1)
     assert NOON + timedelta(seconds=10) <= push.next_attempt_at <= NOON + timedelta(seconds=12)
-    assert "再试" in notify.explain(push)
+    assert "再试" in explain.explain(push)
     send_due(services)
     assert len(sandbox.calls(TEMPLATE)) == 1  # not due yet
     noon.advance(seconds=13)
@@ -180,7 +181,7 @@ def test_45011_waits_at_least_a_minute_and_retries_end_after_max_attempts(
         send_due(services)
     push = only_push(db)
     assert (push.status, push.reason, push.errcode, push.attempts) == ("failed", "gave_up", 45011, 8)
-    assert "45011" in notify.explain(push)
+    assert "45011" in explain.explain(push)
 
 
 def test_an_unknown_error_ends_the_row_with_its_code(client, services, db, sandbox, noon):
@@ -190,7 +191,7 @@ def test_an_unknown_error_ends_the_row_with_its_code(client, services, db, sandb
     send_due(services)
     push = only_push(db)
     assert (push.status, push.reason, push.errcode) == ("failed", "wechat_error", 47003)
-    assert "47003" in notify.explain(push)
+    assert "47003" in explain.explain(push)
 
 
 def test_45009_pauses_the_app_until_midnight_in_shanghai(client, services, db, sandbox, noon):
@@ -210,7 +211,7 @@ def test_45009_pauses_the_app_until_midnight_in_shanghai(client, services, db, s
     send_due(services)
     waiting = pushes(db)[1]
     assert (waiting.status, waiting.reason, waiting.next_attempt_at) == ("pending", "paused", midnight)
-    assert "额度已用完" in notify.explain(waiting)
+    assert "额度已用完" in explain.explain(waiting)
     assert len(sandbox.calls(TEMPLATE)) == 1
     noon.set(midnight + timedelta(hours=8, minutes=1))  # 08:01 in Shanghai, after the quiet hours
     send_due(services)
@@ -231,7 +232,7 @@ def test_the_quiet_hours_hold_all_but_interview_invitations(client, services, db
         "quiet_hours",
         datetime(2026, 12, 1, 0, 0),
     )
-    assert notify.explain(held) == "免打扰时段，将于 2026-12-01 08:00 发送"
+    assert explain.explain(held) == "免打扰时段，将于 2026-12-01 08:00 发送"
     clock.set(datetime(2026, 12, 1, 0, 0))
     send_due(services)
     assert {p.status for p in pushes(db)} == {"sent"}
@@ -249,7 +250,7 @@ def test_the_daily_cap_holds_the_rest_until_the_next_day(client, services, db, s
     held = [p for p in found if p.status == "held"]
     assert len(sent) == 4 and len(held) == 2  # 3 capped + the urgent invitation; 2 wait
     assert all(p.reason == "daily_cap" and p.next_attempt_at == datetime(2026, 11, 30, 16, 0) for p in held)
-    assert "今日提醒已达上限" in notify.explain(held[0])
+    assert "今日提醒已达上限" in explain.explain(held[0])
     noon.advance(days=1)
     send_due(services)
     assert {p.status for p in pushes(db)} == {"sent"}
@@ -271,7 +272,7 @@ def test_the_reminder_choice_filters_pushes_and_a_change_stops_unsent_ones(
     send_due(services)
     assert sandbox.calls(TEMPLATE) == []
     assert {(p.status, p.reason) for p in pushes(db)} == {("skipped", "preference")}
-    assert notify.explain(pushes(db)[1]) == "未发送：按提醒设置不发送"
+    assert explain.explain(pushes(db)[1]) == "未发送：按提醒设置不发送"
 
 
 def test_a_customer_service_message_goes_while_the_window_is_open(services, db, sandbox, noon):
@@ -281,8 +282,8 @@ def test_a_customer_service_message_goes_while_the_window_is_open(services, db, 
     sandbox.touch(OA["appid"], person.oa.openid, "message")
     sandbox.inject(CUSTOM, errcode=45047, times=1)  # WeChat counts differently: the first one is refused
     for i in range(2):
-        notify.enqueue(db, purpose="ticket_reply", identity_id=person.oa.id, content={"text": f"您好 {i}"},
-                       channels=("custom",), urgent=True)  # fmt: skip
+        enqueue(db, purpose="ticket_reply", identity_id=person.oa.id, content=PushContent(text=f"您好 {i}"),
+                channels=("custom",), urgent=True)  # fmt: skip
         db.commit()
         send_due(services)
     first, second = pushes(db)
@@ -295,19 +296,19 @@ def test_a_customer_service_message_goes_while_the_window_is_open(services, db, 
 
 def test_a_crashed_senders_rows_come_back_after_the_lease(client, services, db, sandbox, noon):
     from wxbot.db import session_scope
-    from wxbot.push import outbox
+    from wxbot.push import results, sender
 
     Person(db, sandbox)
     status_event(client)
     with session_scope(services.session_factory) as session:
-        claim = outbox.claim(session, services.settings, limit=10)  # ... and the sender dies here
+        claim = sender.claim(session, services.settings, limit=10)  # ... and the sender dies here
     assert len(claim.sends) == 1
     assert send_due(services).sent == 0
     noon.advance(seconds=services.settings.notify.lease_seconds + 1)
     assert send_due(services).sent == 1
     with session_scope(services.session_factory) as session:  # the dead sender wakes up: too late
-        late = outbox.record(
-            session, services.settings, claim.token, [outbox.Result(claim.sends[0], {"msgid": 1})]
+        late = results.record(
+            session, services.settings, claim.token, [results.Result(claim.sends[0], {"msgid": 1})]
         )
     assert late.lost == 1
     assert len(sandbox.calls(TEMPLATE)) == 1 and only_push(db).status == "sent"
@@ -326,12 +327,12 @@ def test_an_expired_token_is_refreshed_inside_the_facade(client, services, db, s
 
 def test_grants_are_counted_once_per_tap_and_revoked_by_the_user(db, services, sandbox, noon):
     person = Person(db, sandbox, in_sandbox=False)
-    notify.record_grant(db, person.mp.id, MP_TID, source="client")
-    notify.record_grant(db, person.mp.id, MP_TID, source="event")  # the same tap, reported by WeChat
-    notify.record_grant(db, person.mp.id, MP_TID, source="event")  # a second tap
-    assert notify.unused_grants(db, person.mp.id) == {MP_TID: 2}
-    assert notify.revoke_grants(db, person.mp.id, MP_TID) == 2
-    assert notify.unused_grants(db, person.mp.id) == {}
+    grants.record_grant(db, person.mp.id, MP_TID, source="client")
+    grants.record_grant(db, person.mp.id, MP_TID, source="event")  # the same tap, reported by WeChat
+    grants.record_grant(db, person.mp.id, MP_TID, source="event")  # a second tap
+    assert grants.unused_grants(db, person.mp.id) == {MP_TID: 2}
+    assert grants.revoke_grants(db, person.mp.id, MP_TID) == 2
+    assert grants.unused_grants(db, person.mp.id) == {}
     assert db.scalars(select(SubscribeGrant)).all()[0].client_reported_at is not None
     db.commit()
 
@@ -347,10 +348,10 @@ def test_concurrent_senders_in_one_process_send_each_push_once(services, db, san
     db.execute(insert(Identity), rows)
     for identity in db.scalars(select(Identity)):
         sandbox.set_follower(OA["appid"], identity.openid)
-        content = {"template": {"key": "status_viewed", "data": {"job_title": "工程师", "company": "示例",
-                                                                 "status": "被查看", "changed_at": "12:00"}}}  # fmt: skip
-        notify.enqueue(db, purpose="test", identity_id=identity.id, content=content, channels=("template",),
-                       urgent=True)  # fmt: skip
+        content = PushContent(template=TemplateContent("status_viewed", {"job_title": "工程师", "company": "示例",
+                                                                        "status": "被查看", "changed_at": "12:00"}))  # fmt: skip
+        enqueue(db, purpose="test", identity_id=identity.id, content=content, channels=("template",),
+                urgent=True)  # fmt: skip
     db.commit()
     services.settings.notify.batch_size = 7
     sandbox.inject(TEMPLATE, latency=0.005, times=None)

@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 
 from tests.conftest import OA
 from wxbot.models import Identity, Notification
-from wxbot.push import notify
+from wxbot.push.enqueue import PushContent, TemplateContent, enqueue
 
 TEMPLATE = "/cgi-bin/message/template/send"
 PUSHES = 400
@@ -52,9 +52,9 @@ def test_two_sender_processes_send_every_push_exactly_once(backend, config_dict,
     db.execute(insert(Identity), rows)
     for identity in db.scalars(select(Identity)):
         sandbox.set_follower(OA["appid"], identity.openid)
-        content = {"template": {"key": "status_viewed", "data": {"job_title": "工程师"}}}
-        notify.enqueue(db, purpose="test", identity_id=identity.id, content=content, channels=("template",),
-                       dedupe_key=f"push-{identity.id}")  # fmt: skip
+        content = PushContent(template=TemplateContent("status_viewed", {"job_title": "工程师"}))
+        enqueue(db, purpose="test", identity_id=identity.id, content=content, channels=("template",),
+                dedupe_key=f"push-{identity.id}")  # fmt: skip
     db.commit()
     sandbox.inject(TEMPLATE, latency=0.01, times=None)  # so that the two overlap
     env = {"WXBOT_TEST_CONFIG": json.dumps(config_dict), "PATH": "/usr/bin:/bin"}

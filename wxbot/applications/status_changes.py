@@ -29,7 +29,8 @@ from wxbot.models.identity import REMINDER_CHOICES, Account, Identity
 from wxbot.models.outbox import Notification
 from wxbot.privacy import audit, consent
 from wxbot.privacy import registry as rights
-from wxbot.push import notify
+from wxbot.push import explain, policy
+from wxbot.push.enqueue import PushContent, SubscribeContent, TemplateContent, enqueue
 
 PURPOSE = "application_status"
 FIELDS = ("event_id", "account_id", "application_id", "job_title", "company", "status", "changed_at")
@@ -219,11 +220,11 @@ def _enqueue_push(session: Session, application: Application, change: StatusChan
         "application_id": application.platform_application_id,
     }
     key = template_key(change.status)
-    return notify.enqueue(
+    return enqueue(
         session,
         purpose=PURPOSE,
         account_id=application.account_id,
-        content={"template": {"key": key, "data": data}, "subscribe": {"key": key, "data": data}},
+        content=PushContent(template=TemplateContent(key, data), subscribe=SubscribeContent(key, data)),
         channels=("template", "subscribe"),
         dedupe_key=f"application-status:{change.event_id}",
         urgent=change.status in URGENT_STATUSES,
@@ -268,7 +269,7 @@ def set_reminder_choice(session: Session, account_id: int, choice: str, *, chann
     previous = account.reminder_pref
     account.reminder_pref = choice
     session.flush()
-    stopped = notify.apply_reminder_choice(session, account_id)
+    stopped = policy.apply_reminder_choice(session, account_id)
     if choice == "off":
         consent.withdraw(session, kind="status_reminders", account_id=account_id)
     else:
@@ -300,7 +301,7 @@ def _reminders_withdrawn(
         return
     account.reminder_pref = "off"
     session.flush()
-    notify.apply_reminder_choice(session, account.id)
+    policy.apply_reminder_choice(session, account.id)
 
 
 # ---------------------------------------------------------------- what the seeker (and the agent) sees
@@ -318,7 +319,7 @@ def explain_change(change: StatusChange, tz: str) -> dict[str, Any]:
     if notification is None:
         return {"outcome": "not_pushed", "reason": "erased", "channel": None, "at": None, "errcode": None,
                 "explanation": "未推送：没有推送记录"}  # fmt: skip
-    return notify.outcome(notification, tz)
+    return explain.outcome(notification, tz)
 
 
 def applications_of(session: Session, account_id: int, tz: str, *, limit: int = 100) -> list[dict[str, Any]]:

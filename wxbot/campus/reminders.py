@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from wxbot import clock
 from wxbot.campus.views import KIND_NAMES, event_zone
 from wxbot.models.campus import Event, EventSignup
-from wxbot.push import notify
+from wxbot.push.enqueue import PushContent, SubscribeContent, TemplateContent, enqueue
 
 _push_texts = Environment(
     loader=PackageLoader("wxbot", "templates/push"),
@@ -42,16 +42,14 @@ def tell(session: Session, row: EventSignup, purpose: str, *, urgent: bool, dedu
         "organiser": event.organiser,
     }
     text = _push_texts.get_template(f"{purpose}.txt").render(**data).strip()
-    notify.enqueue(
+    enqueue(
         session,
         purpose=purpose,
         account_id=row.account_id,
         identity_id=row.identity_id,
-        content={
-            "text": text,
-            "template": {"key": purpose, "data": data},
-            "subscribe": {"key": purpose, "data": data},
-        },
+        content=PushContent(
+            text=text, template=TemplateContent(purpose, data), subscribe=SubscribeContent(purpose, data)
+        ),
         dedupe_key=f"{purpose}:{row.id}:{dedupe}",
         # A newer word about the same sign-up (a move, a cancellation, the reminder) replaces an unsent one.
         supersede_key=None if purpose == "event_promoted" else f"event_signup:{row.id}",

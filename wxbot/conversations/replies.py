@@ -6,7 +6,6 @@ reply is waiting) and what became of it. The window itself is wxbot.conversation
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +17,8 @@ from wxbot.errors import Conflict, Invalid
 from wxbot.models.conversations import Agent, Conversation, TicketMessage
 from wxbot.models.outbox import Notification
 from wxbot.models.reply_window import ReplyWindow
-from wxbot.push import notify
+from wxbot.push.enqueue import PushContent, SubscribeContent, TemplateContent, enqueue
+from wxbot.push.explain import explain
 
 MAX_TEXT = 2000  # a reply or note; WeChat's customer-service text limit is about 2048 bytes
 
@@ -134,13 +134,12 @@ def reply(
         "replied_at": clock.local_text(clock.now(), timezone),
         "link": reader_link,
     }
-    content: dict[str, Any] = {
-        "template": {"key": REPLY_TEMPLATE, "data": data, "url": reader_link},
-        "subscribe": {"key": REPLY_TEMPLATE, "data": data},
-    }
-    if not fallback:
-        content["text"] = message.body
-    notification = notify.enqueue(
+    content = PushContent(
+        text=None if fallback else message.body,
+        template=TemplateContent(REPLY_TEMPLATE, data, url=reader_link),
+        subscribe=SubscribeContent(REPLY_TEMPLATE, data),
+    )
+    notification = enqueue(
         session,
         purpose="ticket_reply",
         identity_id=conversation.identity_id,
@@ -202,12 +201,12 @@ def delivery(notification: Notification | None) -> Delivery:
         why = _ended_reasons(n)
         return Delivery("fell_back", f"fell back: {how}", f"chat message refused: {why}" if why else "")
     if n.status in ("pending", "sending", "held"):
-        return Delivery("sending", "sending…", notify.explain(n) if n.reason else "")
+        return Delivery("sending", "sending…", explain(n) if n.reason else "")
     if n.status == "failed":
         code = f"WeChat error {n.errcode}: " if n.errcode else ""
-        return Delivery("failed", "failed", code + PLAIN_ERRORS.get(n.errcode or 0, notify.explain(n)))
+        return Delivery("failed", "failed", code + PLAIN_ERRORS.get(n.errcode or 0, explain(n)))
     # skipped / cancelled / superseded: nothing reached the follower
-    why = _ended_reasons(n) or notify.explain(n)
+    why = _ended_reasons(n) or explain(n)
     return Delivery("failed", "not delivered", why)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from wxbot.applications import status_changes as applications
 from wxbot.handlers.replies import Reply, text_reply
 from wxbot.handlers.router import HandlerContext, Router
-from wxbot.push import notify
+from wxbot.push import grants, results
 
 # keyword -> reminder choice (listed in help.txt and in the replies)
 CHOICE_KEYWORDS = {
@@ -41,7 +41,7 @@ def show_choice(ctx: HandlerContext) -> Reply:
 def template_finished(ctx: HandlerContext) -> None:
     msgid, status = ctx.message.fields.get("MsgID"), ctx.message.fields.get("Status")
     if isinstance(msgid, str) and isinstance(status, str) and msgid.isdigit():
-        notify.template_job_finished(ctx.session, ctx.message.app_name, msgid, status[:64])
+        results.template_job_finished(ctx.session, ctx.message.app_name, msgid, status[:64])
 
 
 def subscriptions_changed(ctx: HandlerContext) -> None:
@@ -57,9 +57,9 @@ def subscriptions_changed(ctx: HandlerContext) -> None:
         if template_id not in ours:
             continue
         if answer == "accept":
-            notify.record_grant(ctx.session, ctx.identity_id, template_id, source="event")
+            grants.record_grant(ctx.session, ctx.identity_id, template_id, source="event")
         elif answer == "reject" and ctx.message.event == "subscribe_msg_change_event":
-            notify.revoke_grants(ctx.session, ctx.identity_id, template_id)
+            grants.revoke_grants(ctx.session, ctx.identity_id, template_id)
 
 
 def _subscription_items(fields: dict[str, Any]) -> list[tuple[str, str]]:

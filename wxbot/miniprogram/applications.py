@@ -12,7 +12,7 @@ from wxbot.applications.statuses import STATUSES, template_key
 from wxbot.miniprogram import bp, login_required
 from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
 from wxbot.models.identity import REMINDER_CHOICES
-from wxbot.push import notify
+from wxbot.push import grants
 from wxbot.web import abort_api, db, json_body, services
 
 # wx.requestSubscribeMessage answers per template: accept, reject, ban (turned off in settings), filter
@@ -87,10 +87,10 @@ def record_subscriptions() -> dict[str, Any]:
     session = db()
     for template_id, answer in results.items():
         if answer == "accept":
-            notify.record_grant(session, g.identity.id, template_id, source="client")
+            grants.record_grant(session, g.identity.id, template_id, source="client")
         elif answer == "ban":
-            notify.revoke_grants(session, g.identity.id, template_id)
-    counts = notify.unused_grants(session, g.identity.id)
+            grants.revoke_grants(session, g.identity.id, template_id)
+    counts = grants.unused_grants(session, g.identity.id)
     session.commit()
     return {"authorisations": {t: counts.get(t, 0) for t in sorted(known)}}
 

@@ -54,7 +54,7 @@ class Notification(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     claim_token: Mapped[str | None] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)  # sends tried
-    reason: Mapped[str | None] = mapped_column(String(32))  # machine code, see wxbot.push.notify.REASONS
+    reason: Mapped[str | None] = mapped_column(String(32))  # machine code, see wxbot.push.explain.REASONS
     detail: Mapped[str | None] = mapped_column(String(255))  # plain words; never personal data
     errcode: Mapped[int | None] = mapped_column(Integer)
     # channels that ended for this row, with why ("template:43004,custom:45015"); the next try skips them

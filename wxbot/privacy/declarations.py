@@ -10,13 +10,13 @@ from wxbot.conversations import personal_data as conversation_data
 from wxbot.identity import personal_data as identity_data
 from wxbot.privacy import message_log
 from wxbot.privacy.registry import DataDeclaration
-from wxbot.push import notify
+from wxbot.push import personal_data as push_data
 
 DECLARATIONS: tuple[DataDeclaration, ...] = (
     identity_data.PERSONAL_DATA,
     message_log.PERSONAL_DATA,
     status_changes.PERSONAL_DATA,
-    notify.PERSONAL_DATA,
+    push_data.PERSONAL_DATA,
     conversation_data.PERSONAL_DATA,
     campus_data.PERSONAL_DATA,
 )

@@ -1,0 +1,272 @@
+"""Recording what WeChat answered: the result of each send of a claim (sent, retried, the next channel,
+failed), the app paused for the day when its quota is spent, and WeChat's later delivery reports.
+
+WeChat's errors (wechat-platform.md §9): some are worth another try later, some end one channel for the
+notification (the next is tried), the rest fail it; the daily quota pauses the app until local midnight.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import literal_column, select, update
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from wxbot import clock
+from wxbot.config import Settings
+from wxbot.config.schema import NotifySettings
+from wxbot.db import is_mysql
+from wxbot.models.identity import Identity
+from wxbot.models.outbox import AppPause, Notification, SubscribeGrant
+from wxbot.push.sender import Send
+from wxbot.wechat.errors import TOKEN_ERRORS, WeChatError
+
+log = logging.getLogger(__name__)
+
+# WeChat errors worth another try later (wechat-platform.md §9); token errors only reach us when the
+# facade's own refresh-and-retry did not help.
+RETRYABLE = frozenset({-1, 45011}) | TOKEN_ERRORS
+MINUTE_QUOTA = 45011
+DAILY_QUOTA = 45009
+# errcode -> the channel it ends for this notification (the next channel is tried)
+CHANNEL_ENDING = {43004: "template", 43101: "subscribe", 45015: "custom", 45047: "custom"}
+
+
+@dataclass
+class Result:
+    """What WeChat answered for one send (or the error it raised)."""
+
+    send: Send
+    answer: dict[str, Any] | None = None
+    error: Exception | None = None
+
+
+@dataclass
+class Summary:
+    """What record() made of a claim's results."""
+
+    sent: int = 0
+    retrying: int = 0
+    next_channel: int = 0
+    failed: int = 0
+    lost: int = 0  # the claim had expired and another sender took the row
+
+
+def backoff(ns: NotifySettings, attempts: int, errcode: int | None) -> timedelta:
+    """Exponential, capped, with a little jitter so that a burst of failures does not retry in step."""
+    seconds = min(ns.retry_max_seconds, ns.retry_base_seconds * 2 ** max(attempts - 1, 0))
+    if errcode == MINUTE_QUOTA:
+        seconds = max(seconds, 60.0)
+    return timedelta(seconds=seconds * (1 + 0.2 * random.random()))
+
+
+def record(session: Session, settings: Settings, token: str, results: Sequence[Result]) -> Summary:
+    """Write what WeChat answered for each send of claim `token`. The caller commits."""
+    now = clock.now()
+    summary = Summary()
+    sent = [r for r in results if r.error is None]
+    if sent:
+        # One UPDATE per (channel, app) for the whole batch; the per-row values are integers and digit strings
+        # we checked, written as CASE literals (a statement per row costs a round trip each).
+        groups: dict[tuple[str, str], list[Result]] = defaultdict(list)
+        for r in sent:
+            groups[(r.send.channel, r.send.app_name)].append(r)
+        done = 0
+        for (channel, app_name), group in groups.items():
+            stmt = (
+                update(Notification)
+                .where(
+                    Notification.id.in_([r.send.notification_id for r in group]),
+                    Notification.claim_token == token,
+                    Notification.status == "sending",
+                )
+                .values(
+                    status="sent",
+                    sent_at=now,
+                    channel=channel,
+                    sent_app=app_name,
+                    msgid=_case_by_id((r.send.notification_id, _msgid(r.answer)) for r in group),
+                    sent_identity_id=_case_by_id((r.send.notification_id, r.send.identity_id) for r in group),
+                    next_attempt_at=None,
+                    claim_token=None,
+                    reason=None,
+                    detail=None,
+                    errcode=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            done += int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+        summary.sent = done
+        if done != len(sent):
+            summary.lost += len(sent) - done
+            log.warning("%d sent notifications had lost their claim (lease too short?)", len(sent) - done)
+    for result in results:
+        if result.error is not None:
+            _record_failure(session, settings, token, result.send, result.error, now, summary)
+    return summary
+
+
+def _msgid(answer: dict[str, Any] | None) -> str | None:
+    value = str((answer or {}).get("msgid", ""))
+    return value if value.isdigit() and len(value) <= 32 else None
+
+
+def _case_by_id(pairs: Iterable[tuple[int, int | str | None]]) -> Any:
+    """CASE id WHEN 1 THEN ... END from integer ids and integer or digit-string values (never free text)."""
+    whens = []
+    for row_id, value in pairs:
+        if value is None:
+            literal = "NULL"
+        elif isinstance(value, int):
+            literal = str(int(value))
+        elif value.isdigit():
+            literal = f"'{value}'"
+        else:
+            raise ValueError("only integers and digit strings")
+        whens.append(f"WHEN {int(row_id)} THEN {literal}")
+    return literal_column(f"CASE id {' '.join(whens)} END")
+
+
+def _record_failure(
+    session: Session,
+    settings: Settings,
+    token: str,
+    send: Send,
+    error: Exception,
+    now: datetime,
+    summary: Summary,
+) -> None:
+    ns = settings.notify
+    errcode = error.errcode if isinstance(error, WeChatError) else None
+    values: dict[str, Any] = {
+        "claim_token": None,
+        "errcode": errcode,
+        "channel": send.channel,
+        "sent_app": send.app_name,
+        "sent_identity_id": send.identity_id,
+    }
+    if send.grant_id is not None and (errcode is None or errcode in RETRYABLE or errcode == DAILY_QUOTA):
+        _release_grant(session, send.grant_id)
+    if errcode == DAILY_QUOTA:
+        _pause_app(session, send.app_name, clock.next_local_midnight(now, settings.app.timezone))
+        values.update(status="pending", next_attempt_at=now, reason="paused", detail=f"{send.channel}: 45009")
+        summary.next_channel += 1
+    elif CHANNEL_ENDING.get(errcode or 0) == send.channel:
+        if errcode == 43004:
+            _mark_unfollowed(session, send.identity_id, now)
+        ended = ",".join(x for x in (send.ended, f"{send.channel}:{errcode}") if x)
+        values.update(status="pending", next_attempt_at=now, ended_channels=ended, reason=None, detail=None)
+        summary.next_channel += 1
+    elif errcode is None or errcode in RETRYABLE:
+        what = (
+            str(error)[:200] if errcode is None else (error.errmsg if isinstance(error, WeChatError) else "")
+        )
+        if send.attempts >= ns.max_attempts:
+            values.update(
+                status="failed",
+                next_attempt_at=None,
+                reason="gave_up",
+                detail=f"{send.channel}: {what}"[:255],
+            )
+            summary.failed += 1
+        else:
+            values.update(
+                status="pending",
+                next_attempt_at=now + backoff(ns, send.attempts, errcode),
+                reason="retrying",
+                detail=f"{send.channel}: {what}"[:255],
+            )
+            summary.retrying += 1
+    else:
+        errmsg = error.errmsg if isinstance(error, WeChatError) else str(error)
+        values.update(
+            status="failed",
+            next_attempt_at=None,
+            reason="wechat_error",
+            detail=f"{send.channel}: {errmsg}"[:255],
+        )
+        summary.failed += 1
+    changed = session.execute(
+        update(Notification)
+        .where(
+            Notification.id == send.notification_id,
+            Notification.claim_token == token,
+            Notification.status == "sending",
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if not changed:
+        summary.lost += 1
+
+
+def _release_grant(session: Session, grant_id: int) -> None:
+    session.execute(
+        update(SubscribeGrant)
+        .where(SubscribeGrant.id == grant_id)
+        .values(used_at=None, notification_id=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _mark_unfollowed(session: Session, identity_id: int, now: datetime) -> None:
+    session.execute(
+        update(Identity)
+        .where(Identity.id == identity_id, Identity.subscribed.is_(True))
+        .values(subscribed=False, unsubscribed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _pause_app(session: Session, app_name: str, until: datetime) -> None:
+    values = {"app_name": app_name, "until": until, "errcode": DAILY_QUOTA, "updated_at": clock.now()}
+    if is_mysql(session):
+        stmt = mysql_insert(AppPause).values(**values)
+        session.execute(
+            stmt.on_duplicate_key_update(until=stmt.inserted.until, updated_at=stmt.inserted.updated_at)
+        )
+    else:
+        stmt_l = sqlite_insert(AppPause).values(**values)
+        session.execute(
+            stmt_l.on_conflict_do_update(
+                index_elements=["app_name"], set_={"until": until, "updated_at": values["updated_at"]}
+            )
+        )
+
+
+# ---------------------------------------------------------------- delivery reports
+
+
+TEMPLATE_FINISH_STATUSES = {
+    "success": ("delivered", None),
+    "failed:user block": ("failed", "blocked_by_user"),
+    "failed: system failed": ("failed", "delivery_failed"),
+}
+
+
+def template_job_finished(session: Session, app_name: str, msgid: str, status: str) -> Notification | None:
+    """TEMPLATESENDJOBFINISH: WeChat says what became of template message `msgid`."""
+    row = session.scalars(
+        select(Notification).where(Notification.sent_app == app_name, Notification.msgid == msgid)
+    ).first()
+    if row is None or row.status not in ("sent", "delivered", "failed"):
+        return None
+    normalised = " ".join(status.strip().lower().split())
+    result = TEMPLATE_FINISH_STATUSES.get(normalised)
+    if result is None:
+        # an unlisted failure text ("failed:freq limit", ...): failed, in WeChat's words
+        result = ("failed", "delivery_failed") if normalised.startswith("failed") else ("delivered", None)
+    row.status, row.reason = result
+    if result[0] == "delivered":
+        row.delivered_at = clock.now()
+    else:
+        row.detail = normalised[:255]
+    return row
