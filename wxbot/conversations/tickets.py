@@ -32,6 +32,15 @@ from wxbot.privacy import audit, retention
 from wxbot.privacy import registry as rights
 from wxbot.privacy.pii import mask_numbers
 from wxbot.push import notify
+from wxbot.wechat.errors import (
+    API_UNAUTHORIZED,
+    CONTENT_TOO_LONG,
+    OPENID_UNKNOWN,
+    REFUSED,
+    UNFOLLOWED,
+    WINDOW_CLOSED,
+    WINDOW_SPENT,
+)
 
 MEDIA_KINDS = ("image", "voice", "video", "shortvideo")
 MAX_TEXT = 2000  # a reply or note; WeChat's customer-service text limit is about 2048 bytes
@@ -502,13 +511,13 @@ FALLBACK_LABELS = {
     "subscribe": "mini-program subscribe message saying a reply is waiting",
 }
 PLAIN_ERRORS = {
-    45015: "the reply window had closed (or the follower unfollowed)",
-    45047: "the window's message budget was used up",
-    43004: "the follower does not follow the official account",
-    43101: "the follower has no unused subscribe authorisation",
-    40003: "WeChat does not know this follower",
-    45002: "the text is too long for WeChat",
-    48001: "the account is not allowed to use this WeChat API",
+    WINDOW_CLOSED: "the reply window had closed (or the follower unfollowed)",
+    WINDOW_SPENT: "the window's message budget was used up",
+    UNFOLLOWED: "the follower does not follow the official account",
+    REFUSED: "the follower has no unused subscribe authorisation",
+    OPENID_UNKNOWN: "WeChat does not know this follower",
+    CONTENT_TOO_LONG: "the text is too long for WeChat",
+    API_UNAUTHORIZED: "the account is not allowed to use this WeChat API",
 }
 
 

@@ -27,6 +27,7 @@ from wxbot.models.identity import Account
 from wxbot.models.outbox import CHANNELS, OPEN_STATUSES, Notification, SubscribeGrant
 from wxbot.privacy import registry as rights
 from wxbot.privacy import retention
+from wxbot.wechat.errors import REFUSED, UNFOLLOWED, WINDOW_CLOSED, WINDOW_SPENT
 
 REMINDER_CLASSES = ("key", "other")
 # The reminder choice -> the reminder classes it lets through.
@@ -63,10 +64,10 @@ CHANNEL_REASONS: dict[str, str] = {
     "no_authorisation": "没有小程序订阅授权",
     "paused": "今日额度已用完",
     "no_identity": "没有可用的微信身份",
-    "43004": "未关注公众号",
-    "43101": "用户未授权或授权已用完",
-    "45015": "客服消息窗口已关闭",
-    "45047": "客服消息条数已用完",
+    str(UNFOLLOWED): "未关注公众号",
+    str(REFUSED): "用户未授权或授权已用完",
+    str(WINDOW_CLOSED): "客服消息窗口已关闭",
+    str(WINDOW_SPENT): "客服消息条数已用完",
 }
 
 
