@@ -20,7 +20,6 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from wxbot import clock
 from wxbot.conversations import reply_window
@@ -28,6 +27,7 @@ from wxbot.models.conversations import INBOUND_KINDS, ROLES, Agent, CannedReply,
 from wxbot.models.identity import Identity
 from wxbot.models.outbox import Notification
 from wxbot.models.reply_window import ReplyWindow
+from wxbot.passwords import hash_password, password_matches
 from wxbot.privacy import audit, retention
 from wxbot.privacy import registry as rights
 from wxbot.privacy.pii import mask_numbers
@@ -51,7 +51,7 @@ CANNED_VARIABLES = ("agent", "conversation", "target_hours")
 # the 48-hour window a follower's message opens (wechat-platform.md §5.1)
 MESSAGE_WINDOW = timedelta(hours=48)
 # compared against when the username is unknown, so a miss costs as long as a wrong password
-_DUMMY_HASH = generate_password_hash("not a real password", method="scrypt")
+_DUMMY_HASH = hash_password("not a real password")
 
 
 class TicketError(ValueError):
@@ -70,9 +70,7 @@ def create_agent(session: Session, *, username: str, password: str, role: str = 
     _check_password(password)
     if session.scalar(select(Agent.id).where(Agent.username == username)) is not None:
         raise TicketError(f"username {username!r} is taken")
-    agent = Agent(
-        username=username, password_hash=generate_password_hash(password, method="scrypt"), role=role
-    )
+    agent = Agent(username=username, password_hash=hash_password(password), role=role)
     session.add(agent)
     session.flush()
     return agent
@@ -102,7 +100,7 @@ def set_active(session: Session, username: str, active: bool, *, actor: str) -> 
 
 def set_password(session: Session, agent: Agent, password: str) -> None:
     _check_password(password)
-    agent.password_hash = generate_password_hash(password, method="scrypt")
+    agent.password_hash = hash_password(password)
 
 
 def _check_password(password: str) -> None:
@@ -113,9 +111,9 @@ def _check_password(password: str) -> None:
 def authenticate(session: Session, username: str, password: str) -> Agent | None:
     agent = session.scalar(select(Agent).where(Agent.username == username.strip().lower()))
     if agent is None or not agent.active:
-        check_password_hash(_DUMMY_HASH, password)
+        password_matches(_DUMMY_HASH, password)
         return None
-    if not check_password_hash(agent.password_hash, password):
+    if not password_matches(agent.password_hash, password):
         return None
     agent.last_login_at = clock.now()
     return agent
