@@ -22,9 +22,10 @@ from enum import IntEnum
 from sqlalchemy.orm import Session
 
 from wxbot.callback.inbound import FallbackReply, Inbound
-from wxbot.handlers.replies import NewsReply, Reply, TextReply, text_reply
+from wxbot.handlers.replies import text_reply
 from wxbot.models.identity import Identity
 from wxbot.services import Services
+from wxbot.wechat.replies import NewsReply, Reply, TextReply
 
 log = logging.getLogger(__name__)
 
