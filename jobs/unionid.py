@@ -12,14 +12,13 @@ from wxbot.db import session_scope
 from wxbot.identity import unionid
 from wxbot.services import Services
 from wxbot.wechat.api import UnknownApp
-from wxbot.wechat.errors import WeChatError, WeChatUnavailable
+from wxbot.wechat.errors import OPENID_UNKNOWN, WeChatError, WeChatUnavailable
 
 log = logging.getLogger(__name__)
 
 # 100 every 30 s drains a backlog of 12,000 new followers an hour, well inside user/info's daily quota.
 BATCH_SIZE = 100
 INTERVAL_SECONDS = 30
-UNKNOWN_OPENID = 40003
 
 
 def fetch_unionids(services: Services, batch_size: int = BATCH_SIZE) -> None:
@@ -30,7 +29,7 @@ def fetch_unionids(services: Services, batch_size: int = BATCH_SIZE) -> None:
         try:
             info = api.user_info(app_name, openid)
         except (UnknownApp, WeChatError) as exc:
-            if isinstance(exc, WeChatError) and exc.errcode != UNKNOWN_OPENID:
+            if isinstance(exc, WeChatError) and exc.errcode != OPENID_UNKNOWN:
                 # Busy, quota, permissions: the rest of the batch would fare no better; next run tries again.
                 log.warning("user/info failed with %s; stopping this run", exc.errcode)
                 return

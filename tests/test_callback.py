@@ -10,7 +10,7 @@ from wechatpy.crypto import WeChatCrypto
 
 from tests.conftest import AES_KEY, OA
 from tests.wechat_helpers import Follower, new_openid, sign, xml_of
-from wxbot.handlers import render_reply
+from wxbot.handlers import render_reply_text
 from wxbot.models import Identity, InboundMessage
 
 
@@ -39,7 +39,7 @@ def test_help_keyword_in_encrypted_modes(client, db, mode):
     follower = Follower(client, mode=mode)
     reply = follower.send_text("帮助")
     assert reply.status == 200 and reply.msg_type == "text"
-    assert reply.content == render_reply("help")
+    assert reply.content == render_reply_text("help")
     (row,) = stored(db)
     assert row.msg_type == "text" and row.fields["Content"] == "帮助" and row.reply["type"] == "text"
 
@@ -48,14 +48,14 @@ def test_help_keyword_in_plaintext_mode(plain_app, client, db):
     follower = Follower(client, "plain")
     assert follower.mode == "plaintext"
     for word in ("help", " HELP ", "?", "？"):
-        assert follower.send_text(word).content == render_reply("help")
+        assert follower.send_text(word).content == render_reply_text("help")
     assert len(stored(db)) == 4
 
 
 def test_unknown_text_gets_the_default_reply_and_other_messages_an_acknowledgement(client):
     follower = Follower(client)
-    assert follower.send_text("你好，在吗").content == render_reply("default")
-    assert follower.message("image", PicUrl="http://x/y.jpg", MediaId="m1").content == render_reply(
+    assert follower.send_text("你好，在吗").content == render_reply_text("default")
+    assert follower.message("image", PicUrl="http://x/y.jpg", MediaId="m1").content == render_reply_text(
         "received"
     )
 
@@ -64,8 +64,8 @@ def test_menu_clicks(client):
     follower = Follower(client)
     (card,) = follower.click("JOBS").articles
     assert card["Title"] == "最新职位" and card["Url"].startswith("https://")
-    assert follower.click("HELP").content == render_reply("help")
-    assert follower.click("ABOUT").content == render_reply("about")
+    assert follower.click("HELP").content == render_reply_text("help")
+    assert follower.click("ABOUT").content == render_reply_text("about")
 
 
 def test_nothing_to_say_is_success_in_plaintext_and_empty_when_encrypted(plain_app, client):
@@ -256,7 +256,7 @@ def identity_of(db, follower) -> Identity:
 def test_follow_welcomes_and_records_the_follower(client, db, clock):
     follower = Follower(client)
     reply = follower.follow(scene="campus_fair")
-    assert reply.content == render_reply("welcome", scene="campus_fair")
+    assert reply.content == render_reply_text("welcome", scene="campus_fair")
     identity = identity_of(db, follower)
     assert identity.subscribed and identity.subscribe_scene == "campus_fair" and identity.kind == "official"
     assert identity.subscribed_at == clock.current and identity.last_interaction_at == clock.current

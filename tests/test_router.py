@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.wechat_helpers import Follower, xml_of
-from wxbot.handlers import NewsReply, Router, TextReply, render_reply
+from wxbot.handlers import NewsReply, Router, TextReply, render_reply_text
 from wxbot.models import Account, InboundMessage
 
 
@@ -97,18 +97,18 @@ def test_a_failing_handler_is_logged_rolled_back_and_answered_politely(router, c
 
     router.keyword("x")(broken)
     reply = Follower(client).send_text("x")
-    assert reply.status == 200 and reply.content == render_reply("error")
+    assert reply.status == 200 and reply.content == render_reply_text("error")
     failure = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert failure and "broken" in failure[0].getMessage() and failure[0].exc_info[0] is RuntimeError
     assert db.scalar(sa.select(sa.func.count()).select_from(Account)) == 0  # its write is undone
     (row,) = db.scalars(sa.select(InboundMessage)).all()  # the message itself is kept, with the apology
-    assert row.reply == {"type": "text", "content": render_reply("error")}
+    assert row.reply == {"type": "text", "content": render_reply_text("error")}
     db.rollback()
 
 
 def test_a_handler_returning_something_else_than_a_reply_is_a_failure(router, client, caplog):
     router.default(lambda ctx: "a bare string")
-    assert Follower(client).send_text("x").content == render_reply("error")
+    assert Follower(client).send_text("x").content == render_reply_text("error")
     assert any("not a reply" in (r.exc_text or "") for r in caplog.records)
 
 
@@ -129,8 +129,8 @@ def test_handlers_see_the_identity_and_the_message(router, client):
 
 def test_the_shipped_rules_are_registered_on_the_application_router(client):
     follower = Follower(client)
-    assert follower.follow().content == render_reply("welcome", scene=None)
-    assert follower.send_text("Help").content == render_reply("help")
+    assert follower.follow().content == render_reply_text("welcome", scene=None)
+    assert follower.send_text("Help").content == render_reply_text("help")
 
 
 def test_subscription_events_list_their_items_whatever_the_wrapper(router, client):

@@ -21,7 +21,7 @@ from wxbot import create_app
 from wxbot.config import settings_from_dict
 from wxbot.config.loading import embedded_defaults
 from wxbot.db import Base
-from wxbot.handlers.replies import render_reply
+from wxbot.handlers.replies import render_reply_text
 from wxbot.models.identity import Identity
 from wxbot.sandbox.web import mount_sandbox
 
@@ -99,12 +99,12 @@ def test_a_follower_round_trip(live, app_name):
     assert ("wechat", "Nothing yet. Follow the account to start.") in person.lines()
 
     lines = person.lines(person.act("follow"))
-    assert lines[-1] == ("bot", render_reply("welcome"))
+    assert lines[-1] == ("bot", render_reply_text("welcome"))
     assert identity(live, app_name, person.openid).subscribed is True
 
     assert person.lines(person.act("text", content="帮助"))[-2:] == [
         ("follower", "帮助"),
-        ("bot", render_reply("help")),
+        ("bot", render_reply_text("help")),
     ]
 
     last = person.lines(person.act("click", key="JOBS"))[-1]
@@ -129,7 +129,7 @@ def test_scanning_a_qr_code_the_bot_created(live):
 
     follower = identity(live, "plain", person.openid)
     assert follower.subscribed is True and follower.subscribe_scene == "campus-day"
-    assert person.lines()[-1] == ("bot", render_reply("welcome", scene="campus-day"))
+    assert person.lines()[-1] == ("bot", render_reply_text("welcome", scene="campus-day"))
 
 
 def test_impossible_actions_are_refused(live):

@@ -2,7 +2,7 @@
 
     follower = Follower(client)                 # a new follower of the test account "oa"
     assert "欢迎" in follower.follow().content
-    assert follower.send_text("帮助").content == render_reply("help")
+    assert follower.send_text("帮助").content == render_reply_text("help")
     follower.click("JOBS").articles[0]["Title"]
 
 Every request is signed (and in compatible/safe mode encrypted) independently of wxbot's own code, with

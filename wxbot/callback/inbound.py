@@ -1,4 +1,5 @@
-"""Deliveries from WeChat to an official account: what one is, and receiving it exactly once.
+"""Deliveries from WeChat to an official account: what one is (Inbound, read from the parsed XML by
+to_inbound), and receiving it exactly once.
 
 WeChat re-sends a delivery it got no answer to within 5 seconds (up to three times, wechat-platform.md §2),
 sometimes while the first is still being handled. Every copy must get the reply the first one got, and the
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -32,6 +34,7 @@ from wxbot.identity import followers
 from wxbot.models.identity import Identity
 from wxbot.models.inbound import InboundMessage
 from wxbot.privacy import message_log
+from wxbot.wechat.messages import BadMessage
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,12 @@ USER_EVENTS = ACTION_EVENTS | {"view", "location", "location_select", "pic_sysph
                                "pic_weixin", "view_miniprogram"}  # fmt: skip
 
 PENDING = "pending:"
+
+_OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+_DIGITS = re.compile(r"[0-9]{1,20}")
+# what the handlers see as columns; the rest of the fields are kept as they came
+_ENVELOPE = ("ToUserName", "FromUserName", "Encrypt")
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,55 @@ class Inbound:
     @property
     def sent_at(self) -> datetime:
         return datetime.fromtimestamp(self.create_time, UTC).replace(tzinfo=None)
+
+
+def _text(fields: dict[str, Any], name: str, *, max_length: int = 1024) -> str | None:
+    value = fields.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadMessage(f"{name} must be text")
+    if len(value) > max_length:
+        raise BadMessage(f"{name} is too long")
+    return value
+
+
+def _matching(fields: dict[str, Any], name: str, pattern: re.Pattern[str]) -> str | None:
+    value = _text(fields, name)
+    if value is not None and not pattern.fullmatch(value):
+        raise BadMessage(f"{name} is malformed")
+    return value
+
+
+def _required(fields: dict[str, Any], name: str, pattern: re.Pattern[str]) -> str:
+    value = _matching(fields, name, pattern)
+    if value is None:
+        raise BadMessage(f"{name} is missing")
+    return value
+
+
+def to_inbound(app_name: str, appid: str, fields: dict[str, Any]) -> Inbound:
+    """A parsed (and decrypted) delivery as the handlers see it; BadMessage when a required field is wrong."""
+    openid = _required(fields, "FromUserName", _OPENID)
+    create_time = _required(fields, "CreateTime", _DIGITS)
+    if not 0 < int(create_time) < 2**32:
+        raise BadMessage("CreateTime is out of range")
+    msg_type = _required(fields, "MsgType", _NAME).lower()
+    event = _required(fields, "Event", _NAME).lower() if msg_type == "event" else None
+    # the body's size limit bounds Content; an empty text message has none
+    content = _text(fields, "Content", max_length=1 << 20) if msg_type == "text" else None
+    return Inbound(
+        app_name=app_name,
+        appid=appid,
+        openid=openid,
+        msg_type=msg_type,
+        event=event,
+        event_key=_text(fields, "EventKey") if event else None,
+        content=content,
+        msg_id=_matching(fields, "MsgId", _DIGITS) if msg_type != "event" else None,
+        create_time=int(create_time),
+        fields={k: v for k, v in fields.items() if k not in _ENVELOPE},
+    )
 
 
 # Builds the reply to a new delivery inside its transaction: (session, identity id) -> reply as a dict, or None.

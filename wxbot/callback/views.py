@@ -31,12 +31,12 @@ from sqlalchemy.orm import Session
 from wxbot import clock
 from wxbot.callback import inbound
 from wxbot.config.schema import OfficialAccount
-from wxbot.handlers.replies import reply_from_dict
 from wxbot.handlers.router import HandlerContext
 from wxbot.services import Services
 from wxbot.web import services as current_services
 from wxbot.wechat.crypto import CryptoError, MessageCrypto, signature_matches
-from wxbot.wechat.messages import BadMessage, parse_xml, render_reply, to_inbound
+from wxbot.wechat.messages import BadMessage, parse_xml
+from wxbot.wechat.replies import render_reply_xml, reply_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +49,15 @@ _ECHOSTR = re.compile(r"[A-Za-z0-9_=+/-]{1,256}")
 _TEXT_PLAIN = "text/plain; charset=utf-8"
 
 
-class Refused(Exception):
+class DeliveryRefused(Exception):
+    """A delivery (or URL check) we do not take: answered `status` with `reason` as plain text."""
+
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status, self.reason = status, reason
 
 
-def _refusal(name: str, exc: Refused) -> Response:
+def _refusal(name: str, exc: DeliveryRefused) -> Response:
     # the reason never contains request data, and the app name is ours (unknown names are cut short)
     log.warning("wechat callback refused app=%r status=%d reason=%s", name[:32], exc.status, exc.reason)
     return Response(
@@ -66,7 +68,7 @@ def _refusal(name: str, exc: Refused) -> Response:
 def _account(services: Services, name: str) -> OfficialAccount:
     account = services.settings.official_account(name)
     if account is None:
-        raise Refused(404, "unknown official account")
+        raise DeliveryRefused(404, "unknown official account")
     return account
 
 
@@ -82,7 +84,7 @@ def _crypto(services: Services, account: OfficialAccount) -> MessageCrypto:
 def _param(name: str, pattern: re.Pattern[str]) -> str:
     value = request.args.get(name, "")
     if not pattern.fullmatch(value):
-        raise Refused(400, f"{name} is missing or malformed")
+        raise DeliveryRefused(400, f"{name} is missing or malformed")
     return value
 
 
@@ -91,12 +93,12 @@ def _check_signature(services: Services, account: OfficialAccount) -> tuple[str,
     timestamp, nonce = _param("timestamp", _TIMESTAMP), _param("nonce", _NONCE)
     given = request.args.get("signature", "")
     if not given:
-        raise Refused(403, "signature is missing")
+        raise DeliveryRefused(403, "signature is missing")
     window = services.settings.callback.timestamp_window_seconds
     if abs(clock.timestamp() - int(timestamp)) > window:
-        raise Refused(403, "timestamp outside the allowed window")
+        raise DeliveryRefused(403, "timestamp outside the allowed window")
     if not signature_matches(given, account.token, timestamp, nonce):
-        raise Refused(403, "signature does not match")
+        raise DeliveryRefused(403, "signature does not match")
     return timestamp, nonce
 
 
@@ -107,18 +109,18 @@ def verify_url(name: str) -> Response:
         account = _account(services, name)
         _check_signature(services, account)
         echostr = _param("echostr", _ECHOSTR)
-    except Refused as exc:
+    except DeliveryRefused as exc:
         # the URL check has one acceptable form: anything else is forbidden, whatever is wrong with it
-        return _refusal(name, exc if exc.status == 404 else Refused(403, exc.reason))
+        return _refusal(name, exc if exc.status == 404 else DeliveryRefused(403, exc.reason))
     return Response(echostr, mimetype="text/plain", headers={"X-Content-Type-Options": "nosniff"})
 
 
 def _read_body(limit: int) -> bytes:
     if (request.content_length or 0) > limit:
-        raise Refused(413, f"body over {limit} bytes")
+        raise DeliveryRefused(413, f"body over {limit} bytes")
     body = request.stream.read(limit + 1)
     if len(body) > limit:
-        raise Refused(413, f"body over {limit} bytes")
+        raise DeliveryRefused(413, f"body over {limit} bytes")
     return body
 
 
@@ -126,12 +128,12 @@ def _delivery(services: Services, account: OfficialAccount, timestamp: str, nonc
     """The delivery's fields, decrypted in encrypted modes, after every check on the body."""
     encrypt_type = request.args.get("encrypt_type", "raw")
     if encrypt_type not in ("raw", "aes"):
-        raise Refused(400, "encrypt_type must be raw or aes")
+        raise DeliveryRefused(400, "encrypt_type must be raw or aes")
     encrypted = encrypt_type == "aes"
     if encrypted and not account.encoding_aes_key:
-        raise Refused(403, "encrypted delivery but no EncodingAESKey is configured")
+        raise DeliveryRefused(403, "encrypted delivery but no EncodingAESKey is configured")
     if not encrypted and account.encoding_aes_key:
-        raise Refused(403, "this account takes encrypted deliveries only")
+        raise DeliveryRefused(403, "this account takes encrypted deliveries only")
     body = _read_body(services.settings.callback.max_body_bytes)
     try:
         fields = parse_xml(body)
@@ -139,19 +141,19 @@ def _delivery(services: Services, account: OfficialAccount, timestamp: str, nonc
             return fields
         msg_signature = request.args.get("msg_signature", "")
         if not _HEX40.fullmatch(msg_signature):
-            raise Refused(403, "msg_signature is missing or malformed")
+            raise DeliveryRefused(403, "msg_signature is missing or malformed")
         ciphertext = fields.get("Encrypt")
         if not isinstance(ciphertext, str) or not ciphertext:
-            raise Refused(400, "Encrypt is missing")
+            raise DeliveryRefused(400, "Encrypt is missing")
         if not signature_matches(msg_signature, account.token, timestamp, nonce, ciphertext):
-            raise Refused(403, "msg_signature does not match")
+            raise DeliveryRefused(403, "msg_signature does not match")
         try:
             inner = _crypto(services, account).decrypt(ciphertext)
         except CryptoError as exc:
-            raise Refused(403, f"ciphertext refused: {exc}") from exc
+            raise DeliveryRefused(403, f"ciphertext refused: {exc}") from exc
         return parse_xml(inner)
     except BadMessage as exc:
-        raise Refused(400, str(exc)) from exc
+        raise DeliveryRefused(400, str(exc)) from exc
 
 
 @bp.post("/<name>")
@@ -162,15 +164,15 @@ def receive(name: str) -> Response:
         timestamp, nonce = _check_signature(services, account)
         fields = _delivery(services, account, timestamp, nonce)
         try:
-            message = to_inbound(account.name, account.appid, fields)
+            message = inbound.to_inbound(account.name, account.appid, fields)
         except BadMessage as exc:
-            raise Refused(400, str(exc)) from exc
+            raise DeliveryRefused(400, str(exc)) from exc
         to_user = fields.get("ToUserName")
         if not isinstance(to_user, str) or not to_user or len(to_user) > 64:
-            raise Refused(400, "ToUserName is missing or malformed")
+            raise DeliveryRefused(400, "ToUserName is missing or malformed")
         if account.original_id and to_user != account.original_id:
-            raise Refused(403, "ToUserName is not this account")
-    except Refused as exc:
+            raise DeliveryRefused(403, "ToUserName is not this account")
+    except DeliveryRefused as exc:
         return _refusal(name, exc)
 
     router = services.router
@@ -196,7 +198,7 @@ def receive(name: str) -> Response:
     encrypted = request.args.get("encrypt_type") == "aes"
     if stored is None:
         return Response("" if encrypted else "success", mimetype="text/plain")
-    xml = render_reply(
+    xml = render_reply_xml(
         reply_from_dict(stored),
         to_openid=message.openid,
         from_account=to_user,

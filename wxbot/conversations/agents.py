@@ -7,17 +7,17 @@ import re
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from wxbot import clock
 from wxbot.errors import Conflict, Invalid, NotFound
 from wxbot.models.conversations import ROLES, Agent, Conversation
+from wxbot.passwords import hash_password, password_matches
 from wxbot.privacy import audit
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9_.-]{1,63}")
 MIN_PASSWORD = 10
 # compared against when the username is unknown, so a miss costs as long as a wrong password
-_DUMMY_HASH = generate_password_hash("not a real password", method="scrypt")
+_DUMMY_HASH = hash_password("not a real password")
 
 
 def create_agent(session: Session, *, username: str, password: str, role: str = "agent") -> Agent:
@@ -29,9 +29,7 @@ def create_agent(session: Session, *, username: str, password: str, role: str = 
     _check_password(password)
     if session.scalar(select(Agent.id).where(Agent.username == username)) is not None:
         raise Conflict("username_taken", f"username {username!r} is taken")
-    agent = Agent(
-        username=username, password_hash=generate_password_hash(password, method="scrypt"), role=role
-    )
+    agent = Agent(username=username, password_hash=hash_password(password), role=role)
     session.add(agent)
     session.flush()
     return agent
@@ -67,9 +65,9 @@ def _check_password(password: str) -> None:
 def authenticate(session: Session, username: str, password: str) -> Agent | None:
     agent = session.scalar(select(Agent).where(Agent.username == username.strip().lower()))
     if agent is None or not agent.active:
-        check_password_hash(_DUMMY_HASH, password)
+        password_matches(_DUMMY_HASH, password)
         return None
-    if not check_password_hash(agent.password_hash, password):
+    if not password_matches(agent.password_hash, password):
         return None
     agent.last_login_at = clock.now()
     return agent

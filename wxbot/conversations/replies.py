@@ -19,6 +19,15 @@ from wxbot.models.outbox import Notification
 from wxbot.models.reply_window import ReplyWindow
 from wxbot.push.enqueue import PushContent, SubscribeContent, TemplateContent, enqueue
 from wxbot.push.explain import explain
+from wxbot.wechat.errors import (
+    API_UNAUTHORIZED,
+    CONTENT_TOO_LONG,
+    OPENID_UNKNOWN,
+    REFUSED,
+    UNFOLLOWED,
+    WINDOW_CLOSED,
+    WINDOW_SPENT,
+)
 
 MAX_TEXT = 2000  # a reply or note; WeChat's customer-service text limit is about 2048 bytes
 
@@ -178,13 +187,13 @@ FALLBACK_LABELS = {
     "subscribe": "mini-program subscribe message saying a reply is waiting",
 }
 PLAIN_ERRORS = {
-    45015: "the reply window had closed (or the follower unfollowed)",
-    45047: "the window's message budget was used up",
-    43004: "the follower does not follow the official account",
-    43101: "the follower has no unused subscribe authorisation",
-    40003: "WeChat does not know this follower",
-    45002: "the text is too long for WeChat",
-    48001: "the account is not allowed to use this WeChat API",
+    WINDOW_CLOSED: "the reply window had closed (or the follower unfollowed)",
+    WINDOW_SPENT: "the window's message budget was used up",
+    UNFOLLOWED: "the follower does not follow the official account",
+    REFUSED: "the follower has no unused subscribe authorisation",
+    OPENID_UNKNOWN: "WeChat does not know this follower",
+    CONTENT_TOO_LONG: "the text is too long for WeChat",
+    API_UNAUTHORIZED: "the account is not allowed to use this WeChat API",
 }
 
 

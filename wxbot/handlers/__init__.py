@@ -6,8 +6,9 @@ from __future__ import annotations
 from types import ModuleType
 
 from wxbot.handlers import basic, binding, campus, conversations, privacy, reminders
-from wxbot.handlers.replies import NewsReply, TextReply, news_reply, render_reply, text_reply
+from wxbot.handlers.replies import news_reply, render_reply_text, text_reply
 from wxbot.handlers.router import HandlerContext, Priority, Router
+from wxbot.wechat.replies import NewsReply, TextReply
 
 MODULES: tuple[ModuleType, ...] = (privacy, conversations, binding, basic, campus, reminders)
 
@@ -28,6 +29,6 @@ __all__ = [
     "TextReply",
     "build_router",
     "news_reply",
-    "render_reply",
+    "render_reply_text",
     "text_reply",
 ]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from wxbot.handlers import menu
-from wxbot.handlers.replies import Reply, news_reply, text_reply
+from wxbot.handlers.replies import news_reply, text_reply
 from wxbot.handlers.router import HandlerContext, Router
+from wxbot.wechat.replies import Reply
 
 
 def welcome(ctx: HandlerContext) -> Reply:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from wxbot.handlers.replies import Reply, text_reply
+from wxbot.handlers.replies import text_reply
 from wxbot.handlers.router import HandlerContext, Priority, Router
 from wxbot.identity import binding, identities
+from wxbot.wechat.replies import Reply
 
 
 def bind_link(ctx: HandlerContext) -> Reply:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from wxbot import clock
 from wxbot.campus import views
-from wxbot.handlers.replies import Reply, news_reply, text_reply
+from wxbot.handlers.replies import news_reply, text_reply
 from wxbot.handlers.router import HandlerContext, Router
+from wxbot.wechat.replies import Reply
 
 LISTED = 5  # a card's description shows only a few lines
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from wxbot.conversations import conversations
 from wxbot.handlers import menu
-from wxbot.handlers.replies import Reply, text_reply
+from wxbot.handlers.replies import text_reply
 from wxbot.handlers.router import HandlerContext, Priority, Router
+from wxbot.wechat.replies import Reply
 
 
 def _hours(ctx: HandlerContext) -> str:

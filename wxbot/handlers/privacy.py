@@ -4,9 +4,10 @@ means), 确认注销 (start the review period), 撤销注销 (revoke it). The ru
 from __future__ import annotations
 
 from wxbot import clock
-from wxbot.handlers.replies import Reply, text_reply
+from wxbot.handlers.replies import text_reply
 from wxbot.handlers.router import HandlerContext, Priority, Router
 from wxbot.privacy import access, cancellation
+from wxbot.wechat.replies import Reply
 
 CHANNEL = "official_account"
 

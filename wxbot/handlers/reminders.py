@@ -3,12 +3,12 @@ and subscribe authorisations (granted in a popup, withdrawn in settings)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from wxbot.applications import status_changes as applications
-from wxbot.handlers.replies import Reply, text_reply
+from wxbot.callback.inbound import Inbound
+from wxbot.handlers.replies import text_reply
 from wxbot.handlers.router import HandlerContext, Router
 from wxbot.push import grants, results
+from wxbot.wechat.replies import Reply
 
 # keyword -> reminder choice (listed in help.txt and in the replies)
 CHOICE_KEYWORDS = {
@@ -53,7 +53,7 @@ def subscriptions_changed(ctx: HandlerContext) -> None:
         for app_name, t in per_app.items()
         if app_name == ctx.message.app_name
     }
-    for template_id, answer in _subscription_items(ctx.message.fields):
+    for template_id, answer in _template_answers(ctx.message):
         if template_id not in ours:
             continue
         if answer == "accept":
@@ -62,17 +62,13 @@ def subscriptions_changed(ctx: HandlerContext) -> None:
             grants.revoke_grants(ctx.session, ctx.identity_id, template_id)
 
 
-def _subscription_items(fields: dict[str, Any]) -> list[tuple[str, str]]:
-    """(TemplateId, SubscribeStatusString) pairs; WeChat wraps them in either element name, and <List> is
-    one element or several (wechat-platform.md §3.2)."""
-    wrapper = fields.get("SubscribeMsgPopupEvent") or fields.get("SubscribeMsgChangeEvent")
-    items = wrapper.get("List") if isinstance(wrapper, dict) else None
+def _template_answers(message: Inbound) -> list[tuple[str, str]]:
+    """(TemplateId, SubscribeStatusString) of each entry that has both as text."""
     found = []
-    for item in items if isinstance(items, list) else [items]:
-        if isinstance(item, dict):
-            template_id, answer = item.get("TemplateId"), item.get("SubscribeStatusString")
-            if isinstance(template_id, str) and isinstance(answer, str):
-                found.append((template_id[:128], answer.strip().lower()))
+    for item in message.subscription_items():
+        template_id, answer = item.get("TemplateId"), item.get("SubscribeStatusString")
+        if isinstance(template_id, str) and isinstance(answer, str):
+            found.append((template_id[:128], answer.strip().lower()))
     return found
 
 

@@ -22,10 +22,11 @@ from enum import IntEnum
 from sqlalchemy.orm import Session
 
 from wxbot.callback.inbound import FallbackReply, Inbound
-from wxbot.handlers.replies import NewsReply, Reply, TextReply, text_reply
+from wxbot.handlers.replies import text_reply
 from wxbot.identity.identities import linked_account
 from wxbot.models.identity import Account, Identity
 from wxbot.services import Services
+from wxbot.wechat.replies import NewsReply, Reply, TextReply
 
 log = logging.getLogger(__name__)
 

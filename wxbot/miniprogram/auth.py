@@ -14,12 +14,12 @@ from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
 from wxbot.privacy import consent
 from wxbot.web import abort_api, db, json_body, services
 from wxbot.wechat import wxa_crypto
-from wxbot.wechat.errors import WeChatError, WeChatUnavailable
+from wxbot.wechat.errors import CODE_INVALID, CODE_USED, MINUTE_LIMIT, WeChatError, WeChatUnavailable
 
 # wx.login and getPhoneNumber codes: WeChat's are 32 characters; allow some room, nothing exotic.
 CODE = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 BASE64 = re.compile(r"[A-Za-z0-9+/=]+")
-INVALID_CODE_ERRCODES = (40029, 40163)
+INVALID_CODE_ERRCODES = (CODE_INVALID, CODE_USED)
 
 
 def actor() -> str:
@@ -58,7 +58,7 @@ def wechat_refused(exc: WeChatError | WeChatUnavailable) -> NoReturn:
             field="code",
             errcode=exc.errcode,
         )
-    if exc.errcode == 45011:
+    if exc.errcode == MINUTE_LIMIT:
         abort_api(429, "rate_limited", "WeChat's rate limit; try again in a minute", errcode=exc.errcode)
     abort_api(502, "wechat_error", f"WeChat refused with errcode {exc.errcode}", errcode=exc.errcode)
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from wxbot import clock
 from wxbot.models.outbox import Notification
+from wxbot.wechat.errors import REFUSED, UNFOLLOWED, WINDOW_CLOSED, WINDOW_SPENT
 
 CHANNEL_LABELS = {"custom": "公众号客服消息", "template": "公众号模板消息", "subscribe": "小程序订阅消息"}
 
@@ -38,10 +39,10 @@ CHANNEL_REASONS: dict[str, str] = {
     "no_authorisation": "没有小程序订阅授权",
     "paused": "今日额度已用完",
     "no_identity": "没有可用的微信身份",
-    "43004": "未关注公众号",
-    "43101": "用户未授权或授权已用完",
-    "45015": "客服消息窗口已关闭",
-    "45047": "客服消息条数已用完",
+    str(UNFOLLOWED): "未关注公众号",
+    str(REFUSED): "用户未授权或授权已用完",
+    str(WINDOW_CLOSED): "客服消息窗口已关闭",
+    str(WINDOW_SPENT): "客服消息条数已用完",
 }
 
 

@@ -27,17 +27,30 @@ from wxbot.db import is_mysql
 from wxbot.models.identity import Identity
 from wxbot.models.outbox import AppPause, Notification, SubscribeGrant
 from wxbot.push.sender import Send
-from wxbot.wechat.errors import TOKEN_ERRORS, WeChatError
+from wxbot.wechat.errors import (
+    DAILY_QUOTA,
+    MINUTE_LIMIT,
+    REFUSED,
+    SYSTEM_BUSY,
+    TOKEN_ERRORS,
+    UNFOLLOWED,
+    WINDOW_CLOSED,
+    WINDOW_SPENT,
+    WeChatError,
+)
 
 log = logging.getLogger(__name__)
 
 # WeChat errors worth another try later (wechat-platform.md §9); token errors only reach us when the
 # facade's own refresh-and-retry did not help.
-RETRYABLE = frozenset({-1, 45011}) | TOKEN_ERRORS
-MINUTE_QUOTA = 45011
-DAILY_QUOTA = 45009
+RETRYABLE = frozenset({SYSTEM_BUSY, MINUTE_LIMIT}) | TOKEN_ERRORS
 # errcode -> the channel it ends for this notification (the next channel is tried)
-CHANNEL_ENDING = {43004: "template", 43101: "subscribe", 45015: "custom", 45047: "custom"}
+CHANNEL_ENDING = {
+    UNFOLLOWED: "template",
+    REFUSED: "subscribe",
+    WINDOW_CLOSED: "custom",
+    WINDOW_SPENT: "custom",
+}
 
 
 @dataclass
@@ -63,7 +76,7 @@ class Summary:
 def backoff(ns: NotifySettings, attempts: int, errcode: int | None) -> timedelta:
     """Exponential, capped, with a little jitter so that a burst of failures does not retry in step."""
     seconds = min(ns.retry_max_seconds, ns.retry_base_seconds * 2 ** max(attempts - 1, 0))
-    if errcode == MINUTE_QUOTA:
+    if errcode == MINUTE_LIMIT:
         seconds = max(seconds, 60.0)
     return timedelta(seconds=seconds * (1 + 0.2 * random.random()))
 
@@ -157,10 +170,12 @@ def _record_failure(
         _release_grant(session, send.grant_id)
     if errcode == DAILY_QUOTA:
         _pause_app(session, send.app_name, clock.next_local_midnight(now, settings.app.timezone))
-        values.update(status="pending", next_attempt_at=now, reason="paused", detail=f"{send.channel}: 45009")
+        values.update(
+            status="pending", next_attempt_at=now, reason="paused", detail=f"{send.channel}: {DAILY_QUOTA}"
+        )
         summary.next_channel += 1
     elif CHANNEL_ENDING.get(errcode or 0) == send.channel:
-        if errcode == 43004:
+        if errcode == UNFOLLOWED:
             _mark_unfollowed(session, send.identity_id, now)
         ended = ",".join(x for x in (send.ended, f"{send.channel}:{errcode}") if x)
         values.update(status="pending", next_attempt_at=now, ended_channels=ended, reason=None, detail=None)

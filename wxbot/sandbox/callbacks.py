@@ -2,7 +2,7 @@
 
 Every delivery is signed (`signature` over token, timestamp, nonce); an account with an EncodingAESKey gets it in
 safe mode (only ToUserName and Encrypt in the body, `encrypt_type=aes` and `msg_signature` in the query). The
-crypto is wechatpy's, not the gateway's, so the two check each other. Like WeChat, an answer that does not
+crypto is wechatpy's, not wxbot.wechat.crypto's, so the two check each other. Like WeChat, an answer that does not
 come within 5 seconds is delivered again (three attempts in all, same body), and an encrypted passive reply is
 checked (MsgSignature) and decrypted before it is shown.
 """
@@ -33,7 +33,7 @@ _msg_ids = itertools.count(6_000_000_000_000_000_000 + secrets.randbelow(10**15)
 
 
 @dataclass
-class Delivery:
+class CallbackAnswer:
     """What the bot answered to one delivery."""
 
     status: int | None  # None: no answer within the deadline, on any attempt
@@ -81,28 +81,28 @@ class CallbackSender:
 
     # ------------------------------------------------------------ what a follower does
 
-    def follow(self, scene: str | None = None, ticket: str | None = None) -> Delivery:
+    def follow(self, scene: str | None = None, ticket: str | None = None) -> CallbackAnswer:
         fields = self._event("subscribe")
         if scene is not None:
             fields.update(EventKey=f"qrscene_{scene}", Ticket=ticket or "")
         return self.deliver(fields)
 
-    def unfollow(self) -> Delivery:
+    def unfollow(self) -> CallbackAnswer:
         fields = self._event("unsubscribe")
         fields["EventKey"] = ""
         return self.deliver(fields)
 
-    def scan(self, scene: str, ticket: str) -> Delivery:
+    def scan(self, scene: str, ticket: str) -> CallbackAnswer:
         fields = self._event("SCAN")
         fields.update(EventKey=scene, Ticket=ticket)
         return self.deliver(fields)
 
-    def click(self, key: str) -> Delivery:
+    def click(self, key: str) -> CallbackAnswer:
         fields = self._event("CLICK")
         fields["EventKey"] = key
         return self.deliver(fields)
 
-    def text(self, content: str) -> Delivery:
+    def text(self, content: str) -> CallbackAnswer:
         fields = self._common("text")
         fields.update(Content=content, MsgId=next(_msg_ids))
         return self.deliver(fields)
@@ -118,7 +118,7 @@ class CallbackSender:
 
     # ------------------------------------------------------------ the protocol
 
-    def deliver(self, fields: dict[str, str | int]) -> Delivery:
+    def deliver(self, fields: dict[str, str | int]) -> CallbackAnswer:
         xml = build_xml(fields)
         for _ in range(ATTEMPTS):
             timestamp, nonce = str(clock.timestamp()), str(secrets.randbelow(10**10))
@@ -129,9 +129,9 @@ class CallbackSender:
             except requests.Timeout:
                 continue  # WeChat delivers the same message again
             except requests.RequestException as exc:
-                return Delivery(None, None, f"the callback is unreachable ({type(exc).__name__})")
+                return CallbackAnswer(None, None, f"the callback is unreachable ({type(exc).__name__})")
             return self._answer(response)
-        return Delivery(None, None, f"no answer within {DEADLINE_SECONDS:.0f} s, {ATTEMPTS} times")
+        return CallbackAnswer(None, None, f"no answer within {DEADLINE_SECONDS:.0f} s, {ATTEMPTS} times")
 
     def _signed(self, xml: str, timestamp: str, nonce: str) -> tuple[dict[str, str], str]:
         params = {"signature": _sha1(self.account.token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce,
@@ -147,12 +147,14 @@ class CallbackSender:
         body = build_xml({"ToUserName": self.account.original_id, "Encrypt": encrypted})
         return params, body
 
-    def _answer(self, response: requests.Response) -> Delivery:
+    def _answer(self, response: requests.Response) -> CallbackAnswer:
         if response.status_code != 200:
-            return Delivery(response.status_code, None, f"the callback answered HTTP {response.status_code}")
+            return CallbackAnswer(
+                response.status_code, None, f"the callback answered HTTP {response.status_code}"
+            )
         text = response.content.strip()
         if text in (b"", b"success"):
-            return Delivery(200, None)
+            return CallbackAnswer(200, None)
         try:
             fields = parse_xml(text)
             if self.account.encoding_aes_key:
@@ -161,7 +163,7 @@ class CallbackSender:
                                                str(fields.get("TimeStamp", "")), str(fields.get("Nonce", "")))  # fmt: skip
                 fields = parse_xml(plain.encode() if isinstance(plain, str) else plain)
         except (BadMessage, WeChatException, ValueError, KeyError) as exc:
-            return Delivery(200, None, f"the reply is not a valid passive reply ({type(exc).__name__})")
+            return CallbackAnswer(200, None, f"the reply is not a valid passive reply ({type(exc).__name__})")
         if fields.get("ToUserName") != self.openid:
-            return Delivery(200, fields, "the reply is addressed to someone else")
-        return Delivery(200, fields)
+            return CallbackAnswer(200, fields, "the reply is addressed to someone else")
+        return CallbackAnswer(200, fields)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from wxbot.wechat.errors import ARGUMENT_INVALID
+
 
 class SandboxError(Exception):
     """WeChat's answer {"errcode": N, "errmsg": ...} to a call the sandbox refuses."""
@@ -42,11 +44,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def _values(data: Any) -> list[tuple[str, str]]:
     """(key, value) pairs of {"key": {"value": "..."}}; 47003 for any other shape."""
     if not isinstance(data, dict) or not data or len(data) > MAX_DATA_KEYS:
-        raise SandboxError(47003, "argument invalid! data is not a non-empty object")
+        raise SandboxError(ARGUMENT_INVALID, "argument invalid! data is not a non-empty object")
     pairs = []
     for key, item in data.items():
         if not isinstance(item, dict) or not isinstance(item.get("value"), str):
-            raise SandboxError(47003, f"argument invalid! data.{key}.value is not a string")
+            raise SandboxError(ARGUMENT_INVALID, f"argument invalid! data.{key}.value is not a string")
         pairs.append((str(key), item["value"]))
     return pairs
 
@@ -72,6 +74,8 @@ def check_subscribe_data(data: Any) -> None:
         kind = match.group(1) if match else ""
         rule = _SUBSCRIBE_TYPES.get(kind)
         if rule is None:
-            raise SandboxError(47003, f"argument invalid! data.{key} is not a keyword of this template")
+            raise SandboxError(
+                ARGUMENT_INVALID, f"argument invalid! data.{key} is not a keyword of this template"
+            )
         if not value or _CONTROL.search(value) or not rule.fullmatch(value):
-            raise SandboxError(47003, f"argument invalid! data.{key}.value invalid for {kind}")
+            raise SandboxError(ARGUMENT_INVALID, f"argument invalid! data.{key}.value invalid for {kind}")

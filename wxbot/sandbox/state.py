@@ -2,6 +2,10 @@
 
 Time comes from wxbot.clock, so a test that freezes or moves the clock moves WeChat's clock too (token expiry,
 the customer-service window, code lifetimes).
+
+Long: one class holds all of WeChat's state behind one lock, with the rules of every endpoint the project
+calls; split by endpoint, the lock and the state shared between endpoints (tokens, followers, windows)
+would be spread over modules.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from wxbot.sandbox.rules import (
     check_template_data,
     delivered_template_data,
 )
+from wxbot.wechat import errors
 
 CLASSIC_GRACE = timedelta(minutes=5)  # a superseded cgi-bin/token token stays valid this long
 STABLE_ROTATE_BEFORE = timedelta(minutes=5)  # stable_token hands out a new token this long before expiry
@@ -32,6 +37,9 @@ CUSTOM_MSGTYPES = frozenset({"text", "image", "voice", "video", "music", "news",
                              "msgmenu", "wxcard", "miniprogrampage"})  # fmt: skip
 MAX_TEXT_BYTES = 2048
 MAX_RECORDED_CALLS = 200_000
+INJECTED_HTTP_FAILURE = (
+    -1
+)  # Call.errcode of a call answered with an injected HTTP error: no errcode of WeChat's
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,7 @@ class Call:
     body: Any  # the parsed JSON body, or None
     at: datetime
     appid: str | None
-    errcode: int  # 0 for success; the injected or computed error otherwise; -1 for an injected HTTP failure
+    errcode: int  # 0 for success; the injected or computed error otherwise; or INJECTED_HTTP_FAILURE
     http_status: int = 200
 
 
@@ -114,9 +122,9 @@ class Token:
 
     def error_at(self, now: datetime) -> int:
         if self.revoked_at is not None and now >= self.revoked_at:
-            return 40001
+            return errors.TOKEN_INVALID
         if now >= self.expires_at:
-            return 42001
+            return errors.TOKEN_EXPIRED
         return 0
 
 
@@ -297,20 +305,20 @@ class SandboxState:
     def _app(self, appid: str, secret: str | None = None) -> App:
         app = self._apps.get(appid)
         if app is None:
-            raise SandboxError(40013, "invalid appid")
+            raise SandboxError(errors.APPID_INVALID, "invalid appid")
         if secret is not None and not secrets.compare_digest(app.secret, secret):
-            raise SandboxError(40125, "invalid appsecret")
+            raise SandboxError(errors.APPSECRET_INVALID, "invalid appsecret")
         return app
 
     def _require_kind(self, appid: str, kind: str) -> None:
         """An official-account API called with a mini program's token (or the reverse): 48001."""
         if self._apps[appid].kind != kind:
-            raise SandboxError(48001, "api unauthorized")
+            raise SandboxError(errors.API_UNAUTHORIZED, "api unauthorized")
 
     def _follower(self, appid: str, openid: str) -> Follower:
         follower = self._followers.get((appid, openid))
         if follower is None:
-            raise SandboxError(40003, "invalid openid")
+            raise SandboxError(errors.OPENID_UNKNOWN, "invalid openid")
         return follower
 
     def issue_token(self, appid: str, secret: str) -> dict[str, Any]:
@@ -351,16 +359,20 @@ class SandboxState:
     def app_for_token(self, value: str | None) -> str:
         """The appid an access_token belongs to; 41001/40001/42001 when missing, unknown/revoked, expired."""
         if not value:
-            raise SandboxError(41001, "access_token missing")
+            raise SandboxError(errors.TOKEN_MISSING, "access_token missing")
         with self._lock:
             token = self._tokens.get(value)
             if token is None:
-                raise SandboxError(40001, "invalid credential, access_token is invalid or not latest")
+                raise SandboxError(
+                    errors.TOKEN_INVALID, "invalid credential, access_token is invalid or not latest"
+                )
             errcode = token.error_at(clock.now())
-            if errcode == 40001:
-                raise SandboxError(40001, "invalid credential, access_token is invalid or not latest")
-            if errcode == 42001:
-                raise SandboxError(42001, "access_token expired")
+            if errcode == errors.TOKEN_INVALID:
+                raise SandboxError(
+                    errors.TOKEN_INVALID, "invalid credential, access_token is invalid or not latest"
+                )
+            if errcode == errors.TOKEN_EXPIRED:
+                raise SandboxError(errors.TOKEN_EXPIRED, "access_token expired")
             return token.appid
 
     def user_info(self, appid: str, openid: str) -> dict[str, Any]:
@@ -388,29 +400,33 @@ class SandboxState:
     def send_custom(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
         msgtype = body.get("msgtype")
         if msgtype not in CUSTOM_MSGTYPES:
-            raise SandboxError(40008, "invalid message type")
+            raise SandboxError(errors.MESSAGE_TYPE_INVALID, "invalid message type")
         content = body.get(msgtype)
         if not isinstance(content, dict):
-            raise SandboxError(47001, f"data format error: {msgtype} missing")
+            raise SandboxError(errors.DATA_FORMAT_INVALID, f"data format error: {msgtype} missing")
         if msgtype == "text":
             text = content.get("content")
             if not isinstance(text, str) or not text:
-                raise SandboxError(44004, "empty content")
+                raise SandboxError(errors.CONTENT_EMPTY, "empty content")
             if len(text.encode()) > MAX_TEXT_BYTES:
-                raise SandboxError(45002, "content size out of limit")
+                raise SandboxError(errors.CONTENT_TOO_LONG, "content size out of limit")
         if msgtype == "news" and len(content.get("articles") or []) > 1:
-            raise SandboxError(45008, "article size out of limit")
+            raise SandboxError(errors.ARTICLES_TOO_MANY, "article size out of limit")
         with self._lock:
             follower = self._follower(appid, str(body.get("touser", "")))
             if self._apps[appid].kind == "official" and not follower.subscribed:
-                raise SandboxError(45015, "response out of time limit or subscription is canceled")
+                raise SandboxError(
+                    errors.WINDOW_CLOSED, "response out of time limit or subscription is canceled"
+                )
             now = clock.now()
             follower.grants = [g for g in follower.grants if g.expires_at > now]
             if not follower.grants:
-                raise SandboxError(45015, "response out of time limit or subscription is canceled")
+                raise SandboxError(
+                    errors.WINDOW_CLOSED, "response out of time limit or subscription is canceled"
+                )
             usable = sorted((g for g in follower.grants if g.remaining > 0), key=lambda g: g.expires_at)
             if not usable:
-                raise SandboxError(45047, "out of response count limit")
+                raise SandboxError(errors.WINDOW_SPENT, "out of response count limit")
             usable[0].remaining -= 1
             follower.inbox.append(Delivered("custom", body, now))
         return {"errcode": 0, "errmsg": "ok"}
@@ -420,14 +436,14 @@ class SandboxState:
             self._require_kind(appid, "official")
             follower = self._follower(appid, str(body.get("touser", "")))
             if not follower.subscribed:
-                raise SandboxError(43004, "require subscribe")
+                raise SandboxError(errors.UNFOLLOWED, "require subscribe")
             _check_template_id(body.get("template_id"))
             check_template_data(body.get("data"))
             miniprogram = body.get("miniprogram")
             if miniprogram is not None and not (
                 isinstance(miniprogram, dict) and isinstance(miniprogram.get("appid"), str)
             ):
-                raise SandboxError(47001, "data format error: miniprogram")
+                raise SandboxError(errors.DATA_FORMAT_INVALID, "data format error: miniprogram")
             msgid = secrets.randbelow(2**62)
             delivered = {**body, "data": delivered_template_data(body["data"]), "msgid": msgid}
             follower.inbox.append(Delivered("template", delivered, clock.now()))
@@ -440,10 +456,10 @@ class SandboxState:
             template_id = body.get("template_id")
             _check_template_id(template_id)
             if body.get("miniprogram_state", "formal") not in ("developer", "trial", "formal"):
-                raise SandboxError(47001, "data format error: miniprogram_state")
+                raise SandboxError(errors.DATA_FORMAT_INVALID, "data format error: miniprogram_state")
             check_subscribe_data(body.get("data"))
             if follower.subscriptions[str(template_id)] <= 0:
-                raise SandboxError(43101, "user refuse to accept the msg")
+                raise SandboxError(errors.REFUSED, "user refuse to accept the msg")
             follower.subscriptions[str(template_id)] -= 1
             follower.inbox.append(Delivered("subscribe", body, clock.now()))
         return {"errcode": 0, "errmsg": "ok"}
@@ -453,7 +469,7 @@ class SandboxState:
             self._app(appid, secret)
             self._require_kind(appid, "miniprogram")
             if grant_type != "authorization_code":
-                raise SandboxError(40002, "invalid grant_type")
+                raise SandboxError(errors.GRANT_TYPE_INVALID, "invalid grant_type")
             payload = self._use_code(self._login_codes, appid, code)
         # Like WeChat, a successful login answer carries no errcode.
         return dict(payload)
@@ -461,7 +477,7 @@ class SandboxState:
     def phone_number(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
         code = body.get("code")
         if not isinstance(code, str):
-            raise SandboxError(47001, "data format error: code")
+            raise SandboxError(errors.DATA_FORMAT_INVALID, "data format error: code")
         with self._lock:
             self._require_kind(appid, "miniprogram")
             payload = self._use_code(self._phone_codes, appid, code)
@@ -471,9 +487,9 @@ class SandboxState:
     def _use_code(self, codes: dict[tuple[str, str], Code], appid: str, code: str) -> dict[str, Any]:
         entry = codes.get((appid, code))
         if entry is None or entry.expires_at <= clock.now():
-            raise SandboxError(40029, "invalid code")
+            raise SandboxError(errors.CODE_INVALID, "invalid code")
         if entry.used:
-            raise SandboxError(40163, "code been used")
+            raise SandboxError(errors.CODE_USED, "code been used")
         entry.used = True
         return entry.payload
 
@@ -481,7 +497,7 @@ class SandboxState:
         with self._lock:
             found = self._media.get((appid, media_id))
         if found is None:
-            raise SandboxError(40007, "invalid media_id")
+            raise SandboxError(errors.MEDIA_ID_INVALID, "invalid media_id")
         return found
 
     def create_qrcode(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -494,23 +510,23 @@ class SandboxState:
             else None
         )
         if action not in ("QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE"):
-            raise SandboxError(40052, "invalid action name")
+            raise SandboxError(errors.ACTION_NAME_INVALID, "invalid action name")
         if not isinstance(scene, dict):
-            raise SandboxError(47001, "data format error: action_info.scene")
+            raise SandboxError(errors.DATA_FORMAT_INVALID, "data format error: action_info.scene")
         if action.endswith("STR_SCENE"):
             value = scene.get("scene_str")
             if not isinstance(value, str) or not 1 <= len(value) <= 64:
-                raise SandboxError(40097, "invalid args: scene_str must be 1 to 64 characters")
+                raise SandboxError(errors.ARGS_INVALID, "invalid args: scene_str must be 1 to 64 characters")
         else:
             value = scene.get("scene_id")
             limit = 100_000 if action.startswith("QR_LIMIT") else 2**32 - 1
             if not isinstance(value, int) or not 1 <= value <= limit:
-                raise SandboxError(40097, "invalid args: scene_id")
+                raise SandboxError(errors.ARGS_INVALID, "invalid args: scene_id")
         answer: dict[str, Any] = {}
         if not action.startswith("QR_LIMIT"):
             expire = body.get("expire_seconds", DEFAULT_QR_EXPIRE_SECONDS)
             if not isinstance(expire, int) or expire < 1:
-                raise SandboxError(40097, "invalid args: expire_seconds")
+                raise SandboxError(errors.ARGS_INVALID, "invalid args: expire_seconds")
             answer["expire_seconds"] = min(expire, MAX_QR_EXPIRE_SECONDS)
         ticket = secrets.token_urlsafe(36)
         answer.update({"ticket": ticket, "url": f"http://weixin.qq.com/q/{secrets.token_urlsafe(16)}"})
@@ -530,4 +546,4 @@ def _check_template_id(template_id: Any) -> None:
         or len(template_id) > 64
         or not all(c.isascii() and (c.isalnum() or c in "-_") for c in template_id)
     ):
-        raise SandboxError(40037, "invalid template_id")
+        raise SandboxError(errors.TEMPLATE_ID_INVALID, "invalid template_id")

@@ -24,8 +24,8 @@ from werkzeug.wrappers import Response
 
 from wxbot.config.schema import SANDBOX_API_PATH, OfficialAccount
 from wxbot.handlers.menu import DEMO_MENU
-from wxbot.sandbox.app import create_sandbox_app
-from wxbot.sandbox.callbacks import CallbackSender, Delivery
+from wxbot.sandbox.api import create_sandbox_app
+from wxbot.sandbox.callbacks import CallbackAnswer, CallbackSender
 from wxbot.sandbox.state import ChatLine, Delivered, SandboxState
 from wxbot.services import Services
 from wxbot.web import services as current_services
@@ -155,20 +155,20 @@ def act() -> Response:
         state.touch(account.appid, openid, "action")
         state.say(account.appid, openid, "follower", f"（扫描二维码 {ticket['scene']}）")
         if following:
-            delivery = sender.scan(ticket["scene"], request.form["ticket"])
+            answer = sender.scan(ticket["scene"], request.form["ticket"])
         else:
-            delivery = sender.follow(scene=ticket["scene"], ticket=request.form["ticket"])
-        _answered(state, account, openid, delivery)
+            answer = sender.follow(scene=ticket["scene"], ticket=request.form["ticket"])
+        _answered(state, account, openid, answer)
     else:
         abort(400, "action: not possible now")
     return redirect(url_for("sandbox.follower_page", app=account.name, openid=openid))
 
 
-def _answered(state: SandboxState, account: OfficialAccount, openid: str, delivery: Delivery) -> None:
-    if delivery.problem:
-        state.say(account.appid, openid, "wechat", f"{SERVICE_UNAVAILABLE}（{delivery.problem}）")
-    elif delivery.reply:
-        state.say(account.appid, openid, "bot", delivery.describe())
+def _answered(state: SandboxState, account: OfficialAccount, openid: str, answer: CallbackAnswer) -> None:
+    if answer.problem:
+        state.say(account.appid, openid, "wechat", f"{SERVICE_UNAVAILABLE}（{answer.problem}）")
+    elif answer.reply:
+        state.say(account.appid, openid, "bot", answer.describe())
 
 
 def _line(item: ChatLine | Delivered) -> dict[str, Any]:

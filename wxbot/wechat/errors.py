@@ -1,8 +1,42 @@
-"""What a WeChat API call can fail with; the rest of the project sees these, never wechatpy's exceptions."""
+"""What a WeChat API call can fail with; the rest of the project sees these, never wechatpy's exceptions.
+
+WeChat's errcodes by name (wechat-platform.md §9 lists what each means for us). Every errcode the project
+(or the sandbox WeChat) looks at or answers is named here; code compares with the names, never the numbers.
+"""
 
 from __future__ import annotations
 
-TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+SYSTEM_BUSY = -1  # 系统繁忙: try again later
+TOKEN_INVALID = 40001  # the access_token is invalid or not the latest
+GRANT_TYPE_INVALID = 40002
+OPENID_UNKNOWN = 40003  # WeChat does not know this openid for this app
+LANG_INVALID = 40005
+MEDIA_ID_INVALID = 40007
+MESSAGE_TYPE_INVALID = 40008
+APPID_INVALID = 40013
+TOKEN_MALFORMED = 40014  # not an access_token at all
+CODE_INVALID = 40029  # a wx.login / getPhoneNumber code that is wrong or expired
+TEMPLATE_ID_INVALID = 40037
+ACTION_NAME_INVALID = 40052  # qrcode/create's action_name
+ARGS_INVALID = 40097
+APPSECRET_INVALID = 40125
+CODE_USED = 40163
+TOKEN_MISSING = 41001
+TOKEN_EXPIRED = 42001
+UNFOLLOWED = 43004  # the follower does not follow the official account (template messages)
+REFUSED = 43101  # the user has no unused subscribe authorisation (subscribe messages)
+CONTENT_EMPTY = 44004
+CONTENT_TOO_LONG = 45002
+ARTICLES_TOO_MANY = 45008
+DAILY_QUOTA = 45009  # the app's daily quota for this API is spent
+MINUTE_LIMIT = 45011  # WeChat's per-minute rate limit
+WINDOW_CLOSED = 45015  # the customer-service window has closed (or the follower left)
+WINDOW_SPENT = 45047  # the customer-service window's message budget is used up
+DATA_FORMAT_INVALID = 47001
+ARGUMENT_INVALID = 47003
+API_UNAUTHORIZED = 48001  # the app may not use this API
+
+TOKEN_ERRORS = frozenset({TOKEN_INVALID, TOKEN_MALFORMED, TOKEN_EXPIRED})
 
 
 class WeChatError(Exception):

@@ -1,4 +1,4 @@
-"""Delivery XML in and reply XML out, for untrusted bodies.
+"""Delivery XML in, for untrusted bodies (the reply XML out is wxbot.wechat.replies).
 
 Bodies are checked before any parser sees them: UTF-8, no DOCTYPE, entity or other markup declaration;
 then parsed with defusedxml (a second guard) into plain dicts, bounded in depth.
@@ -13,17 +13,9 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from wxbot.callback.inbound import Inbound
-from wxbot.handlers.replies import NewsReply, Reply, TextReply
-
 MAX_DEPTH = 4  # <xml><SubscribeMsgPopupEvent><List><TemplateId> is the deepest WeChat sends
 # "<!" starts a comment, a CDATA section, or a declaration (DOCTYPE, ENTITY, ELEMENT, ...): only the first two pass
 _DECLARATION = re.compile(r"<!(?!--|\[CDATA\[)")
-_OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
-_DIGITS = re.compile(r"[0-9]{1,20}")
-# what the handlers see as columns; the rest of the fields are kept as they came
-_ENVELOPE = ("ToUserName", "FromUserName", "Encrypt")
 
 
 class BadMessage(ValueError):
@@ -64,78 +56,3 @@ def _children(element: Element, depth: int) -> dict[str, Any] | str:
         else:
             out[child.tag] = value
     return out
-
-
-def _text(fields: dict[str, Any], name: str, *, required: bool = False, max_length: int = 1024) -> str | None:
-    value = fields.get(name)
-    if value is None or value == "":
-        if required:
-            raise BadMessage(f"{name} is missing")
-        return None
-    if not isinstance(value, str):
-        raise BadMessage(f"{name} must be text")
-    if len(value) > max_length:
-        raise BadMessage(f"{name} is too long")
-    return value
-
-
-def _matching(fields: dict[str, Any], name: str, pattern: re.Pattern[str]) -> str | None:
-    value = _text(fields, name)
-    if value is not None and not pattern.fullmatch(value):
-        raise BadMessage(f"{name} is malformed")
-    return value
-
-
-def _required(fields: dict[str, Any], name: str, pattern: re.Pattern[str]) -> str:
-    value = _matching(fields, name, pattern)
-    if value is None:
-        raise BadMessage(f"{name} is missing")
-    return value
-
-
-def to_inbound(app_name: str, appid: str, fields: dict[str, Any]) -> Inbound:
-    """A parsed (and decrypted) delivery as the handlers see it; BadMessage when a required field is wrong."""
-    openid = _required(fields, "FromUserName", _OPENID)
-    create_time = _required(fields, "CreateTime", _DIGITS)
-    if not 0 < int(create_time) < 2**32:
-        raise BadMessage("CreateTime is out of range")
-    msg_type = _required(fields, "MsgType", _NAME).lower()
-    event = _required(fields, "Event", _NAME).lower() if msg_type == "event" else None
-    # the body's size limit bounds Content; an empty text message has none
-    content = _text(fields, "Content", max_length=1 << 20) if msg_type == "text" else None
-    return Inbound(
-        app_name=app_name,
-        appid=appid,
-        openid=openid,
-        msg_type=msg_type,
-        event=event,
-        event_key=_text(fields, "EventKey") if event else None,
-        content=content,
-        msg_id=_matching(fields, "MsgId", _DIGITS) if msg_type != "event" else None,
-        create_time=int(create_time),
-        fields={k: v for k, v in fields.items() if k not in _ENVELOPE},
-    )
-
-
-def _cdata(value: str) -> str:
-    # "]]>" cannot appear inside a CDATA section: split it across two
-    return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
-
-
-def render_reply(reply: Reply, *, to_openid: str, from_account: str, create_time: int) -> str:
-    """The passive-reply XML (wechat-platform.md §3.3)."""
-    head = (
-        f"<ToUserName>{_cdata(to_openid)}</ToUserName><FromUserName>{_cdata(from_account)}</FromUserName>"
-        f"<CreateTime>{create_time}</CreateTime>"
-    )
-    if isinstance(reply, TextReply):
-        return (
-            f"<xml>{head}<MsgType>{_cdata('text')}</MsgType><Content>{_cdata(reply.content)}</Content></xml>"
-        )
-    if isinstance(reply, NewsReply):
-        item = (
-            f"<item><Title>{_cdata(reply.title)}</Title><Description>{_cdata(reply.description)}</Description>"
-            f"<PicUrl>{_cdata(reply.picurl)}</PicUrl><Url>{_cdata(reply.url)}</Url></item>"
-        )
-        return f"<xml>{head}<MsgType>{_cdata('news')}</MsgType><ArticleCount>1</ArticleCount><Articles>{item}</Articles></xml>"
-    raise TypeError(f"not a reply: {type(reply).__name__}")

@@ -1,4 +1,4 @@
-"""The sandbox WeChat's HTTP face: WeChat's API endpoints as the project calls them, over SandboxState.
+"""The sandbox WeChat API: WeChat's API endpoints as the project calls them, over SandboxState.
 
 Every request is recorded (path, query, JSON body, time, appid, answer) before its answer leaves, so a test
 that got an answer can look at the record at once.
@@ -18,7 +18,8 @@ from flask import Flask, Response, request
 
 from wxbot import clock
 from wxbot.sandbox.rules import SandboxError
-from wxbot.sandbox.state import Call, SandboxState
+from wxbot.sandbox.state import INJECTED_HTTP_FAILURE, Call, SandboxState
+from wxbot.wechat.errors import DATA_FORMAT_INVALID, GRANT_TYPE_INVALID, LANG_INVALID
 
 Work = Callable[[str, dict[str, str], Any], "dict[str, Any] | Response"]
 
@@ -37,22 +38,22 @@ def create_sandbox_app(state: SandboxState) -> Flask:
     @endpoint("/cgi-bin/token", ["GET"], token=False)
     def token(_appid: str, params: dict[str, str], _body: Any) -> dict[str, Any]:
         if params.get("grant_type") != "client_credential":
-            raise SandboxError(40002, "invalid grant_type")
+            raise SandboxError(GRANT_TYPE_INVALID, "invalid grant_type")
         return state.issue_token(params.get("appid", ""), params.get("secret", ""))
 
     @endpoint("/cgi-bin/stable_token", ["POST"], token=False)
     def stable_token(_appid: str, _params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         if body.get("grant_type") != "client_credential":
-            raise SandboxError(40002, "invalid grant_type")
+            raise SandboxError(GRANT_TYPE_INVALID, "invalid grant_type")
         force = body.get("force_refresh", False)
         if not isinstance(force, bool):
-            raise SandboxError(47001, "data format error: force_refresh")
+            raise SandboxError(DATA_FORMAT_INVALID, "data format error: force_refresh")
         return state.issue_stable_token(str(body.get("appid", "")), str(body.get("secret", "")), force)
 
     @endpoint("/cgi-bin/user/info", ["GET"])
     def user_info(appid: str, params: dict[str, str], _body: Any) -> dict[str, Any]:
         if params.get("lang", "zh_CN") not in ("zh_CN", "zh_TW", "en"):
-            raise SandboxError(40005, "invalid lang")
+            raise SandboxError(LANG_INVALID, "invalid lang")
         return state.user_info(appid, params.get("openid", ""))
 
     @endpoint("/cgi-bin/message/custom/send", ["POST"])
@@ -124,7 +125,9 @@ def _serve(state: SandboxState, path: str, token_required: bool, work: Work) -> 
         str(body.get("appid")) if isinstance(body, dict) and body.get("appid") else None
     )
     if injection is not None and injection.http_status is not None:
-        state.record(Call(path, params, body, clock.now(), appid, -1, injection.http_status))
+        state.record(
+            Call(path, params, body, clock.now(), appid, INJECTED_HTTP_FAILURE, injection.http_status)
+        )
         return Response("<html><body>502 Bad Gateway</body></html>", status=injection.http_status,
                         mimetype="text/html")  # fmt: skip
     answer: dict[str, Any] | Response
@@ -134,7 +137,7 @@ def _serve(state: SandboxState, path: str, token_required: bool, work: Work) -> 
         if injection is not None and injection.errcode is not None:
             raise SandboxError(injection.errcode, "injected by the sandbox")
         if request.method == "POST" and not isinstance(body, dict):
-            raise SandboxError(47001, "data format error")
+            raise SandboxError(DATA_FORMAT_INVALID, "data format error")
         answer = work(appid or "", params, body)
         errcode = 0
     except SandboxError as exc:
