@@ -1,14 +1,22 @@
 """The platform's side of campus events: upsert events, check people in at the door, export the attendee
-list for the organiser, read the counts."""
+list for the organiser, read the counts.
+
+Every upsert carries `version`, the platform's own counter for that event: an update whose version is not
+above the stored one (a late or replayed older delivery) changes nothing and answers 200 `"stale": true`.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from flask import Response
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from wxbot.campus import events
+from wxbot.models.campus import Event
 from wxbot.platform import bp, json_body
 from wxbot.web import ApiError, abort_api, db, services
 
@@ -24,28 +32,73 @@ bp.register_error_handler(events.EventsError, events_error)
 # MariaDB's answer to a deadlock: the victim's transaction was rolled back and can simply run again.
 DEADLOCK = 1213
 ATTEMPTS = 3
+MAX_VERSION = 2**63 - 1  # a signed BIGINT
 
 
-def _upsert(spec: events.EventSpec) -> events.UpsertResult:
-    """Several first deliveries of one new event at once can deadlock on MariaDB: the losers of the insert
-    race each hold a shared lock on the new key and then all want it exclusively. The victim tries again."""
+def _parse(body: dict[str, Any]) -> tuple[events.EventSpec, int]:
+    """The event and its version; one InvalidInput names every wrong field, version included."""
+    problems: dict[str, str] = {}
+    try:
+        spec = events.parse_event(body)
+    except events.InvalidInput as exc:
+        problems = dict(exc.extra["fields"])
+    version = body.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version <= MAX_VERSION:
+        problems["version"] = (
+            f"required: the platform's counter for this event, a whole number 0 to {MAX_VERSION}"
+        )
+    if problems:
+        raise events.InvalidInput(problems)
+    assert isinstance(version, int)  # checked above
+    return spec, version
+
+
+def _stored_version(session: Session, external_id: str) -> tuple[bool, int | None]:
+    """Whether the event exists and its version, its row locked until the transaction ends (the upsert
+    that follows takes the same lock, so nothing newer can slip in between)."""
+    row = session.execute(
+        select(Event.version).where(Event.external_id == external_id).with_for_update()
+    ).first()
+    return row is not None, row[0] if row is not None else None
+
+
+def _upsert(spec: events.EventSpec, version: int) -> events.UpsertResult | None:
+    """The upsert, or None when the stored version is as new or newer (stale: nothing changed).
+
+    Several first deliveries of one new event at once can deadlock on MariaDB: the losers of the insert
+    race each hold a shared lock on the new key and then all want it exclusively. The victim tries again.
+    A loser that ends up updating the winner's fresh row starts over too, so that its version is compared.
+    """
     session = db()
-    for attempt in range(1, ATTEMPTS + 1):
+    for attempt in range(1, ATTEMPTS + 2):
         try:
+            existed, stored = _stored_version(session, spec.external_id)
+            if stored is not None and version <= stored:
+                session.rollback()
+                return None
             result = events.upsert_event(session, spec)
+            if not existed and not result.created and attempt <= ATTEMPTS:
+                session.rollback()
+                continue
+            result.event.version = version
             session.commit()
             return result
         except OperationalError as exc:
             session.rollback()
             code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-            if code != DEADLOCK or attempt == ATTEMPTS:
+            if code != DEADLOCK or attempt >= ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
 
 
 @bp.post("/events")
 def upsert_event():
-    result = _upsert(events.parse_event(json_body()))
+    spec, version = _parse(json_body())
+    result = _upsert(spec, version)
+    if result is None:  # the same answer as an update that changed nothing, marked stale
+        body = {"event_id": spec.external_id, "created": False, "moved": False, "cancelled": False,
+                "notified": 0, "promoted": 0, "stale": True}  # fmt: skip
+        return body, 200
     body = {
         "event_id": result.event.external_id,
         "created": result.created,
@@ -53,6 +106,7 @@ def upsert_event():
         "cancelled": result.cancelled,
         "notified": result.notified,
         "promoted": result.promoted,
+        "stale": False,
     }
     return body, 201 if result.created else 200
 
@@ -66,6 +120,7 @@ def event_stats(event_id: str):
         **events.event_view(event, confirmed),
         "counts": events.event_counts(session, event.id),
         "personal_data_erased": event.personal_data_erased_at is not None,
+        "version": event.version,
     }
 
 
