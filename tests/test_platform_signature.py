@@ -73,24 +73,22 @@ def test_the_documented_client_signs_the_example():
     assert re.fullmatch(r"[A-Za-z0-9_-]{16,64}", fresh["X-Wxbot-Nonce"])
 
 
-def test_the_documented_example_is_accepted_over_http(config_dict, clock):
+@pytest.fixture
+def example_secret(config_dict):
+    """The app of the test signs with the example's secret (requested before `client`, so it applies)."""
+    config_dict["platform"]["secret"] = EXAMPLE["secret"]
+
+
+def test_the_documented_example_is_accepted_over_http(example_secret, client, clock):
     from datetime import UTC, datetime
 
-    from wxbot import create_app
-    from wxbot.config import settings_from_dict
-
-    config_dict["platform"]["secret"] = EXAMPLE["secret"]
-    app = create_app(settings_from_dict(config_dict, env={}))
     clock.set(datetime.fromtimestamp(EXAMPLE["timestamp"], UTC).replace(tzinfo=None))
     headers = {"X-Wxbot-Timestamp": str(EXAMPLE["timestamp"]), "X-Wxbot-Nonce": EXAMPLE["nonce"],
                "X-Wxbot-Signature": EXAMPLE_SIGNATURE, "Content-Type": "application/json"}  # fmt: skip
-    response = app.test_client().post(EXAMPLE["path"], data=EXAMPLE["body"], headers=headers)
+    response = client.post(EXAMPLE["path"], data=EXAMPLE["body"], headers=headers)
     # Past the signature: the example's body is not a whole event, so the route names what is missing.
     assert error_of(response) == (400, "invalid_field")
-    assert error_of(app.test_client().post(EXAMPLE["path"], data=EXAMPLE["body"], headers=headers)) == (
-        409,
-        "replayed",
-    )
+    assert error_of(client.post(EXAMPLE["path"], data=EXAMPLE["body"], headers=headers)) == (409, "replayed")
 
 
 # ---------------------------------------------------------------- one use only

@@ -55,7 +55,10 @@ def request_target() -> bytes:
         )
         query = environ.get("QUERY_STRING", "")
         raw = path + ("?" + query if query else "")
-    return str(raw).encode("latin-1")
+    try:
+        return str(raw).encode("latin-1")
+    except UnicodeEncodeError:  # a server that decoded the line as UTF-8 instead
+        return str(raw).encode()
 
 
 def _body() -> bytes:
