@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,9 @@ from wxbot import clock
 from wxbot.models.identity import Account, Identity
 
 ALL_FIELDS = ["name", "school", "major", "graduation_year", "phone"]
+
+# The platform counts every change of an event up: each payload is newer than the one before.
+_versions = itertools.count(1)
 
 
 def iso(moment: datetime) -> str:
@@ -33,6 +37,7 @@ def event_payload(event_id: str = "ev-1", *, days_ahead: float = 7, **overrides:
         "cancel_deadline": iso(starts - timedelta(hours=6)),
         "fields": list(ALL_FIELDS),
         "status": "scheduled",
+        "version": next(_versions),
     }
     body.update(overrides)
     return body

@@ -74,7 +74,7 @@ def test_the_platform_creates_then_updates_an_event(client, db, clock):
     again = post_event(client, event_payload(capacity=60, title="新标题"))
     assert again.status_code == 200
     assert again.get_json() == {"event_id": "ev-1", "created": False, "moved": False, "cancelled": False,
-                                "notified": 0, "promoted": 0}  # fmt: skip
+                                "notified": 0, "promoted": 0, "stale": False}  # fmt: skip
     stats = platform_post(client, "/platform/events/ev-1", b"", method="GET").get_json()
     assert stats["title"] == "新标题" and stats["capacity"] == 60 and stats["seats_left"] == 60
     assert stats["starts_at"].endswith("+08:00")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wxbot.db import Base
@@ -45,6 +45,9 @@ class Event(Base):
     # Arrival order of sign-ups, advanced under the event's row lock: the waiting list's order.
     last_queue_number: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     personal_data_erased_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The platform's own counter for the event: an update not above it is stale. None: none given yet
+    # (created before versions, or by `wxbot events import`).
+    version: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 
