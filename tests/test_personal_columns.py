@@ -95,5 +95,5 @@ def test_every_table_with_personal_data_is_exported_and_erased_by_someone():
     )
     assert unclaimed == [], (
         "tables with personal columns but no rights module: register export/erase for them with "
-        "wxbot.privacy.registry.register(..., tables=(...)) and list the module in wxbot.privacy.registry.DATA_MODULES"
+        "a DataDeclaration(..., tables=(...)) listed in wxbot/privacy/declarations.py"
     )

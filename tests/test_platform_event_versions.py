@@ -52,7 +52,8 @@ def test_an_event_without_a_version_takes_any_version(client, db, services, cloc
     from wxbot.campus import schedule, spec
 
     session = services.session_factory()
-    schedule.upsert_event(session, spec.parse_event(event_payload()))  # as `wxbot events import` does: no version
+    # as `wxbot events import` does: no version
+    schedule.upsert_event(session, spec.parse_event(event_payload()))
     session.commit()
     session.close()
     assert stored_event(db)["version"] is None
