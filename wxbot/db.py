@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -80,3 +89,33 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def is_mysql(session: Session) -> bool:
     return session.get_bind().dialect.name in ("mysql", "mariadb")
+
+
+# MySQL/MariaDB's answers to a transaction that only met another one's locks: 1213 (deadlock: this one was
+# rolled back) and 1205 (lock wait timeout: the statement failed). Run again, it normally goes through.
+LOCK_CONFLICTS = frozenset({1213, 1205})
+
+
+def lock_conflict(exc: BaseException) -> int | None:
+    """The error code when `exc` is a lock conflict, else None."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else None
+    code = orig.args[0] if orig is not None and orig.args else None
+    return code if code in LOCK_CONFLICTS else None
+
+
+def retry_on_lock_conflict(work: Callable[[], T], *, attempts: int = 3, pause: float = 0.02) -> T:
+    """`work` (a whole transaction, its session opened and closed inside) run again after a lock conflict,
+    up to `attempts` times in all, after a random pause that grows with each attempt (so the transactions
+    that met do not meet again in step). Other errors, and the last attempt's, go up."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except DBAPIError as exc:
+            code = lock_conflict(exc)
+            if code is None or attempt == attempts:
+                raise
+            log.warning(
+                "transaction run again after lock conflict %d (attempt %d of %d)", code, attempt, attempts
+            )
+            time.sleep(pause * attempt * random.uniform(0.5, 1.5))
+    raise AssertionError("unreachable")
