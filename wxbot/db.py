@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -105,6 +106,12 @@ def is_deadlock(exc: DBAPIError) -> bool:
     return error_code(exc) == DEADLOCK
 
 
+def is_lock_conflict(exc: DBAPIError) -> bool:
+    """Only another transaction's locks stood in the way (deadlock: this one was rolled back; lock wait
+    timeout: the statement failed). Run again, it normally goes through."""
+    return error_code(exc) in (DEADLOCK, LOCK_WAIT_TIMEOUT)
+
+
 def is_transient(exc: DBAPIError) -> bool:
     """A deadlock, a lock wait timeout or a lost connection (MySQL/MariaDB), or a busy SQLite."""
     code = error_code(exc)
@@ -129,6 +136,9 @@ def retry_transaction(
                 session.rollback()
             if attempt == attempts or not retry_on(exc):
                 raise
-            log.warning("transaction retried after %s", type(exc.orig).__name__)
-            time.sleep(0.05 * attempt)
+            log.warning(
+                "transaction run again after error %s (attempt %d of %d)", error_code(exc), attempt, attempts
+            )
+            # a random pause that grows, so the transactions that met do not meet again in step
+            time.sleep(0.05 * attempt * random.uniform(0.5, 1.5))
     raise AssertionError("unreachable")

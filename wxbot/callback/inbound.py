@@ -8,6 +8,12 @@ message must be stored once. Two guards:
   - the database's unique (appid, dedupe_key) is the last guard when the cache is lost or per process: the
     message, its effects and its reply commit in one transaction, so a copy that loses the insert finds the
     row complete, with the reply to repeat.
+The cache only spares the database the repeats: when it does not answer (CacheUnavailable), the delivery
+goes on with the database alone, and a reply that could not be cached after the commit is still answered.
+
+One follower's deliveries take their identity row's lock first (wxbot.identity.followers.identity_id_for),
+so they queue instead of deadlocking; a transaction that still meets a lock conflict (another follower's
+work, a first contact arriving twice) is run again, a few times, before the callback answers 503.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,8 +34,8 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from wxbot import clock
-from wxbot.cache import Cache
+from wxbot import clock, db
+from wxbot.cache import Cache, CacheUnavailable
 from wxbot.conversations import reply_window
 from wxbot.identity import followers
 from wxbot.models.identity import Identity
@@ -186,24 +193,46 @@ def receive(
     """Store `message` once and return its reply (None: answer with nothing); a repeat gets the first reply."""
     key = f"wechat:delivery:{message.appid}:{message.dedupe_key}"
     claim = PENDING + uuid.uuid4().hex
-    if not cache.add(key, claim, cache_ttl):
+    if not _claim(cache, key, claim, cache_ttl):
         answered = _wait_for_reply(cache, key, wait_seconds)
         if answered is not None:
             return answered[0]
         # the first copy is slow or gone: the database decides below
     try:
-        reply = _store_once(session_factory, message, respond)
+        reply = db.retry_transaction(
+            lambda: _store_once(session_factory, message, respond), retry_on=db.is_lock_conflict
+        )
     except BaseException:
-        cache.delete_if_equals(key, claim)  # let a retry try again
+        _unclaim(cache, key, claim)  # let a retry try again
         raise
-    cache.set(key, json.dumps({"reply": reply}, ensure_ascii=False), cache_ttl)
+    with suppress(CacheUnavailable):  # stored and committed: a repeat finds the reply in the database
+        cache.set(key, json.dumps({"reply": reply}, ensure_ascii=False), cache_ttl)
     return reply
+
+
+def _claim(cache: Cache, key: str, claim: str, ttl: float) -> bool:
+    """True when this copy goes on to the database: the first one, or any while the cache does not answer
+    (then the unique key decides)."""
+    try:
+        return cache.add(key, claim, ttl)
+    except CacheUnavailable:
+        return True
+
+
+def _unclaim(cache: Cache, key: str, claim: str) -> None:
+    # when the cache does not answer, the claim expires with its ttl; until then a retry waits for it and
+    # then asks the database
+    with suppress(CacheUnavailable):
+        cache.delete_if_equals(key, claim)
 
 
 def _wait_for_reply(cache: Cache, key: str, wait_seconds: float) -> tuple[dict[str, Any] | None] | None:
     deadline = time.monotonic() + wait_seconds
     while True:
-        value = cache.get(key)
+        try:
+            value = cache.get(key)
+        except CacheUnavailable:
+            return None  # the database decides
         if value is not None and not value.startswith(PENDING):
             return (json.loads(value)["reply"],)
         if value is None or time.monotonic() >= deadline:

@@ -24,6 +24,9 @@ _IDENTITIES = Identity.__table__
 _ID_BY_OPENID = select(_IDENTITIES.c.id).where(
     _IDENTITIES.c.appid == bindparam("appid"), _IDENTITIES.c.openid == bindparam("openid")
 )
+# By primary key, so only the row is locked: the (appid, openid) index entry may be share-locked by
+# transactions that lost a first-contact insert, and locking it too would make them wait on each other.
+_LOCK_BY_ID = select(_IDENTITIES.c.id).where(_IDENTITIES.c.id == bindparam("identity_id")).with_for_update()
 # interacted(), as one statement. MySQL assigns left to right and later expressions see earlier assignments,
 # SQLite sees the old row throughout: `subscribed` is read before it is set, the same in both.
 _INTERACTED = (
@@ -48,18 +51,23 @@ _INTERACTED = (
 
 
 def identity_id_for(session: Session, *, app_name: str, appid: str, openid: str) -> int:
-    """The id of the follower's identity on this official account, created on first contact."""
+    """The id of the follower's identity on this official account, created on first contact, its row locked
+    until the transaction ends. A delivery's inserts share-lock the row (foreign keys) and its updates then
+    want it exclusively: two deliveries for one follower doing that at once deadlock on MySQL/MariaDB. Taking
+    the exclusive lock first puts one follower's deliveries in a queue instead. (SQLite has one writer.)"""
     key = {"appid": appid, "openid": openid}
-    found: int | None = session.connection().execute(_ID_BY_OPENID, key).scalar()
-    if found is not None:
-        return found
-    identity = Identity(app_name=app_name, appid=appid, kind="official", openid=openid)
-    try:
-        with session.begin_nested():
-            session.add(identity)
-    except IntegrityError:  # first contact arriving twice at once: the other transaction created it
-        return session.connection().execute(_ID_BY_OPENID, key).scalar_one()
-    return identity.id
+    connection = session.connection()
+    found: int | None = connection.execute(_ID_BY_OPENID, key).scalar()
+    if found is None:
+        identity = Identity(app_name=app_name, appid=appid, kind="official", openid=openid)
+        try:
+            with session.begin_nested():
+                session.add(identity)
+            return identity.id  # a row this transaction inserted is locked by it already
+        except IntegrityError:  # first contact arriving twice at once: the other transaction created it
+            found = connection.execute(_ID_BY_OPENID, key).scalar_one()
+    connection.execute(_LOCK_BY_ID, {"identity_id": found})
+    return found
 
 
 def followed(session: Session, identity: Identity, scene: str | None) -> None:
