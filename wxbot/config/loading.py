@@ -56,8 +56,6 @@ def settings_from_dict(raw: dict[str, Any], env: dict[str, str] | None = None) -
     raw = _apply_env(copy.deepcopy(raw), env or {})
     settings = _build(Settings, raw, "")
     _fill_dev_secrets(settings)
-    for account in settings.wechat.official:
-        account.mode = account.mode or ("safe" if account.encoding_aes_key else "plaintext")
     _point_at_sandbox(settings)
     validate(settings)
     return settings

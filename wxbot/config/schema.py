@@ -50,8 +50,11 @@ class OfficialAccount:
     encoding_aes_key: str = ""  # 43 characters; needed by the compatible and safe modes
     original_id: str = ""  # gh_... ; used as FromUserName of passive replies when the request lacks it
     # 消息加解密方式 as set in WeChat's console: plaintext | compatible | safe; empty: safe when
-    # encoding_aes_key is set, else plaintext (wxbot.config.loading fills it in)
+    # encoding_aes_key is set, else plaintext
     mode: str = ""
+
+    def __post_init__(self) -> None:
+        self.mode = self.mode or ("safe" if self.encoding_aes_key else "plaintext")
 
 
 @dataclass
