@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make run: install, migrate, start on 127.0.0.1:8000 with the embedded defaults (SQLite, sandbox WeChat)
+## make run: install, migrate, start on 127.0.0.1:8000 with the embedded defaults (SQLite, sandbox WeChat),
+## which exist in the development environment only
+run: export WXBOT_APP_ENVIRONMENT = development
 run: install
 	$(VENV)/bin/wxbot db upgrade
 	$(VENV)/bin/wxbot serve

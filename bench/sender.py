@@ -120,7 +120,7 @@ class SandboxProcesses:
 
 def config(db_url: str, base_url: str, prefix: str, args: argparse.Namespace) -> dict[str, Any]:
     return {
-        "app": {"secret_key": "bench", "log_level": "WARNING"},
+        "app": {"environment": "development", "secret_key": "bench", "log_level": "WARNING"},
         "database": {"url": db_url},
         "redis": {"url": REDIS_URL, "prefix": prefix},
         "wechat": {

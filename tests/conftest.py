@@ -71,8 +71,13 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 def base_config(tmp_path: Any) -> dict[str, Any]:
+    """Development: the fixed test secrets above are short, and production would refuse them."""
     return {
-        "app": {"secret_key": "test-secret-key", "var_dir": str(tmp_path / "var")},
+        "app": {
+            "environment": "development",
+            "secret_key": "test-secret-key",
+            "var_dir": str(tmp_path / "var"),
+        },
         "database": {"url": f"sqlite:///{tmp_path}/wxbot.db"},
         "redis": {"url": "", "prefix": f"wxbot-test:{uuid.uuid4().hex[:8]}:"},
         "wechat": {"api_base_url": "http://127.0.0.1:9", "official": [dict(OA)], "miniprogram": [dict(MP)]},

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from sqlalchemy import func, select
 
+from wxbot import clock
 from wxbot.db import Base
 
 MP_APPID = "wxmp000000000001"
@@ -89,10 +90,11 @@ class MiniProgramUser:
         self.sandbox.add_phone_code(MP_APPID, code, phone)
         return self.post("/mp/mp/phone", {"code": code, "consent": True, **extra})
 
-    def authorise_phone_legacy(self, phone=PHONE, *, session_key=None, appid=MP_APPID):
+    def authorise_phone_legacy(self, phone=PHONE, *, session_key=None, appid=MP_APPID, issued=None):
         iv = new_session_key()
+        issued = clock.timestamp() if issued is None else issued
         payload = {"phoneNumber": phone, "purePhoneNumber": phone, "countryCode": "86",
-                   "watermark": {"appid": appid, "timestamp": 1700000000}}  # fmt: skip
+                   "watermark": {"appid": appid, "timestamp": issued}}  # fmt: skip
         data = encrypt_user_data(session_key or self.session_key, iv, payload)
         return self.post("/mp/mp/phone", {"encrypted_data": data, "iv": iv, "consent": True})
 

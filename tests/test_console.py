@@ -157,7 +157,8 @@ def test_canned_replies_are_admin_edited_and_inserted_with_variables(client, db)
 
 
 def test_agents_create_reads_the_password_from_stdin_and_has_no_default(settings, tmp_path, db):
-    env = {"WXBOT_DATABASE_URL": settings.database.url, "WXBOT_APP_VAR_DIR": str(tmp_path / "cli-var")}
+    env = {"WXBOT_APP_ENVIRONMENT": "development", "WXBOT_DATABASE_URL": settings.database.url,
+           "WXBOT_APP_VAR_DIR": str(tmp_path / "cli-var")}  # fmt: skip
     runner = CliRunner()
     made = runner.invoke(cli, ["agents", "create", "bob", "--role", "admin", "--password-stdin"],
                          input="a long enough secret\n", env=env)  # fmt: skip
@@ -179,7 +180,8 @@ def test_a_deactivated_agent_is_logged_out_kept_out_and_their_conversations_retu
     conversations.resolve(db, resolved, alice)
     db.commit()
     assert login(client).status_code == 302 and client.get("/console/").status_code == 200
-    env = {"WXBOT_DATABASE_URL": settings.database.url, "WXBOT_APP_VAR_DIR": str(tmp_path / "cli-var")}
+    env = {"WXBOT_APP_ENVIRONMENT": "development", "WXBOT_DATABASE_URL": settings.database.url,
+           "WXBOT_APP_VAR_DIR": str(tmp_path / "cli-var")}  # fmt: skip
     runner = CliRunner()
 
     out = runner.invoke(cli, ["agents", "deactivate", "alice"], env=env)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import tomllib
 
 import pytest
 from click.testing import CliRunner
@@ -101,6 +102,8 @@ def test_rotate_stops_clearly_when_a_ciphertext_has_no_key(db, services, config_
     assert "accounts.phone_enc row" in result.output and "not configured" in result.output
 
 
-def test_generate_prints_a_usable_key():
+def test_generate_prints_usable_keys(tmp_path):
     result = CliRunner().invoke(main, ["keys", "generate"])
-    assert len(base64.b64decode(result.output.strip())) == 32
+    security = tomllib.loads(result.output)["security"]
+    assert len(base64.b64decode(security["pii_keys"][0])) == 32
+    assert len(base64.b64decode(security["hash_key"])) == 32

@@ -50,6 +50,12 @@ LINES = [
         "o_pla***",
     ),
     ("config appsecret=%s platform_secret=%s", ("s3cr3t-app", "pl4tf0rm"), "s3cr3t", "appsecret=***"),
+    (
+        '"POST /wechat/oa?signature=5e3b0a11f00d&timestamp=1&nonce=2&msg_signature=77aa0b HTTP/1.1" 200',
+        (),
+        "5e3b0a11f00d",
+        "signature=***&timestamp=1&nonce=2&msg_signature=***",
+    ),
 ]
 
 

@@ -214,6 +214,22 @@ def test_legacy_flow_for_another_app_is_refused(user, db):
     assert row_counts(db) == before
 
 
+def test_legacy_flow_refuses_a_watermark_older_than_the_configured_age(user, db, services):
+    from wxbot import clock
+
+    platform_post(user.client, "/platform/accounts", {"account_id": "p-1", "phone": PHONE})
+    user.login()
+    day = services.settings.identity.watermark_max_age_seconds
+    assert day == 24 * 3600  # the default
+    before = row_counts(db)
+    for issued in (clock.timestamp() - day - 1, clock.timestamp() + 3600):  # 3 lookups a day here
+        answer = user.authorise_phone_legacy(issued=issued)
+        assert_error(answer, 400, "invalid_field", "encrypted_data")
+        assert "too old" in answer.get_json()["error"]["message"]
+    assert row_counts(db) == before
+    assert user.authorise_phone_legacy(issued=clock.timestamp() - day + 60).status_code == 200
+
+
 def test_legacy_flow_with_malformed_iv_names_it(user):
     user.login()
     answer = user.post("/mp/mp/phone", {"encrypted_data": "A" * 43 + "=", "iv": "AAAA", "consent": True})

@@ -13,6 +13,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from tests.conftest import PLATFORM_SECRET
@@ -235,6 +238,27 @@ def test_a_timestamp_that_is_not_ascii_digits_is_refused_never_a_500(client, db,
         response = client.post("/platform/events", data=raw, headers=headers)
         assert error_of(response) == (401, "bad_timestamp"), sent
     assert db.scalar(select(Event)) is None
+
+
+# Digits of every script but ASCII's: Nd (١٢٣, ５), No (², ①), Nl (Ⅻ); str.isdigit() takes some of them.
+NON_ASCII_DIGITS = st.characters(categories=["Nd", "No", "Nl"]).filter(lambda c: not "0" <= c <= "9")
+
+
+@hypothesis_settings(
+    max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
+@given(
+    prefix=st.text("0123456789", max_size=10),
+    digit=NON_ASCII_DIGITS,
+    suffix=st.text("0123456789", max_size=10),
+)
+def test_a_non_ascii_digit_anywhere_in_a_timestamp_is_401(client, prefix, digit, suffix):
+    sent = prefix + digit + suffix
+    raw = json.dumps(event_payload()).encode()
+    headers = {"X-Wxbot-Timestamp": sent, "X-Wxbot-Nonce": "nonce-for-timestamps-02",
+               "X-Wxbot-Signature": sign(PLATFORM_SECRET, sent, "nonce-for-timestamps-02", "POST",
+                                         "/platform/events", raw)}  # fmt: skip
+    assert error_of(client.post("/platform/events", data=raw, headers=headers)) == (401, "bad_timestamp")
 
 
 def test_a_timestamp_outside_the_window_is_refused(client, services, clock):

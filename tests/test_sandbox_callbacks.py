@@ -120,3 +120,16 @@ def test_refusals_and_foreign_replies_are_problems(callback):
     delivery = CallbackSender(PLAIN, url, "o-1").text("x")
     assert delivery.status == 403 and delivery.problem == "the callback answered HTTP 403"
     assert "unreachable" in CallbackSender(PLAIN, "http://127.0.0.1:9/wechat/x", "o-1").text("x").problem
+
+
+def test_compatible_deliveries_carry_the_plain_fields_and_encrypt(callback):
+    url, seen, _ = callback
+    compat = OfficialAccount(name="c", appid="wxcompat00000001", appsecret="s", token="tok",
+                             encoding_aes_key=AES_KEY, original_id="gh_c", mode="compatible")  # fmt: skip
+    assert CallbackSender(compat, url, "o-3").text("你好").status == 200
+    ((params, body),) = seen
+    fields = parse_xml(body)
+    assert params["encrypt_type"] == "aes" and fields["Content"] == "你好"
+    inner = parse_xml(MessageCrypto("tok", AES_KEY, "wxcompat00000001").decrypt(fields["Encrypt"]))
+    assert inner["Content"] == "你好" and params["msg_signature"] == sha1("tok", params["timestamp"],
+                                                                        params["nonce"], fields["Encrypt"])  # fmt: skip

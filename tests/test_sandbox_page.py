@@ -163,7 +163,7 @@ def test_the_sandbox_is_absent_unless_enabled(client, services):
 
 def test_the_embedded_defaults_talk_to_the_mounted_sandbox(tmp_path):
     raw = embedded_defaults()
-    raw["app"] = {"var_dir": str(tmp_path)}
+    raw["app"]["var_dir"] = str(tmp_path)
     settings = settings_from_dict(raw, env={})
     assert settings.wechat.api_base_url == "http://127.0.0.1:8000/sandbox/wechat"
     assert settings.sandbox.enabled

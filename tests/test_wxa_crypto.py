@@ -10,7 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.mp_helpers import encrypt_user_data
-from wxbot.wechat.wxa_crypto import MalformedData, StaleSessionKey, WrongApp, decrypt_user_data
+from wxbot.wechat.wxa_crypto import (
+    CLOCK_SKEW_SECONDS,
+    MalformedData,
+    StaleSessionKey,
+    StaleWatermark,
+    WrongApp,
+    check_watermark_age,
+    decrypt_user_data,
+)
 
 SAMPLE_APPID = "wx4f4bc4dec97d474b"
 SAMPLE_SESSION_KEY = "tiihtNczf5v6AKRyjwEUhQ=="
@@ -76,3 +84,17 @@ def test_round_trip_with_our_own_payload():
         "watermark": {"appid": "wxmp1", "timestamp": 1},
     }
     assert decrypt_user_data("wxmp1", key, encrypt_user_data(key, iv, payload), iv) == payload
+
+
+@given(issued=st.one_of(st.integers(-(2**40), 2**40), st.none(), st.text(max_size=5), st.booleans(), st.floats()),
+       max_age=st.integers(60, 10**7))  # fmt: skip
+def test_a_watermark_is_taken_only_within_its_age_and_the_clock_skew(issued, max_age):
+    now = 1_800_000_000
+    data = {"watermark": {"appid": "wxmp1", "timestamp": issued}}
+    fresh = type(issued) is int and now - max_age <= issued <= now + CLOCK_SKEW_SECONDS
+    try:
+        check_watermark_age(data, now=now, max_age_seconds=max_age)
+    except StaleWatermark:
+        assert not fresh
+    else:
+        assert fresh

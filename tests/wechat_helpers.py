@@ -7,7 +7,7 @@
 
 Every request is signed (and in compatible/safe mode encrypted) independently of wxbot's own code, with
 wechatpy's crypto, and every reply is checked and decrypted the same way before it is parsed. The mode
-defaults to what the account is configured for: safe when it has an EncodingAESKey, plaintext otherwise.
+defaults to the account's configured one (safe when it has an EncodingAESKey, plaintext otherwise).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class Follower:
         self.client = client
         self.app = app
         self.openid = openid or new_openid()
-        self.mode = mode or ("safe" if self.account.encoding_aes_key else "plaintext")
+        self.mode = mode or self.account.mode
         assert self.mode in MODES
         self.crypto = (
             WeChatCrypto(self.account.token, self.account.encoding_aes_key, self.account.appid)

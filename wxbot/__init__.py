@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 
@@ -18,6 +19,7 @@ def create_app(settings: Settings | None = None, *, start_scheduler: bool | None
     """The app factory: settings -> logging -> services -> router and edges -> (embedded) scheduler."""
     settings = settings or load_settings()
     setup_logging(settings.app.log_format, settings.app.log_level)
+    warn_of_plaintext_accounts(settings)
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.app.secret_key,
@@ -50,6 +52,17 @@ def create_app(settings: Settings | None = None, *, start_scheduler: bool | None
     if settings.scheduler.embedded if start_scheduler is None else start_scheduler:
         register_scheduler(app, services)
     return app
+
+
+def warn_of_plaintext_accounts(settings: Settings) -> None:
+    """Production accounts in plaintext mode: their deliveries are unencrypted and signed by the query alone."""
+    plain = [a.name for a in settings.wechat.official if a.mode == "plaintext"]
+    if plain and not settings.development:
+        logging.getLogger(__name__).warning(
+            "official account(s) %s in plaintext mode: deliveries travel unencrypted, signed by the query "
+            'alone; choose 安全模式 in WeChat\'s console and set mode = "safe" with the EncodingAESKey',
+            ", ".join(plain),
+        )
 
 
 def register_scheduler(app: Flask, services: Services) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -48,15 +49,46 @@ def db_upgrade() -> None:
     click.echo("database is up to date")
 
 
+# No query string: a callback's signature authorises a plaintext body for the whole timestamp window.
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
+
+
+def is_loopback(bind: str) -> bool:
+    """Whether gunicorn's --bind value (host:port, [v6]:port, unix:path, fd://n) listens on this host only."""
+    if bind.startswith(("unix:", "fd://")):
+        return True
+    host = bind.rsplit(":", 1)[0] if ":" in bind and not bind.endswith("]") else bind
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name, or "" / "0.0.0.0" style all-interfaces binds
+
+
 @main.command("serve")
 @click.option("--bind", default="127.0.0.1:8000", show_default=True)
 @click.option(
     "--workers", type=int, default=None, help="default: 1 with the embedded scheduler, else 2*cores+1"
 )
 @click.option("--threads", type=int, default=4, show_default=True)
-def serve(bind: str, workers: int | None, threads: int) -> None:
+@click.option("--behind-proxy", is_flag=True, help="a buffering reverse proxy (nginx) is in front of --bind")
+def serve(bind: str, workers: int | None, threads: int, behind_proxy: bool) -> None:
     """Run the web service under gunicorn."""
     settings = _settings()
+    if not is_loopback(bind):
+        if settings.sandbox.enabled:
+            raise click.ClickException(
+                f"--bind {bind}: the sandbox lets anyone act as any follower; bind it to 127.0.0.1 only "
+                "(or set sandbox.enabled = false)"
+            )
+        if not behind_proxy:
+            click.echo(
+                f"warning: --bind {bind} without --behind-proxy: slow clients stall gunicorn's workers; put a "
+                "buffering proxy (nginx) in front and pass --behind-proxy",
+                err=True,
+            )
     if workers is None:
         # The in-process cache and scheduler belong to one process; production (Redis) scales out.
         workers = (
@@ -68,6 +100,8 @@ def serve(bind: str, workers: int | None, threads: int) -> None:
         "--workers", str(workers),
         "--threads", str(threads),
         "--access-logfile", "-",
+        "--access-logformat", ACCESS_LOG_FORMAT,
+        "--no-control-socket",  # gunicorn's default socket is one per user: another instance could drive ours
         "wsgi:app",
     ]  # fmt: skip
     os.execvp(sys.executable, [sys.executable, "-m", *args])  # noqa: S606  (replaces this process)
@@ -83,16 +117,19 @@ def jobs_command() -> None:
 
 @main.group("keys")
 def keys_group() -> None:
-    """Keys of personal data: [security] pii_keys (encryption) and hash_key (lookup hashes)."""
+    """Secrets and the keys of personal data: [security] pii_keys (encryption) and hash_key (lookup hashes)."""
 
 
 @keys_group.command("generate")
-def keys_generate() -> None:
-    """Print a new random key; put it first in pii_keys, then run `wxbot keys rotate`."""
-    import base64
-    import secrets
+@click.option(
+    "--env", "as_env", is_flag=True, help="as WXBOT_* environment lines instead of config.toml lines"
+)
+def keys_generate(as_env: bool) -> None:
+    """Print fresh secrets: secret_key, platform secret, a pii key, hash key and a callback token. To rotate
+    the pii key, put the new one first in pii_keys, then run `wxbot keys rotate`."""
+    from wxbot.config.strength import generated_config
 
-    click.echo(base64.b64encode(secrets.token_bytes(32)).decode())
+    click.echo(generated_config(env=as_env))
 
 
 @keys_group.command("rotate")

@@ -3,7 +3,7 @@
 Masking happens where every log record is born: install_masking() wraps the process's LogRecord factory, so
 each record is masked before any handler sees it -- ours, pytest's caplog, gunicorn's, or one added later.
 What is masked: mainland mobile numbers, resident ID numbers, openids and unionids, and the values of
-secrets (session_key, access tokens, app secrets, bearer tokens, login codes) -- in the message, its
+secrets (session_key, access tokens, app secrets, bearer tokens, login codes, callback signatures) -- in the message, its
 arguments, the exception and stack text, and string `extra` fields. Don't log those things in the first
 place; this is the net under the rule, not the rule.
 """
@@ -29,6 +29,9 @@ _SECRET_NAMES = "|".join(
         "encoding_?aes_?key",
         "passw(?:or)?d",
         "[a-z_]*ticket",
+        # a callback's query signs a plaintext body for its timestamp window (a dev server logs the query)
+        "[a-z_]*signature",
+        "echostr",
     )
 )
 _ID_KEYS = r"openid|unionid|fromusername|touser|phone_?number|pure_?phone_?number|phone|mobile|id_number"

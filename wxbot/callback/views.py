@@ -2,12 +2,17 @@
 
 GET is WeChat's URL check: a valid `signature` gets `echostr` back (plain, in every mode); anything else is
 403 (an unknown account 404).
-POST is a delivery. Before anything is stored: the query's `signature` and timestamp age; in compatible and
-safe mode (`encrypt_type=aes`) the `msg_signature` over the ciphertext and the appid inside it; the body's
+POST is a delivery. Before anything is stored: the query's `signature` and timestamp age; for an encrypted
+delivery (`encrypt_type=aes`) the `msg_signature` over the ciphertext and the appid inside it; the body's
 size, encoding and the absence of DOCTYPE/entity declarations; the fields a delivery must have. Each refusal
-is a 4xx with a short plain-text reason, logged without personal data. An account with an EncodingAESKey
-takes encrypted deliveries only: a plaintext body is signed by nothing but the query, which the encrypted
-modes also expose, so accepting both would let a captured query carry a forged plaintext body.
+is a 4xx with a short plain-text reason, logged without personal data.
+
+Each account's `mode` is its 消息加解密方式 in WeChat's console (wechat-platform.md §1.3):
+  - plaintext: plain XML only;
+  - compatible: WeChat sends the plain fields *and* an Encrypt element (with encrypt_type=aes); the fields
+    used are the decrypted ones, and a plain delivery (no encrypt_type) is taken too, as while switching;
+  - safe: encrypted deliveries only. A plaintext body is signed by nothing but the query, which encrypted
+    deliveries also expose, so taking one would let a captured query carry a forged plaintext body.
 
 Bodies are XML, WeChat's default data format; an account switched to JSON pushes in the console gets 400s
 (keep the console's 数据格式 on XML).
@@ -130,10 +135,10 @@ def _delivery(services: Services, account: OfficialAccount, timestamp: str, nonc
     if encrypt_type not in ("raw", "aes"):
         raise DeliveryRefused(400, "encrypt_type must be raw or aes")
     encrypted = encrypt_type == "aes"
-    if encrypted and not account.encoding_aes_key:
-        raise DeliveryRefused(403, "encrypted delivery but no EncodingAESKey is configured")
-    if not encrypted and account.encoding_aes_key:
-        raise DeliveryRefused(403, "this account takes encrypted deliveries only")
+    if encrypted and account.mode == "plaintext":
+        raise DeliveryRefused(403, "encrypted delivery but this account's mode is plaintext")
+    if not encrypted and account.mode == "safe":
+        raise DeliveryRefused(403, "plaintext delivery but this account's mode is safe (encrypted only)")
     body = _read_body(services.settings.callback.max_body_bytes)
     try:
         fields = parse_xml(body)

@@ -1,8 +1,10 @@
 """Loading the settings: one TOML file plus WXBOT_* environment overrides, turned into the typed dataclasses
 of wxbot.config.schema, then validated (wxbot.config.validation).
 
-Where the file comes from: the path in WXBOT_CONFIG, else ./config.toml if present, else the embedded defaults
-(SQLite under var/, in-process cache and scheduler, the sandbox WeChat with a demo official account).
+Where the file comes from: the path in WXBOT_CONFIG, else ./config.toml if present, else -- in the development
+environment only (WXBOT_APP_ENVIRONMENT=development, as `make run` sets) -- the embedded defaults (SQLite under
+var/, in-process cache and scheduler, the sandbox WeChat with a demo official account, invented secrets).
+Production (the default environment) without a file stops, saying how to give one.
 
 Environment overrides: WXBOT_<SECTION>_<KEY> for any scalar key of a section (WXBOT_DATABASE_URL,
 WXBOT_PLATFORM_SECRET, ...), and WXBOT_WECHAT_<APP NAME>_<KEY> for an app's secrets
@@ -11,19 +13,18 @@ WXBOT_PLATFORM_SECRET, ...), and WXBOT_WECHAT_<APP NAME>_<KEY> for an app's secr
 
 from __future__ import annotations
 
-import base64
 import copy
 import dataclasses
 import json
 import os
 import re
-import secrets
 import tomllib
 import types
 import typing
 from pathlib import Path
 from typing import Any
 
+from wxbot.config import strength
 from wxbot.config.schema import SANDBOX_API_PATH, WECHAT_API_HOST, ConfigError, Settings
 from wxbot.config.validation import validate
 
@@ -34,6 +35,12 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: dict[str, str
     if path is None:
         path = env.get("WXBOT_CONFIG") or ("config.toml" if Path("config.toml").exists() else None)
     if path is None:
+        if env.get("WXBOT_APP_ENVIRONMENT", "production") != "development":
+            raise ConfigError(
+                "no config file: set WXBOT_CONFIG=/path/to/config.toml or put config.toml in the working "
+                "directory (start from config.example.toml); on a laptop, WXBOT_APP_ENVIRONMENT=development "
+                "runs the embedded defaults (make run does)"
+            )
         raw = embedded_defaults()
     else:
         try:
@@ -57,6 +64,7 @@ def settings_from_dict(raw: dict[str, Any], env: dict[str, str] | None = None) -
 def embedded_defaults() -> dict[str, Any]:
     """The laptop setup: SQLite, in-process cache and scheduler, the sandbox with a demo official account."""
     return {
+        "app": {"environment": "development"},
         "sandbox": {"enabled": True},
         "console": {"secure_cookie": False, "public_url": "http://127.0.0.1:8000"},
         "wechat": {
@@ -199,11 +207,11 @@ def _point_at_sandbox(settings: Settings) -> None:
 
 
 def _fill_dev_secrets(settings: Settings) -> None:
-    """With the sandbox on (a laptop), missing secrets are generated once and kept under var/.
+    """In development (a laptop), missing secrets are generated once and kept under var/.
 
-    Outside the sandbox nothing is invented: validate() names what is missing.
+    In production nothing is invented: validate() names what is missing.
     """
-    if not settings.sandbox.enabled:
+    if not settings.development:
         return
     missing = (
         not settings.app.secret_key
@@ -217,12 +225,7 @@ def _fill_dev_secrets(settings: Settings) -> None:
     if store.exists():
         generated = json.loads(store.read_text())
     else:
-        generated = {
-            "secret_key": secrets.token_urlsafe(32),
-            "pii_key": base64.b64encode(secrets.token_bytes(32)).decode(),
-            "hash_key": base64.b64encode(secrets.token_bytes(32)).decode(),
-            "platform_secret": secrets.token_urlsafe(32),
-        }
+        generated = strength.generated()
         store.parent.mkdir(parents=True, exist_ok=True)
         store.write_text(json.dumps(generated))
         store.chmod(0o600)

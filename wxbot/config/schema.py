@@ -11,8 +11,14 @@ class ConfigError(ValueError):
     """A setting is missing or invalid; the message names the key."""
 
 
+ENVIRONMENTS = ("production", "development")
+CALLBACK_MODES = ("plaintext", "compatible", "safe")
+
+
 @dataclass
 class AppSettings:
+    # production | development; only development has the embedded defaults, invented secrets and the sandbox
+    environment: str = "production"
     secret_key: str = ""
     log_format: str = "text"  # text | json
     log_level: str = "INFO"
@@ -41,8 +47,14 @@ class OfficialAccount:
     appid: str
     appsecret: str
     token: str
-    encoding_aes_key: str = ""  # empty: plaintext mode only
+    encoding_aes_key: str = ""  # 43 characters; needed by the compatible and safe modes
     original_id: str = ""  # gh_... ; used as FromUserName of passive replies when the request lacks it
+    # 消息加解密方式 as set in WeChat's console: plaintext | compatible | safe; empty: safe when
+    # encoding_aes_key is set, else plaintext
+    mode: str = ""
+
+    def __post_init__(self) -> None:
+        self.mode = self.mode or ("safe" if self.encoding_aes_key else "plaintext")
 
 
 @dataclass
@@ -104,6 +116,8 @@ class IdentitySettings:
     bind_miniprogram: str = ""  # which mini program the 绑定 link opens; empty: the first configured one
     bind_page: str = "pages/bind/index"  # its page; the token is added as ?token=...
     bind_web_url: str = ""  # where the link goes on clients that cannot open a mini program
+    # the legacy encryptedData phone flow: a watermark older than this is refused (replayed data)
+    watermark_max_age_seconds: int = 24 * 3600
 
 
 @dataclass
@@ -209,6 +223,10 @@ class Settings:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+
+    @property
+    def development(self) -> bool:
+        return self.app.environment == "development"
 
     def official_account(self, name: str) -> OfficialAccount | None:
         return next((a for a in self.wechat.official if a.name == name), None)

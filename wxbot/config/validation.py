@@ -7,7 +7,16 @@ import dataclasses
 import re
 import zoneinfo
 
-from wxbot.config.schema import ConfigError, MiniProgram, OfficialAccount, RetentionSettings, Settings
+from wxbot.config.schema import (
+    CALLBACK_MODES,
+    ENVIRONMENTS,
+    ConfigError,
+    MiniProgram,
+    OfficialAccount,
+    RetentionSettings,
+    Settings,
+)
+from wxbot.config.strength import GENERATE_HINT, weak_key, weak_secret, weak_token
 
 _AES_KEY = re.compile(r"^[A-Za-z0-9]{43}$")
 
@@ -22,8 +31,10 @@ def _check_key32(value: str, key: str) -> None:
 
 
 def validate(settings: Settings) -> None:
+    if settings.app.environment not in ENVIRONMENTS:
+        raise ConfigError("app.environment: must be production or development")
     if not settings.app.secret_key:
-        raise ConfigError("app.secret_key: missing (or set WXBOT_APP_SECRET_KEY)")
+        raise ConfigError(f"app.secret_key: missing (or set WXBOT_APP_SECRET_KEY); {GENERATE_HINT}")
     if settings.app.log_format not in ("text", "json"):
         raise ConfigError("app.log_format: must be text or json")
     if not 0 <= settings.app.proxy_hops <= 5:
@@ -59,19 +70,23 @@ def validate(settings: Settings) -> None:
             raise ConfigError(f"{where}.token: missing")
         if oa.encoding_aes_key and not _AES_KEY.match(oa.encoding_aes_key):
             raise ConfigError(f"{where}.encoding_aes_key: must be 43 letters and digits")
+        if oa.mode not in CALLBACK_MODES:
+            raise ConfigError(f"{where}.mode: must be plaintext, compatible or safe (as in WeChat's console)")
+        if oa.mode != "plaintext" and not oa.encoding_aes_key:
+            raise ConfigError(f"{where}.encoding_aes_key: missing ({oa.mode} mode decrypts with it)")
     if not settings.security.pii_keys:
-        raise ConfigError("security.pii_keys: missing (or set WXBOT_SECURITY_PII_KEYS)")
+        raise ConfigError(f"security.pii_keys: missing (or set WXBOT_SECURITY_PII_KEYS); {GENERATE_HINT}")
     for i, k in enumerate(settings.security.pii_keys):
         _check_key32(k, f"security.pii_keys[{i}]")
         if k in settings.security.pii_keys[:i]:
             raise ConfigError(f"security.pii_keys[{i}]: the same key is listed twice")
     if not settings.security.hash_key:
-        raise ConfigError("security.hash_key: missing (or set WXBOT_SECURITY_HASH_KEY)")
+        raise ConfigError(f"security.hash_key: missing (or set WXBOT_SECURITY_HASH_KEY); {GENERATE_HINT}")
     _check_key32(settings.security.hash_key, "security.hash_key")
     for i, retired in enumerate(settings.security.retired_hash_keys):
         _check_key32(retired, f"security.retired_hash_keys[{i}]")
     if not settings.platform.secret:
-        raise ConfigError("platform.secret: missing (or set WXBOT_PLATFORM_SECRET)")
+        raise ConfigError(f"platform.secret: missing (or set WXBOT_PLATFORM_SECRET); {GENERATE_HINT}")
     if settings.console.first_response_target_hours <= 0:
         raise ConfigError("console.first_response_target_hours: must be positive")
     if settings.console.session_hours <= 0:
@@ -100,6 +115,8 @@ def validate(settings: Settings) -> None:
         )
     if ident.bind_web_url and not ident.bind_web_url.startswith("https://"):
         raise ConfigError("identity.bind_web_url: must be an https URL")
+    if ident.watermark_max_age_seconds < 60:
+        raise ConfigError("identity.watermark_max_age_seconds: at least 60")
     if settings.callback.max_body_bytes < 1024:
         raise ConfigError("callback.max_body_bytes: at least 1024")
     if settings.callback.timestamp_window_seconds < 1:
@@ -115,6 +132,52 @@ def validate(settings: Settings) -> None:
     except Exception as exc:
         raise ConfigError(f"app.timezone: unknown time zone {settings.app.timezone!r}") from exc
     _validate_notify(settings)
+    if not settings.development:
+        _validate_production(settings)
+
+
+def _validate_production(settings: Settings) -> None:
+    """What only a laptop may run with: the sandbox, cookies over http, demo apps, weak secrets."""
+    from wxbot.config.loading import embedded_defaults
+
+    laptop = '(development only: set app.environment = "development" on a laptop)'
+    if settings.sandbox.enabled:
+        raise ConfigError(f"sandbox.enabled: lets anyone act as any follower; set it to false {laptop}")
+    if not settings.console.secure_cookie:
+        raise ConfigError(f"console.secure_cookie: must be true, the console runs over HTTPS {laptop}")
+    for key, value in (
+        ("app.secret_key", settings.app.secret_key),
+        ("platform.secret", settings.platform.secret),
+    ):
+        problem = weak_secret(value)
+        if problem:
+            raise ConfigError(f"{key}: {problem}; {GENERATE_HINT}")
+    keys = [(f"security.pii_keys[{i}]", k) for i, k in enumerate(settings.security.pii_keys)]
+    for key, value in [*keys, ("security.hash_key", settings.security.hash_key)]:
+        problem = weak_key(value)
+        if problem:
+            raise ConfigError(f"{key}: {problem}; {GENERATE_HINT}")
+    if settings.security.hash_key in settings.security.pii_keys:
+        raise ConfigError(f"security.hash_key: the same as a pii key; each key is its own, {GENERATE_HINT}")
+    demo = embedded_defaults()["wechat"]
+    demo_values = {
+        v for app in demo["official"] + demo["miniprogram"] for k, v in app.items() if k != "name" and v
+    }
+    apps: list[tuple[str, OfficialAccount | MiniProgram]] = [
+        *((f"wechat.official[{i}]", a) for i, a in enumerate(settings.wechat.official)),
+        *((f"wechat.miniprogram[{i}]", a) for i, a in enumerate(settings.wechat.miniprogram)),
+    ]
+    for where, app in apps:
+        for key in ("appid", "appsecret", "token"):
+            if getattr(app, key, None) in demo_values:
+                raise ConfigError(f"{where}.{key}: the demo app's value {laptop}")
+    for i, oa in enumerate(settings.wechat.official):
+        problem = weak_token(oa.token)
+        if problem:
+            raise ConfigError(
+                f"wechat.official[{i}].token: {problem}; choose 3-32 random letters and digits and set the "
+                "same in WeChat's console (`wxbot keys generate` prints one)"
+            )
 
 
 _CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")

@@ -153,6 +153,13 @@ def phone_from_encrypted_data(encrypted_data: str, iv: str) -> str:
         abort_api(400, "invalid_field", "the data was issued to another app", field="encrypted_data")
     if not isinstance(data.get("purePhoneNumber"), str):
         abort_api(400, "invalid_field", "the data holds no phone number", field="encrypted_data")
+    max_age = services().settings.identity.watermark_max_age_seconds
+    try:
+        wxa_crypto.check_watermark_age(data, now=clock.timestamp(), max_age_seconds=max_age)
+    except wxa_crypto.StaleWatermark:
+        abort_api(
+            400, "invalid_field", "the data is too old; get the phone number again", field="encrypted_data"
+        )
     return pure_phone(data)
 
 

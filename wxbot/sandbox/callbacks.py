@@ -1,7 +1,8 @@
 """The sandbox as WeChat's sender: deliveries to the bot's callback, built as WeChat builds them (§1-§3).
 
-Every delivery is signed (`signature` over token, timestamp, nonce); an account with an EncodingAESKey gets it in
-safe mode (only ToUserName and Encrypt in the body, `encrypt_type=aes` and `msg_signature` in the query). The
+Every delivery is signed (`signature` over token, timestamp, nonce) and sent in the account's mode: plaintext,
+compatible (the plain fields and Encrypt side by side) or safe (only ToUserName and Encrypt in the body);
+encrypted ones carry `encrypt_type=aes` and `msg_signature` in the query. The
 crypto is wechatpy's, not wxbot.wechat.crypto's, so the two check each other. Like WeChat, an answer that does not
 come within 5 seconds is delivered again (three attempts in all, same body), and an encrypted passive reply is
 checked (MsgSignature) and decrypted before it is shown.
@@ -136,7 +137,7 @@ class CallbackSender:
     def _signed(self, xml: str, timestamp: str, nonce: str) -> tuple[dict[str, str], str]:
         params = {"signature": _sha1(self.account.token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce,
                   "openid": self.openid}  # fmt: skip
-        if not self.account.encoding_aes_key:
+        if self.account.mode == "plaintext":
             return params, xml
         key = base64.b64decode(self.account.encoding_aes_key + "=")
         encrypted = PrpCrypto(key).encrypt(xml, self.account.appid)
@@ -144,6 +145,8 @@ class CallbackSender:
         params.update(
             encrypt_type="aes", msg_signature=_sha1(self.account.token, timestamp, nonce, encrypted)
         )
+        if self.account.mode == "compatible":
+            return params, xml.replace("</xml>", f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>")
         body = build_xml({"ToUserName": self.account.original_id, "Encrypt": encrypted})
         return params, body
 
@@ -157,7 +160,7 @@ class CallbackSender:
             return CallbackAnswer(200, None)
         try:
             fields = parse_xml(text)
-            if self.account.encoding_aes_key:
+            if self.account.mode != "plaintext":
                 crypto = WeChatCrypto(self.account.token, self.account.encoding_aes_key, self.account.appid)
                 plain = crypto.decrypt_message(text.decode(), str(fields.get("MsgSignature", "")),
                                                str(fields.get("TimeStamp", "")), str(fields.get("Nonce", "")))  # fmt: skip

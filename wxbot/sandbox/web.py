@@ -107,7 +107,7 @@ def follower_page() -> Any:
         conversation=[_line(item) for item in state.conversation(account.appid, openid)],
         menu=_menu_items(),
         tickets=state.tickets(account.appid),
-        mode="safe (encrypted)" if account.encoding_aes_key else "plaintext",
+        mode=account.mode,
     )
 
 

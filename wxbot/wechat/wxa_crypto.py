@@ -1,5 +1,6 @@
 """The legacy encryptedData + iv flow of mini programs (wechat-platform.md 7.3), around wechatpy's
-WeChatWxaCrypto: AES-128-CBC with the user's session_key, then the watermark appid must be ours."""
+WeChatWxaCrypto: AES-128-CBC with the user's session_key, then the watermark appid must be ours and its
+timestamp recent (data captured once must not link a phone number for as long as the session_key lives)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,23 @@ class StaleSessionKey(Exception):
 
 class WrongApp(Exception):
     """It decrypted, but the watermark names another app."""
+
+
+class StaleWatermark(Exception):
+    """It decrypted, but the watermark's timestamp is missing, too old or too far in the future."""
+
+
+CLOCK_SKEW_SECONDS = 300  # a watermark this far ahead of our clock is still taken (WeChat's clock vs ours)
+
+
+def check_watermark_age(data: dict[str, Any], *, now: int, max_age_seconds: int) -> None:
+    """Raise StaleWatermark unless the decrypted data's watermark timestamp is within max_age_seconds of now."""
+    watermark = data.get("watermark")
+    issued = watermark.get("timestamp") if isinstance(watermark, dict) else None
+    if not isinstance(issued, int) or isinstance(issued, bool):
+        raise StaleWatermark("the watermark has no timestamp")
+    if issued > now + CLOCK_SKEW_SECONDS or now - issued > max_age_seconds:
+        raise StaleWatermark("the watermark is too old (or in the future)")
 
 
 def _b64(value: str, field: str) -> bytes:
