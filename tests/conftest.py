@@ -11,12 +11,18 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings as hypothesis_settings
 
 import wxbot.models  # noqa: F401
 from wxbot import clock as clock_module
 from wxbot import create_app
 from wxbot.config import Settings, settings_from_dict
 from wxbot.db import Base
+
+# Property tests assert behaviour, not speed: on a loaded CI machine an example may take longer than
+# hypothesis's default 200 ms deadline, and a missed deadline is not a failure of the code.
+hypothesis_settings.register_profile("wxbot", deadline=None)
+hypothesis_settings.load_profile("wxbot")
 
 MARIADB_URL = os.environ.get("WXBOT_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("WXBOT_TEST_REDIS_URL", "")
