@@ -179,9 +179,10 @@ def security_headers(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Content-Security-Policy"] = (
+    response.headers.setdefault(  # the media view sets a stricter one of its own
+        "Content-Security-Policy",
         "default-src 'self'; img-src 'self'; media-src 'self'; style-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'"
+        "frame-ancestors 'none'",
     )
     return response
 
