@@ -78,6 +78,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError("console.session_hours: must be positive")
     if settings.console.login_attempts < 1:
         raise ConfigError("console.login_attempts: at least 1")
+    if settings.console.login_failures_per_address < settings.console.login_attempts:
+        raise ConfigError("console.login_failures_per_address: at least console.login_attempts")
     if settings.console.public_url and not settings.console.public_url.startswith(("http://", "https://")):
         raise ConfigError("console.public_url: must be an http(s) URL")
     if settings.console.reply_link_days < 1:

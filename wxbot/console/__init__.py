@@ -2,8 +2,8 @@
 
 Sessions live in the shared cache under a random token; the browser holds the token in a cookie scoped to
 /console (HttpOnly, SameSite=Strict), so it never travels to /mp, /platform or anything else. Every POST
-carries the session's CSRF token (the login form a double-submit token). Failed logins are counted in the
-shared cache per username and per address.
+carries the session's CSRF token (the login form a double-submit token). Failed logins are limited per
+username and per address (wxbot.console.login_limits).
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
-from werkzeug.exceptions import default_exceptions
+from werkzeug.exceptions import ServiceUnavailable, default_exceptions
 from werkzeug.wrappers import Response
 
+from wxbot.cache import CacheUnavailable
+from wxbot.console.login_limits import LoginLimits
 from wxbot.conversations import agents
 from wxbot.errors import DomainError
 from wxbot.models.conversations import Agent
@@ -32,7 +34,6 @@ bp = Blueprint("console", __name__, url_prefix=PREFIX, static_folder="../static/
 
 COOKIE = "wxbot_console"
 LOGIN_COOKIE = "wxbot_console_login"
-LOGIN_WINDOW_SECONDS = 15 * 60
 PUBLIC_ENDPOINTS = ("console.login", "console.static")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -136,32 +137,33 @@ def login() -> Any:
     username = request.form.get("username", "").strip().lower()[:64]
     password = request.form.get("password", "")[:256]
     if not username or not password:
-        return _login_page("Enter your username and password.", 400)
-    limit = services().settings.console.login_attempts
-    cache = services().cache
-    user_key = f"console:login:user:{hashlib.sha256(username.encode()).hexdigest()}"
-    addr_key = f"console:login:addr:{request.remote_addr}"
-    # counted before the check, atomically in the shared cache: parallel guesses cannot slip past
-    if (
-        cache.incr(user_key, LOGIN_WINDOW_SECONDS) > limit
-        or cache.incr(addr_key, LOGIN_WINDOW_SECONDS) > 4 * limit
-    ):
-        return _login_page("Too many login attempts. Wait 15 minutes and try again.", 429)
-    session = db()
-    agent = agents.authenticate(session, username, password)
-    if agent is None:
-        return _login_page("Wrong username or password.", 401)
-    session.commit()
-    cache.delete(user_key)
+        return _login_page("missing", 400)
+    limits = LoginLimits(services().cache, services().settings.console, username, request.remote_addr or "")
+    with limits.turn() as ours:
+        if not ours:  # another attempt on this username right now
+            return _login_page("busy", 429, wait=1)
+        waiting = limits.wait_seconds()
+        if waiting is not None:
+            return _login_page(f"locked_{waiting[0]}", 429, wait=waiting[1])
+        session = db()
+        agent = agents.authenticate(session, username, password)
+        if agent is None:
+            return _login_page("wrong", 401, wait=limits.failed())
+        session.commit()
+        limits.succeeded()
     response = redirect(safe_next(request.form.get("next")))
     start_session(response, agent)
     return response
 
 
-def _login_page(error: str | None = None, status: int = 200) -> Response:
+def _login_page(problem: str | None = None, status: int = 200, *, wait: int = 0) -> Response:
+    """The login form; `problem` names what the template tells the agent, `wait` how long to wait (s)."""
     csrf = secrets.token_urlsafe(32)
-    body = render_template("console/login.html", error=error, csrf=csrf, next=request.values.get("next", ""))
+    body = render_template("console/login.html", problem=problem, wait_minutes=-(-wait // 60), csrf=csrf,
+                           next=request.values.get("next", ""))  # fmt: skip
     response = Response(body, status=status, mimetype="text/html")
+    if wait and status == 429:
+        response.headers["Retry-After"] = str(wait)
     _set_cookie(response, LOGIN_COOKIE, csrf)
     return response
 
@@ -225,6 +227,16 @@ def refusal_page(refusal: DomainError) -> Any:
     db().rollback()
     error = default_exceptions[status_of(refusal)](refusal.message)
     return render_template("console/error.html", error=error), error.code
+
+
+@bp.errorhandler(CacheUnavailable)
+def cache_down(_exc: Exception) -> Any:
+    """Sessions and login limits live in the shared cache: without it the console is closed (wxbot.cache)."""
+    db().rollback()
+    error = ServiceUnavailable(
+        "登录服务暂时不可用，请稍后再试。The console is unavailable; try again shortly."
+    )
+    return render_template("console/error.html", error=error), 503
 
 
 def take_notices() -> list[tuple[str, str]]:
