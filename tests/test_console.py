@@ -134,6 +134,7 @@ def test_inbox_filters_and_statistics(client, db, clock):
     assert "second" in unassigned and "first" not in unassigned
     assert client.get("/console/?state=bogus").status_code == 400
     clock.advance(hours=5)
+    login(client)  # five idle hours end a session
     assert client.get("/console/").get_data(as_text=True).count("badge overdue") == 2
     stats = client.get("/console/stats").get_data(as_text=True)
     assert re.search(r'id="open-count">2<', stats)

@@ -119,7 +119,8 @@ class SecuritySettings:
 @dataclass
 class ConsoleSettings:
     first_response_target_hours: float = 4.0  # a conversation waiting longer than this is marked overdue
-    session_hours: float = 8.0  # a console session ends after this long without a request
+    session_hours: float = 2.0  # a console session ends after this long without a request
+    session_lifetime_hours: float = 12.0  # and this long after its login, however busy
     secure_cookie: bool = True  # send the session cookie over HTTPS only (false only on a laptop)
     # failed logins per username before each further one locks it (1 minute, doubling, at most 15)
     login_attempts: int = 5

@@ -76,6 +76,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError("console.first_response_target_hours: must be positive")
     if settings.console.session_hours <= 0:
         raise ConfigError("console.session_hours: must be positive")
+    if settings.console.session_lifetime_hours < settings.console.session_hours:
+        raise ConfigError("console.session_lifetime_hours: at least console.session_hours")
     if settings.console.login_attempts < 1:
         raise ConfigError("console.login_attempts: at least 1")
     if settings.console.login_failures_per_address < settings.console.login_attempts:

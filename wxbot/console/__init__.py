@@ -21,6 +21,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from werkzeug.exceptions import ServiceUnavailable, default_exceptions
 from werkzeug.wrappers import Response
 
+from wxbot import clock
 from wxbot.cache import CacheUnavailable
 from wxbot.console.login_limits import LoginLimits
 from wxbot.conversations import agents
@@ -44,8 +45,8 @@ def _session_key(token: str) -> str:
     return "console:session:" + hashlib.sha256(token.encode()).hexdigest()
 
 
-def _ttl() -> float:
-    return services().settings.console.session_hours * 3600
+def _idle_seconds() -> int:
+    return int(services().settings.console.session_hours * 3600)
 
 
 def start_session(response: Response, agent: Agent) -> None:
@@ -53,8 +54,10 @@ def start_session(response: Response, agent: Agent) -> None:
     if previous:  # a fresh token at every login: a planted or older cookie never becomes a live session
         services().cache.delete(_session_key(previous))
     token = secrets.token_urlsafe(32)
-    data = {"agent_id": agent.id, "generation": agent.session_generation, "csrf": secrets.token_urlsafe(32)}
-    services().cache.set(_session_key(token), json.dumps(data), ttl=_ttl())
+    now = clock.timestamp()
+    data = {"agent_id": agent.id, "generation": agent.session_generation, "csrf": secrets.token_urlsafe(32),
+            "started": now, "seen": now}  # fmt: skip
+    services().cache.set(_session_key(token), json.dumps(data), ttl=_idle_seconds())
     _set_cookie(response, COOKIE, token)
     response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
 
@@ -81,24 +84,48 @@ def _set_cookie(response: Response, name: str, value: str) -> None:
 def load_session() -> Response | None:
     g.agent = None
     token = request.cookies.get(COOKIE, "")
-    raw = services().cache.get(_session_key(token)) if token else None
-    if raw is not None:
-        data = json.loads(raw)
-        agent = db().get(Agent, data["agent_id"])
-        if agent is not None and agent.active and data.get("generation") == agent.session_generation:
-            g.agent, g.csrf, g.session_key = agent, data["csrf"], _session_key(token)
-            services().cache.set(_session_key(token), raw, ttl=_ttl())  # sliding expiry
-        else:  # the agent was deactivated (or removed) since: this session is over for good
-            services().cache.delete(_session_key(token))
+    ended = _resume(token) if token else None
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if g.agent is None:
+        if ended is not None:  # the agent had a session: back to the login page, told why it ended
+            target = request.full_path.rstrip("?") if request.method == "GET" else None
+            response = redirect(url_for("console.login", next=target, ended=ended), 302 if target else 303)
+            response.delete_cookie(COOKIE, path=PREFIX)
+            return response
         if request.method == "GET":
             return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
         abort(401)
     if request.method == "POST":
         _check_csrf(g.csrf)
     return None
+
+
+def _resume(token: str) -> str | None:
+    """Take up the session of `token` (g.agent), or say why it is over: "idle" (no request for
+    [console] session_hours), "lifetime" (older than session_lifetime_hours) or "ended" (expired, logged out,
+    the agent deactivated). The times are wxbot.clock's; the cache's expiry only clears what is left."""
+    key, cache, console = _session_key(token), services().cache, services().settings.console
+    raw = cache.get(key)
+    if raw is None:
+        return "ended"
+    data = json.loads(raw)
+    now = clock.timestamp()
+    agent = db().get(Agent, data["agent_id"])
+    if agent is None or not agent.active or data.get("generation") != agent.session_generation:
+        ended = "ended"  # the agent was deactivated (or removed) since: this session is over for good
+    elif now - data.get("seen", now) > _idle_seconds():
+        ended = "idle"
+    elif now - data.get("started", now) > console.session_lifetime_hours * 3600:
+        ended = "lifetime"
+    else:
+        g.agent, g.csrf, g.session_key = agent, data["csrf"], key
+        cache.set(
+            key, json.dumps({**data, "seen": now, "started": data.get("started", now)}), _idle_seconds()
+        )
+        return None
+    cache.delete(key)
+    return ended
 
 
 def _check_csrf(expected: str) -> None:
@@ -132,7 +159,8 @@ def login() -> Any:
     if request.method == "GET":
         if g.agent is not None:
             return redirect(safe_next(request.args.get("next")))
-        return _login_page()
+        ended = request.args.get("ended")
+        return _login_page(f"ended_{ended}" if ended in ("idle", "lifetime", "ended") else None)
     _check_csrf(request.cookies.get(LOGIN_COOKIE, ""))
     username = request.form.get("username", "").strip().lower()[:64]
     password = request.form.get("password", "")[:256]
@@ -160,7 +188,7 @@ def _login_page(problem: str | None = None, status: int = 200, *, wait: int = 0)
     """The login form; `problem` names what the template tells the agent, `wait` how long to wait (s)."""
     csrf = secrets.token_urlsafe(32)
     body = render_template("console/login.html", problem=problem, wait_minutes=-(-wait // 60), csrf=csrf,
-                           next=request.values.get("next", ""))  # fmt: skip
+                           next=request.values.get("next", ""), console=services().settings.console)  # fmt: skip
     response = Response(body, status=status, mimetype="text/html")
     if wait and status == 429:
         response.headers["Retry-After"] = str(wait)
@@ -184,8 +212,10 @@ def security_headers(response: Response) -> Response:
     response.headers.setdefault(  # the media view sets a stricter one of its own
         "Content-Security-Policy",
         "default-src 'self'; img-src 'self'; media-src 'self'; style-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'",
+        "frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
     )
+    if services().settings.console.secure_cookie:  # served over HTTPS: browsers keep to it from now on
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response
 
 
