@@ -180,7 +180,7 @@ def reply(conversation_id: int) -> Any:
             body,
             token,
             fallback=request.form.get("mode") == "fallback",
-            reader_link=reader_link(conv.id, request.host_url),
+            reader_link=reader_link(conv, request.host_url),
             timezone=services().settings.app.timezone,
         ),
         back=_thread_end(conversation_id),
