@@ -47,7 +47,7 @@ def fetch_media(services: Services) -> int:
                 final = item.attempts + 1 >= MAX_ATTEMPTS
                 media.mark_failed(session, item.message_id, f"WeChat unavailable: {exc}"[:200], final=final)
             continue
-        extension = mimetypes.guess_extension(content_type) or ".bin"
+        extension = mimetypes.guess_extension(media.kept_type(content_type)) or ".bin"
         relative = Path(str(item.conversation_id), f"{item.message_id}{extension}")
         target = root / relative
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -65,6 +65,7 @@ def test_admins_see_pending_privacy_requests_with_overdue_flagged_and_close_them
     )
 
     clock.advance(timedelta(days=16))
+    login(client, "root")  # the session ended long ago
     page = client.get("/console/privacy-requests").get_data(as_text=True)
     assert "1 overdue" in page and "badge overdue" in page
 

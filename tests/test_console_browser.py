@@ -133,3 +133,45 @@ def test_logging_out_ends_the_session(page, live_url, db):
     page.wait_for_url("**/console/login")
     page.goto(f"{live_url}/console/stats")
     assert "/console/login" in page.url
+
+
+# What a hostile upstream might answer for a follower's "voice": a page that loads a script from the
+# console's own origin (which `script-src 'self'` allows) and that script, which leaves marks if it runs.
+HOSTILE_SCRIPT = b"document.title = 'pwned'; document.cookie = 'pwned=1; path=/'; window.pwned = true;"
+
+
+def test_follower_media_runs_no_script_in_an_agents_browser(page, live_url, db, services, sandbox):
+    from playwright.sync_api import Error as PlaywrightError
+
+    from jobs.media import fetch_media
+    from wxbot.conversations import conversations
+
+    make_agent(db)
+    conv = make_conversation(db, "o-browser-media")
+    ids = {}
+    for n, (media_id, kind) in enumerate(
+        [("evil-js", "voice"), ("evil-html", "voice"), ("evil-png", "image")]
+    ):
+        added = conversations.add_inbound(db, conv, appid=OA["appid"], msg_id=f"70{n}", kind=kind,
+                                          fields={"MediaId": media_id})  # fmt: skip
+        ids[media_id] = added.message.id
+    db.commit()
+    script_url = f"/console/media/{ids['evil-js']}"
+    html = f"<html><head><title>media</title><script src='{script_url}'></script></head>"
+    html += "<body><script>document.title = 'pwned'</script></body></html>"
+    sandbox.add_media(OA["appid"], "evil-js", HOSTILE_SCRIPT, "application/javascript")
+    sandbox.add_media(OA["appid"], "evil-html", html.encode(), "text/html")
+    sandbox.add_media(OA["appid"], "evil-png", html.encode(), "image/png")  # a lying type
+    assert fetch_media(services) == 3
+
+    log_in(page, live_url)
+    page.goto(f"{live_url}/console/c/{conv.id}")  # the thread embeds the media as audio and image
+    page.wait_for_selector(f"#m{ids['evil-png']} img")
+    for media_id in ("evil-html", "evil-js", "evil-png"):  # the agent opens each file by its link
+        try:
+            page.goto(f"{live_url}/console/media/{ids[media_id]}")
+        except PlaywrightError as exc:  # served as an attachment: a download, never a page
+            assert "Download is starting" in str(exc) or "ERR_ABORTED" in str(exc)
+        assert page.title() != "pwned"
+        assert page.evaluate("typeof window.pwned") == "undefined"
+    assert not [c for c in page.context.cookies() if c["name"] == "pwned"]

@@ -181,9 +181,9 @@ def test_a_closed_window_is_told_before_sending_and_the_fallback_goes_instead(cl
     follower.send_text("留言")
     write(follower, sandbox, "周末能面试吗")
     make_agent(db)
-    login(client)
     (conversation,) = stored(db, Conversation)
     clock.advance(hours=49)
+    login(client)
     blocked = agent_reply(client, conversation.id, "可以的，周六上午。")
     assert blocked.status_code == 409
     page = blocked.get_data(as_text=True)

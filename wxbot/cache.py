@@ -10,8 +10,9 @@ answering and one when it answers again (not one per call). What each use does t
       the unique (appid, dedupe_key) and the stored reply still answer every copy once, as when Redis lost
       its keys. A reply that cannot be cached after the commit is served from the database next time.
   fail closed (refuses, the request errors or the job waits for its next run)
-    - the console's login-attempt limits and sessions (wxbot.console): a brute-force guard that opens when
-      Redis goes down is no guard; without sessions nobody is logged in;
+    - the console's login limits, per username and per address alike (wxbot.console.login_limits), and its
+      sessions: a brute-force guard that opens when Redis goes down is no guard, and without sessions
+      nobody is logged in anyway; the console answers 503, saying so;
     - the mini program's daily phone-lookup caps and the privacy-export rate limit: each lookup costs money,
       each export is personal data; neither is worth serving unguarded;
     - the singleton job locks (jobs) and the SQLite sender's claim lock: two runners at once would double

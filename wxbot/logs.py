@@ -3,13 +3,15 @@
 Masking happens where every log record is born: install_masking() wraps the process's LogRecord factory, so
 each record is masked before any handler sees it -- ours, pytest's caplog, gunicorn's, or one added later.
 What is masked: mainland mobile numbers, resident ID numbers, openids and unionids, and the values of
-secrets (session_key, access tokens, app secrets, bearer tokens, login codes, callback signatures) -- in the message, its
-arguments, the exception and stack text, and string `extra` fields. Don't log those things in the first
-place; this is the net under the rule, not the rule.
+secrets (session_key, access tokens, app secrets, bearer tokens, login codes, callback signatures, the tokens
+of /replies/ links, which become their token id) -- in the message, its arguments, the exception and stack
+text, and string `extra` fields. Don't log those things in the first place; this is the net under the rule,
+not the rule.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -44,10 +46,17 @@ _XML_FIELD = re.compile(
     r"<(?P<tag>FromUserName|OpenID|UnionID)>(?P<cdata><!\[CDATA\[)?(?P<value>[^<\]*]++)(?!\*)", re.I
 )
 _BEARER = re.compile(r"(?P<scheme>\bBearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+# The token of a reader link (wxbot.console.reader): whoever holds it reads that follower's replies.
+_READER_LINK = re.compile(r"(?P<path>/replies/)(?P<token>[A-Za-z0-9_.-]+)")
 
 # openids and unionids: 26-30 character base64url strings beginning with "o" (as WeChat issues them).
 # Requiring a capital or a digit keeps long snake_case words that begin with "o" readable.
 _OPENID = re.compile(r"(?<![A-Za-z0-9_-])o(?=[a-z_-]*[A-Z0-9])[A-Za-z0-9_-]{25,29}(?![A-Za-z0-9_-])")
+
+
+def link_token_id(token: str) -> str:
+    """How logs name a reader link's token: a short hash, enough to match log lines, useless as a link."""
+    return "#" + hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
 def _mask_key_value(match: re.Match[str]) -> str:
@@ -73,6 +82,7 @@ def mask_text(text: str) -> str:
         lambda m: f"<{m.group('tag')}>{m.group('cdata') or ''}{mask_identifier(m.group('value'))}", text
     )
     text = _BEARER.sub(lambda m: f"{m.group('scheme')}***", text)
+    text = _READER_LINK.sub(lambda m: m.group("path") + link_token_id(m.group("token")), text)
     text = ID_NUMBER_PATTERN.sub(lambda m: mask_id_number(m.group(0)), text)
     text = _OPENID.sub(lambda m: mask_identifier(m.group(0)), text)
     return PHONE_PATTERN.sub(lambda m: mask_phone(m.group(1) + m.group(2) + m.group(3)), text)

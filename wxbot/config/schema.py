@@ -133,9 +133,12 @@ class SecuritySettings:
 @dataclass
 class ConsoleSettings:
     first_response_target_hours: float = 4.0  # a conversation waiting longer than this is marked overdue
-    session_hours: float = 8.0  # a console session ends after this long without a request
+    session_hours: float = 2.0  # a console session ends after this long without a request
+    session_lifetime_hours: float = 12.0  # and this long after its login, however busy
     secure_cookie: bool = True  # send the session cookie over HTTPS only (false only on a laptop)
-    login_attempts: int = 5  # failed logins per username (and 4x per address) in 15 minutes
+    # failed logins per username before each further one locks it (1 minute, doubling, at most 15)
+    login_attempts: int = 5
+    login_failures_per_address: int = 100  # in 15 minutes; successes never count
     # where followers open a signed link to read replies they could not get in the chat (the fallback)
     public_url: str = ""
     reply_link_days: int = 7

@@ -91,8 +91,12 @@ def validate(settings: Settings) -> None:
         raise ConfigError("console.first_response_target_hours: must be positive")
     if settings.console.session_hours <= 0:
         raise ConfigError("console.session_hours: must be positive")
+    if settings.console.session_lifetime_hours < settings.console.session_hours:
+        raise ConfigError("console.session_lifetime_hours: at least console.session_hours")
     if settings.console.login_attempts < 1:
         raise ConfigError("console.login_attempts: at least 1")
+    if settings.console.login_failures_per_address < settings.console.login_attempts:
+        raise ConfigError("console.login_failures_per_address: at least console.login_attempts")
     if settings.console.public_url and not settings.console.public_url.startswith(("http://", "https://")):
         raise ConfigError("console.public_url: must be an http(s) URL")
     if settings.console.reply_link_days < 1:

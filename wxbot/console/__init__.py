@@ -2,8 +2,8 @@
 
 Sessions live in the shared cache under a random token; the browser holds the token in a cookie scoped to
 /console (HttpOnly, SameSite=Strict), so it never travels to /mp, /platform or anything else. Every POST
-carries the session's CSRF token (the login form a double-submit token). Failed logins are counted in the
-shared cache per username and per address.
+carries the session's CSRF token (the login form a double-submit token). Failed logins are limited per
+username and per address (wxbot.console.login_limits).
 """
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
-from werkzeug.exceptions import default_exceptions
+from werkzeug.exceptions import ServiceUnavailable, default_exceptions
 from werkzeug.wrappers import Response
 
+from wxbot import clock
+from wxbot.cache import CacheUnavailable
+from wxbot.console.login_limits import LoginLimits
 from wxbot.conversations import agents
 from wxbot.errors import DomainError
 from wxbot.models.conversations import Agent
@@ -32,7 +35,6 @@ bp = Blueprint("console", __name__, url_prefix=PREFIX, static_folder="../static/
 
 COOKIE = "wxbot_console"
 LOGIN_COOKIE = "wxbot_console_login"
-LOGIN_WINDOW_SECONDS = 15 * 60
 PUBLIC_ENDPOINTS = ("console.login", "console.static")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,8 +45,8 @@ def _session_key(token: str) -> str:
     return "console:session:" + hashlib.sha256(token.encode()).hexdigest()
 
 
-def _ttl() -> float:
-    return services().settings.console.session_hours * 3600
+def _idle_seconds() -> int:
+    return int(services().settings.console.session_hours * 3600)
 
 
 def start_session(response: Response, agent: Agent) -> None:
@@ -52,8 +54,10 @@ def start_session(response: Response, agent: Agent) -> None:
     if previous:  # a fresh token at every login: a planted or older cookie never becomes a live session
         services().cache.delete(_session_key(previous))
     token = secrets.token_urlsafe(32)
-    data = {"agent_id": agent.id, "generation": agent.session_generation, "csrf": secrets.token_urlsafe(32)}
-    services().cache.set(_session_key(token), json.dumps(data), ttl=_ttl())
+    now = clock.timestamp()
+    data = {"agent_id": agent.id, "generation": agent.session_generation, "csrf": secrets.token_urlsafe(32),
+            "started": now, "seen": now}  # fmt: skip
+    services().cache.set(_session_key(token), json.dumps(data), ttl=_idle_seconds())
     _set_cookie(response, COOKIE, token)
     response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
 
@@ -80,24 +84,48 @@ def _set_cookie(response: Response, name: str, value: str) -> None:
 def load_session() -> Response | None:
     g.agent = None
     token = request.cookies.get(COOKIE, "")
-    raw = services().cache.get(_session_key(token)) if token else None
-    if raw is not None:
-        data = json.loads(raw)
-        agent = db().get(Agent, data["agent_id"])
-        if agent is not None and agent.active and data.get("generation") == agent.session_generation:
-            g.agent, g.csrf, g.session_key = agent, data["csrf"], _session_key(token)
-            services().cache.set(_session_key(token), raw, ttl=_ttl())  # sliding expiry
-        else:  # the agent was deactivated (or removed) since: this session is over for good
-            services().cache.delete(_session_key(token))
+    ended = _resume(token) if token else None
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if g.agent is None:
+        if ended is not None:  # the agent had a session: back to the login page, told why it ended
+            target = request.full_path.rstrip("?") if request.method == "GET" else None
+            response = redirect(url_for("console.login", next=target, ended=ended), 302 if target else 303)
+            response.delete_cookie(COOKIE, path=PREFIX)
+            return response
         if request.method == "GET":
             return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
         abort(401)
     if request.method == "POST":
         _check_csrf(g.csrf)
     return None
+
+
+def _resume(token: str) -> str | None:
+    """Take up the session of `token` (g.agent), or say why it is over: "idle" (no request for
+    [console] session_hours), "lifetime" (older than session_lifetime_hours) or "ended" (expired, logged out,
+    the agent deactivated). The times are wxbot.clock's; the cache's expiry only clears what is left."""
+    key, cache, console = _session_key(token), services().cache, services().settings.console
+    raw = cache.get(key)
+    if raw is None:
+        return "ended"
+    data = json.loads(raw)
+    now = clock.timestamp()
+    agent = db().get(Agent, data["agent_id"])
+    if agent is None or not agent.active or data.get("generation") != agent.session_generation:
+        ended = "ended"  # the agent was deactivated (or removed) since: this session is over for good
+    elif now - data.get("seen", now) > _idle_seconds():
+        ended = "idle"
+    elif now - data.get("started", now) > console.session_lifetime_hours * 3600:
+        ended = "lifetime"
+    else:
+        g.agent, g.csrf, g.session_key = agent, data["csrf"], key
+        cache.set(
+            key, json.dumps({**data, "seen": now, "started": data.get("started", now)}), _idle_seconds()
+        )
+        return None
+    cache.delete(key)
+    return ended
 
 
 def _check_csrf(expected: str) -> None:
@@ -131,37 +159,39 @@ def login() -> Any:
     if request.method == "GET":
         if g.agent is not None:
             return redirect(safe_next(request.args.get("next")))
-        return _login_page()
+        ended = request.args.get("ended")
+        return _login_page(f"ended_{ended}" if ended in ("idle", "lifetime", "ended") else None)
     _check_csrf(request.cookies.get(LOGIN_COOKIE, ""))
     username = request.form.get("username", "").strip().lower()[:64]
     password = request.form.get("password", "")[:256]
     if not username or not password:
-        return _login_page("Enter your username and password.", 400)
-    limit = services().settings.console.login_attempts
-    cache = services().cache
-    user_key = f"console:login:user:{hashlib.sha256(username.encode()).hexdigest()}"
-    addr_key = f"console:login:addr:{request.remote_addr}"
-    # counted before the check, atomically in the shared cache: parallel guesses cannot slip past
-    if (
-        cache.incr(user_key, LOGIN_WINDOW_SECONDS) > limit
-        or cache.incr(addr_key, LOGIN_WINDOW_SECONDS) > 4 * limit
-    ):
-        return _login_page("Too many login attempts. Wait 15 minutes and try again.", 429)
-    session = db()
-    agent = agents.authenticate(session, username, password)
-    if agent is None:
-        return _login_page("Wrong username or password.", 401)
-    session.commit()
-    cache.delete(user_key)
+        return _login_page("missing", 400)
+    limits = LoginLimits(services().cache, services().settings.console, username, request.remote_addr or "")
+    with limits.turn() as ours:
+        if not ours:  # another attempt on this username right now
+            return _login_page("busy", 429, wait=1)
+        waiting = limits.wait_seconds()
+        if waiting is not None:
+            return _login_page(f"locked_{waiting[0]}", 429, wait=waiting[1])
+        session = db()
+        agent = agents.authenticate(session, username, password)
+        if agent is None:
+            return _login_page("wrong", 401, wait=limits.failed())
+        session.commit()
+        limits.succeeded()
     response = redirect(safe_next(request.form.get("next")))
     start_session(response, agent)
     return response
 
 
-def _login_page(error: str | None = None, status: int = 200) -> Response:
+def _login_page(problem: str | None = None, status: int = 200, *, wait: int = 0) -> Response:
+    """The login form; `problem` names what the template tells the agent, `wait` how long to wait (s)."""
     csrf = secrets.token_urlsafe(32)
-    body = render_template("console/login.html", error=error, csrf=csrf, next=request.values.get("next", ""))
+    body = render_template("console/login.html", problem=problem, wait_minutes=-(-wait // 60), csrf=csrf,
+                           next=request.values.get("next", ""), console=services().settings.console)  # fmt: skip
     response = Response(body, status=status, mimetype="text/html")
+    if wait and status == 429:
+        response.headers["Retry-After"] = str(wait)
     _set_cookie(response, LOGIN_COOKIE, csrf)
     return response
 
@@ -179,10 +209,13 @@ def security_headers(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Content-Security-Policy"] = (
+    response.headers.setdefault(  # the media view sets a stricter one of its own
+        "Content-Security-Policy",
         "default-src 'self'; img-src 'self'; media-src 'self'; style-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'"
+        "frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
     )
+    if services().settings.console.secure_cookie:  # served over HTTPS: browsers keep to it from now on
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response
 
 
@@ -224,6 +257,16 @@ def refusal_page(refusal: DomainError) -> Any:
     db().rollback()
     error = default_exceptions[status_of(refusal)](refusal.message)
     return render_template("console/error.html", error=error), error.code
+
+
+@bp.errorhandler(CacheUnavailable)
+def cache_down(_exc: Exception) -> Any:
+    """Sessions and login limits live in the shared cache: without it the console is closed (wxbot.cache)."""
+    db().rollback()
+    error = ServiceUnavailable(
+        "登录服务暂时不可用，请稍后再试。The console is unavailable; try again shortly."
+    )
+    return render_template("console/error.html", error=error), 503
 
 
 def take_notices() -> list[tuple[str, str]]:

@@ -20,6 +20,8 @@ from wxbot.conversations import canned as canned_replies
 from wxbot.conversations import conversations, replies
 from wxbot.conversations import inbox as inbox_list
 from wxbot.conversations import statistics as service_level
+from wxbot.conversations.media import OPAQUE_TYPE
+from wxbot.conversations.media import kept_type as kept_media_type
 from wxbot.errors import DomainError, NotFound
 from wxbot.models.conversations import Agent, CannedReply, TicketMessage
 from wxbot.privacy import requests as rights_requests
@@ -178,7 +180,7 @@ def reply(conversation_id: int) -> Any:
             body,
             token,
             fallback=request.form.get("mode") == "fallback",
-            reader_link=reader_link(conv.id, request.host_url),
+            reader_link=reader_link(conv, request.host_url),
             timezone=services().settings.app.timezone,
         ),
         back=_thread_end(conversation_id),
@@ -208,8 +210,13 @@ def media(message_id: int) -> Response:
     path = (root / message.media_path).resolve()
     if root not in path.parents or not path.is_file():
         abort(404, "This media file is not stored.")
-    response = send_file(path, mimetype=message.media_type or "application/octet-stream", max_age=0)
+    # the allowlist again: rows stored before it may name any type the upstream answered
+    content_type = kept_media_type(message.media_type)
+    response = send_file(path, mimetype=content_type, max_age=0, download_name=path.name,
+                         as_attachment=content_type == OPAQUE_TYPE)  # fmt: skip
     response.headers["Cache-Control"] = "private, no-store"
+    # a document that slips through anyway gets an opaque origin and may load nothing, run nothing
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response
 
 

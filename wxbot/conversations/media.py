@@ -1,5 +1,10 @@
 """Media followers send into conversations (image, voice, video): which wait to be fetched, what became of
-them. jobs/media.py fetches them from WeChat and keeps the files."""
+them. jobs/media.py fetches them from WeChat and keeps the files.
+
+A file is kept with its type only when that type is one WeChat gives followers' images, voices and videos
+(SAFE_TYPES); anything else the upstream answered (HTML, script, SVG, ...) is kept as opaque bytes, so that no
+browser ever renders or runs it. The console serves the files under the same rule (wxbot.console.views).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,17 @@ from wxbot.models.conversations import Conversation, TicketMessage
 from wxbot.models.identity import Identity
 
 MEDIA_KINDS = ("image", "voice", "video", "shortvideo")
+SAFE_TYPES = frozenset(
+    {"image/jpeg", "image/png", "image/gif", "image/webp",
+     "audio/amr", "audio/mpeg", "audio/mp4", "audio/x-speex", "audio/silk", "video/mp4"}
+)  # fmt: skip
+OPAQUE_TYPE = "application/octet-stream"
+
+
+def kept_type(content_type: str | None) -> str:
+    """The type a media file is kept and served as: its own when allowlisted, else opaque bytes."""
+    base = (content_type or "").split(";")[0].strip().lower()
+    return base if base in SAFE_TYPES else OPAQUE_TYPE
 
 
 @dataclass(frozen=True)
@@ -41,7 +57,7 @@ def pending(session: Session, limit: int) -> list[PendingMedia]:
 def mark_stored(session: Session, message_id: int, path: str, content_type: str) -> None:
     message = session.get(TicketMessage, message_id)
     if message is not None:  # erased meanwhile: the sweep removes the file
-        message.media_status, message.media_path, message.media_type = "stored", path, content_type[:64]
+        message.media_status, message.media_path, message.media_type = "stored", path, kept_type(content_type)
         message.media_attempts += 1
         message.media_error = None
 
