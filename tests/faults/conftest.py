@@ -205,6 +205,7 @@ def production_app(
     raw = base_config(tmp_path)
     raw["database"]["url"] = private_mariadb.url
     raw["redis"]["url"] = private_redis.url
+    raw["redis"]["breaker_reset_seconds"] = 0.2  # Redis is asked again soon after it comes back
     app = create_app(settings_from_dict(raw, env={}))
     yield app
     app.extensions["wxbot"].engine.dispose()

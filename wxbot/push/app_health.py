@@ -30,9 +30,10 @@ class Health:
 
 
 def app_health(session: Session, settings: Settings) -> list[Health]:
-    """Every configured app, in the order of the settings."""
-    rows = {row.app_name: row for row in session.scalars(select(AppHealth))}
+    """Every configured app, in the order of the settings, then any other app the sends have seen."""
+    rows = {row.app_name: row for row in session.scalars(select(AppHealth).order_by(AppHealth.app_name))}
     names = [a.name for a in settings.wechat.official] + [a.name for a in settings.wechat.miniprogram]
+    names += [name for name in rows if name not in names]
     found = []
     for name in names:
         row = rows.get(name)
