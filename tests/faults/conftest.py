@@ -162,6 +162,15 @@ class PrivateRedis:
             _stop(self.process, signal.SIGKILL)
             self.process = None
 
+    def hang(self) -> None:
+        """SIGSTOP: the kernel still accepts connections, nothing answers (a Redis stuck or swapped out)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
 
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
