@@ -12,7 +12,7 @@ from tests.conftest import MP, OA
 from tests.helpers import platform_post
 from wxbot.applications import status_changes as applications
 from wxbot.conversations import reply_window
-from wxbot.models import Account, AppPause, Identity, Notification, SubscribeGrant
+from wxbot.models import Account, ApiPause, Identity, Notification, SubscribeGrant
 from wxbot.push import explain, grants
 from wxbot.push.enqueue import PushContent, TemplateContent, enqueue
 
@@ -194,7 +194,7 @@ def test_an_unknown_error_ends_the_row_with_its_code(client, services, db, sandb
     assert "47003" in explain.explain(push)
 
 
-def test_45009_pauses_the_app_until_midnight_in_shanghai(client, services, db, sandbox, noon):
+def test_45009_pauses_the_template_api_until_midnight_in_shanghai(client, services, db, sandbox, noon):
     person = Person(db, sandbox)
     Person(db, sandbox, n=2)
     person.grant()
@@ -203,7 +203,7 @@ def test_45009_pauses_the_app_until_midnight_in_shanghai(client, services, db, s
     send_due(services)
     midnight = datetime(2026, 11, 30, 16, 0)  # 00:00 on 12-01 in Shanghai
     db.expire_all()
-    assert db.get(AppPause, "oa").until == midnight
+    assert db.get(ApiPause, ("oa", TEMPLATE)).until == midnight
     db.commit()
     first = only_push(db)
     assert (first.status, first.channel) == ("sent", "subscribe")  # the next channel

@@ -189,7 +189,9 @@ def test_media_over_the_limit_is_refused_without_being_read_whole(
     services, sandbox, monkeypatch, content_type
 ):
     monkeypatch.setattr("wxbot.wechat.api.MAX_MEDIA_BYTES", 1000)
-    api = WeChatApi(services.settings, services.cache)  # its HTTP pool is sized when it is built
+    api = WeChatApi(
+        services.settings, services.cache, services.wechat.tokens.vault
+    )  # its HTTP pool is sized when it is built
     sandbox.add_media(OA["appid"], "fits", b"x" * 1000, content_type)
     sandbox.add_media(OA["appid"], "too-big", b"x" * 1001, content_type)
     assert api.get_media("oa", "fits") == (b"x" * 1000, content_type)
@@ -308,7 +310,9 @@ def test_the_environments_proxy_settings_are_honoured(
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
     monkeypatch.setenv("NO_PROXY", no_proxy)
     sandbox.set_follower(OA["appid"], "oa-1")
-    api = WeChatApi(services.settings, services.cache)  # the environment is read when it is built
+    api = WeChatApi(
+        services.settings, services.cache, services.wechat.tokens.vault
+    )  # the environment is read when it is built
     if reaches_wechat:
         assert api.user_info("oa", "oa-1")["openid"] == "oa-1"
     else:

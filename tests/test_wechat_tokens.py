@@ -65,7 +65,7 @@ def token_mode(request, config_dict):
 @pytest.fixture
 def workers(token_mode, settings, services, sandbox):
     sandbox.set_follower(OA["appid"], "oa-1")
-    return [WeChatApi(settings, services.cache) for _ in range(WORKERS)]
+    return [WeChatApi(settings, services.cache, services.wechat.tokens.vault) for _ in range(WORKERS)]
 
 
 def test_stable_mode_uses_stable_token_and_classic_mode_the_token_endpoint(workers, sandbox, token_mode):
@@ -179,6 +179,6 @@ def wrong_secret(config_dict):
 
 def test_a_wrong_secret_is_a_wechat_error(wrong_secret, settings, services, sandbox):
     with pytest.raises(WeChatError) as info:
-        WeChatApi(settings, services.cache).user_info("oa", "oa-1")
+        WeChatApi(settings, services.cache, services.wechat.tokens.vault).user_info("oa", "oa-1")
     assert info.value.errcode == 40125
     assert sandbox.calls(USER_INFO) == []

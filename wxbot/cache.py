@@ -3,12 +3,18 @@
 Redis when configured (every process sees the same state); in-process otherwise (one process only, the
 laptop default). Both implement the same small interface, and nothing else in the project talks to Redis.
 
-When Redis does not answer, a call raises CacheUnavailable, and the process logs one line when Redis stops
-answering and one when it answers again (not one per call). What each use does then, as its purpose says:
+When Redis does not answer, a call raises CacheUnavailable. Each call waits at most `[redis]
+socket_timeout_seconds`, and after a few failures in a row a circuit breaker stops asking Redis for a while
+(CircuitBreaker): a Redis that hangs costs the callback a bounded moment, not a timeout per call. The process
+logs one line when the breaker opens and one when it closes (not one per call). What each use does then, as
+its purpose says:
   fail open (goes on without Redis)
     - the callback's delivery dedupe (wxbot.callback.inbound): Redis only spares the database the repeats;
       the unique (appid, dedupe_key) and the stored reply still answer every copy once, as when Redis lost
-      its keys. A reply that cannot be cached after the commit is served from the database next time.
+      its keys. A reply that cannot be cached after the commit is served from the database next time;
+    - the access-token store (wxbot.wechat.tokens): a process keeps the token it holds, one that holds none
+      reads the database's copy, and a refresh takes the database's lock (wxbot.token_vault), so two
+      processes never both fetch a token (each fetch of cgi-bin/token invalidates the other's).
   fail closed (refuses, the request errors or the job waits for its next run)
     - the console's login limits, per username and per address alike (wxbot.console.login_limits), and its
       sessions: a brute-force guard that opens when Redis goes down is no guard, and without sessions
@@ -16,9 +22,7 @@ answering and one when it answers again (not one per call). What each use does t
     - the mini program's daily phone-lookup caps and the privacy-export rate limit: each lookup costs money,
       each export is personal data; neither is worth serving unguarded;
     - the singleton job locks (jobs) and the SQLite sender's claim lock: two runners at once would double
-      work or sends, skipping a run costs one interval;
-    - the access-token store and its refresh lock (wxbot.wechat.tokens): calls to WeChat fail while Redis
-      is down, and the sender tries its rows again later.
+      work or sends, skipping a run costs one interval.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from contextlib import contextmanager
 from typing import Protocol, TypeVar
 
 import redis
+
+from wxbot.config.schema import RedisSettings
 
 log = logging.getLogger(__name__)
 
@@ -155,30 +161,62 @@ class InProcessCache(_Locks):
             return value
 
 
-class Reachability:
-    """Whether Redis answered this process's last call, and since when it has not: one log line when it
-    stops answering and one when it answers again, whatever the number of calls in between."""
+class CircuitOpen(redis.ConnectionError):
+    """Refused without asking Redis: the breaker is open (a CacheUnavailable like any other)."""
 
-    def __init__(self) -> None:
-        self.down_since: float | None = None  # time.monotonic() of the first failure of this outage
+
+class CircuitBreaker:
+    """Whether this process asks Redis now. Closed: every call goes. After `failures` failures in a row it
+    opens: calls fail at once (CircuitOpen) for `reset_seconds`, so a Redis that accepts connections but never
+    answers costs each call nothing instead of its socket timeout. Then half-open: one call tries; its answer
+    closes the breaker, its failure opens it again. One log line when it opens, one when it closes, whatever
+    the number of calls in between."""
+
+    def __init__(self, failures: int = 3, reset_seconds: float = 5.0) -> None:
+        self.failures_to_open = failures
+        self.reset_seconds = reset_seconds
+        self.opened_at: float | None = None  # time.monotonic() when it last opened; None: closed
+        self.down_since: float | None = None  # the first failure of this outage
+        self.rejected = 0  # calls refused while open
+        self._failures = 0
+        self._trying = False  # a half-open call is out
         self._mutex = threading.Lock()
 
-    def failed(self, exc: Exception) -> None:
-        if self.down_since is not None:
+    def allow(self) -> None:
+        if self.opened_at is None:  # the usual case: no lock taken
             return
         with self._mutex:
-            if self.down_since is None:
-                self.down_since = time.monotonic()
-                log.error("redis unavailable (%s: %s); see wxbot.cache for what goes on without it",
-                          type(exc).__name__, exc)  # fmt: skip
+            if self.opened_at is None:
+                return
+            if not self._trying and time.monotonic() - self.opened_at >= self.reset_seconds:
+                self._trying = True
+                return
+            self.rejected += 1
+        raise CircuitOpen("redis circuit open")
+
+    def failed(self, exc: Exception) -> None:
+        with self._mutex:
+            self._trying = False
+            now = time.monotonic()
+            self.down_since = self.down_since or now
+            self._failures += 1
+            if self.opened_at is not None:  # the half-open call failed: open again, quietly
+                self.opened_at = now
+            elif self._failures >= self.failures_to_open:
+                self.opened_at = now
+                log.error("redis unavailable (%s: %s): circuit open, Redis asked again every %.1f s; see "
+                          "wxbot.cache for what goes on without it", type(exc).__name__, exc,
+                          self.reset_seconds)  # fmt: skip
 
     def answered(self) -> None:
-        if self.down_since is None:  # the usual case: no lock taken
+        if self._failures == 0:  # the usual case: no lock taken
             return
         with self._mutex:
-            if self.down_since is not None:
-                log.warning("redis available again after %.1f s", time.monotonic() - self.down_since)
-                self.down_since = None
+            if self.opened_at is not None and self.down_since is not None:
+                log.warning(
+                    "redis available again after %.1f s: circuit closed", time.monotonic() - self.down_since
+                )
+            self._failures, self.opened_at, self.down_since, self._trying = 0, None, None, False
 
 
 _DELETE_IF_EQUALS = """
@@ -192,25 +230,27 @@ return v
 
 
 class RedisCache(_Locks):
-    def __init__(self, url: str, prefix: str = "wxbot:") -> None:
+    def __init__(self, url: str, prefix: str = "wxbot:", *, socket_timeout: float = 0.5, breaker_failures: int = 3,
+                 breaker_reset_seconds: float = 5.0) -> None:  # fmt: skip
         self.client = redis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2
+            url, decode_responses=True, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
         )
         self.prefix = prefix
         self._delete_if_equals = self.client.register_script(_DELETE_IF_EQUALS)
         self._incr_with_ttl = self.client.register_script(_INCR_WITH_TTL)
-        self.reachability = Reachability()
+        self.breaker = CircuitBreaker(breaker_failures, breaker_reset_seconds)
 
     def _k(self, key: str) -> str:
         return self.prefix + key
 
     def _call(self, command: Callable[[], T]) -> T:
+        self.breaker.allow()
         try:
             result = command()
         except redis.RedisError as exc:
-            self.reachability.failed(exc)
+            self.breaker.failed(exc)
             raise
-        self.reachability.answered()
+        self.breaker.answered()
         return result
 
     def get(self, key: str) -> str | None:
@@ -233,5 +273,9 @@ class RedisCache(_Locks):
         return int(self._call(lambda: self._incr_with_ttl(keys=[self._k(key)], args=[int(ttl * 1000)])))
 
 
-def make_cache(url: str, prefix: str) -> Cache:
-    return RedisCache(url, prefix) if url else InProcessCache()
+def make_cache(settings: RedisSettings) -> Cache:
+    if not settings.url:
+        return InProcessCache()
+    return RedisCache(settings.url, settings.prefix, socket_timeout=settings.socket_timeout_seconds,
+                      breaker_failures=settings.breaker_failures,
+                      breaker_reset_seconds=settings.breaker_reset_seconds)  # fmt: skip

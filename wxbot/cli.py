@@ -292,3 +292,67 @@ def import_events(ctx: click.Context, path: str) -> None:
         if services is not ctx.obj:
             services.engine.dispose()
     click.echo(f"{created} created, {updated} updated, {notified} people told of a change")
+
+
+@main.group("pauses")
+def pauses_group() -> None:
+    """WeChat's pauses of one API of one app (45009 daily quota, 45011 minute limit)."""
+
+
+@pauses_group.command("list")
+def pauses_list() -> None:
+    """The pauses in force: app, API, until when (local time), WeChat's errcode."""
+    from wxbot import clock
+    from wxbot.push import limits
+
+    zone = _settings().app.timezone
+    with _database_session() as session:
+        found = limits.pauses(session, clock.now())
+    for p in found:
+        click.echo(f"{p.app_name}\t{p.api}\tuntil {clock.local_text(p.until, zone)}\terrcode {p.errcode}")
+    if not found:
+        click.echo("no pauses")
+
+
+@pauses_group.command("lift")
+@click.argument("app")
+@click.argument("api")
+def pauses_lift(app: str, api: str) -> None:
+    """End the pause of API (template, custom, subscribe or WeChat's path) of APP now, for instance after
+    resetting the quota with clear_quota; the messages that waited for it go out at once. Audited."""
+    from wxbot.errors import DomainError
+    from wxbot.push import limits
+
+    try:
+        with _database_session() as session:
+            lifted = limits.lift(session, app, api, actor="cli")
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"lifted: {lifted.app_name} {lifted.api} (errcode {lifted.errcode})")
+
+
+@main.group("apps")
+def apps_group() -> None:
+    """The configured WeChat apps."""
+
+
+@apps_group.command("health")
+def apps_health() -> None:
+    """Each app's health as its sends see it: unhealthy after repeated token errors that a refresh did not
+    cure (see wxbot.push.app_health). Exits 1 when an app is unhealthy."""
+    from wxbot import clock
+    from wxbot.push.app_health import app_health
+
+    settings = _settings()
+    with _database_session() as session:
+        found = app_health(session, settings)
+    for h in found:
+        if h.healthy:
+            tail = f"; {h.token_failures} token error(s) in a row" if h.token_failures else ""
+            click.echo(f"{h.app_name}\thealthy{tail}")
+        else:
+            since = clock.local_text(h.unhealthy_since, settings.app.timezone)
+            click.echo(f"{h.app_name}\tunhealthy since {since}: {h.token_failures} sends in a row refused "
+                       f"with token error {h.errcode} after a refresh (check the AppSecret and IP whitelist)")  # fmt: skip
+    if any(not h.healthy for h in found):
+        sys.exit(1)

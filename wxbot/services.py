@@ -12,6 +12,7 @@ from wxbot.cache import Cache, make_cache
 from wxbot.config import Settings
 from wxbot.db import make_engine, make_session_factory
 from wxbot.privacy.pii import PiiKeys
+from wxbot.token_vault import DatabaseTokenVault
 from wxbot.wechat.api import WeChatApi
 
 if TYPE_CHECKING:
@@ -39,12 +40,13 @@ class Services:
 
 def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.database.url, settings.database.echo)
-    cache = make_cache(settings.redis.url, settings.redis.prefix)
+    cache = make_cache(settings.redis)
+    session_factory = make_session_factory(engine)
     return Services(
         settings=settings,
         engine=engine,
-        session_factory=make_session_factory(engine),
+        session_factory=session_factory,
         cache=cache,
         pii=PiiKeys(settings.pii_key_bytes(), settings.hash_key_bytes(), settings.retired_hash_key_bytes()),
-        wechat=WeChatApi(settings, cache),
+        wechat=WeChatApi(settings, cache, DatabaseTokenVault(session_factory)),
     )

@@ -162,6 +162,15 @@ class PrivateRedis:
             _stop(self.process, signal.SIGKILL)
             self.process = None
 
+    def hang(self) -> None:
+        """SIGSTOP: the kernel still accepts connections, nothing answers (a Redis stuck or swapped out)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
 
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
@@ -205,6 +214,7 @@ def production_app(
     raw = base_config(tmp_path)
     raw["database"]["url"] = private_mariadb.url
     raw["redis"]["url"] = private_redis.url
+    raw["redis"]["breaker_reset_seconds"] = 0.2  # Redis is asked again soon after it comes back
     app = create_app(settings_from_dict(raw, env={}))
     yield app
     app.extensions["wxbot"].engine.dispose()

@@ -91,3 +91,26 @@ def test_without_redis_the_database_alone_answers_every_copy_once_and_the_outage
     # one line for the outage, none per request
     assert len(wxbot_log.warnings()) == 1
     assert wxbot_log.count("wxbot.cache", "redis unavailable") == 1
+
+
+def test_a_lock_conflict_inside_a_handler_runs_the_delivery_again_instead_of_apologising(
+    app, client, services, wxbot_log
+):
+    from wxbot.handlers import Router, TextReply
+
+    runs: list[str] = []
+
+    def conflicted_once(ctx):
+        runs.append(ctx.message.content)
+        if len(runs) == 1:
+            raise _lock_conflict(1213)
+        return TextReply("handled")
+
+    router = Router()
+    router.default(conflicted_once)
+    app.extensions["wxbot"].router = router
+    response = Follower(client).send_text("hello")
+    assert (response.status, response.content) == (200, "handled")
+    assert runs == ["hello", "hello"] and _stored(services) == 1
+    assert wxbot_log.count("wxbot.db", "transaction run again after error 1213") == 1
+    assert wxbot_log.count("wxbot.handlers.router", "handler") == 0

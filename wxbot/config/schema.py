@@ -39,6 +39,11 @@ class DatabaseSettings:
 class RedisSettings:
     url: str = ""  # empty: in-process cache (one process only)
     prefix: str = "wxbot:"
+    # A Redis that accepts connections but does not answer costs each call this long; after
+    # breaker_failures failures in a row no call goes to Redis for breaker_reset_seconds (then one tries).
+    socket_timeout_seconds: float = 0.5
+    breaker_failures: int = 3
+    breaker_reset_seconds: float = 5.0
 
 
 @dataclass
@@ -75,6 +80,8 @@ class WechatSettings:
     api_base_url: str = WECHAT_API_HOST
     token_mode: str = "stable"  # noqa: S105  stable: cgi-bin/stable_token; classic: cgi-bin/token behind a shared lock
     timeout_seconds: float = 5.0
+    # sends in a row that fail with a token error after the refresh-and-retry before the app is unhealthy
+    unhealthy_after_token_failures: int = 5
     official: list[OfficialAccount] = field(default_factory=list)
     miniprogram: list[MiniProgram] = field(default_factory=list)
 

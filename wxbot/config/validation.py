@@ -44,6 +44,10 @@ def validate(settings: Settings) -> None:
         raise ConfigError("database.url: must be sqlite:///... or mysql+pymysql://...")
     if settings.wechat.token_mode not in ("stable", "classic"):
         raise ConfigError("wechat.token_mode: must be stable or classic")
+    if settings.wechat.unhealthy_after_token_failures < 1:
+        raise ConfigError("wechat.unhealthy_after_token_failures: must be at least 1")
+    if settings.redis.socket_timeout_seconds <= 0 or settings.redis.breaker_failures < 1:
+        raise ConfigError("redis.socket_timeout_seconds must be > 0 and redis.breaker_failures at least 1")
     if not settings.wechat.api_base_url.startswith(("http://", "https://")):
         raise ConfigError("wechat.api_base_url: must be an http(s) URL")
     if not settings.sandbox.public_url.startswith(("http://", "https://")):

@@ -8,7 +8,9 @@ Each handler module adds its rules in `register(router)`; create_app() calls the
 
 Rules are tried from the highest priority (the `Priority` scale below) down, in registration order within a priority; the first that
 matches answers. A handler that raises is logged with its traceback and the follower gets a polite
-apology; whatever it wrote is rolled back, the message itself is still stored.
+apology; whatever it wrote is rolled back, the message itself is still stored. A lock conflict (1213
+deadlock, 1205 lock wait timeout) is not the handler's failure: it goes up to the delivery's transaction,
+which is run again (wxbot.callback.inbound.receive).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from wxbot.callback.inbound import FallbackReply, Inbound
+from wxbot.db import is_lock_conflict
 from wxbot.handlers.replies import text_reply
 from wxbot.identity.identities import linked_account
 from wxbot.models.identity import Account, Identity
@@ -172,6 +176,8 @@ class Router:
                 raise TypeError(f"handler returned {type(reply).__name__}, not a reply")
             return reply
         except Exception as exc:
+            if isinstance(exc, DBAPIError) and is_lock_conflict(exc):
+                raise  # the whole delivery runs again; an apology would store it without the handler's work
             log.exception(
                 "handler %s (%s) failed on %s/%s app=%s",
                 getattr(handler, "__qualname__", type(handler).__name__),

@@ -8,14 +8,17 @@ from wxbot.models.identity import Account, Identity
 from wxbot.models.inbound import InboundMessage
 from wxbot.models.ledger import AuditEntry, Consent
 from wxbot.models.login import LoginSession, SessionKey
-from wxbot.models.outbox import AppPause, DailyCount, Notification, SubscribeGrant
+from wxbot.models.outbox import ApiPause, AppHealth, DailyCount, Notification, SubscribeGrant
 from wxbot.models.privacy import PrivacyRequest, RetentionRun
 from wxbot.models.reply_window import ReplyWindow
+from wxbot.models.tokens import AccessToken
 
 __all__ = [
+    "AccessToken",
     "Account",
     "Agent",
-    "AppPause",
+    "ApiPause",
+    "AppHealth",
     "Application",
     "AuditEntry",
     "BindingToken",

@@ -1,6 +1,7 @@
 """The outbox: every message to a person goes through a Notification row, written in the transaction of the
 change that caused it, and sent later by the sender job (jobs/sender.py). Also what the sender needs to
-choose a channel: mini-program subscribe authorisations, per-app pauses, per-account daily counts."""
+choose a channel: mini-program subscribe authorisations, per-API pauses, per-account daily counts; and
+each app's health as its sends see it."""
 
 from __future__ import annotations
 
@@ -96,14 +97,29 @@ class SubscribeGrant(Base):
     created_at: Mapped[datetime] = created_at_column()
 
 
-class AppPause(Base):
-    """WeChat said the app's daily quota is spent (45009): no sends through it until `until`."""
+class ApiPause(Base):
+    """WeChat limited one API of one app (45009 daily quota, 45011 minute limit): no sends through that API
+    of that app until `until`. In the database, so every sender process on every host sees it."""
 
-    __tablename__ = "app_pauses"
+    __tablename__ = "api_pauses"
 
     app_name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    api: Mapped[str] = mapped_column(String(64), primary_key=True)  # WeChat's path, /cgi-bin/message/...
     until: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     errcode: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_at: Mapped[datetime] = updated_at_column()
+
+
+class AppHealth(Base):
+    """Sends of one app that failed with a token error after the refresh-and-retry, in a row; unhealthy
+    once there were `[wechat] unhealthy_after_token_failures` of them (wxbot.push.app_health)."""
+
+    __tablename__ = "app_health"
+
+    app_name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_failures: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    errcode: Mapped[int | None] = mapped_column(Integer)  # the last token error
+    unhealthy_since: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = updated_at_column()
 
 

@@ -5,7 +5,9 @@ policy           the rules that hold a message back: reminder choice, quiet hour
 grants           the mini program's subscribe authorisations
 planning         which channel (and identity) a due message can use now
 sender           claim due messages and turn each into one WeChat call (jobs/sender.py drives it)
-results          record what WeChat answered (and its delivery reports); pauses when the quota is spent
+results          record what WeChat answered (and its delivery reports)
+limits           WeChat's limits: a pause of one API of one app (45009, 45011), lifted by an operator
+app_health       an app whose sends keep failing with token errors (wxbot doctor, metrics)
 explain          "why did or didn't I get this?"
 template_fields  WeChat's rules for template and subscribe field values
 personal_data    the outbox's part of the users' rights (export, erasure, retention)

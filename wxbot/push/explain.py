@@ -21,7 +21,7 @@ REASONS: dict[str, str] = {
     "superseded": "已被更新的状态取代",
     "quiet_hours": "免打扰时段",
     "daily_cap": "今日提醒已达上限",
-    "paused": "微信今日发送额度已用完",
+    "paused": "微信发送额度已用完（该接口暂停）",
     "retrying": "微信暂时不可用，稍后重试",
     "gave_up": "多次重试仍失败",
     "wechat_error": "微信拒绝了这条消息",

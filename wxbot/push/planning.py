@@ -135,7 +135,11 @@ def _recent_first(identity: Identity) -> tuple[int, float]:
 
 
 def plan_channels(
-    session: Session, settings: Settings, row: Notification, people: People, pauses: dict[str, datetime]
+    session: Session,
+    settings: Settings,
+    row: Notification,
+    people: People,
+    pauses: dict[tuple[str, str], datetime],
 ) -> Plan:
     """The channels this row could use now, in its order (without side effects yet)."""
     ns = settings.notify
@@ -155,9 +159,9 @@ def plan_channels(
             for identity in targets:
                 if identity.kind == "official" and not identity.subscribed:
                     why = "not_following"
-                elif identity.app_name in pauses:
+                elif (identity.app_name, channel) in pauses:
                     why = "paused"
-                    paused.append(pauses[identity.app_name])
+                    paused.append(pauses[(identity.app_name, channel)])
                 elif not reply_window.status(session, identity.id).open:
                     why = "window_closed"
                 else:
@@ -173,9 +177,9 @@ def plan_channels(
                     why = "not_following" if why in ("no_identity", "not_following") else why
                 elif ns.template(key, identity.app_name) is None:
                     why = "no_template"
-                elif identity.app_name in pauses:
+                elif (identity.app_name, channel) in pauses:
                     why = "paused"
-                    paused.append(pauses[identity.app_name])
+                    paused.append(pauses[(identity.app_name, channel)])
                 else:
                     plan.candidates.append(Candidate(channel, identity, key))
                     found = True
@@ -197,9 +201,9 @@ def plan_channels(
                     grants.insert(0, reserved.id)
                 if not grants:
                     why = "no_authorisation"
-                elif identity.app_name in pauses:
+                elif (identity.app_name, channel) in pauses:
                     why = "paused"
-                    paused.append(pauses[identity.app_name])
+                    paused.append(pauses[(identity.app_name, channel)])
                 else:
                     plan.candidates.append(Candidate(channel, identity, key, grants))
                     found = True

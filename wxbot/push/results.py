@@ -1,8 +1,8 @@
 """Recording what WeChat answered: the result of each send of a claim (sent, retried, the next channel,
-failed), the app paused for the day when its quota is spent, and WeChat's later delivery reports.
+failed), the API paused when WeChat limits it (wxbot.push.limits), and WeChat's later delivery reports.
 
 WeChat's errors (wechat-platform.md §9): some are worth another try later, some end one channel for the
-notification (the next is tried), the rest fail it; the daily quota pauses the app until local midnight.
+notification (the next is tried), the rest fail it; a quota or minute limit pauses that API of that app.
 """
 
 from __future__ import annotations
@@ -16,16 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import literal_column, select, update
-from sqlalchemy.dialects.mysql import insert as mysql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from wxbot import clock
 from wxbot.config import Settings
 from wxbot.config.schema import NotifySettings
-from wxbot.db import is_mysql
 from wxbot.models.identity import Identity
-from wxbot.models.outbox import AppPause, Notification, SubscribeGrant
+from wxbot.models.outbox import Notification, SubscribeGrant
+from wxbot.push import app_health, limits
 from wxbot.push.sender import Send
 from wxbot.wechat.errors import (
     DAILY_QUOTA,
@@ -118,6 +116,8 @@ def record(session: Session, settings: Settings, token: str, results: Sequence[R
             )
             done += int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
         summary.sent = done
+        for app_name in {r.send.app_name for r in sent}:
+            app_health.token_worked(session, app_name)
         if done != len(sent):
             summary.lost += len(sent) - done
             log.warning("%d sent notifications had lost their claim (lease too short?)", len(sent) - done)
@@ -168,8 +168,10 @@ def _record_failure(
     }
     if send.grant_id is not None and (errcode is None or errcode in RETRYABLE or errcode == DAILY_QUOTA):
         _release_grant(session, send.grant_id)
+    limits.pause(session, send.app_name, send.channel, errcode, now, settings.app.timezone)
+    if errcode in TOKEN_ERRORS:  # the facade refreshed and retried already: the token itself is refused
+        app_health.token_failed(session, settings, send.app_name, errcode, now)
     if errcode == DAILY_QUOTA:
-        _pause_app(session, send.app_name, clock.next_local_midnight(now, settings.app.timezone))
         values.update(
             status="pending", next_attempt_at=now, reason="paused", detail=f"{send.channel}: {DAILY_QUOTA}"
         )
@@ -239,22 +241,6 @@ def _mark_unfollowed(session: Session, identity_id: int, now: datetime) -> None:
         .values(subscribed=False, unsubscribed_at=now)
         .execution_options(synchronize_session=False)
     )
-
-
-def _pause_app(session: Session, app_name: str, until: datetime) -> None:
-    values = {"app_name": app_name, "until": until, "errcode": DAILY_QUOTA, "updated_at": clock.now()}
-    if is_mysql(session):
-        stmt = mysql_insert(AppPause).values(**values)
-        session.execute(
-            stmt.on_duplicate_key_update(until=stmt.inserted.until, updated_at=stmt.inserted.updated_at)
-        )
-    else:
-        stmt_l = sqlite_insert(AppPause).values(**values)
-        session.execute(
-            stmt_l.on_conflict_do_update(
-                index_elements=["app_name"], set_={"until": until, "updated_at": values["updated_at"]}
-            )
-        )
 
 
 # ---------------------------------------------------------------- delivery reports

@@ -23,8 +23,8 @@ from wxbot import clock
 from wxbot.config import Settings
 from wxbot.conversations import reply_window
 from wxbot.db import is_mysql
-from wxbot.models.outbox import AppPause, Notification, SubscribeGrant
-from wxbot.push import policy
+from wxbot.models.outbox import Notification, SubscribeGrant
+from wxbot.push import limits, policy
 from wxbot.push.planning import Candidate, People, Plan, ended_list, plan_channels
 from wxbot.push.template_fields import PLACEHOLDER, MissingTemplateData, render_fields
 
@@ -91,7 +91,7 @@ def claim(session: Session, settings: Settings, *, limit: int) -> Claim:
     if not rows:
         return result
     people = People.load(session, rows)
-    pauses = {p.app_name: p.until for p in session.scalars(select(AppPause).where(AppPause.until > now))}
+    pauses = limits.active(session, now)  # by app and channel: WeChat limits each API on its own
     plans: list[Plan] = []
     for row in rows:
         if row.status == "sending" and row.attempts >= ns.max_attempts:

@@ -2,7 +2,8 @@
 
 Underneath, one wechatpy client per configured app, with wechatpy's own retry off: tokens come from the shared
 TokenStore, and a token error (40001/40014/42001) refreshes once, only if the failing token is still the
-current one, then retries once. Every request goes to `[wechat] api_base_url`, with `[wechat] timeout_seconds`,
+current one, then retries once; a token refused again after that refresh is not refreshed for again (the call
+fails and is tried later) until the token changes. Every request goes to `[wechat] api_base_url`, with `[wechat] timeout_seconds`,
 over one connection pool per process (wxbot.wechat.http) that the sender's threads share.
 """
 
@@ -21,7 +22,7 @@ from wxbot.cache import Cache
 from wxbot.config import Settings
 from wxbot.wechat.errors import TOKEN_ERRORS, WeChatError, WeChatUnavailable
 from wxbot.wechat.http import Answer, Http, json_bytes
-from wxbot.wechat.tokens import HeldToken, TokenStore, classic_token_fetcher, stable_token_fetcher
+from wxbot.wechat.tokens import HeldToken, TokenStore, TokenVault, classic_token_fetcher, stable_token_fetcher
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class _Client(WeChatClient):  # type: ignore[misc]
 class WeChatApi:
     """One per process (see .wechat); safe to call from many threads."""
 
-    def __init__(self, settings: Settings, cache: Cache) -> None:
+    def __init__(self, settings: Settings, cache: Cache, vault: TokenVault) -> None:
         wechat = settings.wechat
         self.base_url = wechat.api_base_url.rstrip("/")
         self.timeout = wechat.timeout_seconds
@@ -96,7 +97,7 @@ class WeChatApi:
             self.base_url, connections=max(settings.notify.concurrency, 8), max_bytes=MAX_MEDIA_BYTES
         )
         stable = wechat.token_mode == "stable"  # noqa: S105  (a mode name, not a secret)
-        self.tokens = TokenStore(cache, stable=stable, lock_wait=self.timeout * 2 + 1)
+        self.tokens = TokenStore(cache, vault)
         fetcher = stable_token_fetcher if stable else classic_token_fetcher
         self._clients: dict[str, tuple[str, _Client]] = {}
         apps: list[tuple[str, Any]] = [("official", a) for a in wechat.official]
@@ -212,10 +213,15 @@ class WeChatApi:
         except WeChatError as exc:
             if exc.errcode not in TOKEN_ERRORS:
                 raise
-            dropped = self.tokens.invalidate(client.appid, token)
-            log.info("token error %s for %s; %s", exc.errcode, client.appid,
-                     "refreshing" if dropped else "already replaced")  # fmt: skip
-            return self._attempt(client, self.tokens.get(client.appid), operation, json_only=json_only)
+            fresh = self.tokens.replace(client.appid, token)
+            if fresh is None:  # refused after a refresh already: no other refresh until the token changes
+                raise
+        try:
+            return self._attempt(client, fresh, operation, json_only=json_only)
+        except WeChatError as exc:
+            if exc.errcode in TOKEN_ERRORS:
+                self.tokens.refuse(client.appid, fresh)
+            raise
 
     def _attempt(self, client: _Client, token: HeldToken | None, operation: Callable[[_Client], T], *,
                  json_only: bool = True) -> T:  # fmt: skip

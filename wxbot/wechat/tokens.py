@@ -1,15 +1,20 @@
-"""Access tokens: one per appid, shared by every process through the cache (Redis in production).
+"""Access tokens: one per appid, shared by every process through the cache (Redis in production), with a
+copy in the database (the vault, wxbot.token_vault) for when the cache does not answer.
 
 The cache holds the token until shortly before it expires, so readers never hand out a token about to die.
-Refreshing is done by one holder at a time (a cache lock, then a second look: whoever waited finds the fresh
-token). In `stable` mode tokens come from cgi-bin/stable_token without force_refresh, which never invalidates a
-token another holder still uses; in `classic` mode from cgi-bin/token, where every fetch replaces the previous
-token, so the lock is essential there.
+Refreshing is done by one holder at a time, under the vault's lock (a database row lock), which holds with
+or without Redis: whoever waited finds the fresh token in the vault. In `stable` mode tokens come from
+cgi-bin/stable_token without force_refresh, which never invalidates a token another holder still uses; in
+`classic` mode from cgi-bin/token, where every fetch replaces the previous token, so the lock is essential.
 
-A call that fails with a token error hands back the token it used: it is dropped only if it is still the
-current one (compare-and-expire), so a burst of failures with one token causes one refresh, and a failure
-with a token that was already replaced causes none. "The current one" means the current *fetch*: each stored
-token carries a fetch id, because stable_token may hand out the very same token string again.
+When the cache does not answer, a process goes on with the token it holds until the cache would have let it
+go; a process that holds none asks the vault (and refreshes under its lock when the vault's token is gone).
+
+A call that fails with a token error hands back the token it used (replace()): the replacement is the current
+token if another holder already replaced the failing one, else a fresh fetch, so a burst of failures with one
+token causes one refresh. "The current one" means the current *fetch*: each stored token carries a fetch id,
+because stable_token may hand out the very same token string again. A token WeChat refuses again right after
+that refresh is marked refused in the vault (refuse()): no holder refreshes for it again, until it changes.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from contextlib import suppress
+from typing import Any, NamedTuple, Protocol
 
-from wxbot.cache import Cache
+from wxbot.cache import Cache, CacheUnavailable
 from wxbot.wechat.errors import WeChatError, WeChatUnavailable
 from wxbot.wechat.http import Answer, Http
 
@@ -38,7 +44,19 @@ Fetch = Callable[[], tuple[str, int]]
 
 class HeldToken(NamedTuple):
     value: str  # what goes into ?access_token=
-    stored: str  # the cache entry it came from (fetch id + token): what invalidate() compares
+    stored: str  # the cache entry it came from (fetch id + token): what replace() compares
+
+    @property
+    def fetch_id(self) -> str:
+        return self.stored.partition(".")[0]
+
+
+class TokenVault(Protocol):
+    """The tokens' copy that every process reaches without the cache (wxbot.token_vault)."""
+
+    def locked(self, appid: str, decide: Callable[[str | None], str]) -> str: ...
+    def refused(self, appid: str) -> str | None: ...
+    def refuse(self, appid: str, fetch_id: str) -> None: ...
 
 
 def _held(stored: str) -> HeldToken:
@@ -53,14 +71,18 @@ def _cached_until(stored: str) -> float:
         return 0.0
 
 
+def _usable(stored: str | None) -> bool:
+    return bool(stored) and _cached_until(stored or "") > time.time()
+
+
 class TokenStore:
-    def __init__(self, cache: Cache, *, stable: bool, lock_wait: float) -> None:
+    def __init__(self, cache: Cache, vault: TokenVault) -> None:
         self._cache = cache
-        self._stable = stable
-        self._lock_wait = lock_wait
+        self.vault = vault
         self._fetchers: dict[str, Fetch] = {}
-        # appid -> (the token this process last read, monotonic time until which it reuses it)
+        # appid -> (the token this process holds, monotonic time until which it reuses it unasked)
         self._memo: dict[str, tuple[HeldToken, float]] = {}
+        self._refused: dict[str, str] = {}  # appid -> fetch id known to be refused (spares the vault)
 
     def add_app(self, appid: str, fetch: Fetch) -> None:
         self._fetchers[appid] = fetch
@@ -74,48 +96,72 @@ class TokenStore:
         memo = self._memo.get(appid)
         if memo is not None and time.monotonic() < memo[1]:
             return memo[0]
-        stored = self._cache.get(self._key(appid))
-        token = _held(stored) if stored else self._refresh(appid)
-        # never past the moment the cache drops it: after that the token is about to expire
+        try:
+            stored = self._cache.get(self._key(appid))
+        except CacheUnavailable:
+            if memo is not None and _usable(memo[0].stored):
+                return memo[0]  # keep the token it holds; the cache would not have let it go yet
+            stored = None
+        return self._remember(appid, _held(stored) if stored else self._refresh(appid, None))
+
+    def replace(self, appid: str, failing: HeldToken) -> HeldToken | None:
+        """WeChat refused `failing`: the token to try once more, or None when `failing` is refused already
+        after a refresh (then no refresh: the call fails, and is tried later with the same token)."""
+        self._memo.pop(appid, None)
+        if self._is_refused(appid, failing):
+            self._remember(appid, failing)
+            return None
+        stored = None
+        with suppress(CacheUnavailable):
+            self._cache.delete_if_equals(self._key(appid), failing.stored)
+            stored = self._cache.get(self._key(appid))  # another holder's replacement, if any
+        token = _held(stored) if stored else self._refresh(appid, failing)
+        log.info("token error for %s; trying again with a %s token", appid,
+                 "fresh" if token.stored != failing.stored else "current")  # fmt: skip
+        return self._remember(appid, token)
+
+    def refuse(self, appid: str, token: HeldToken) -> None:
+        """WeChat refused `token` again right after a refresh: no refresh for it until the token changes."""
+        if self._refused.get(appid) == token.fetch_id:
+            return
+        self._refused[appid] = token.fetch_id
+        self.vault.refuse(appid, token.fetch_id)
+        log.warning("token error for %s persists after a refresh: no more refreshes until its token changes",
+                    appid)  # fmt: skip
+
+    def _is_refused(self, appid: str, token: HeldToken) -> bool:
+        if self._refused.get(appid) == token.fetch_id:
+            return True
+        refused = self.vault.refused(appid)
+        if refused is not None:
+            self._refused[appid] = refused
+        return refused == token.fetch_id
+
+    def _remember(self, appid: str, token: HeldToken) -> HeldToken:
+        # never reused unasked past the moment the cache drops it: after that the token is about to expire
         memo_seconds = min(MEMO_SECONDS, _cached_until(token.stored) - time.time())
-        if memo_seconds > 0:
-            self._memo[appid] = (token, time.monotonic() + memo_seconds)
+        self._memo[appid] = (token, time.monotonic() + max(memo_seconds, 0.0))
         return token
 
-    def invalidate(self, appid: str, failing: HeldToken) -> bool:
-        """WeChat refused `failing`: drop it if it is still the current token. True when it was."""
-        self._memo.pop(appid, None)
-        return self._cache.delete_if_equals(self._key(appid), failing.stored)
-
-    def _refresh(self, appid: str) -> HeldToken:
-        lock_name = f"wechat:token-refresh:{appid}"
-        deadline = time.monotonic() + self._lock_wait
-        while (lock := self._cache.try_lock(lock_name, ttl=self._lock_wait * 2)) is None:
-            current = self._cache.get(self._key(appid))
-            if current:
-                return _held(current)
-            if time.monotonic() >= deadline:
-                if self._stable:
-                    # stable_token hands every caller the same token; fetching without the lock is safe.
-                    return self._fetch(appid)
-                raise WeChatUnavailable(f"access token refresh for {appid} is held elsewhere too long")
-            time.sleep(0.01)
-        try:
-            current = self._cache.get(self._key(appid))
-            if current:
-                return _held(current)
+    def _refresh(self, appid: str, failing: HeldToken | None) -> HeldToken:
+        def decide(stored: str | None) -> str:
+            if stored and _usable(stored) and (failing is None or stored != failing.stored):
+                return stored  # another holder fetched it (or the cache lost it): no fetch
             return self._fetch(appid)
-        finally:
-            self._cache.release(lock_name, lock)
 
-    def _fetch(self, appid: str) -> HeldToken:
+        stored = self.vault.locked(appid, decide)
+        with suppress(CacheUnavailable):
+            ttl = _cached_until(stored) - time.time()
+            if ttl > 0:
+                self._cache.set(self._key(appid), stored, ttl=ttl)
+        return _held(stored)
+
+    def _fetch(self, appid: str) -> str:
         token, expires_in = self._fetchers[appid]()
         ttl = expires_in - min(REFRESH_MARGIN_SECONDS, expires_in // 2)
         ttl = max(ttl, 1)
-        stored = f"{uuid.uuid4().hex}@{int(time.time()) + ttl}.{token}"  # no dot before the token
-        self._cache.set(self._key(appid), stored, ttl=ttl)
         log.info("fetched a new access token for %s (valid %ss)", appid, expires_in)
-        return _held(stored)
+        return f"{uuid.uuid4().hex}@{int(time.time()) + ttl}.{token}"  # no dot before the token
 
 
 def stable_token_fetcher(http: Http, base_url: str, appid: str, secret: str, timeout: float) -> Fetch:

@@ -1,0 +1,42 @@
+"""The console's admin block on WeChat's limits: the pauses in force (one API of one app) with a button to
+lift each, and the apps marked unhealthy by repeated token errors. Admins only; a lift is audited."""
+
+from __future__ import annotations
+
+from flask import g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from wxbot import clock
+from wxbot.console import admin_required, bp, notice
+from wxbot.conversations import agents
+from wxbot.errors import DomainError
+from wxbot.push import limits
+from wxbot.push.app_health import app_health
+from wxbot.web import db, services
+
+
+@bp.get("/limits")
+@admin_required
+def wechat_limits() -> str:
+    session = db()
+    return render_template(
+        "console/limits.html",
+        pauses=limits.pauses(session, clock.now()),
+        health=app_health(session, services().settings),
+    )
+
+
+@bp.post("/limits/lift")
+@admin_required
+def lift_pause() -> Response:
+    session = db()
+    app_name, api = request.form.get("app", "")[:32], request.form.get("api", "")[:64]
+    try:
+        lifted = limits.lift(session, app_name, api, actor=agents.actor(g.agent))
+    except DomainError as exc:  # already over, or not a pause: said on the page
+        session.rollback()
+        notice(exc.message, "error")
+    else:
+        session.commit()
+        notice(f"已解除暂停：{lifted.app_name} {lifted.api}")
+    return redirect(url_for("console.wechat_limits"))
