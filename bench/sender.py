@@ -43,6 +43,7 @@ import wxbot.models  # noqa: E402, F401
 from wxbot import clock  # noqa: E402
 from wxbot.db import Base  # noqa: E402
 from wxbot.models import Identity, Notification  # noqa: E402
+from wxbot.push.enqueue import lane_of  # noqa: E402
 from wxbot.sandbox import SandboxState, create_sandbox_app  # noqa: E402
 
 SERVER_URL = os.environ.get(
@@ -179,6 +180,7 @@ def fill_backlog(engine: sa.Engine, state: SandboxState, pushes: int) -> None:
                 {
                     "purpose": "bench",
                     "identity_id": identity_id,
+                    "lane": lane_of(identity_id, None),
                     "content": content,
                     "channels": "template",
                     "status": "pending",

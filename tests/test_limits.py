@@ -39,7 +39,11 @@ def ticket_reply(db, person, text="您好，面试改到周五"):
 
 
 def cli_env(settings, tmp_path):
-    return {"WXBOT_DATABASE_URL": settings.database.url, "WXBOT_APP_VAR_DIR": str(tmp_path / "cli-var")}
+    return {
+        "WXBOT_APP_ENVIRONMENT": "development",
+        "WXBOT_DATABASE_URL": settings.database.url,
+        "WXBOT_APP_VAR_DIR": str(tmp_path / "cli-var"),
+    }
 
 
 def test_a_template_quota_holds_template_messages_only_and_customer_service_replies_still_go(

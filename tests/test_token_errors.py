@@ -59,7 +59,11 @@ def test_a_token_refused_after_the_refresh_is_not_refreshed_again_and_the_app_tu
     health = health_of(db, services)
     assert (health.healthy, health.token_failures, health.errcode) == (False, attempts, 40001)
     assert health.unhealthy_since == NOON + timedelta(minutes=15 * (UNHEALTHY_AFTER - 1))  # the 3rd attempt
-    env = {"WXBOT_DATABASE_URL": settings.database.url, "WXBOT_APP_VAR_DIR": str(tmp_path / "cli-var")}
+    env = {
+        "WXBOT_APP_ENVIRONMENT": "development",
+        "WXBOT_DATABASE_URL": settings.database.url,
+        "WXBOT_APP_VAR_DIR": str(tmp_path / "cli-var"),
+    }
     shown = CliRunner().invoke(cli, ["apps", "health"], env=env)
     assert shown.exit_code == 1
     assert (

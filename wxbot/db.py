@@ -21,7 +21,8 @@ T = TypeVar("T")
 # MySQL/MariaDB errors after which the transaction was rolled back and can simply run again
 DEADLOCK = 1213
 LOCK_WAIT_TIMEOUT = 1205
-CONNECTION_LOST = (2006, 2013)
+# can't connect (2003: a server restarting), server gone away (2006), lost connection mid-query (2013)
+CONNECTION_LOST = (2003, 2006, 2013)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -115,7 +116,11 @@ def is_lock_conflict(exc: DBAPIError) -> bool:
 def is_transient(exc: DBAPIError) -> bool:
     """A deadlock, a lock wait timeout or a lost connection (MySQL/MariaDB), or a busy SQLite."""
     code = error_code(exc)
-    return code in (DEADLOCK, LOCK_WAIT_TIMEOUT, *CONNECTION_LOST) or "database is locked" in str(exc.orig)
+    return (
+        code in (DEADLOCK, LOCK_WAIT_TIMEOUT, *CONNECTION_LOST)
+        or exc.connection_invalidated  # the driver said the connection is gone, in its own words
+        or "database is locked" in str(exc.orig)
+    )
 
 
 def retry_transaction(

@@ -71,12 +71,40 @@ def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
 
 @dataclass
 class PrivateMariaDB:
+    """A mariadbd that a test may kill (SIGKILL, as a crash) and start again on the same port and datadir."""
+
     port: int
+    datadir: Path
+    command: list[str]
     database: str = "wxbot_faults"
+    process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"mysql+pymysql://root@127.0.0.1:{self.port}/{self.database}?charset=utf8mb4"
+
+    def start(self) -> None:
+        with open(self.datadir / "server.log", "ab") as log:
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT)
+        process = self.process
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"mariadbd exited: {(self.datadir / 'server.log').read_text()[-2000:]}")
+            pymysql.connect(host="127.0.0.1", port=self.port, user="root", connect_timeout=1).close()
+            return True
+
+        _wait_until(ready, "mariadbd", seconds=60)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            _stop(self.process, signal.SIGKILL)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+            self.process = None
 
     def empty_tables(self) -> None:
         engine = sa.create_engine(self.url)
@@ -101,24 +129,15 @@ def private_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Privat
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     port = free_port()
-    log = open(datadir / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
-    process = subprocess.Popen(
-        [mariadbd, "--no-defaults", f"--datadir={datadir}", f"--port={port}", "--bind-address=127.0.0.1",
-         f"--socket={datadir}/mariadb.sock", f"--pid-file={datadir}/mariadb.pid", "--skip-grant-tables",
-         "--skip-log-bin", "--innodb-buffer-pool-size=128M", "--innodb-flush-log-at-trx-commit=2",
-         "--max-connections=500", *user],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    server = PrivateMariaDB(port)
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"mariadbd exited: {(datadir / 'server.log').read_text()[-2000:]}")
-        pymysql.connect(host="127.0.0.1", port=port, user="root", connect_timeout=1).close()
-        return True
-
+    command = [
+        mariadbd, "--no-defaults", f"--datadir={datadir}", f"--port={port}", "--bind-address=127.0.0.1",
+        f"--socket={datadir}/mariadb.sock", f"--pid-file={datadir}/mariadb.pid", "--skip-grant-tables",
+        "--skip-log-bin", "--innodb-buffer-pool-size=128M", "--innodb-flush-log-at-trx-commit=2",
+        "--max-connections=500", *user,
+    ]  # fmt: skip
+    server = PrivateMariaDB(port, datadir, command)
     try:
-        _wait_until(ready, "mariadbd")
+        server.start()
         connection = pymysql.connect(host="127.0.0.1", port=port, user="root", autocommit=True)
         with connection.cursor() as cursor:
             cursor.execute(
@@ -130,8 +149,7 @@ def private_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Privat
         engine.dispose()
         yield server
     finally:
-        _stop(process)
-        log.close()
+        server.stop()
 
 
 @dataclass

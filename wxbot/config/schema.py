@@ -205,7 +205,8 @@ class NotifySettings:
     # sender
     batch_size: int = 200  # rows claimed per round
     concurrency: int = 32  # WeChat requests in flight per sender process
-    lease_seconds: int = 120  # a claimed row returns to the queue after this if its sender died
+    # a claimed row returns to the queue this long after its sender stopped renewing the claim (it died)
+    lease_seconds: int = 20
     max_attempts: int = 8
     retry_base_seconds: float = 15.0  # exponential backoff: base * 2^(attempt-1), capped
     retry_max_seconds: float = 3600.0

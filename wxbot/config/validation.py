@@ -202,10 +202,13 @@ def _validate_notify(settings: Settings) -> None:
             raise ConfigError(f"notify.{key}: HH:MM (24-hour clock) or empty")
     if bool(notify.quiet_hours_start) != bool(notify.quiet_hours_end):
         raise ConfigError("notify.quiet_hours_end: set both ends of the quiet hours, or neither")
-    for key, low in (("daily_cap", 0), ("batch_size", 1), ("concurrency", 1), ("lease_seconds", 10),
+    for key, low in (("daily_cap", 0), ("batch_size", 1), ("concurrency", 1), ("lease_seconds", 2),
                      ("max_attempts", 1)):  # fmt: skip
         if getattr(notify, key) < low:
             raise ConfigError(f"notify.{key}: at least {low}")
+    if notify.lease_seconds <= 2 * settings.wechat.timeout_seconds:
+        # a send that began just before the sender lost its lease must end before another sender may start
+        raise ConfigError("notify.lease_seconds: more than twice wechat.timeout_seconds")
     if notify.retry_base_seconds <= 0 or notify.retry_max_seconds < notify.retry_base_seconds:
         raise ConfigError("notify.retry_max_seconds: must be at least retry_base_seconds (> 0)")
     status_keys = {application_status.template_key(s) for s in application_status.STATUSES}

@@ -166,19 +166,19 @@ def login() -> Any:
     password = request.form.get("password", "")[:256]
     if not username or not password:
         return _login_page("missing", 400)
-    limits = LoginLimits(services().cache, services().settings.console, username, request.remote_addr or "")
-    with limits.turn() as ours:
+    attempts = LoginLimits(services().cache, services().settings.console, username, request.remote_addr or "")
+    with attempts.turn() as ours:
         if not ours:  # another attempt on this username right now
             return _login_page("busy", 429, wait=1)
-        waiting = limits.wait_seconds()
+        waiting = attempts.wait_seconds()
         if waiting is not None:
             return _login_page(f"locked_{waiting[0]}", 429, wait=waiting[1])
         session = db()
         agent = agents.authenticate(session, username, password)
         if agent is None:
-            return _login_page("wrong", 401, wait=limits.failed())
+            return _login_page("wrong", 401, wait=attempts.failed())
         session.commit()
-        limits.succeeded()
+        attempts.succeeded()
     response = redirect(safe_next(request.form.get("next")))
     start_session(response, agent)
     return response

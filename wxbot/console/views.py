@@ -160,6 +160,11 @@ def note(conversation_id: int) -> Response:
     return _act(conversation_id, lambda s, c: replies.add_note(s, c, g.agent, body, token))
 
 
+@bp.post("/c/<int:conversation_id>/m/<int:message_id>/resend")
+def resend(conversation_id: int, message_id: int) -> Response:
+    return _act(conversation_id, lambda s, c: replies.resend(s, c, g.agent, message_id))
+
+
 @bp.post("/c/<int:conversation_id>/reply")
 def reply(conversation_id: int) -> Any:
     conv = _conversation(conversation_id)

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from wxbot import clock
 from wxbot.conversations import agents, conversations, reply_window
-from wxbot.errors import Conflict, Invalid
+from wxbot.errors import Conflict, Invalid, NotFound
 from wxbot.models.conversations import Agent, Conversation, TicketMessage
 from wxbot.models.outbox import Notification
 from wxbot.models.reply_window import ReplyWindow
+from wxbot.push import enqueue as outbox
 from wxbot.push.enqueue import PushContent, SubscribeContent, TemplateContent, enqueue
 from wxbot.push.explain import explain
 from wxbot.wechat.errors import (
@@ -173,11 +174,25 @@ def reply(
     return message
 
 
+def resend(session: Session, conversation: Conversation, agent: Agent, message_id: int) -> None:
+    """The agent sends again a reply whose delivery is unknown (WeChat did not answer; it may have arrived):
+    queued now as a new attempt of the same outbox row."""
+    message = next(
+        (m for m in conversation.messages if m.id == message_id and m.direction == "outbound"), None
+    )
+    if message is None or message.notification_id is None:
+        raise NotFound("message_not_found", "no such reply in this conversation")
+    notification = session.get(Notification, message.notification_id)
+    if notification is None or not outbox.resend(session, notification):
+        raise Conflict("not_unknown", "this reply's delivery is not unknown (any more): nothing to resend")
+    agents.audit_conversation(session, agent, "conversation.resend", conversation, f"message:{message.id}")
+
+
 @dataclass(frozen=True)
 class Delivery:
     """What became of an agent's reply, from its outbox row: never shown as sent unless it was."""
 
-    state: str  # sending | sent | fell_back | failed
+    state: str  # sending | sent | fell_back | failed | unknown
     label: str
     detail: str = ""
 
@@ -211,6 +226,8 @@ def delivery(notification: Notification | None) -> Delivery:
         return Delivery("fell_back", f"fell back: {how}", f"chat message refused: {why}" if why else "")
     if n.status in ("pending", "sending", "held"):
         return Delivery("sending", "sending…", explain(n) if n.reason else "")
+    if n.status == "unknown":
+        return Delivery("unknown", "delivery unknown", explain(n))
     if n.status == "failed":
         code = f"WeChat error {n.errcode}: " if n.errcode else ""
         return Delivery("failed", "failed", code + PLAIN_ERRORS.get(n.errcode or 0, explain(n)))

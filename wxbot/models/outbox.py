@@ -15,9 +15,14 @@ from wxbot.db import Base
 from wxbot.models.base import created_at_column, personal, updated_at_column
 
 # pending: waiting for next_attempt_at; sending: claimed by a sender (its lease ends at next_attempt_at);
-# held: quiet hours or the daily cap (next_attempt_at says until when); the others are final.
-STATUSES = ("pending", "sending", "sent", "delivered", "failed", "skipped", "held", "superseded", "cancelled")
+# held: quiet hours or the daily cap (next_attempt_at says until when); unknown: a send whose outcome WeChat
+# never told us and that cannot safely be repeated (waits for a person to resend it); the others are final.
+STATUSES = ("pending", "sending", "sent", "delivered", "failed", "skipped", "held", "superseded", "cancelled",
+            "unknown")  # fmt: skip
 OPEN_STATUSES = ("pending", "held")  # not yet handed to a sender
+# A recipient's earlier rows in these states keep its later ones back (wxbot.push.sender.claim): one at a
+# time, in the order queued; a held row only once it is due (an urgent one passes the quiet hours).
+LANE_BLOCKING = ("pending", "sending")
 CHANNELS = ("custom", "template", "subscribe")
 
 
@@ -27,6 +32,7 @@ class Notification(Base):
         Index("ix_notifications_account_status", "account_id", "status"),
         Index("ix_notifications_source", "source_type", "source_id"),
         Index("ix_notifications_msgid", "sent_app", "msgid"),
+        Index("ix_notifications_lane", "lane", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -48,6 +54,8 @@ class Notification(Base):
     urgent: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     source_type: Mapped[str | None] = mapped_column(String(32))
     source_id: Mapped[str | None] = mapped_column(String(64))
+    # the recipient (identity, else account): its rows go out one at a time, in id order
+    lane: Mapped[str | None] = mapped_column(String(24))
 
     status: Mapped[str] = mapped_column(String(16), default="pending", nullable=False)
     # When a sender should look at it next: pending/held -> when due, sending -> end of the claim's lease;
@@ -60,7 +68,11 @@ class Notification(Base):
     errcode: Mapped[int | None] = mapped_column(Integer)
     # channels that ended for this row, with why ("template:43004,custom:45015"); the next try skips them
     ended_channels: Mapped[str] = mapped_column(String(128), default="", nullable=False)
-    channel: Mapped[str | None] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(16))  # of the send made (or being made)
+    # When a send of this row began whose outcome is unknown (a timeout, or its sender died); None while every
+    # send had a clear answer. Template and subscribe sends are repeated within WeChat's client_msg_id window
+    # from then, customer-service sends never.
+    unsure_since: Mapped[datetime | None] = mapped_column(DateTime)
     sent_app: Mapped[str | None] = mapped_column(String(32))
     sent_identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id", ondelete="SET NULL"))
     msgid: Mapped[str | None] = mapped_column(String(32))

@@ -139,6 +139,7 @@ def enqueue(
         urgent=urgent,
         source_type=source_type,
         source_id=None if source_id is None else str(source_id),
+        lane=lane_of(identity_id, account_id),
         status="pending",
         next_attempt_at=now,
         attempts=0,
@@ -172,6 +173,23 @@ def enqueue(
             .execution_options(synchronize_session=False)
         )
     return row
+
+
+def lane_of(identity_id: int | None, account_id: int | None) -> str:
+    """The recipient a notification's order is kept for: its identity, else its account."""
+    return f"i{identity_id}" if identity_id is not None else f"a{account_id}"
+
+
+def resend(session: Session, notification: Notification) -> bool:
+    """A person decided that a notification of unknown delivery goes again: queued now as a new attempt.
+    False when it is not (or no longer) of unknown delivery. The caller commits."""
+    changed = session.execute(
+        update(Notification)
+        .where(Notification.id == notification.id, Notification.status == "unknown")
+        .values(status="pending", next_attempt_at=clock.now(), unsure_since=None, reason=None, detail=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    return bool(changed)
 
 
 def cancel(session: Session, notification: Notification, detail: str = "") -> bool:

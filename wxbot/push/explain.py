@@ -30,6 +30,7 @@ REASONS: dict[str, str] = {
     "delivery_failed": "微信投递失败",
     "account_closed": "账号已注销",
     "cancelled": "已取消",
+    "delivery_unknown": "微信没有回答，可能已送达",
 }
 # why a channel could not be used (in Notification.detail / ended_channels)
 CHANNEL_REASONS: dict[str, str] = {
@@ -108,6 +109,8 @@ def explain(notification: Notification, tz: str = "Asia/Shanghai") -> str:
             return f"发送失败：{REASONS[n.reason or '']}（{channel} 错误码 {n.errcode}）"
         case "failed":
             return f"发送失败：{REASONS.get(n.reason or '', n.reason or '')}"
+        case "unknown":
+            return f"送达情况未知：{REASONS['delivery_unknown']}（{channel}），需人工确认后重发"
     return n.status
 
 

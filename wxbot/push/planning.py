@@ -98,7 +98,7 @@ class People:
             )
             for grant in grants:
                 people.grants[(grant.identity_id, grant.template_id)].append(grant)
-        crashed = [r.id for r in rows if r.status == "sending"]
+        crashed = [r.id for r in rows if r.status == "sending" or r.unsure_since is not None]
         if crashed:
             for grant in session.scalars(
                 select(SubscribeGrant).where(SubscribeGrant.notification_id.in_(crashed))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import literal_column, select, update
+from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from wxbot import clock
@@ -35,6 +35,7 @@ from wxbot.wechat.errors import (
     WINDOW_CLOSED,
     WINDOW_SPENT,
     WeChatError,
+    WeChatUnavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class Summary:
     retrying: int = 0
     next_channel: int = 0
     failed: int = 0
+    unknown: int = 0  # a customer-service send without an answer: not repeated
     lost: int = 0  # the claim had expired and another sender took the row
 
 
@@ -159,6 +161,7 @@ def _record_failure(
 ) -> None:
     ns = settings.notify
     errcode = error.errcode if isinstance(error, WeChatError) else None
+    unsure = isinstance(error, WeChatUnavailable) and error.unsure
     values: dict[str, Any] = {
         "claim_token": None,
         "errcode": errcode,
@@ -166,12 +169,24 @@ def _record_failure(
         "sent_app": send.app_name,
         "sent_identity_id": send.identity_id,
     }
-    if send.grant_id is not None and (errcode is None or errcode in RETRYABLE or errcode == DAILY_QUOTA):
+    if not unsure:
+        values["unsure_since"] = send.unsure_before  # this send's outcome is known: as unsure as before it
+    if (
+        send.grant_id is not None
+        and not unsure
+        and (errcode is None or errcode in RETRYABLE or errcode == DAILY_QUOTA)
+    ):
+        # (after an unsure send the grant stays reserved: WeChat may have spent it, the repeat needs it)
         _release_grant(session, send.grant_id)
     limits.pause(session, send.app_name, send.channel, errcode, now, settings.app.timezone)
     if errcode in TOKEN_ERRORS:  # the facade refreshed and retried already: the token itself is refused
         app_health.token_failed(session, settings, send.app_name, errcode, now)
-    if errcode == DAILY_QUOTA:
+    if unsure and send.channel == "custom":
+        values.update(
+            status="unknown", next_attempt_at=None, reason="delivery_unknown", detail=f"custom: {error}"[:255]
+        )
+        summary.unknown += 1
+    elif errcode == DAILY_QUOTA:
         values.update(
             status="pending", next_attempt_at=now, reason="paused", detail=f"{send.channel}: {DAILY_QUOTA}"
         )
@@ -223,6 +238,56 @@ def _record_failure(
     ).rowcount  # type: ignore[attr-defined]
     if not changed:
         summary.lost += 1
+
+
+# ---------------------------------------------------------------- while a claim is out
+
+
+def dispatching(session: Session, token: str, send: Send) -> bool:
+    """Just before a customer-service send: the row is unsure from now until WeChat answers. False when the
+    claim is lost (do not send). The caller commits."""
+    changed = session.execute(
+        update(Notification)
+        .where(
+            Notification.id == send.notification_id,
+            Notification.claim_token == token,
+            Notification.status == "sending",
+        )
+        .values(unsure_since=func.coalesce(Notification.unsure_since, clock.now()))
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    return bool(changed)
+
+
+def renew(session: Session, settings: Settings, tokens: Sequence[str]) -> int:
+    """Extend the lease of the rows these claims still hold; how many. The caller commits."""
+    return int(
+        session.execute(
+            update(Notification)
+            .where(Notification.claim_token.in_(tokens), Notification.status == "sending")
+            .values(next_attempt_at=clock.now() + timedelta(seconds=settings.notify.lease_seconds))
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+    )
+
+
+def release(session: Session, token: str, sends: Sequence[Send]) -> None:
+    """Sends that were not made (the sender stopped): due again now, as if never claimed. The caller commits."""
+    for send in sends:
+        values: dict[str, Any] = {"status": "pending", "next_attempt_at": clock.now(), "claim_token": None,
+                                  "attempts": Notification.attempts - 1, "unsure_since": send.unsure_before}  # fmt: skip
+        session.execute(
+            update(Notification)
+            .where(
+                Notification.id == send.notification_id,
+                Notification.claim_token == token,
+                Notification.status == "sending",
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if send.grant_id is not None and send.unsure_before is None:
+            _release_grant(session, send.grant_id)
 
 
 def _release_grant(session: Session, grant_id: int) -> None:

@@ -1,9 +1,19 @@
 """The sender's side of the outbox: claim due notifications and turn each into one WeChat call.
 
 One round of the sender (jobs/sender.py) is: claim() in one transaction -> the WeChat calls (wechat_call),
-concurrently, outside any transaction -> wxbot.push.results.record() in one transaction. claim() marks the
-rows `sending` with a lease (next_attempt_at = end of the lease) and a claim token; if the sender dies, the
-rows come back when the lease ends, and record() only touches rows that still carry its token.
+concurrently, outside any transaction -> wxbot.push.results.record() of each answer as it comes (in small
+groups). claim() marks the rows `sending` with a short lease (next_attempt_at = end of the lease) and a claim
+token; the sender renews the lease while it works (results.renew); if it dies, the rows come back when the
+lease ends, and record() only touches rows that still carry its token.
+
+Order: a recipient's rows (Notification.lane) go out one at a time, in the order queued: a row is handed
+out only when no earlier row of its lane is in flight or waiting (LANE_BLOCKING, or held and due).
+
+Unsure sends (Notification.unsure_since: a timeout, or a sender that died with the row): a template or
+subscribe message carries client_msg_id (the row id), so WeChat drops a repeat within its 10 minutes; it is
+sent again within that window, and after it marked `unknown`. A customer-service message has no such key:
+a send begun without a known outcome is never repeated by the sender; the row becomes `unknown` and an agent
+decides (results.resend).
 
 Claiming uses SELECT ... FOR UPDATE SKIP LOCKED on MySQL/MariaDB, so any number of senders share the queue;
 on SQLite the caller holds a cache lock (one claimer) and BEGIN IMMEDIATE serialises the transaction anyway.
@@ -16,19 +26,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from wxbot import clock
 from wxbot.config import Settings
 from wxbot.conversations import reply_window
 from wxbot.db import is_mysql
-from wxbot.models.outbox import Notification, SubscribeGrant
+from wxbot.models.outbox import LANE_BLOCKING, Notification, SubscribeGrant
 from wxbot.push import limits, policy
 from wxbot.push.planning import Candidate, People, Plan, ended_list, plan_channels
 from wxbot.push.template_fields import PLACEHOLDER, MissingTemplateData, render_fields
 
 CUSTOM_TEXT_LIMIT = 600  # characters; WeChat refuses text over about 2048 bytes (45002)
+# WeChat keeps one message per openid and client_msg_id this long (wechat-platform.md §12); an unsure send
+# is repeated only well inside it (our clock and WeChat's may differ, and the first send took time too).
+CLIENT_MSG_ID_WINDOW = timedelta(minutes=10)
+RESEND_WITHIN = CLIENT_MSG_ID_WINDOW - timedelta(minutes=1)
 
 
 @dataclass
@@ -49,11 +63,12 @@ class Send:
     url: str | None = None
     miniprogram: dict[str, str] | None = None
     grant_id: int | None = None
+    unsure_before: datetime | None = None  # the row's unsure_since before this claim
 
     @property
     def client_msg_id(self) -> str:
-        # template/send's 防重入 id, the same for every try of one notification: when a sender died after
-        # WeChat accepted the message, WeChat can recognise the next sender's try (semantics unconfirmed)
+        # the 防重入 id of template and subscribe sends, the same for every try of one notification: WeChat
+        # keeps one message per openid and id for 10 minutes, so a repeat after an unsure send is dropped
         return f"wxbot-{self.notification_id}"
 
 
@@ -86,7 +101,7 @@ def claim(session: Session, settings: Settings, *, limit: int) -> Claim:
         stmt = stmt.with_hint(
             Notification, "FORCE INDEX (ix_notifications_next_attempt_at)", "mysql"
         ).with_for_update(skip_locked=True)
-    rows = list(session.scalars(stmt))
+    rows = _lane_heads(session, list(session.scalars(stmt)), now)
     result = Claim(token=uuid.uuid4().hex)
     if not rows:
         return result
@@ -94,6 +109,12 @@ def claim(session: Session, settings: Settings, *, limit: int) -> Claim:
     pauses = limits.active(session, now)  # by app and channel: WeChat limits each API on its own
     plans: list[Plan] = []
     for row in rows:
+        if row.unsure_since is not None and (
+            row.channel == "custom" or now - row.unsure_since >= RESEND_WITHIN
+        ):
+            # WeChat may have delivered it and would not drop a repeat: a person decides
+            _settle(row, "unknown", "delivery_unknown", f"{row.channel}: no answer from WeChat", result)
+            continue
         if row.status == "sending" and row.attempts >= ns.max_attempts:
             _settle(row, "failed", "gave_up", f"claim lost {row.attempts} times", result)
             continue
@@ -129,32 +150,59 @@ def claim(session: Session, settings: Settings, *, limit: int) -> Claim:
             if plan.row.id in over_cap:
                 _hold(plan.row, "daily_cap", midnight, result)
         plans = [plan for plan in plans if plan.row.id not in over_cap]
-    claimed: list[int] = []
+    claimed: dict[str, list[int]] = {}
     for plan in plans:
         send = _commit_to_channel(session, settings, plan, result)
         if send is None:
             continue
         row = plan.row
         send.attempts = row.attempts + 1
-        claimed.append(row.id)
+        send.unsure_before = row.unsure_since
+        claimed.setdefault(send.channel, []).append(row.id)
         result.sends.append(send)
         if policy.capped(row, ns) and send.attempts == 1:
             counters[row.account_id or 0].count += 1
     session.flush()
-    if claimed:
-        # One statement for the whole batch; these rows are not touched through the ORM afterwards.
+    for channel, ids in claimed.items():
+        # One statement per channel for the whole batch; these rows are not touched through the ORM afterwards.
+        values: dict[str, Any] = {
+            "status": "sending",
+            "claim_token": result.token,
+            "next_attempt_at": now + timedelta(seconds=ns.lease_seconds),
+            "attempts": Notification.attempts + 1,
+            "channel": channel,
+        }
+        if channel != "custom":
+            # unsure from now until WeChat answers (a customer-service send marks itself: results.dispatching)
+            values["unsure_since"] = func.coalesce(Notification.unsure_since, now)
         session.execute(
             update(Notification)
-            .where(Notification.id.in_(claimed))
-            .values(
-                status="sending",
-                claim_token=result.token,
-                next_attempt_at=now + timedelta(seconds=ns.lease_seconds),
-                attempts=Notification.attempts + 1,
-            )
+            .where(Notification.id.in_(ids))
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
     return result
+
+
+def _lane_heads(session: Session, rows: list[Notification], now: datetime) -> list[Notification]:
+    """The rows that are first in their lane: no earlier row of the recipient is in flight or waiting."""
+    lanes = {row.lane for row in rows if row.lane is not None}
+    if not lanes:
+        return rows
+    heads = dict(
+        session.execute(  # type: ignore[arg-type]
+            select(Notification.lane, func.min(Notification.id))
+            .where(
+                Notification.lane.in_(lanes),
+                or_(
+                    Notification.status.in_(LANE_BLOCKING),
+                    and_(Notification.status == "held", Notification.next_attempt_at <= now),
+                ),
+            )
+            .group_by(Notification.lane)
+        ).all()
+    )
+    return [row for row in rows if row.lane is None or heads.get(row.lane) == row.id]
 
 
 def _settle(row: Notification, status: str, reason: str, detail: str | None, claim_: Claim) -> None:
@@ -262,5 +310,6 @@ def wechat_call(api: Any, send: Send) -> dict[str, Any]:
             client_msg_id=send.client_msg_id,
         )
     return api.send_subscribe(  # type: ignore[no-any-return]
-        send.app_name, send.openid, send.template_id, send.data, page=send.page
-    )
+        send.app_name, send.openid, send.template_id, send.data, page=send.page,
+        client_msg_id=send.client_msg_id,
+    )  # fmt: skip

@@ -119,7 +119,7 @@ def _serve(state: SandboxState, path: str, token_required: bool, work: Work) -> 
     params = request.args.to_dict()
     body = _json_body() if request.method == "POST" else None
     injection = state.take_injection(path)
-    if injection is not None and injection.latency:
+    if injection is not None and injection.latency and not injection.answer_late:
         time.sleep(injection.latency)
     appid: str | None = params.get("appid") or (
         str(body.get("appid")) if isinstance(body, dict) and body.get("appid") else None
@@ -144,6 +144,8 @@ def _serve(state: SandboxState, path: str, token_required: bool, work: Work) -> 
         errcode = exc.errcode
         answer = {"errcode": exc.errcode, "errmsg": f"{exc.errmsg} rid: {_rid()}"}
     state.record(Call(path, params, body, clock.now(), appid, errcode))
+    if injection is not None and injection.answer_late:
+        time.sleep(injection.latency)  # done and recorded; the caller waits for the answer
     if isinstance(answer, Response):
         return answer
     return Response(json.dumps(answer, ensure_ascii=False), mimetype="application/json")

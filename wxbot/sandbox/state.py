@@ -36,6 +36,9 @@ WINDOW_RULES = {"message": (5, timedelta(hours=48)), "action": (3, timedelta(min
 CUSTOM_MSGTYPES = frozenset({"text", "image", "voice", "video", "music", "news", "mpnews", "mpnewsarticle",
                              "msgmenu", "wxcard", "miniprogrampage"})  # fmt: skip
 MAX_TEXT_BYTES = 2048
+# template/send and subscribe/send keep one message per openid and client_msg_id this long (§12, 防重入):
+# a repeat is answered as the first was and not delivered again
+CLIENT_MSG_ID_WINDOW = timedelta(minutes=10)
 MAX_RECORDED_CALLS = 200_000
 INJECTED_HTTP_FAILURE = (
     -1
@@ -61,6 +64,7 @@ class Injection:
     times: int | None  # None: every call until reset()
     latency: float
     http_status: int | None
+    answer_late: bool = False  # the call does its work first; only its answer waits `latency`
 
 
 @dataclass
@@ -161,6 +165,8 @@ class SandboxState:
             self._phone_codes: dict[tuple[str, str], Code] = {}
             self._media: dict[tuple[str, str], tuple[bytes, str]] = {}
             self._tickets: dict[str, dict[str, Any]] = {}
+            # (path, appid, openid, client_msg_id) -> (first accepted at, its answer)
+            self._client_msg_ids: dict[tuple[str, str, str, str], tuple[datetime, dict[str, Any]]] = {}
 
     def add_app(self, appid: str, secret: str, kind: str = "official") -> None:
         with self._lock:
@@ -238,11 +244,14 @@ class SandboxState:
                     token.revoked_at = now
 
     def inject(self, path: str, errcode: int | None = None, times: int | None = 1, latency: float = 0.0,
-               http_status: int | None = None) -> None:  # fmt: skip
+               http_status: int | None = None, answer_late: bool = False) -> None:  # fmt: skip
         """The next `times` calls to `path` (None: all of them) wait `latency` seconds, then answer `errcode`
-        (or an HTTP error with a non-JSON body) instead of doing their work."""
+        (or an HTTP error with a non-JSON body) instead of doing their work. `answer_late`: they do their
+        work at once and answer only after `latency` (a timeout after WeChat accepted: delivered, answer lost)."""
         with self._lock:
-            self._injections.setdefault(path, []).append(Injection(errcode, times, latency, http_status))
+            self._injections.setdefault(path, []).append(
+                Injection(errcode, times, latency, http_status, answer_late)
+            )
 
     def take_injection(self, path: str) -> Injection | None:
         with self._lock:
@@ -431,10 +440,31 @@ class SandboxState:
             follower.inbox.append(Delivered("custom", body, now))
         return {"errcode": 0, "errmsg": "ok"}
 
+    def _repeat(self, path: str, appid: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The first answer to this openid and client_msg_id within the window, if this is a repeat."""
+        key = body.get("client_msg_id")
+        if not isinstance(key, str) or not key:
+            return None
+        found = self._client_msg_ids.get((path, appid, str(body.get("touser", "")), key))
+        if found is None or clock.now() - found[0] >= CLIENT_MSG_ID_WINDOW:
+            return None
+        return found[1]
+
+    def _accepted(
+        self, path: str, appid: str, body: dict[str, Any], answer: dict[str, Any]
+    ) -> dict[str, Any]:
+        key = body.get("client_msg_id")
+        if isinstance(key, str) and key:
+            self._client_msg_ids[(path, appid, str(body.get("touser", "")), key)] = (clock.now(), answer)
+        return answer
+
     def send_template(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             self._require_kind(appid, "official")
             follower = self._follower(appid, str(body.get("touser", "")))
+            repeat = self._repeat("template", appid, body)
+            if repeat is not None:
+                return repeat
             if not follower.subscribed:
                 raise SandboxError(errors.UNFOLLOWED, "require subscribe")
             _check_template_id(body.get("template_id"))
@@ -447,12 +477,15 @@ class SandboxState:
             msgid = secrets.randbelow(2**62)
             delivered = {**body, "data": delivered_template_data(body["data"]), "msgid": msgid}
             follower.inbox.append(Delivered("template", delivered, clock.now()))
-        return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
+            return self._accepted("template", appid, body, {"errcode": 0, "errmsg": "ok", "msgid": msgid})
 
     def send_subscribe(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             self._require_kind(appid, "miniprogram")
             follower = self._follower(appid, str(body.get("touser", "")))
+            repeat = self._repeat("subscribe", appid, body)
+            if repeat is not None:
+                return repeat
             template_id = body.get("template_id")
             _check_template_id(template_id)
             if body.get("miniprogram_state", "formal") not in ("developer", "trial", "formal"):
@@ -462,7 +495,7 @@ class SandboxState:
                 raise SandboxError(errors.REFUSED, "user refuse to accept the msg")
             follower.subscriptions[str(template_id)] -= 1
             follower.inbox.append(Delivered("subscribe", body, clock.now()))
-        return {"errcode": 0, "errmsg": "ok"}
+            return self._accepted("subscribe", appid, body, {"errcode": 0, "errmsg": "ok"})
 
     def code2session(self, appid: str, secret: str, code: str, grant_type: str) -> dict[str, Any]:
         with self._lock:

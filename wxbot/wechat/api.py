@@ -82,7 +82,8 @@ class _Client(WeChatClient):  # type: ignore[misc]
         result_processor = kwargs.pop("result_processor", None)
         response = self._http.request(method=method, url=url, **kwargs)
         if response.status_code >= 400:
-            raise WeChatUnavailable(f"{path.split('?')[0]} answered HTTP {response.status_code}")
+            # the request reached a server: WeChat may have acted on it
+            raise WeChatUnavailable(f"{path.split('?')[0]} answered HTTP {response.status_code}", unsure=True)
         return self._handle_result(response, method, url, result_processor, **kwargs)
 
 
@@ -164,14 +165,17 @@ class WeChatApi:
             client, lambda c: c.post(f"{WECHAT_API_HOST}/cgi-bin/message/template/send", data=body)
         )
         if "msgid" not in answer:
-            raise WeChatUnavailable("template/send answer lacks msgid")
+            raise WeChatUnavailable("template/send answer lacks msgid", unsure=True)
         return answer
 
     def send_subscribe(self, mp_name: str, openid: str, template_id: str, data: dict[str, Any], *,
-                       page: str | None = None) -> dict[str, Any]:  # fmt: skip
+                       page: str | None = None, client_msg_id: str | None = None) -> dict[str, Any]:  # fmt: skip
         client = self._client(mp_name, "miniprogram")
+        body: dict[str, Any] = {"touser": openid, "template_id": template_id, "data": data}
+        optional = {"page": page, "client_msg_id": client_msg_id}
+        body.update({k: v for k, v in optional.items() if v is not None})
         return self._call(
-            client, lambda c: c.wxa.send_subscribe_message(openid, template_id, data, page=page)
+            client, lambda c: c.post(f"{WECHAT_API_HOST}/cgi-bin/message/subscribe/send", data=body)
         )
 
     def get_media(self, oa_name: str, media_id: str) -> tuple[bytes, str]:
@@ -207,13 +211,13 @@ class WeChatApi:
         return found[1]
 
     def _call(self, client: _Client, operation: Callable[[_Client], Any], *, json_only: bool = True) -> Any:
-        token = self.tokens.get(client.appid)
+        token = self._token(lambda: self.tokens.get(client.appid))
         try:
             return self._attempt(client, token, operation, json_only=json_only)
         except WeChatError as exc:
             if exc.errcode not in TOKEN_ERRORS:
                 raise
-            fresh = self.tokens.replace(client.appid, token)
+            fresh = self._token(lambda: self.tokens.replace(client.appid, token))
             if fresh is None:  # refused after a refresh already: no other refresh until the token changes
                 raise
         try:
@@ -222,6 +226,16 @@ class WeChatApi:
             if exc.errcode in TOKEN_ERRORS:
                 self.tokens.refuse(client.appid, fresh)
             raise
+
+    @staticmethod
+    def _token(fetch: Callable[[], T]) -> T:
+        """The token `fetch` gives. Its failure, even an ambiguous one, is sure: the call itself was never sent."""
+        try:
+            return fetch()
+        except WeChatUnavailable as exc:
+            if not exc.unsure:
+                raise
+            raise WeChatUnavailable(str(exc)) from exc
 
     def _attempt(self, client: _Client, token: HeldToken | None, operation: Callable[[_Client], T], *,
                  json_only: bool = True) -> T:  # fmt: skip
@@ -235,7 +249,7 @@ class WeChatApi:
         finally:
             client.pin(None)
         if json_only and not isinstance(answer, dict):
-            raise WeChatUnavailable("WeChat's answer is not a JSON object")
+            raise WeChatUnavailable("WeChat's answer is not a JSON object", unsure=True)
         return answer
 
     def _download(self, url: str) -> Answer:

@@ -49,4 +49,12 @@ class WeChatError(Exception):
 
 
 class WeChatUnavailable(Exception):
-    """No usable answer: network error, timeout, 5xx, or a body that is not WeChat's JSON."""
+    """No usable answer: network error, timeout, 5xx, or a body that is not WeChat's JSON.
+
+    `unsure`: the request was sent and WeChat may have acted on it (a timeout waiting for the answer, a
+    connection lost after sending, an HTTP error or an unreadable answer); False when it never left
+    (no connection)."""
+
+    def __init__(self, message: str, *, unsure: bool = False) -> None:
+        super().__init__(message)
+        self.unsure = unsure

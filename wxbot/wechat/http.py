@@ -81,8 +81,11 @@ class Http:
                 content = response.read(self._max_bytes + 1)
             finally:
                 response.release_conn()
+        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
+            raise WeChatUnavailable(f"no connection to WeChat: {type(exc).__name__}") from exc
         except urllib3.exceptions.HTTPError as exc:
-            raise WeChatUnavailable(f"request to WeChat failed: {type(exc).__name__}") from exc
+            # sent, or partly: a read timeout, a connection lost before the answer
+            raise WeChatUnavailable(f"request to WeChat failed: {type(exc).__name__}", unsure=True) from exc
         if len(content) > self._max_bytes:
             raise WeChatUnavailable(f"answer larger than {self._max_bytes} bytes")
         return Answer(response.status, content, response.headers)
