@@ -17,6 +17,7 @@ from urllib.parse import quote
 from flask import Flask, Response, request
 
 from wxbot import clock
+from wxbot.sandbox.official import register as register_official
 from wxbot.sandbox.rules import SandboxError
 from wxbot.sandbox.state import INJECTED_HTTP_FAILURE, Call, SandboxState
 from wxbot.wechat.errors import DATA_FORMAT_INVALID, GRANT_TYPE_INVALID, LANG_INVALID
@@ -112,6 +113,7 @@ def create_sandbox_app(state: SandboxState) -> Flask:
         )
         return Response(svg, mimetype="image/svg+xml")
 
+    register_official(endpoint, state)
     return app
 
 

@@ -15,12 +15,26 @@ MEDIA_ID_INVALID = 40007
 MESSAGE_TYPE_INVALID = 40008
 APPID_INVALID = 40013
 TOKEN_MALFORMED = 40014  # not an access_token at all
+# menu/create's refusals: the menu breaks one of WeChat's limits (wxbot.config.menus checks them first)
+MENU_BUTTON_TYPE_INVALID = 40017
+MENU_BUTTONS_INVALID = 40016
+MENU_NAME_INVALID = 40018
+MENU_KEY_INVALID = 40019
+MENU_URL_INVALID = 40020
+MENU_LEVEL_INVALID = 40022
+MENU_SUB_BUTTONS_INVALID = 40023
+MENU_SUB_TYPE_INVALID = 40024
+MENU_SUB_NAME_INVALID = 40025
+MENU_SUB_KEY_INVALID = 40026
+MENU_SUB_URL_INVALID = 40027
 CODE_INVALID = 40029  # a wx.login / getPhoneNumber code that is wrong or expired
+OPENID_LIST_INVALID = 40032  # user/info/batchget with no openid or more than 100
 TEMPLATE_ID_INVALID = 40037
 ACTION_NAME_INVALID = 40052  # qrcode/create's action_name
 ARGS_INVALID = 40097
 APPSECRET_INVALID = 40125
 CODE_USED = 40163
+IP_NOT_WHITELISTED = 40164  # the caller's IP is not on the account's IP whitelist (errmsg names the IP)
 TOKEN_MISSING = 41001
 TOKEN_EXPIRED = 42001
 UNFOLLOWED = 43004  # the follower does not follow the official account (template messages)
@@ -35,6 +49,10 @@ WINDOW_SPENT = 45047  # the customer-service window's message budget is used up
 DATA_FORMAT_INVALID = 47001
 ARGUMENT_INVALID = 47003
 API_UNAUTHORIZED = 48001  # the app may not use this API
+MENU_NOT_FOUND = 46003  # menu/get of an account without a menu
+NO_DEFAULT_MENU = 65303  # menu/addconditional before menu/create
+MATCHRULE_EMPTY = 65304
+CGI_PATH_INVALID = 76003  # openapi/quota/get with a cgi_path that is not one of WeChat's
 
 TOKEN_ERRORS = frozenset({TOKEN_INVALID, TOKEN_MALFORMED, TOKEN_EXPIRED})
 

@@ -1,0 +1,143 @@
+"""`wxbot menu`, `wxbot followers` and `wxbot doctor`: putting an official account in WeChat in the state the
+config describes, and saying whether it is (docs/operations.md, "Switching an existing official account").
+Registered on the `wxbot` command by wxbot.cli."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from wxbot.config import Settings
+from wxbot.config.menus import menu_json, normalised, validate_menus
+from wxbot.config.schema import OfficialAccount
+
+if TYPE_CHECKING:
+    from wxbot.services import Services
+
+
+def _settings() -> Settings:
+    from wxbot.cli import _settings as configured
+
+    return configured()
+
+
+@contextmanager
+def _services() -> Iterator[Services]:
+    from wxbot.services import build_services
+
+    services = build_services(_settings())
+    try:
+        yield services
+    finally:
+        services.engine.dispose()
+
+
+def _accounts(settings: Settings, name: str | None) -> list[OfficialAccount]:
+    if name is None:
+        return list(settings.wechat.official)
+    account = settings.official_account(name)
+    if account is None:
+        raise click.ClickException(f"--app {name}: no [[wechat.official]] of that name")
+    return [account]
+
+
+def _wechat_failure(exc: Exception) -> click.ClickException:
+    from wxbot.wechat.errors import WeChatError
+
+    if isinstance(exc, WeChatError):
+        return click.ClickException(f"WeChat answered {exc.errcode}: {exc.errmsg}")
+    return click.ClickException(f"WeChat unavailable: {exc}")
+
+
+def _pretty(menu: dict[str, Any]) -> str:
+    return json.dumps(menu, ensure_ascii=False, indent=2)
+
+
+# ---------------------------------------------------------------- wxbot menu
+
+
+@click.group("menu")
+def menu_group() -> None:
+    """The official accounts' menus: [[wechat.official.menu]] in the config, menu/create in WeChat."""
+
+
+app_option = click.option("--app", "app_name", default=None, help="one official account (default: every one)")
+
+
+@menu_group.command("show")
+@app_option
+def menu_show(app_name: str | None) -> None:
+    """Print the configured menu as menu/create will receive it, and the click rules no menu reaches."""
+    settings = _settings()
+    for account in _accounts(settings, app_name):
+        click.echo(f"# {account.name}")
+        click.echo(_pretty(menu_json(settings, account)) if account.menu else "(no menu configured)")
+    for warning in validate_menus(settings):
+        click.echo(f"warning: {warning}", err=True)
+
+
+@menu_group.command("diff")
+@app_option
+def menu_diff(app_name: str | None) -> None:
+    """Compare WeChat's menu (menu/get) with the config; exit 1 when one differs."""
+    from wxbot.wechat import official
+    from wxbot.wechat.errors import WeChatError, WeChatUnavailable
+
+    differ = False
+    with _services() as services:
+        for account in _accounts(services.settings, app_name):
+            try:
+                current = official.get_menu(services.wechat, account.name)
+            except (WeChatError, WeChatUnavailable) as exc:
+                raise _wechat_failure(exc) from exc
+            lines = menu_difference(services.settings, account, current)
+            differ = differ or bool(lines)
+            click.echo(f"{account.name}: " + ("differs" if lines else "as configured"))
+            for line in lines:
+                click.echo(line)
+    if differ:
+        sys.exit(1)
+
+
+def menu_difference(
+    settings: Settings, account: OfficialAccount, current: dict[str, Any] | None
+) -> list[str]:
+    """A unified diff from WeChat's default menu to the configured one (empty: the same)."""
+    wanted = _pretty(normalised(menu_json(settings, account))) if account.menu else "(no menu)"
+    have = _pretty(normalised(current.get("menu") or {})) if current else "(no menu)"
+    if wanted == have:
+        return []
+    return list(difflib.unified_diff(have.splitlines(), wanted.splitlines(), "wechat", "config", lineterm=""))
+
+
+@menu_group.command("sync")
+@app_option
+def menu_sync(app_name: str | None) -> None:
+    """Send the configured menu to WeChat (menu/create) where it differs; an account configured without a
+    menu is left alone. Followers' clients show a new menu within minutes."""
+    from wxbot.wechat import official
+    from wxbot.wechat.errors import WeChatError, WeChatUnavailable
+
+    with _services() as services:
+        for account in _accounts(services.settings, app_name):
+            if not account.menu:
+                click.echo(f"{account.name}: no menu configured, left as it is")
+                continue
+            try:
+                current = official.get_menu(services.wechat, account.name)
+                if not menu_difference(services.settings, account, current):
+                    click.echo(f"{account.name}: already as configured")
+                    continue
+                official.create_menu(services.wechat, account.name, menu_json(services.settings, account))
+            except (WeChatError, WeChatUnavailable) as exc:
+                raise _wechat_failure(exc) from exc
+            click.echo(f"{account.name}: menu created ({len(account.menu)} buttons)")
+
+
+COMMANDS = (menu_group,)
