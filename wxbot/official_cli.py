@@ -140,4 +140,72 @@ def menu_sync(app_name: str | None) -> None:
             click.echo(f"{account.name}: menu created ({len(account.menu)} buttons)")
 
 
-COMMANDS = (menu_group,)
+# ---------------------------------------------------------------- wxbot followers
+
+
+@click.group("followers")
+def followers_group() -> None:
+    """The official accounts' followers as WeChat lists them."""
+
+
+@followers_group.command("sync")
+@app_option
+@click.option("--rate", type=float, default=20.0, show_default=True, help="calls to WeChat a second, at most")
+@click.option("--restart", is_flag=True, help="walk from the first page, not from where the last run stopped")
+def followers_sync(app_name: str | None, rate: float, restart: bool) -> None:
+    """Back-fill the followers who followed before wxbot: user/get lists them (10,000 a page), their
+    identities are created, user/info/batchget (100 a call) tells their unionid and whether they still follow.
+    Resumes where a stopped run was. Spends user/get's daily quota (500) at 1 call per 10,000 followers."""
+    import time
+
+    from wxbot.identity import backfill
+    from wxbot.wechat.errors import WeChatError, WeChatUnavailable
+
+    if rate <= 0:
+        raise click.BadParameter("must be more than 0", param_hint="--rate")
+    with _services() as services:
+        for account in _accounts(services.settings, app_name):
+            began = time.monotonic()
+            with _ProgressBar(account.name) as bar:
+                try:
+                    done = backfill.sync(services.session_factory, services.wechat, account.name, rate=rate,
+                                         restart=restart, progress=bar.show)  # fmt: skip
+                except (WeChatError, WeChatUnavailable) as exc:
+                    again = "the walk stopped where it was: run `wxbot followers sync` again"
+                    raise click.ClickException(f"{_wechat_failure(exc).message}; {again}") from exc
+            resumed = " (resumed)" if done.resumed else ""
+            click.echo(
+                f"{account.name}{resumed}: {done.listed} followers listed of {done.total}, "
+                f"{done.created} identities created, {done.unionids} unionids learned, {done.left} no longer "
+                f"following; {done.calls} calls to WeChat in {time.monotonic() - began:.1f} s"
+            )
+
+
+class _ProgressBar:
+    """click's progress bar over the followers walked, with the counts beside it and click's estimate."""
+
+    def __init__(self, app_name: str) -> None:
+        self.app_name = app_name
+        self.bar: Any = None
+        self.shown = 0
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.render_finish()
+
+    def show(self, state: Any) -> None:
+        if self.bar is None and state.total:
+            self.bar = click.progressbar(length=state.total, label=self.app_name, show_eta=True, show_pos=True,
+                                         item_show_func=lambda text: text, file=sys.stderr)  # fmt: skip
+            self.bar.render_progress()
+        if self.bar is None:
+            return
+        counts = f"{state.created} created · {state.unionids} unionids · {state.calls} calls"
+        self.bar.update(max(state.walked - self.shown, 0), counts)
+        self.shown = max(state.walked, self.shown)
+
+
+COMMANDS = (menu_group, followers_group)

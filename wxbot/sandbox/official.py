@@ -141,15 +141,14 @@ class OfficialState:
         return {"errcode": 0, "errmsg": "ok"}
 
     def user_get(self, state: SandboxState, appid: str, next_openid: str) -> dict[str, Any]:
-        openids = self._followers(state, appid)
+        everyone = self._followers(state, appid)  # (openid, follows), those who left kept as places to resume
         start = 0
         if next_openid:
-            try:
-                start = openids.index(next_openid) + 1
-            except ValueError as exc:
-                raise SandboxError(errors.OPENID_UNKNOWN, "invalid next_openid") from exc
-        page = openids[start : start + USER_GET_PAGE]
-        answer: dict[str, Any] = {"total": len(openids), "count": len(page)}
+            start = next((i + 1 for i, (openid, _) in enumerate(everyone) if openid == next_openid), -1)
+            if start < 0:
+                raise SandboxError(errors.OPENID_UNKNOWN, "invalid next_openid")
+        page = [openid for openid, follows in everyone[start:] if follows][:USER_GET_PAGE]
+        answer: dict[str, Any] = {"total": sum(1 for _, follows in everyone if follows), "count": len(page)}
         if page:
             answer["data"] = {"openid": page}
         answer["next_openid"] = page[-1] if page else ""
@@ -197,9 +196,9 @@ class OfficialState:
         return {"errcode": 0, "errmsg": "ok",
                 "quota": {"daily_limit": limit, "used": used, "remain": max(limit - used, 0)}}  # fmt: skip
 
-    def _followers(self, state: SandboxState, appid: str) -> list[str]:
+    def _followers(self, state: SandboxState, appid: str) -> list[tuple[str, bool]]:
         with self._lock:
-            silent = list(self._silent.get(appid, {}))
+            silent = [(openid, True) for openid in self._silent.get(appid, {})]
         return silent + state.openids(appid)
 
 

@@ -309,10 +309,10 @@ class SandboxState:
         with self._lock:
             return self._followers.get((appid, openid))
 
-    def openids(self, appid: str) -> list[str]:
-        """The openids that follow `appid`, in the order they first met it."""
+    def openids(self, appid: str) -> list[tuple[str, bool]]:
+        """(openid, follows now) of everyone who met `appid`, in the order they first did."""
         with self._lock:
-            return [f.openid for f in self._followers.values() if f.appid == appid and f.subscribed]
+            return [(f.openid, f.subscribed) for f in self._followers.values() if f.appid == appid]
 
     def ticket(self, ticket: str) -> dict[str, Any] | None:
         with self._lock:
