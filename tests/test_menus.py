@@ -102,7 +102,7 @@ def test_click_rules_that_no_menu_reaches_are_a_warning(tmp_path, caplog):
 
 
 KEYS = ["JOBS", "HELP", "ABOUT", "LEAVE_MESSAGE"]
-names = st.text(alphabet="帮助职位ab 1", min_size=0, max_size=24)
+names = st.text(alphabet="帮助职位ab1", min_size=0, max_size=24)  # (a blank name: refused by the config only)
 entries = st.one_of(
     st.fixed_dictionaries({"type": st.just("click"), "name": names, "key": st.sampled_from(KEYS)}),
     st.fixed_dictionaries({"type": st.just("view"), "name": names,
