@@ -208,4 +208,23 @@ class _ProgressBar:
         self.shown = max(state.walked, self.shown)
 
 
-COMMANDS = (menu_group, followers_group)
+# ---------------------------------------------------------------- wxbot doctor
+
+
+@click.command("doctor")
+def doctor() -> None:
+    """Check each configured app in WeChat without changing anything: token (IP whitelist), permissions,
+    templates, menu, the callback's last delivery, daily quotas, health. Exits 1 when something is wrong."""
+    from wxbot import doctor as checks
+
+    with _services() as services:
+        findings = checks.examine(services.settings, services.wechat, services.session_factory)
+    click.echo(checks.table(findings))
+    failed = [f for f in findings if f.status == checks.FAIL]
+    warned = sum(1 for f in findings if f.status == checks.WARN)
+    click.echo(f"{len(failed)} wrong, {warned} to look at, {len(findings) - len(failed) - warned} ok")
+    if failed:
+        sys.exit(1)
+
+
+COMMANDS = (menu_group, followers_group, doctor)

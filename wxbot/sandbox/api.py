@@ -20,7 +20,7 @@ from wxbot import clock
 from wxbot.sandbox.official import register as register_official
 from wxbot.sandbox.rules import SandboxError
 from wxbot.sandbox.state import INJECTED_HTTP_FAILURE, Call, SandboxState
-from wxbot.wechat.errors import DATA_FORMAT_INVALID, GRANT_TYPE_INVALID, LANG_INVALID
+from wxbot.wechat.errors import DATA_FORMAT_INVALID, GRANT_TYPE_INVALID, IP_NOT_WHITELISTED, LANG_INVALID
 
 Work = Callable[[str, dict[str, str], Any], "dict[str, Any] | Response"]
 
@@ -137,7 +137,7 @@ def _serve(state: SandboxState, path: str, token_required: bool, work: Work) -> 
         if token_required:
             appid = state.app_for_token(params.get("access_token"))
         if injection is not None and injection.errcode is not None:
-            raise SandboxError(injection.errcode, "injected by the sandbox")
+            raise SandboxError(injection.errcode, _injected_errmsg(injection.errcode))
         if request.method == "POST" and not isinstance(body, dict):
             raise SandboxError(DATA_FORMAT_INVALID, "data format error")
         answer = work(appid or "", params, body)
@@ -151,6 +151,13 @@ def _serve(state: SandboxState, path: str, token_required: bool, work: Work) -> 
     if isinstance(answer, Response):
         return answer
     return Response(json.dumps(answer, ensure_ascii=False), mimetype="application/json")
+
+
+def _injected_errmsg(errcode: int) -> str:
+    if errcode == IP_NOT_WHITELISTED:  # WeChat names the caller's address
+        address = request.remote_addr or ""
+        return f"invalid ip {address} ipv6 ::ffff:{address}, not in whitelist"
+    return "injected by the sandbox"
 
 
 def _rid() -> str:

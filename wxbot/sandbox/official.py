@@ -84,6 +84,10 @@ class OfficialState:
                 }  # fmt: skip
             )
 
+    def reset_templates(self, appid: str) -> None:
+        with self._lock:
+            self._templates.pop(appid, None)
+
     def use_quota(self, appid: str, cgi_path: str, calls: int) -> None:
         """Count `calls` more to `cgi_path` today (as if made elsewhere, e.g. in WeChat's console)."""
         with self._lock:

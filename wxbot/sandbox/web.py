@@ -53,6 +53,11 @@ def mount_sandbox(app: Flask, services: Services) -> SandboxState:
     for oa in settings.wechat.official:
         if oa.menu:  # as if `wxbot menu sync` had run: the follower page shows the configured menu at once
             state.official.set_menu(oa.appid, menu_json(settings, oa))
+    for per_app in settings.notify.templates.values():  # the account's templates are the configured ones
+        for app_name, template in per_app.items():
+            account = settings.official_account(app_name)
+            if account is not None:
+                state.official.add_template(account.appid, template.template_id, sorted(template.fields))
     state.base_url = settings.sandbox.public_url.rstrip("/") + SANDBOX_API_PATH
     services.sandbox = state
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_API_PATH: create_sandbox_app(state)})  # type: ignore[method-assign]
