@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -163,7 +164,7 @@ def test_menu_show_prints_what_menu_create_will_get(settings):
 
 def test_sync_creates_the_configured_menu_and_diff_then_agrees(settings, sandbox, services):
     before = run(settings, "menu", "diff")
-    assert before.exit_code == 1 and "oa: differs" in before.output and "+    {" in before.output
+    assert before.exit_code == 1 and "oa: differs" in before.output and '-  "menu": null,' in before.output
 
     synced = run(settings, "menu", "sync", "--app", "oa")
     assert synced.exit_code == 0, synced.output
@@ -188,7 +189,8 @@ def test_diff_names_what_someone_changed_in_wechat(settings, sandbox, services):
     sandbox.official.set_menu(OA["appid"], changed)
     shown = run(settings, "menu", "diff")
     assert shown.exit_code == 1
-    assert '-      "name": "旧官网",' in shown.output and '+      "name": "官网",' in shown.output
+    assert re.search(r'^-\s+"name": "旧官网",$', shown.output, re.M)
+    assert re.search(r'^\+\s+"name": "官网",$', shown.output, re.M)
 
 
 def test_a_refusal_of_wechat_is_shown_with_its_errcode(settings, sandbox, services):
@@ -259,3 +261,57 @@ def test_a_mini_program_may_not_have_a_menu(services, sandbox):
     with pytest.raises(WeChatError) as refused:
         services.wechat.call("mp", "miniprogram", "GET", "/cgi-bin/menu/get")
     assert refused.value.errcode == errors.API_UNAUTHORIZED
+
+
+# ---------------------------------------------------------------- conditional menus, by tag
+
+STUDENTS = {"tag_id": "101", "button": [{"type": "click", "name": "校园招聘", "key": "JOBS"},
+                                        {"type": "click", "name": "关于我们", "key": "ABOUT"}]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (lambda oa: oa.pop("menu"), "conditional_menu[0]: needs the default menu"),
+        (lambda oa: oa["conditional_menu"][0].update(tag_id="students"), "conditional_menu[0].tag_id"),
+        (lambda oa: oa["conditional_menu"].append(copy.deepcopy(STUDENTS)), "conditional_menu[1].tag_id"),
+        (lambda oa: oa["conditional_menu"][0].update(button=[]), "conditional_menu[0].button: missing"),
+        (lambda oa: oa["conditional_menu"][0]["button"].append({"type": "click", "name": "x", "key": "NOPE"}),
+         "conditional_menu[0].button[2].key: no rule answers"),
+    ],
+)  # fmt: skip
+def test_a_wrong_conditional_menu_is_refused_at_load(tmp_path, change, where):
+    raw = with_menu(tmp_path, MENU)
+    raw["wechat"]["official"][0]["conditional_menu"] = [copy.deepcopy(STUDENTS)]
+    change(raw["wechat"]["official"][0])
+    with pytest.raises(ConfigError) as refused:
+        settings_from_dict(raw, env={})
+    assert where in str(refused.value)
+
+
+def test_conditional_menus_are_synced_after_the_default_and_compared_by_tag(config_dict, sandbox, tmp_path):
+    config_dict["wechat"]["official"][0]["conditional_menu"] = [copy.deepcopy(STUDENTS)]
+    settings = settings_from_dict(config_dict, env={})
+    from wxbot import create_app
+    from wxbot.db import Base
+
+    app = create_app(settings)
+    Base.metadata.create_all(app.extensions["wxbot"].engine)
+    assert "oa, followers with tag 101" in run(settings, "menu", "show").output
+
+    synced = run(settings, "menu", "sync")
+    assert "oa: menu created (3 buttons, 1 conditional)" in synced.output, synced.output
+    paths = [c.path for c in sandbox.calls() if c.path.startswith("/cgi-bin/menu/")]
+    assert paths == ["/cgi-bin/menu/get", "/cgi-bin/menu/delete", CREATE, "/cgi-bin/menu/addconditional"]
+    (added,) = sandbox.calls("/cgi-bin/menu/addconditional")
+    assert added.body["matchrule"] == {"tag_id": "101"} and added.body["button"][0]["name"] == "校园招聘"
+    assert run(settings, "menu", "diff").exit_code == 0
+    assert "already as configured" in run(settings, "menu", "sync").output
+
+    # a conditional menu WeChat has and the config no longer does is a difference too
+    config_dict["wechat"]["official"][0]["conditional_menu"] = []
+    plain = settings_from_dict(config_dict, env={})
+    shown = run(plain, "menu", "diff")
+    assert shown.exit_code == 1 and '-      "tag_id": "101",' in shown.output
+    assert run(plain, "menu", "sync").exit_code == 0 and run(plain, "menu", "diff").exit_code == 0
+    app.extensions["wxbot"].engine.dispose()

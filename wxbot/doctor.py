@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wxbot import clock
 from wxbot.config import Settings
-from wxbot.config.menus import menu_json, normalised
+from wxbot.config.menus import wanted_menus, wechat_menus
 from wxbot.config.schema import OfficialAccount
 from wxbot.db import session_scope
 from wxbot.models.inbound import InboundMessage
@@ -195,10 +195,9 @@ def _menu(settings: Settings, account: OfficialAccount, current: dict[str, Any] 
     if not account.menu:
         return Finding(account.name, "menu", WARN, "no [[wechat.official.menu]] configured: with the server URL "
                                                    "enabled, followers see no menu but one set through the API")  # fmt: skip
-    wanted = normalised(menu_json(settings, account))
     if current is None:
         return Finding(account.name, "menu", FAIL, "WeChat has no menu: run `wxbot menu sync`")
-    if normalised(current.get("menu") or {}) != wanted:
+    if wechat_menus(current) != wanted_menus(settings, account):
         return Finding(account.name, "menu", FAIL, "WeChat's menu differs from the config: `wxbot menu diff`")
     return Finding(account.name, "menu", OK, "as configured")
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from wxbot.config import Settings
-from wxbot.config.menus import menu_json, normalised, validate_menus
+from wxbot.config.menus import conditional_json, menu_json, validate_menus, wanted_menus, wechat_menus
 from wxbot.config.schema import OfficialAccount
 
 if TYPE_CHECKING:
@@ -78,6 +78,9 @@ def menu_show(app_name: str | None) -> None:
     for account in _accounts(settings, app_name):
         click.echo(f"# {account.name}")
         click.echo(_pretty(menu_json(settings, account)) if account.menu else "(no menu configured)")
+        for conditional in conditional_json(settings, account):
+            click.echo(f"# {account.name}, followers with tag {conditional['matchrule']['tag_id']}")
+            click.echo(_pretty(conditional))
     for warning in validate_menus(settings):
         click.echo(f"warning: {warning}", err=True)
 
@@ -108,9 +111,8 @@ def menu_diff(app_name: str | None) -> None:
 def menu_difference(
     settings: Settings, account: OfficialAccount, current: dict[str, Any] | None
 ) -> list[str]:
-    """A unified diff from WeChat's default menu to the configured one (empty: the same)."""
-    wanted = _pretty(normalised(menu_json(settings, account))) if account.menu else "(no menu)"
-    have = _pretty(normalised(current.get("menu") or {})) if current else "(no menu)"
+    """A unified diff from WeChat's menus (default and conditional) to the configured ones (empty: the same)."""
+    wanted, have = _pretty(wanted_menus(settings, account)), _pretty(wechat_menus(current))
     if wanted == have:
         return []
     return list(difflib.unified_diff(have.splitlines(), wanted.splitlines(), "wechat", "config", lineterm=""))
@@ -119,8 +121,9 @@ def menu_difference(
 @menu_group.command("sync")
 @app_option
 def menu_sync(app_name: str | None) -> None:
-    """Send the configured menu to WeChat (menu/create) where it differs; an account configured without a
-    menu is left alone. Followers' clients show a new menu within minutes."""
+    """Send the configured menus to WeChat where they differ: menu/create, and with conditional menus on either
+    side, menu/delete first and menu/addconditional after (followers see no menu for that moment). An account
+    configured without a menu is left alone. Followers' clients show a new menu within minutes."""
     from wxbot.wechat import official
     from wxbot.wechat.errors import WeChatError, WeChatUnavailable
 
@@ -134,10 +137,16 @@ def menu_sync(app_name: str | None) -> None:
                 if not menu_difference(services.settings, account, current):
                     click.echo(f"{account.name}: already as configured")
                     continue
+                conditional = conditional_json(services.settings, account)
+                if conditional or wechat_menus(current)["conditional"]:
+                    official.delete_menu(services.wechat, account.name)
                 official.create_menu(services.wechat, account.name, menu_json(services.settings, account))
+                for menu in conditional:
+                    official.add_conditional_menu(services.wechat, account.name, menu)
             except (WeChatError, WeChatUnavailable) as exc:
                 raise _wechat_failure(exc) from exc
-            click.echo(f"{account.name}: menu created ({len(account.menu)} buttons)")
+            extra = f", {len(conditional)} conditional" if conditional else ""
+            click.echo(f"{account.name}: menu created ({len(account.menu)} buttons{extra})")
 
 
 # ---------------------------------------------------------------- wxbot followers

@@ -5,11 +5,14 @@ WeChat's limits (wechat-platform.md §12, "Menus"): at most 3 buttons, each at m
 of sub-menus; names at most 16 bytes (sub-buttons 60), keys 128 bytes, URLs 1024 bytes. A click key that no
 rule answers is refused (the follower would tap and get the default reply); a click rule that no menu
 reaches is only a warning (its key may come from elsewhere, or the menu entry is still to come).
+Conditional menus (`[[wechat.official.conditional_menu]]`, one per tag) follow the same rules and need the
+default menu beside them.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from wxbot.config.schema import ConfigError, MenuButton, OfficialAccount, Settings
@@ -28,7 +31,7 @@ TYPES = ("click", "view", "miniprogram")
 def validate_menus(settings: Settings, click_keys: frozenset[str] | None = None) -> list[str]:
     """Check every official account's menu; the warnings (click rules no menu reaches) are returned and
     logged. `click_keys`: the keys the router answers (default: the router create_app() builds)."""
-    configured = [(i, oa) for i, oa in enumerate(settings.wechat.official) if oa.menu]
+    configured = [(i, oa) for i, oa in enumerate(settings.wechat.official) if oa.menu or oa.conditional_menu]
     if not configured:
         return []
     if click_keys is None:
@@ -39,6 +42,17 @@ def validate_menus(settings: Settings, click_keys: frozenset[str] | None = None)
     for i, oa in configured:
         where = f"wechat.official[{i}].menu"
         _check_buttons(settings, oa.menu, where, click_keys)
+        tags: set[str] = set()
+        for c, conditional in enumerate(oa.conditional_menu):
+            at = f"wechat.official[{i}].conditional_menu[{c}]"
+            if not oa.menu:
+                raise ConfigError(f"{at}: needs the default menu ([[wechat.official.menu]]) beside it")
+            if not re.fullmatch(r"[0-9]{1,10}", conditional.tag_id) or conditional.tag_id in tags:
+                raise ConfigError(f"{at}.tag_id: a tag's id (digits), once per account")
+            tags.add(conditional.tag_id)
+            if not conditional.button:
+                raise ConfigError(f"{at}.button: missing")
+            _check_buttons(settings, conditional.button, f"{at}.button", click_keys)
         unreached = sorted(click_keys - menu_click_keys(oa))
         if unreached:
             warnings.append(
@@ -116,6 +130,44 @@ def _check_entry(
 def menu_json(settings: Settings, account: OfficialAccount) -> dict[str, Any]:
     """The body of menu/create for the account's configured menu."""
     return {"button": [_button_json(settings, b) for b in account.menu]}
+
+
+def conditional_json(settings: Settings, account: OfficialAccount) -> list[dict[str, Any]]:
+    """The bodies of menu/addconditional for the account's conditional menus."""
+    return [
+        {"button": [_button_json(settings, b) for b in c.button], "matchrule": {"tag_id": c.tag_id}}
+        for c in account.conditional_menu
+    ]
+
+
+def wanted_menus(settings: Settings, account: OfficialAccount) -> dict[str, Any]:
+    """The account's menus as the config has them, in the shape of wechat_menus() for comparing."""
+    return {
+        "menu": normalised(menu_json(settings, account)) if account.menu else None,
+        "conditional": _by_tag(conditional_json(settings, account)),
+    }
+
+
+def wechat_menus(current: dict[str, Any] | None) -> dict[str, Any]:
+    """menu/get's answer (None: no menu) reduced to what followers see: the default menu and, per tag, the
+    conditional one."""
+    if not current:
+        return {"menu": None, "conditional": []}
+    conditional = current.get("conditionalmenu")
+    return {
+        "menu": normalised(current.get("menu") or {}),
+        "conditional": _by_tag(conditional if isinstance(conditional, list) else []),
+    }
+
+
+def _by_tag(menus: list[Any]) -> list[dict[str, Any]]:
+    found = []
+    for menu in menus:
+        if isinstance(menu, dict):
+            rule = menu.get("matchrule")
+            rule = rule if isinstance(rule, dict) else {}
+            found.append({"tag_id": str(rule.get("tag_id") or ""), **normalised(menu)})
+    return sorted(found, key=lambda m: m["tag_id"])
 
 
 def _button_json(settings: Settings, button: MenuButton) -> dict[str, Any]:

@@ -60,6 +60,14 @@ class MenuButton:
 
 
 @dataclass
+class ConditionalMenu:
+    """The menu the followers with one tag see instead of the default (menu/addconditional, matched by tag)."""
+
+    tag_id: str  # the tag's id in WeChat (用户标签)
+    button: list[MenuButton] = field(default_factory=list)
+
+
+@dataclass
 class OfficialAccount:
     name: str
     appid: str
@@ -71,6 +79,7 @@ class OfficialAccount:
     # encoding_aes_key is set, else plaintext
     mode: str = ""
     menu: list[MenuButton] = field(default_factory=list)  # `wxbot menu sync` sends it to WeChat
+    conditional_menu: list[ConditionalMenu] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.mode = self.mode or ("safe" if self.encoding_aes_key else "plaintext")
