@@ -63,11 +63,11 @@ def _ask_batch(services: Services, app_name: str, batch: list[Due]) -> None:
         log.warning("user/info/batchget unavailable (%s); stopping this run", exc)
         raise _Stop from exc
     by_openid: dict[Any, dict[str, Any]] = {info.get("openid"): info for info in infos}
+    answers = [
+        (identity_id, at, by_openid[openid]) for identity_id, _, openid, at in batch if openid in by_openid
+    ]
     with session_scope(services.session_factory) as session:
-        for identity_id, _, openid, subscribed_at in batch:
-            info = by_openid.get(openid)
-            if info is not None:
-                unionid.record_user_info(session, identity_id, subscribed_at, info)
+        unionid.record_user_infos(session, answers)
 
 
 def _ask_one(services: Services, row: Due) -> None:

@@ -147,26 +147,21 @@ def record_infos(
 ) -> tuple[int, int]:
     """Store batchget's answers for the followers asked; (unionids learned, followers gone)."""
     by_openid = {i.get("openid"): i for i in infos}
-    identities = {
-        ident.id: ident
-        for ident in session.scalars(select(Identity).where(Identity.id.in_([a[0] for a in asked])))
-    }
+    answered = [
+        (identity_id, at, by_openid[openid]) for identity_id, openid, at in asked if openid in by_openid
+    ]
+    unionid.record_user_infos(session, answered)
     learned = left = 0
-    for identity_id, openid, subscribed_at in asked:
-        info = by_openid.get(openid)
-        if info is None:
+    for identity_id, _, info in answered:
+        identity = session.get(Identity, identity_id)
+        if identity is None:
             continue
-        before = identities.get(identity_id)
-        had = before.unionid if before is not None else None
-        unionid.record_user_info(session, identity_id, subscribed_at, info)
-        if before is None:
-            continue
-        if info.get("subscribe") == 1:
-            learned += before.unionid is not None and before.unionid != had
-            if before.subscribed_at is None:
-                before.subscribed_at = _from_unix(info.get("subscribe_time")) or clock.now()
-        else:
+        if info.get("subscribe") != 1:
             left += 1
+            continue
+        learned += identity.unionid is not None and identity.unionid == info.get("unionid")
+        if identity.subscribed_at is None:
+            identity.subscribed_at = _from_unix(info.get("subscribe_time")) or clock.now()
     return learned, left
 
 
