@@ -128,3 +128,24 @@ def test_the_sandbox_follower_list_answers_as_wechat(services, sandbox):
     with pytest.raises(WeChatError) as refused:
         official.users_info(services.wechat, "oa", ["never-followed"])
     assert refused.value.errcode == errors.OPENID_UNKNOWN
+
+
+def test_the_pacer_spaces_calls_by_the_rate(monkeypatch):
+    """No timing: a fake monotonic clock that the pacer's sleeps move."""
+    now = [100.0]
+    slept = []
+    monkeypatch.setattr(backfill.time, "monotonic", lambda: now[0])
+
+    def sleep(seconds):
+        slept.append(round(seconds, 6))
+        now[0] += seconds
+
+    monkeypatch.setattr(backfill.time, "sleep", sleep)
+    pacer = backfill.Pacer(rate=4)
+    starts = []
+    for work in (0.0, 0.1, 0.5, 0.0):
+        pacer.wait()
+        starts.append(round(now[0], 6))
+        now[0] += work  # the call itself
+    assert starts == [100.0, 100.25, 100.5, 101.0]  # at most 4 a second; a slow call is not made up for
+    assert slept == [0.25, 0.15]
