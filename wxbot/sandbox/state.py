@@ -168,9 +168,8 @@ class SandboxState:
             self._tickets: dict[str, dict[str, Any]] = {}
             # (path, appid, openid, client_msg_id) -> (first accepted at, its answer)
             self._client_msg_ids: dict[tuple[str, str, str, str], tuple[datetime, dict[str, Any]]] = {}
-            self.official = (
-                OfficialState()
-            )  # menus, follower list, templates, quotas (wxbot.sandbox.official)
+            # menus, follower list, templates, quotas (wxbot.sandbox.official)
+            self.official = OfficialState()
 
     def add_app(self, appid: str, secret: str, kind: str = "official") -> None:
         with self._lock:
