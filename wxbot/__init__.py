@@ -45,10 +45,6 @@ def create_app(settings: Settings | None = None, *, start_scheduler: bool | None
 
         mount_sandbox(app, services)
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
     if settings.scheduler.embedded if start_scheduler is None else start_scheduler:
         register_scheduler(app, services)
     return app
@@ -98,9 +94,18 @@ def register_blueprints(app: Flask) -> None:
     from wxbot.callback.views import bp as callback_bp
     from wxbot.console import bp as console_bp
     from wxbot.console.reader import reader_bp
+    from wxbot.health import bp as health_bp
     from wxbot.miniprogram import bp as miniprogram_bp
     from wxbot.miniprogram.openapi import docs_bp as miniprogram_docs_bp
     from wxbot.platform import bp as platform_bp
 
-    for blueprint in (callback_bp, miniprogram_bp, miniprogram_docs_bp, platform_bp, console_bp, reader_bp):
+    for blueprint in (
+        health_bp,
+        callback_bp,
+        miniprogram_bp,
+        miniprogram_docs_bp,
+        platform_bp,
+        console_bp,
+        reader_bp,
+    ):
         app.register_blueprint(blueprint)
