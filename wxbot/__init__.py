@@ -95,12 +95,14 @@ def register_blueprints(app: Flask) -> None:
     from wxbot.console import bp as console_bp
     from wxbot.console.reader import reader_bp
     from wxbot.health import bp as health_bp
+    from wxbot.metrics_web import bp as metrics_bp
     from wxbot.miniprogram import bp as miniprogram_bp
     from wxbot.miniprogram.openapi import docs_bp as miniprogram_docs_bp
     from wxbot.platform import bp as platform_bp
 
     for blueprint in (
         health_bp,
+        metrics_bp,
         callback_bp,
         miniprogram_bp,
         miniprogram_docs_bp,

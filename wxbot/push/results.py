@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.orm import Session
 
-from wxbot import clock
+from wxbot import clock, metrics
 from wxbot.config import Settings
 from wxbot.config.schema import NotifySettings
 from wxbot.models.identity import Identity
@@ -116,7 +116,9 @@ def record(session: Session, settings: Settings, token: str, results: Sequence[R
                 )
                 .execution_options(synchronize_session=False)
             )
-            done += int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+            changed = int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+            metrics.SENDS.labels(channel, "sent").inc(changed)
+            done += changed
         summary.sent = done
         for app_name in {r.send.app_name for r in sent}:
             app_health.token_worked(session, app_name)
@@ -238,6 +240,8 @@ def _record_failure(
     ).rowcount  # type: ignore[attr-defined]
     if not changed:
         summary.lost += 1
+    else:  # the result as the row's reason names it; a channel that ended hands the row to the next one
+        metrics.SENDS.labels(send.channel, values.get("reason") or "next_channel").inc()
 
 
 # ---------------------------------------------------------------- while a claim is out
