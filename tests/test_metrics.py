@@ -207,3 +207,15 @@ def test_job_runs_durations_and_failures_are_counted(client, services):
     assert change("wxbot_job_runs_total", job="metrics-fails", result="failed") == 1
     assert change("wxbot_job_runs_total", job="metrics-held", result="skipped") == 1
     assert change("wxbot_job_seconds_count", job="metrics-ok") == 1
+
+
+def test_a_callback_that_fails_unexpectedly_is_counted_as_an_error(client, monkeypatch):
+    from wxbot.callback import inbound
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    change = counted(client)
+    monkeypatch.setattr(inbound, "receive", fails)
+    assert Follower(client).send_text("帮助").status == 500
+    assert change("wxbot_callback_seconds_count", app="oa", outcome="error") == 1

@@ -33,7 +33,7 @@ _JOB_BUCKETS = (0.01, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0)
 CALLBACK_SECONDS = Histogram(
     "wxbot_callback_seconds",
     "Time to answer a WeChat delivery, by official account and outcome (replied, success: nothing to say, "
-    "retried_copy: a repeat answered as before, unavailable: 503, refused_<status>: 4xx)",
+    "retried_copy: a repeat answered as before, unavailable: 503, refused_<status>: 4xx, error: 500)",
     ["app", "outcome"],
     buckets=_CALLBACK_BUCKETS,
 )

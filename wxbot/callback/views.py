@@ -166,15 +166,25 @@ def _delivery(services: Services, account: OfficialAccount, timestamp: str, nonc
 @bp.post("/<name>")
 def receive(name: str) -> Response:
     started = time.perf_counter()
-    app, answer = _answer(name)
+    try:
+        app, answer = _answer(name)
+    except Exception:  # answered 500 by the app's error handler
+        metrics.CALLBACK_SECONDS.labels(name if name in _names() else "unknown", "error").observe(
+            time.perf_counter() - started
+        )
+        raise
     metrics.CALLBACK_SECONDS.labels(app, answer.outcome).observe(time.perf_counter() - started)
     return answer.response
+
+
+def _names() -> set[str]:
+    return {a.name for a in current_services().settings.wechat.official}
 
 
 @dataclass(frozen=True)
 class _Answered:
     response: Response
-    outcome: str  # the label of wxbot_callback_seconds
+    outcome: str  # the label of wxbot_callback_seconds (and "error": answered 500)
 
 
 def _answer(name: str) -> tuple[str, _Answered]:
