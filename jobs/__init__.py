@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from wxbot import metrics
 from wxbot.config import Settings
+from wxbot.logs import request_id
 from wxbot.services import Services, build_services
 
 log = logging.getLogger(__name__)
@@ -66,12 +68,14 @@ def _guarded(services: Services, job: Job) -> Callable[[], None]:
                 metrics.JOB_RUNS.labels(job.name, "skipped").inc()  # another process runs it
                 return
         started, result = time.perf_counter(), "failed"
+        run_id = request_id.set(f"job:{job.name}:{uuid.uuid4().hex[:12]}")  # on each log line of the run
         try:
             job.func(services)
             result = "ok"
         except Exception:
             log.exception("job %s failed", job.name)
         finally:
+            request_id.reset(run_id)
             metrics.JOB_RUNS.labels(job.name, result).inc()
             metrics.JOB_SECONDS.labels(job.name).observe(time.perf_counter() - started)
             if token is not None:

@@ -9,6 +9,7 @@ import threading
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from wxbot import request_ids
 from wxbot.config import Settings, load_settings
 from wxbot.logs import setup_logging
 from wxbot.services import Services, build_services
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, *, start_scheduler: bool | None
     services = build_services(settings)
     app.extensions["wxbot"] = services
     app.teardown_appcontext(close_db)
+    request_ids.register(app)
     register_errorhandlers(app)
     from wxbot.handlers import build_router  # the edges load with the app, not with `import wxbot`
 

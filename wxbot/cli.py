@@ -50,7 +50,7 @@ def db_upgrade() -> None:
 
 
 # No query string: a callback's signature authorises a plaintext body for the whole timestamp window.
-ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s'
 
 
 def is_loopback(bind: str) -> bool:
