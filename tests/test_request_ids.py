@@ -32,7 +32,9 @@ def test_the_callers_request_id_is_on_every_log_line_and_in_the_answer(client, c
     follower = Follower(client)
     params, body = follower.signed("<xml/>", timestamp=1)  # refused: an old timestamp, logged
     with caplog.at_level(logging.INFO):
-        answer = client.post("/wechat/oa", query_string=params, data=body, headers={"X-Request-Id": "req-12345678"})
+        answer = client.post(
+            "/wechat/oa", query_string=params, data=body, headers={"X-Request-Id": "req-12345678"}
+        )
     assert answer.status_code == 403 and answer.headers["X-Request-Id"] == "req-12345678"
     (refusal,) = [r for r in caplog.records if "wechat callback refused" in r.getMessage()]
     assert refusal.request_id == "req-12345678"
@@ -41,7 +43,9 @@ def test_the_callers_request_id_is_on_every_log_line_and_in_the_answer(client, c
 def test_without_one_each_request_gets_its_own(client, caplog):
     with caplog.at_level(logging.INFO):
         first = client.post("/wechat/nope").headers["X-Request-Id"]
-        second = client.post("/wechat/nope", headers={"X-Request-Id": "bad id with spaces"}).headers["X-Request-Id"]
+        second = client.post("/wechat/nope", headers={"X-Request-Id": "bad id with spaces"}).headers[
+            "X-Request-Id"
+        ]
     assert re.fullmatch(r"[0-9a-f]{32}", first) and re.fullmatch(r"[0-9a-f]{32}", second) and first != second
     assert len(_records_of(caplog, first)) == 1 and len(_records_of(caplog, second)) == 1
     assert {r.request_id for r in caplog.records if r.name == "wxbot.callback.views"} == {first, second}
@@ -88,7 +92,11 @@ def test_wechats_rid_reaches_the_log_and_the_recorded_reason_and_the_token_neith
     assert token not in caplog.text and token not in (push.detail or "")
 
 
-@given(st.text(max_size=400), st.from_regex(r"[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}", fullmatch=True), st.integers(40, 300))
+@given(
+    st.text(max_size=400),
+    st.from_regex(r"[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}", fullmatch=True),
+    st.integers(40, 300),
+)
 def test_the_rid_is_kept_whole_whatever_the_message_and_limit(message, rid, limit):
     error = WeChatError(45009, f"{message} rid: {rid}")
     assert error.rid == rid
