@@ -13,7 +13,9 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,17 +81,13 @@ def site_for_this_machine(directory: Path, upstream_port: int, http_port: int, h
     return "\n".join(line for line in site.splitlines() if "listen [::]:" not in line)
 
 
-@pytest.fixture
-def nginx_in_front(tmp_path: Path) -> Iterator[tuple[str, Any]]:
-    """(https base URL, the app's settings' app) with nginx in front of `wxbot serve --behind-proxy`."""
+@contextmanager
+def nginx_site(directory: Path, upstream_port: int) -> Iterator[str]:
+    """nginx with deploy/'s site in front of `upstream_port`, until the block ends: its https base URL."""
     nginx = _nginx()
-    raw = base_config(tmp_path)
-    env = environment(tmp_path, raw)
-    upgrade(env)
-    upstream, http_port, https_port = free_port(), free_port(), free_port()
-    directory = tmp_path / "nginx"
-    directory.mkdir()
-    site = site_for_this_machine(directory, upstream, http_port, https_port)
+    http_port, https_port = free_port(), free_port()
+    directory.mkdir(exist_ok=True)
+    site = site_for_this_machine(directory, upstream_port, http_port, https_port)
     temp = " ".join(
         f"{kind}_temp_path {directory / kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -99,48 +97,69 @@ def nginx_in_front(tmp_path: Path) -> Iterator[tuple[str, Any]]:
         f"events {{ worker_connections 1024; }}\nhttp {{ {temp}\n{site}\n}}\n",
         encoding="utf-8",
     )
+    proxy = subprocess.Popen([nginx, "-c", str(directory / "nginx.conf"), "-p", str(directory)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
+    base = f"https://127.0.0.1:{https_port}"
+    try:
+        wait_for(
+            lambda: requests.get(f"{base}/healthz", timeout=5, verify=False).raise_for_status(), "nginx", 30
+        )
+        yield base
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=30)
+
+
+@contextmanager
+def serving(tmp_path: Path) -> Iterator[tuple[int, Any]]:
+    """`wxbot serve --behind-proxy` with 3 workers x 4 threads: (its port, an app with its settings)."""
+    raw = base_config(tmp_path)
+    env = environment(tmp_path, raw)
+    upgrade(env)
+    upstream = free_port()
     serve = ["serve", "--bind", f"127.0.0.1:{upstream}", "--behind-proxy", "--workers", "3", "--threads", "4"]
     with running(serve, env, f"http://127.0.0.1:{upstream}/healthz", tmp_path / "serve.log"):
-        proxy = subprocess.Popen([nginx, "-c", str(directory / "nginx.conf"), "-p", str(directory)],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
-        base = f"https://127.0.0.1:{https_port}"
-        try:
-            wait_for(
-                lambda: requests.get(f"{base}/healthz", timeout=5, verify=False).raise_for_status(),
-                "nginx",
-                30,
-            )
-            yield base, create_app(settings_from_dict(raw, env={}))
-        finally:
-            proxy.terminate()
-            proxy.wait(timeout=30)
+        yield upstream, create_app(settings_from_dict(raw, env={}))
 
 
-class _Trickle(threading.Thread):
-    """A client that sends its request a byte at a time, slower than any deadline, until told to stop."""
+@pytest.fixture
+def nginx_in_front(tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    """(https base URL, an app with the server's settings) with nginx in front of `wxbot serve`."""
+    _nginx()
+    with serving(tmp_path) as (upstream, app), nginx_site(tmp_path / "nginx", upstream) as base:
+        yield base, app
 
-    def __init__(self, port: int, body: bool, stop: threading.Event) -> None:
+
+class Trickle(threading.Thread):
+    """A client that sends its request a byte at a time, slower than any deadline, until told to stop:
+    in its headers, or (body=True) in a body that never finishes."""
+
+    def __init__(self, port: int, body: bool, stop: threading.Event, *, tls: bool = True) -> None:
         super().__init__(daemon=True)
-        self.port, self.body, self.stop, self.connected = port, body, stop, threading.Event()
+        self.port, self.body, self.stop, self.tls, self.connected = port, body, stop, tls, threading.Event()
 
     def run(self) -> None:
-        context = ssl.create_default_context()
-        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
         head = b"POST /wechat/oa?timestamp=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        if self.body:  # the whole header at once, then a body that never finishes
+        if self.body:
             head += b"Content-Type: text/xml\r\nContent-Length: 4096\r\n\r\n"
         raw = socket.create_connection(("127.0.0.1", self.port), timeout=30)
-        with context.wrap_socket(raw) as tls:
-            tls.sendall(head)
+        if self.tls:
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            raw = context.wrap_socket(raw)
+        with raw:
+            raw.sendall(head)
             self.connected.set()
             while not self.stop.wait(0.5):
                 try:
-                    tls.sendall(b"<" if self.body else b"X")
+                    raw.sendall(b"<" if self.body else b"X")
                 except OSError:
-                    return  # nginx's timeout closed it
+                    return  # a timeout closed it
 
 
-class _DeadlineFollower(HttpFollower):
+class DeadlineFollower(HttpFollower):
+    """A follower whose deliveries fail (requests' ReadTimeout) when not answered within WeChat's 5 s."""
+
     def post(self, body: bytes, params: dict[str, str]) -> _Answer:
         response = self.http.post(self.url, params=params, data=body, headers={"Content-Type": "text/xml"},
                                   timeout=WECHAT_DEADLINE, verify=False)  # fmt: skip
@@ -152,15 +171,16 @@ def test_deliveries_are_answered_within_wechats_deadline_while_slow_clients_hold
     base, app = nginx_in_front
     port = int(base.rpartition(":")[2])
     stop = threading.Event()
-    slow = [_Trickle(port, body=i % 2 == 1, stop=stop) for i in range(SLOW_CLIENTS)]
+    slow = [Trickle(port, body=i % 2 == 1, stop=stop) for i in range(SLOW_CLIENTS)]
     for client in slow:
         client.start()
     try:
         assert all(client.connected.wait(10) for client in slow)
+        time.sleep(1)  # a trickled byte or two each: nginx has taken them up
         answered = []
         with requests.Session() as http:
             for _ in range(20):
-                follower = _DeadlineFollower(app, base, http)
+                follower = DeadlineFollower(app, base, http)
                 # a delivery not answered within WeChat's 5 s raises requests' ReadTimeout here
                 answered.append(follower.send_text("帮助").status)
             still_trickling = sum(client.is_alive() for client in slow)
