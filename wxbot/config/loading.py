@@ -61,6 +61,20 @@ def settings_from_dict(raw: dict[str, Any], env: dict[str, str] | None = None) -
     return settings
 
 
+# The demo account's menu; its click keys are answered in wxbot.handlers (basic, conversations).
+DEMO_MENU: list[dict[str, Any]] = [
+    {"type": "click", "name": "最新职位", "key": "JOBS"},
+    {
+        "name": "帮助",
+        "sub_button": [
+            {"type": "click", "name": "使用帮助", "key": "HELP"},
+            {"type": "click", "name": "留言给客服", "key": "LEAVE_MESSAGE"},
+        ],
+    },
+    {"type": "click", "name": "关于我们", "key": "ABOUT"},
+]
+
+
 def embedded_defaults() -> dict[str, Any]:
     """The laptop setup: SQLite, in-process cache and scheduler, the sandbox with a demo official account."""
     return {
@@ -76,6 +90,7 @@ def embedded_defaults() -> dict[str, Any]:
                     "token": "demotoken",
                     "encoding_aes_key": "",
                     "original_id": "gh_demo00000001",
+                    "menu": DEMO_MENU,
                 }
             ],
             "miniprogram": [{"name": "demo-mp", "appid": "wxdemo00000000002", "appsecret": "demo-mp-secret"}],

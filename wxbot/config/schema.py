@@ -47,6 +47,27 @@ class RedisSettings:
 
 
 @dataclass
+class MenuButton:
+    """One entry of an official account's menu (wxbot.config.menus checks it against WeChat's limits)."""
+
+    name: str
+    type: str = ""  # click | view | miniprogram; empty for a button that opens sub_button
+    key: str = ""  # click: the EventKey a router rule answers
+    url: str = ""  # view: the page; miniprogram: the page for clients that cannot open mini programs
+    miniprogram: str = ""  # miniprogram: the name of a configured [[wechat.miniprogram]]
+    pagepath: str = ""  # miniprogram: its page
+    sub_button: list[MenuButton] = field(default_factory=list)
+
+
+@dataclass
+class ConditionalMenu:
+    """The menu the followers with one tag see instead of the default (menu/addconditional, matched by tag)."""
+
+    tag_id: str  # the tag's id in WeChat (用户标签)
+    button: list[MenuButton] = field(default_factory=list)
+
+
+@dataclass
 class OfficialAccount:
     name: str
     appid: str
@@ -57,6 +78,8 @@ class OfficialAccount:
     # 消息加解密方式 as set in WeChat's console: plaintext | compatible | safe; empty: safe when
     # encoding_aes_key is set, else plaintext
     mode: str = ""
+    menu: list[MenuButton] = field(default_factory=list)  # `wxbot menu sync` sends it to WeChat
+    conditional_menu: list[ConditionalMenu] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.mode = self.mode or ("safe" if self.encoding_aes_key else "plaintext")

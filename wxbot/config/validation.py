@@ -7,6 +7,7 @@ import dataclasses
 import re
 import zoneinfo
 
+from wxbot.config.menus import validate_menus
 from wxbot.config.schema import (
     CALLBACK_MODES,
     ENVIRONMENTS,
@@ -140,6 +141,7 @@ def validate(settings: Settings) -> None:
     except Exception as exc:
         raise ConfigError(f"app.timezone: unknown time zone {settings.app.timezone!r}") from exc
     _validate_notify(settings)
+    validate_menus(settings)
     if not settings.development:
         _validate_production(settings)
 
@@ -170,7 +172,10 @@ def _validate_production(settings: Settings) -> None:
         raise ConfigError(f"security.hash_key: the same as a pii key; each key is its own, {GENERATE_HINT}")
     demo = embedded_defaults()["wechat"]
     demo_values = {
-        v for app in demo["official"] + demo["miniprogram"] for k, v in app.items() if k != "name" and v
+        v
+        for app in demo["official"] + demo["miniprogram"]
+        for k, v in app.items()
+        if k not in ("name", "menu") and v
     }
     apps: list[tuple[str, OfficialAccount | MiniProgram]] = [
         *((f"wechat.official[{i}]", a) for i, a in enumerate(settings.wechat.official)),

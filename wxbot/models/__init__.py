@@ -4,7 +4,7 @@ from wxbot.models.applications import Application, StatusChange
 from wxbot.models.binding import BindingToken
 from wxbot.models.campus import Event, EventSignup
 from wxbot.models.conversations import Agent, CannedReply, Conversation, TicketMessage
-from wxbot.models.identity import Account, Identity
+from wxbot.models.identity import Account, FollowerSync, Identity
 from wxbot.models.inbound import InboundMessage
 from wxbot.models.ledger import AuditEntry, Consent
 from wxbot.models.login import LoginSession, SessionKey
@@ -28,6 +28,7 @@ __all__ = [
     "DailyCount",
     "Event",
     "EventSignup",
+    "FollowerSync",
     "Identity",
     "InboundMessage",
     "LoginSession",

@@ -17,10 +17,10 @@ from urllib.parse import quote
 from flask import Flask, Response, request
 
 from wxbot import clock
-from wxbot.sandbox.quota import quota_get
+from wxbot.sandbox.official import register as register_official
 from wxbot.sandbox.rules import SandboxError
 from wxbot.sandbox.state import INJECTED_HTTP_FAILURE, Call, SandboxState
-from wxbot.wechat.errors import DATA_FORMAT_INVALID, GRANT_TYPE_INVALID, LANG_INVALID
+from wxbot.wechat.errors import DATA_FORMAT_INVALID, GRANT_TYPE_INVALID, IP_NOT_WHITELISTED, LANG_INVALID
 
 Work = Callable[[str, dict[str, str], Any], "dict[str, Any] | Response"]
 
@@ -100,10 +100,6 @@ def create_sandbox_app(state: SandboxState) -> Flask:
     def qrcode_create(appid: str, _params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         return state.create_qrcode(appid, body)
 
-    @endpoint("/cgi-bin/openapi/quota/get", ["POST"])
-    def quota(appid: str, _params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
-        return quota_get(state, appid, body)
-
     @endpoint("/cgi-bin/showqrcode", ["GET"], token=False)
     def showqrcode(_appid: str, params: dict[str, str], _body: Any) -> Response:
         found = state.ticket(params.get("ticket", ""))
@@ -117,6 +113,7 @@ def create_sandbox_app(state: SandboxState) -> Flask:
         )
         return Response(svg, mimetype="image/svg+xml")
 
+    register_official(endpoint, state)
     return app
 
 
@@ -140,7 +137,7 @@ def _serve(state: SandboxState, path: str, token_required: bool, work: Work) -> 
         if token_required:
             appid = state.app_for_token(params.get("access_token"))
         if injection is not None and injection.errcode is not None:
-            raise SandboxError(injection.errcode, "injected by the sandbox")
+            raise SandboxError(injection.errcode, _injected_errmsg(injection.errcode))
         if request.method == "POST" and not isinstance(body, dict):
             raise SandboxError(DATA_FORMAT_INVALID, "data format error")
         answer = work(appid or "", params, body)
@@ -154,6 +151,13 @@ def _serve(state: SandboxState, path: str, token_required: bool, work: Work) -> 
     if isinstance(answer, Response):
         return answer
     return Response(json.dumps(answer, ensure_ascii=False), mimetype="application/json")
+
+
+def _injected_errmsg(errcode: int) -> str:
+    if errcode == IP_NOT_WHITELISTED:  # WeChat names the caller's address
+        address = request.remote_addr or ""
+        return f"invalid ip {address} ipv6 ::ffff:{address}, not in whitelist"
+    return "injected by the sandbox"
 
 
 def _rid() -> str:

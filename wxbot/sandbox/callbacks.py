@@ -103,6 +103,12 @@ class CallbackSender:
         fields["EventKey"] = key
         return self.deliver(fields)
 
+    def view(self, url: str) -> CallbackAnswer:
+        """A tap on a menu entry that opens a web page."""
+        fields = self._event("VIEW")
+        fields["EventKey"] = url
+        return self.deliver(fields)
+
     def text(self, content: str) -> CallbackAnswer:
         fields = self._common("text")
         fields.update(Content=content, MsgId=next(_msg_ids))

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from wxbot import clock
+from wxbot.sandbox.official import OfficialState
 from wxbot.sandbox.rules import (
     SandboxError,
     check_subscribe_data,
@@ -167,6 +168,9 @@ class SandboxState:
             self._tickets: dict[str, dict[str, Any]] = {}
             # (path, appid, openid, client_msg_id) -> (first accepted at, its answer)
             self._client_msg_ids: dict[tuple[str, str, str, str], tuple[datetime, dict[str, Any]]] = {}
+            self.official = (
+                OfficialState()
+            )  # menus, follower list, templates, quotas (wxbot.sandbox.official)
 
     def add_app(self, appid: str, secret: str, kind: str = "official") -> None:
         with self._lock:
@@ -304,6 +308,11 @@ class SandboxState:
     def follower(self, appid: str, openid: str) -> Follower | None:
         with self._lock:
             return self._followers.get((appid, openid))
+
+    def openids(self, appid: str) -> list[tuple[str, bool]]:
+        """(openid, follows now) of everyone who met `appid`, in the order they first did."""
+        with self._lock:
+            return [(f.openid, f.subscribed) for f in self._followers.values() if f.appid == appid]
 
     def ticket(self, ticket: str) -> dict[str, Any] | None:
         with self._lock:

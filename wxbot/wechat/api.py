@@ -226,6 +226,19 @@ class WeChatApi:
             raise WeChatUnavailable("openapi/quota/get answer lacks quota")
         return {k: int(quota[k]) for k in QUOTA_FIELDS}
 
+    def call(self, app_name: str, kind: str, method: str, path: str, *, params: dict[str, str] | None = None,
+             body: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+        """Any JSON API of WeChat's (`path` as /cgi-bin/...), with the shared token and its refresh: for the
+        account-management calls of wxbot.wechat.official."""
+        client = self._client(app_name, kind)
+        url = f"{WECHAT_API_HOST}{path}"
+        if method == "GET":
+            return self._call(client, lambda c: c.get(url, params=dict(params or {})))
+        return self._call(client, lambda c: c.post(url, params=dict(params or {}), data=body or {}))
+
+    def appid(self, app_name: str) -> str:
+        return self._client(app_name).appid
+
     # ------------------------------------------------------------ plumbing
 
     def _client(self, name: str, kind: str | None = None) -> _Client:

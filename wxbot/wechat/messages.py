@@ -1,7 +1,9 @@
 """Delivery XML in, for untrusted bodies (the reply XML out is wxbot.wechat.replies).
 
 Bodies are checked before any parser sees them: UTF-8, no DOCTYPE, entity or other markup declaration;
-then parsed with defusedxml (a second guard) into plain dicts, bounded in depth.
+then parsed with defusedxml (a second guard) into plain dicts, bounded in depth. Whitespace around a value
+(an indented <![CDATA[...]]>, as some senders and SDK fixtures have it) is not part of it: values are stripped
+before anything checks them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-MAX_DEPTH = 4  # <xml><SubscribeMsgPopupEvent><List><TemplateId> is the deepest WeChat sends
+# The deepest deliveries WeChat documents have values at depth 5: <xml><SendPicsInfo><PicList><item><PicMd5Sum>
+# (pic_* menu events), <xml><CopyrightCheckResult><ResultList><item><ArticleIdx> (MASSSENDJOBFINISH),
+# <xml><PublishEventInfo><article_detail><item><idx> (PUBLISHJOBFINISH). Anything deeper is refused.
+MAX_DEPTH = 5
 # "<!" starts a comment, a CDATA section, or a declaration (DOCTYPE, ENTITY, ELEMENT, ...): only the first two pass
 _DECLARATION = re.compile(r"<!(?!--|\[CDATA\[)")
 
@@ -44,7 +49,7 @@ def parse_xml(body: bytes) -> dict[str, Any]:
 
 def _children(element: Element, depth: int) -> dict[str, Any] | str:
     if len(element) == 0:
-        return element.text or ""
+        return (element.text or "").strip()
     if depth >= MAX_DEPTH:
         raise BadMessage("XML nested too deeply")
     out: dict[str, Any] = {}
