@@ -31,6 +31,8 @@ REASONS: dict[str, str] = {
     "account_closed": "账号已注销",
     "cancelled": "已取消",
     "delivery_unknown": "微信没有回答，可能已送达",
+    "already_sent": "微信已收到同一条消息",
+    "intercepted": "被微信拦截",
 }
 # why a channel could not be used (in Notification.detail / ended_channels)
 CHANNEL_REASONS: dict[str, str] = {
@@ -88,6 +90,8 @@ def explain(notification: Notification, tz: str = "Asia/Shanghai") -> str:
     channel = CHANNEL_LABELS.get(n.channel or "", n.channel or "")
     when = clock.local_text(n.next_attempt_at, tz)
     match n.status:
+        case "sent" if n.reason == "already_sent":
+            return f"已通过{channel}发送（{clock.local_text(n.sent_at, tz)}，{REASONS['already_sent']}）"
         case "sent":
             return f"已通过{channel}发送（{clock.local_text(n.sent_at, tz)}）"
         case "delivered":
@@ -105,6 +109,8 @@ def explain(notification: Notification, tz: str = "Asia/Shanghai") -> str:
             return f"未发送：没有可用的渠道（{_channel_reasons(n.detail)}）"
         case "skipped" | "superseded" | "cancelled":
             return f"未发送：{REASONS.get(n.reason or '', n.reason or '')}"
+        case "failed" if n.reason == "intercepted":
+            return f"未送达：{channel}{REASONS['intercepted']}（{clock.local_text(n.sent_at, tz)} 发送，微信判定不符合模板消息规范）"
         case "failed" if n.reason in ("wechat_error", "gave_up"):
             return f"发送失败：{REASONS[n.reason or '']}（{channel} 错误码 {n.errcode}）"
         case "failed":

@@ -26,6 +26,7 @@ from wxbot.models.outbox import Notification, SubscribeGrant
 from wxbot.push import app_health, limits
 from wxbot.push.sender import Send
 from wxbot.wechat.errors import (
+    ALREADY_SENT,
     DAILY_QUOTA,
     MINUTE_LIMIT,
     REFUSED,
@@ -186,6 +187,11 @@ def _record_failure(
             status="unknown", next_attempt_at=None, reason="delivery_unknown", detail=f"custom: {error}"[:255]
         )
         summary.unknown += 1
+    elif errcode == ALREADY_SENT and send.channel == "template":
+        # "duplicate in 60 s": WeChat has this message already; sending it again would not deliver it twice
+        values.update(status="sent", sent_at=now, next_attempt_at=None, reason="already_sent",
+                      detail=f"template: {ALREADY_SENT}")  # fmt: skip
+        summary.sent += 1
     elif errcode == DAILY_QUOTA:
         values.update(
             status="pending", next_attempt_at=now, reason="paused", detail=f"{send.channel}: {DAILY_QUOTA}"
@@ -323,8 +329,8 @@ def template_job_finished(session: Session, app_name: str, msgid: str, status: s
     row = session.scalars(
         select(Notification).where(Notification.sent_app == app_name, Notification.msgid == msgid)
     ).first()
-    if row is None or row.status not in ("sent", "delivered", "failed"):
-        return None
+    if row is None or row.status not in ("sent", "delivered", "failed") or row.reason == "intercepted":
+        return None  # (WeChat's interception list outranks its delivery report)
     normalised = " ".join(status.strip().lower().split())
     result = TEMPLATE_FINISH_STATUSES.get(normalised)
     if result is None:

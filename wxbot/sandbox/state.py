@@ -39,6 +39,8 @@ MAX_TEXT_BYTES = 2048
 # template/send and subscribe/send keep one message per openid and client_msg_id this long (§12, 防重入):
 # a repeat is answered as the first was and not delivered again
 CLIENT_MSG_ID_WINDOW = timedelta(minutes=10)
+# template/send refuses the same message to the same follower within this with 40241 (§12)
+DUPLICATE_WINDOW = timedelta(seconds=60)
 MAX_RECORDED_CALLS = 200_000
 INJECTED_HTTP_FAILURE = (
     -1
@@ -167,6 +169,10 @@ class SandboxState:
             self._tickets: dict[str, dict[str, Any]] = {}
             # (path, appid, openid, client_msg_id) -> (first accepted at, its answer)
             self._client_msg_ids: dict[tuple[str, str, str, str], tuple[datetime, dict[str, Any]]] = {}
+            self._last_templates: dict[tuple[str, str, str], datetime] = {}  # (appid, openid, content) -> at
+            self._blocked: list[
+                dict[str, Any]
+            ] = []  # intercepted template messages, as queryblocktmplmsg lists
 
     def add_app(self, appid: str, secret: str, kind: str = "official") -> None:
         with self._lock:
@@ -474,10 +480,44 @@ class SandboxState:
                 isinstance(miniprogram, dict) and isinstance(miniprogram.get("appid"), str)
             ):
                 raise SandboxError(errors.DATA_FORMAT_INVALID, "data format error: miniprogram")
+            content = repr((body.get("template_id"), sorted(body["data"].items())))
+            last = self._last_templates.get((appid, follower.openid, content))
+            if last is not None and clock.now() - last < DUPLICATE_WINDOW:
+                raise SandboxError(errors.ALREADY_SENT, "duplicate in 60 seconds")
+            self._last_templates[(appid, follower.openid, content)] = clock.now()
             msgid = secrets.randbelow(2**62)
-            delivered = {**body, "data": delivered_template_data(body["data"]), "msgid": msgid}
+            shown = {k: v for k, v in body.items() if k not in ("topcolor", "color")}  # colours: ignored
+            delivered = {**shown, "data": delivered_template_data(body["data"]), "msgid": msgid}
             follower.inbox.append(Delivered("template", delivered, clock.now()))
             return self._accepted("template", appid, body, {"errcode": 0, "errmsg": "ok", "msgid": msgid})
+
+    def intercept_template(self, appid: str, openid: str) -> None:
+        """WeChat intercepts the follower's latest template message (judged marketing): it leaves their chat
+        and is listed by queryblocktmplmsg."""
+        with self._lock:
+            follower = self._follower(appid, openid)
+            latest = next(d for d in reversed(follower.inbox) if d.kind == "template")
+            follower.inbox.remove(latest)
+            self._blocked.append({
+                "id": len(self._blocked) + 1, "appid": appid, "tmpl_msg_id": latest.body["template_id"],
+                "title": "模板消息", "content": " ".join(v["value"] for v in latest.body["data"].values()),
+                "send_timestamp": _unix(latest.at), "openid": openid,
+            })  # fmt: skip
+
+    def blocked_templates(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self._require_kind(appid, "official")
+            _check_template_id(body.get("tmpl_msg_id"))
+            largest_id, limit = body.get("largest_id"), body.get("limit")
+            if not isinstance(largest_id, int) or not isinstance(limit, int) or not 0 < limit <= 100:
+                raise SandboxError(errors.ARGS_INVALID, "invalid args: largest_id, limit (at most 100)")
+            found = [
+                {k: v for k, v in entry.items() if k != "appid"}
+                for entry in self._blocked
+                if entry["appid"] == appid and entry["tmpl_msg_id"] == body["tmpl_msg_id"]
+                and entry["id"] > largest_id
+            ]  # fmt: skip
+            return {"errcode": 0, "errmsg": "ok", "msginfo": found[:limit]}
 
     def send_subscribe(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:

@@ -21,6 +21,7 @@ ACTION_NAME_INVALID = 40052  # qrcode/create's action_name
 ARGS_INVALID = 40097
 APPSECRET_INVALID = 40125
 CODE_USED = 40163
+ALREADY_SENT = 40241  # template/send: the same message within 60 s; WeChat has it already
 TOKEN_MISSING = 41001
 TOKEN_EXPIRED = 42001
 UNFOLLOWED = 43004  # the follower does not follow the official account (template messages)
