@@ -192,6 +192,11 @@ def resend(session: Session, notification: Notification) -> bool:
     return bool(changed)
 
 
+def skip(notification: Notification, reason: str, detail: str) -> None:
+    """The notification cannot go at all (a reason of wxbot.push.explain.REASONS): final now."""
+    _finish(notification, "skipped", reason, detail[:255])
+
+
 def cancel(session: Session, notification: Notification, detail: str = "") -> bool:
     """Cancel a notification that is not yet sent; False when it is too late."""
     if notification.status not in OPEN_STATUSES:
