@@ -62,7 +62,7 @@ def test_a_status_change_is_stored_and_its_push_queued(client, db, clock):
     assert rows(db, Account)[0].platform_account_id == "acc-1"
     push = rows(db, Notification)[0]
     assert push.status == "pending" and push.reminder == "key" and not push.urgent
-    assert push.channel_list() == ["template", "subscribe"]
+    assert push.channel_list() == ["template", "oa_subscribe", "subscribe"]
     assert push.content["template"]["key"] == "status_to_communicate"
     assert push.content["template"]["data"]["status"] == "待沟通"
     assert push.content["template"]["data"]["changed_at"] == "2026年11月28日 10:00"
@@ -130,10 +130,8 @@ def test_a_status_without_any_template_is_not_queued_and_the_answer_says_why(cli
     del settings.notify.templates["status_hired"]
     response = platform_post(client, PATH, event(status="hired")).get_json()
     assert (response["queued"], response["reason"]) == (False, "no_channel")
-    assert (
-        response["explanation"]
-        == "未发送：没有可用的渠道（公众号模板消息：没有配置模板；小程序订阅消息：没有配置模板）"
-    )
+    assert response["explanation"] == ("未发送：没有可用的渠道（公众号模板消息：没有配置模板；公众号订阅通知：没有配置模板；"
+                                       "小程序订阅消息：没有配置模板）")  # fmt: skip
     assert rows(db, Notification)[0].status == "skipped"
 
 

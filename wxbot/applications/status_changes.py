@@ -21,7 +21,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from wxbot import clock
-from wxbot.applications.statuses import KEY_STATUSES, LABELS, STATUSES, URGENT_STATUSES, template_key
+from wxbot.applications.statuses import (
+    CHANNELS,
+    KEY_STATUSES,
+    LABELS,
+    STATUSES,
+    URGENT_STATUSES,
+    template_key,
+)
 from wxbot.config import Settings
 from wxbot.db import is_mysql
 from wxbot.errors import Conflict, Invalid
@@ -226,7 +233,7 @@ def _enqueue_push(
         "application_id": application.platform_application_id,
     }
     key = template_key(change.status)
-    channels = ("template", "subscribe")
+    channels = tuple(settings.notify.status_channels.get(change.status) or CHANNELS)
     row = enqueue(
         session,
         purpose=PURPOSE,
@@ -247,13 +254,12 @@ def _enqueue_push(
     return row
 
 
-# the kind of app that carries each channel of a status push
-_CHANNEL_APPS = {"template": "official", "subscribe": "miniprogram"}
-
-
 def _has_template(settings: Settings, key: str, channel: str) -> bool:
-    apps = settings.wechat.official if _CHANNEL_APPS[channel] == "official" else settings.wechat.miniprogram
-    return any(settings.notify.template(key, app.name) is not None for app in apps)
+    ns = settings.notify
+    if channel == "subscribe":
+        return any(ns.template(key, mp.name) is not None for mp in settings.wechat.miniprogram)
+    lookup = ns.notice if channel == "oa_subscribe" else ns.template
+    return any(lookup(key, oa.name) is not None for oa in settings.wechat.official)
 
 
 def answer(change: StatusChange, tz: str) -> dict[str, Any]:

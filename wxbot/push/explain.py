@@ -12,7 +12,8 @@ from wxbot import clock
 from wxbot.models.outbox import Notification
 from wxbot.wechat.errors import REFUSED, UNFOLLOWED, WINDOW_CLOSED, WINDOW_SPENT
 
-CHANNEL_LABELS = {"custom": "公众号客服消息", "template": "公众号模板消息", "subscribe": "小程序订阅消息"}
+CHANNEL_LABELS = {"custom": "公众号客服消息", "template": "公众号模板消息", "subscribe": "小程序订阅消息",
+                  "oa_subscribe": "公众号订阅通知"}  # fmt: skip
 
 # reason codes (Notification.reason) and what they mean to a person
 REASONS: dict[str, str] = {
@@ -40,6 +41,7 @@ CHANNEL_REASONS: dict[str, str] = {
     "not_following": "未关注公众号",
     "no_template": "没有配置模板",
     "no_authorisation": "没有小程序订阅授权",
+    "no_notice_authorisation": "没有订阅通知授权",
     "paused": "今日额度已用完",
     "no_identity": "没有可用的微信身份",
     str(UNFOLLOWED): "未关注公众号",

@@ -107,6 +107,7 @@ class Follower:
     qr_scene_str: str = ""
     grants: list[Grant] = field(default_factory=list)
     subscriptions: Counter[str] = field(default_factory=Counter)
+    long_term: set[str] = field(default_factory=set)  # long-term 订阅通知 templates they accepted
     inbox: list[Delivered] = field(default_factory=list)
     chat: list[ChatLine] = field(default_factory=list)
 
@@ -206,10 +207,23 @@ class SandboxState:
             follower.grants = [g for g in follower.grants if g.kind != kind]
             follower.grants.append(Grant(kind, allowed, clock.now() + valid_for))
 
-    def grant_subscription(self, appid: str, openid: str, template_id: str, count: int = 1) -> None:
-        """The user tapped "allow" for a one-time subscribe template: one send each."""
+    def grant_subscription(self, appid: str, openid: str, template_id: str, count: int = 1, *,
+                           long_term: bool = False) -> None:  # fmt: skip
+        """The user tapped "allow" for a one-time subscribe template: one send each (a long-term 订阅通知:
+        every send until withdrawn)."""
         with self._lock:
-            self._follower(appid, openid).subscriptions[template_id] += count
+            follower = self._follower(appid, openid)
+            if long_term:
+                follower.long_term.add(template_id)
+            else:
+                follower.subscriptions[template_id] += count
+
+    def withdraw_subscription(self, appid: str, openid: str, template_id: str) -> None:
+        """The user turned the template off in WeChat's settings: nothing of it may be sent any more."""
+        with self._lock:
+            follower = self._follower(appid, openid)
+            follower.subscriptions[template_id] = 0
+            follower.long_term.discard(template_id)
 
     def add_login_code(self, appid: str, code: str, openid: str, session_key: str,
                        unionid: str | None = None) -> None:  # fmt: skip
@@ -536,6 +550,29 @@ class SandboxState:
             follower.subscriptions[str(template_id)] -= 1
             follower.inbox.append(Delivered("subscribe", body, clock.now()))
             return self._accepted("subscribe", appid, body, {"errcode": 0, "errmsg": "ok"})
+
+    def send_notice(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
+        """message/subscribe/bizsend: an official account's 订阅通知, to someone who allowed that template."""
+        with self._lock:
+            self._require_kind(appid, "official")
+            follower = self._follower(appid, str(body.get("touser", "")))
+            template_id = body.get("template_id")
+            _check_template_id(template_id)
+            page, miniprogram = body.get("page"), body.get("miniprogram")
+            if page is not None and not isinstance(page, str):
+                raise SandboxError(errors.DATA_FORMAT_INVALID, "data format error: page")
+            if miniprogram is not None and not (
+                isinstance(miniprogram, dict) and isinstance(miniprogram.get("appid"), str)
+            ):
+                raise SandboxError(errors.DATA_FORMAT_INVALID, "data format error: miniprogram")
+            check_subscribe_data(body.get("data"))
+            if str(template_id) not in follower.long_term:
+                if follower.subscriptions[str(template_id)] <= 0:
+                    raise SandboxError(errors.REFUSED, "user refuse to accept the msg")
+                follower.subscriptions[str(template_id)] -= 1
+            msgid = secrets.randbelow(2**62)
+            follower.inbox.append(Delivered("notice", {**body, "msgid": msgid}, clock.now()))
+            return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
 
     def code2session(self, appid: str, secret: str, code: str, grant_type: str) -> dict[str, Any]:
         with self._lock:

@@ -178,6 +178,17 @@ class WeChatApi:
             client, lambda c: c.post(f"{WECHAT_API_HOST}/cgi-bin/message/subscribe/send", data=body)
         )
 
+    def send_notice(self, oa_name: str, openid: str, template_id: str, data: dict[str, Any], *,
+                    page: str | None = None, miniprogram: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
+        """A 订阅通知 of the official account (message/subscribe/bizsend): `page` is a web page to open,
+        `miniprogram` {"appid", "pagepath"} a linked mini program's page. No client_msg_id (none documented)."""
+        client = self._client(oa_name, "official")
+        body: dict[str, Any] = {"touser": openid, "template_id": template_id, "data": data}
+        body.update({k: v for k, v in {"page": page, "miniprogram": miniprogram}.items() if v is not None})
+        return self._call(
+            client, lambda c: c.post(f"{WECHAT_API_HOST}/cgi-bin/message/subscribe/bizsend", data=body)
+        )
+
     def blocked_templates(self, oa_name: str, template_id: str, largest_id: int = 0,
                           limit: int = 100) -> list[dict[str, Any]]:  # fmt: skip
         """One page of the template messages of `template_id` WeChat intercepted (wxa/sec/queryblocktmplmsg):
