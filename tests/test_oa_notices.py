@@ -11,10 +11,13 @@ from sqlalchemy import select
 
 from jobs.sender import send_due
 from tests.conftest import MP, OA, base_config
+from tests.mp_helpers import bearer
+from tests.openapi_check import openapi_checked  # noqa: F401  (a fixture: every /mp answer checked against its schema)
 from tests.test_sandbox_page import live  # noqa: F401  (a fixture: the app served with the sandbox mounted)
 from tests.test_sender import NOON, Person, pushes, status_event
 from tests.wechat_helpers import Follower, xml_of
 from wxbot.config import ConfigError, settings_from_dict
+from wxbot.identity import logins
 from wxbot.models import Identity, Notification
 from wxbot.push import explain, grants
 from wxbot.wechat.errors import REFUSED
@@ -225,3 +228,24 @@ def test_the_sandbox_sends_popup_change_and_sent_events(live):  # noqa: F811
     assert sender.notice_sent(ONE_TIME, 12345).status == 200  # a report of a notice we never sent: ignored
     with live.services.session_factory() as session:
         assert session.scalars(select(Notification)).all() == []
+
+
+def test_the_seeker_sees_in_the_mini_program_that_a_notice_carried_the_push(
+    client,
+    services,
+    db,
+    sandbox,
+    noon,
+    openapi_checked,  # noqa: F811
+):
+    person = Person(db, sandbox)
+    popup(client, person, [(ONE_TIME, "accept")])
+    sandbox.grant_subscription(OA["appid"], person.oa.openid, ONE_TIME)
+    status_event(client, "viewed")
+    send_due(services)
+    token, _ = logins.start(db, db.get(Identity, person.mp.id), ttl_seconds=3600)
+    db.commit()
+    (application,) = client.get("/mp/mp/applications", headers=bearer(token)).get_json()["applications"]
+    (change,) = application["history"]
+    assert (change["push"]["outcome"], change["push"]["channel"]) == ("sent", "oa_subscribe")
+    assert change["push"]["explanation"].startswith("已通过公众号订阅通知发送")
