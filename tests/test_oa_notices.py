@@ -249,3 +249,18 @@ def test_the_seeker_sees_in_the_mini_program_that_a_notice_carried_the_push(
     (change,) = application["history"]
     assert (change["push"]["outcome"], change["push"]["channel"]) == ("sent", "oa_subscribe")
     assert change["push"]["explanation"].startswith("已通过公众号订阅通知发送")
+
+
+def test_a_notice_refused_as_unfollowed_tries_the_next_channel(client, services, db, sandbox, noon):
+    person = Person(db, sandbox)
+    person.grant()
+    popup(client, person, [(ONE_TIME, "accept")])
+    sandbox.grant_subscription(OA["appid"], person.oa.openid, ONE_TIME)
+    sandbox.inject(BIZSEND, errcode=43004, times=1)
+    status_event(client, "viewed")
+    send_due(services)
+    (push,) = pushes(db)
+    assert (push.status, push.channel, push.ended_channels) == ("sent", "subscribe", "oa_subscribe:43004")
+    db.expire_all()
+    assert db.get(Identity, person.oa.id).subscribed is False
+    db.commit()

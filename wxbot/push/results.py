@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 RETRYABLE = frozenset({SYSTEM_BUSY, MINUTE_LIMIT}) | TOKEN_ERRORS
 # errcode -> the channels it ends for this notification (the next channel is tried)
 CHANNEL_ENDING = {
-    UNFOLLOWED: frozenset({"template"}),
+    UNFOLLOWED: frozenset({"template", "oa_subscribe"}),
     REFUSED: frozenset({"subscribe", "oa_subscribe"}),
     WINDOW_CLOSED: frozenset({"custom"}),
     WINDOW_SPENT: frozenset({"custom"}),
