@@ -41,6 +41,8 @@ def registered_jobs() -> list[Job]:
     from jobs import unionid
     from jobs.campus import send_event_reminders
     from jobs.cancellations import run_cancellations
+    from jobs.interceptions import INTERVAL_SECONDS as INTERCEPTIONS_SECONDS
+    from jobs.interceptions import check_interceptions
     from jobs.media import INTERVAL_SECONDS as MEDIA_SECONDS
     from jobs.media import fetch_media
     from jobs.quota import QUOTA_SECONDS, sample_quotas
@@ -56,6 +58,7 @@ def registered_jobs() -> list[Job]:
         Job("ticket-media", fetch_media, MEDIA_SECONDS),
         Job("event-reminders", send_event_reminders, seconds=300),
         Job("quota", sample_quotas, seconds=QUOTA_SECONDS),
+        Job("template-interceptions", check_interceptions, seconds=INTERCEPTIONS_SECONDS),
     ]
 
 

@@ -215,8 +215,10 @@ class NotifyTemplate:
     template_id: str
     fields: dict[str, str] = field(default_factory=dict)
     page: str = ""  # mini-program page opened by the message ({placeholders} allowed)
-    url: str = ""  # template messages: web page opened when no mini program is linked
-    miniprogram: str = ""  # template messages: name of the linked mini program that `page` belongs to
+    url: str = ""  # official account: web page opened when no mini program is linked
+    miniprogram: str = ""  # official account: name of the linked mini program that `page` belongs to
+    # 订阅通知 ([notify.notices]): a long-term template; one acceptance allows every send until withdrawn
+    long_term: bool = False
 
 
 @dataclass
@@ -235,9 +237,17 @@ class NotifySettings:
     retry_max_seconds: float = 3600.0
     # template key -> app name -> template (status pushes use the keys status_<status>)
     templates: dict[str, dict[str, NotifyTemplate]] = field(default_factory=dict)
+    # the official accounts' 订阅通知 (message/subscribe/bizsend), by the same keys: key -> app name -> template
+    notices: dict[str, dict[str, NotifyTemplate]] = field(default_factory=dict)
+    # status -> the channels its push tries, in order (default: template message, 订阅通知, mini-program
+    # subscribe message); a status may use fewer
+    status_channels: dict[str, list[str]] = field(default_factory=dict)
 
     def template(self, key: str, app_name: str) -> NotifyTemplate | None:
         return self.templates.get(key, {}).get(app_name)
+
+    def notice(self, key: str, app_name: str) -> NotifyTemplate | None:
+        return self.notices.get(key, {}).get(app_name)
 
 
 @dataclass

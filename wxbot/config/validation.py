@@ -218,28 +218,48 @@ def _validate_notify(settings: Settings) -> None:
     if notify.retry_base_seconds <= 0 or notify.retry_max_seconds < notify.retry_base_seconds:
         raise ConfigError("notify.retry_max_seconds: must be at least retry_base_seconds (> 0)")
     status_keys = {application_status.template_key(s) for s in application_status.STATUSES}
-    for key, per_app in notify.templates.items():
-        for app_name, template in per_app.items():
-            where = f"notify.templates.{key}.{app_name}"
-            official = settings.official_account(app_name) is not None
-            if not official and settings.miniprogram(app_name) is None:
-                raise ConfigError(f"{where}: no official account or mini program named {app_name!r}")
-            if not template.template_id:
-                raise ConfigError(f"{where}.template_id: missing")
-            if not template.fields:
-                raise ConfigError(f"{where}.fields: missing")
-            if template.miniprogram and settings.miniprogram(template.miniprogram) is None:
-                raise ConfigError(f"{where}.miniprogram: no mini program named {template.miniprogram!r}")
-            names = application_status.TEMPLATE_DATA if key in status_keys else None
-            for field_key, text in template.fields.items():
-                try:
-                    check_field_template(field_key, text, names, official=official)
-                except FieldRuleError as exc:
-                    raise ConfigError(f"{where}.fields.{field_key}: {exc}") from exc
-            if names is not None:
-                unknown = [n for n in placeholders(template.page) if n not in names]
-                if unknown:
-                    raise ConfigError(f"{where}.page: unknown placeholder {{{unknown[0]}}}")
+    for section, templates in (("templates", notify.templates), ("notices", notify.notices)):
+        for key, per_app in templates.items():
+            for app_name, template in per_app.items():
+                where = f"notify.{section}.{key}.{app_name}"
+                official = settings.official_account(app_name) is not None
+                if section == "notices" and not official:
+                    raise ConfigError(f"{where}: 订阅通知 are the official accounts'; no official account "
+                                      f"named {app_name!r}")  # fmt: skip
+                if not official and settings.miniprogram(app_name) is None:
+                    raise ConfigError(f"{where}: no official account or mini program named {app_name!r}")
+                if template.long_term and section != "notices":
+                    raise ConfigError(f"{where}.long_term: only 订阅通知 ([notify.notices]) are long-term")
+                if not template.template_id:
+                    raise ConfigError(f"{where}.template_id: missing")
+                if not template.fields:
+                    raise ConfigError(f"{where}.fields: missing")
+                if template.miniprogram and settings.miniprogram(template.miniprogram) is None:
+                    raise ConfigError(f"{where}.miniprogram: no mini program named {template.miniprogram!r}")
+                names = application_status.TEMPLATE_DATA if key in status_keys else None
+                for field_key, text in template.fields.items():
+                    try:  # a template message has the 2023 limits; 订阅通知 the subscribe message's rules
+                        check_field_template(
+                            field_key, text, names, official=official and section == "templates"
+                        )
+                    except FieldRuleError as exc:
+                        raise ConfigError(f"{where}.fields.{field_key}: {exc}") from exc
+                if names is not None:
+                    unknown = [n for n in placeholders(template.page) if n not in names]
+                    if unknown:
+                        raise ConfigError(f"{where}.page: unknown placeholder {{{unknown[0]}}}")
+    for status, channels in notify.status_channels.items():
+        where = f"notify.status_channels.{status}"
+        if status not in application_status.STATUSES:
+            raise ConfigError(f"{where}: unknown status; one of {', '.join(application_status.STATUSES)}")
+        if (
+            not channels
+            or len(set(channels)) != len(channels)
+            or not set(channels) <= set(application_status.CHANNELS)
+        ):
+            raise ConfigError(
+                f"{where}: distinct channels of {', '.join(application_status.CHANNELS)}, in order"
+            )
 
 
 def _validate_events(settings: Settings) -> None:

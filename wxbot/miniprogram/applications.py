@@ -111,11 +111,12 @@ _PUSH = {
                 "held",
                 "superseded",
                 "cancelled",
+                "unknown",
                 "not_pushed",
             ],  # fmt: skip
         },
         "reason": {"type": ["string", "null"], "description": "why not sent (preference, no_channel, ...)"},
-        "channel": {"enum": ["custom", "template", "subscribe", None]},
+        "channel": {"enum": ["custom", "template", "subscribe", "oa_subscribe", None]},
         "at": {"type": ["string", "null"], "description": "sent, delivered, or when it will be sent"},
         "errcode": {"type": ["integer", "null"]},
         "explanation": {"type": "string", "description": "why did or didn't I get this, in words"},

@@ -27,7 +27,13 @@ from wxbot.models.outbox import CHANNELS, OPEN_STATUSES, Notification
 from wxbot.push.policy import REMINDER_CLASSES, reminder_allowed
 
 # channel -> the PushContent field (and the key of the stored JSON) it sends
-CONTENT_FOR_CHANNEL = {"custom": "text", "template": "template", "subscribe": "subscribe"}
+# (a 订阅通知 says what a subscribe message says: the same key and data)
+CONTENT_FOR_CHANNEL = {
+    "custom": "text",
+    "template": "template",
+    "subscribe": "subscribe",
+    "oa_subscribe": "subscribe",
+}
 
 
 @dataclass(frozen=True)
@@ -191,6 +197,11 @@ def resend(session: Session, notification: Notification) -> bool:
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     return bool(changed)
+
+
+def skip(notification: Notification, reason: str, detail: str) -> None:
+    """The notification cannot go at all (a reason of wxbot.push.explain.REASONS): final now."""
+    _finish(notification, "skipped", reason, detail[:255])
 
 
 def cancel(session: Session, notification: Notification, detail: str = "") -> bool:

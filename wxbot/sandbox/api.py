@@ -69,6 +69,14 @@ def create_sandbox_app(state: SandboxState) -> Flask:
     def subscribe_send(appid: str, _params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         return state.send_subscribe(appid, body)
 
+    @endpoint("/cgi-bin/message/subscribe/bizsend", ["POST"])
+    def bizsend(appid: str, _params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        return state.send_notice(appid, body)
+
+    @endpoint("/wxa/sec/queryblocktmplmsg", ["POST"])
+    def queryblocktmplmsg(appid: str, _params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        return state.blocked_templates(appid, body)
+
     @endpoint("/sns/jscode2session", ["GET"], token=False)
     def jscode2session(_appid: str, params: dict[str, str], _body: Any) -> dict[str, Any]:
         return state.code2session(

@@ -40,6 +40,8 @@ MAX_TEXT_BYTES = 2048
 # template/send and subscribe/send keep one message per openid and client_msg_id this long (§12, 防重入):
 # a repeat is answered as the first was and not delivered again
 CLIENT_MSG_ID_WINDOW = timedelta(minutes=10)
+# template/send refuses the same message to the same follower within this with 40241 (§12)
+DUPLICATE_WINDOW = timedelta(seconds=60)
 MAX_RECORDED_CALLS = 200_000
 INJECTED_HTTP_FAILURE = (
     -1
@@ -106,6 +108,7 @@ class Follower:
     qr_scene_str: str = ""
     grants: list[Grant] = field(default_factory=list)
     subscriptions: Counter[str] = field(default_factory=Counter)
+    long_term: set[str] = field(default_factory=set)  # long-term 订阅通知 templates they accepted
     inbox: list[Delivered] = field(default_factory=list)
     chat: list[ChatLine] = field(default_factory=list)
 
@@ -171,6 +174,9 @@ class SandboxState:
             self.official = (
                 OfficialState()
             )  # menus, follower list, templates, quotas (wxbot.sandbox.official)
+            self._last_templates: dict[tuple[str, str, str], datetime] = {}  # (appid, openid, content) -> at
+            # intercepted template messages, as queryblocktmplmsg lists them
+            self._blocked: list[dict[str, Any]] = []
 
     def add_app(self, appid: str, secret: str, kind: str = "official") -> None:
         with self._lock:
@@ -204,10 +210,23 @@ class SandboxState:
             follower.grants = [g for g in follower.grants if g.kind != kind]
             follower.grants.append(Grant(kind, allowed, clock.now() + valid_for))
 
-    def grant_subscription(self, appid: str, openid: str, template_id: str, count: int = 1) -> None:
-        """The user tapped "allow" for a one-time subscribe template: one send each."""
+    def grant_subscription(self, appid: str, openid: str, template_id: str, count: int = 1, *,
+                           long_term: bool = False) -> None:  # fmt: skip
+        """The user tapped "allow" for a one-time subscribe template: one send each (a long-term 订阅通知:
+        every send until withdrawn)."""
         with self._lock:
-            self._follower(appid, openid).subscriptions[template_id] += count
+            follower = self._follower(appid, openid)
+            if long_term:
+                follower.long_term.add(template_id)
+            else:
+                follower.subscriptions[template_id] += count
+
+    def withdraw_subscription(self, appid: str, openid: str, template_id: str) -> None:
+        """The user turned the template off in WeChat's settings: nothing of it may be sent any more."""
+        with self._lock:
+            follower = self._follower(appid, openid)
+            follower.subscriptions[template_id] = 0
+            follower.long_term.discard(template_id)
 
     def add_login_code(self, appid: str, code: str, openid: str, session_key: str,
                        unionid: str | None = None) -> None:  # fmt: skip
@@ -483,10 +502,44 @@ class SandboxState:
                 isinstance(miniprogram, dict) and isinstance(miniprogram.get("appid"), str)
             ):
                 raise SandboxError(errors.DATA_FORMAT_INVALID, "data format error: miniprogram")
+            content = repr((body.get("template_id"), sorted(body["data"].items())))
+            last = self._last_templates.get((appid, follower.openid, content))
+            if last is not None and clock.now() - last < DUPLICATE_WINDOW:
+                raise SandboxError(errors.ALREADY_SENT, "duplicate in 60 seconds")
+            self._last_templates[(appid, follower.openid, content)] = clock.now()
             msgid = secrets.randbelow(2**62)
-            delivered = {**body, "data": delivered_template_data(body["data"]), "msgid": msgid}
+            shown = {k: v for k, v in body.items() if k not in ("topcolor", "color")}  # colours: ignored
+            delivered = {**shown, "data": delivered_template_data(body["data"]), "msgid": msgid}
             follower.inbox.append(Delivered("template", delivered, clock.now()))
             return self._accepted("template", appid, body, {"errcode": 0, "errmsg": "ok", "msgid": msgid})
+
+    def intercept_template(self, appid: str, openid: str) -> None:
+        """WeChat intercepts the follower's latest template message (judged marketing): it leaves their chat
+        and is listed by queryblocktmplmsg."""
+        with self._lock:
+            follower = self._follower(appid, openid)
+            latest = next(d for d in reversed(follower.inbox) if d.kind == "template")
+            follower.inbox.remove(latest)
+            self._blocked.append({
+                "id": len(self._blocked) + 1, "appid": appid, "tmpl_msg_id": latest.body["template_id"],
+                "title": "模板消息", "content": " ".join(v["value"] for v in latest.body["data"].values()),
+                "send_timestamp": _unix(latest.at), "openid": openid,
+            })  # fmt: skip
+
+    def blocked_templates(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self._require_kind(appid, "official")
+            _check_template_id(body.get("tmpl_msg_id"))
+            largest_id, limit = body.get("largest_id"), body.get("limit")
+            if not isinstance(largest_id, int) or not isinstance(limit, int) or not 0 < limit <= 100:
+                raise SandboxError(errors.ARGS_INVALID, "invalid args: largest_id, limit (at most 100)")
+            found = [
+                {k: v for k, v in entry.items() if k != "appid"}
+                for entry in self._blocked
+                if entry["appid"] == appid and entry["tmpl_msg_id"] == body["tmpl_msg_id"]
+                and entry["id"] > largest_id
+            ]  # fmt: skip
+            return {"errcode": 0, "errmsg": "ok", "msginfo": found[:limit]}
 
     def send_subscribe(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -505,6 +558,29 @@ class SandboxState:
             follower.subscriptions[str(template_id)] -= 1
             follower.inbox.append(Delivered("subscribe", body, clock.now()))
             return self._accepted("subscribe", appid, body, {"errcode": 0, "errmsg": "ok"})
+
+    def send_notice(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
+        """message/subscribe/bizsend: an official account's 订阅通知, to someone who allowed that template."""
+        with self._lock:
+            self._require_kind(appid, "official")
+            follower = self._follower(appid, str(body.get("touser", "")))
+            template_id = body.get("template_id")
+            _check_template_id(template_id)
+            page, miniprogram = body.get("page"), body.get("miniprogram")
+            if page is not None and not isinstance(page, str):
+                raise SandboxError(errors.DATA_FORMAT_INVALID, "data format error: page")
+            if miniprogram is not None and not (
+                isinstance(miniprogram, dict) and isinstance(miniprogram.get("appid"), str)
+            ):
+                raise SandboxError(errors.DATA_FORMAT_INVALID, "data format error: miniprogram")
+            check_subscribe_data(body.get("data"))
+            if str(template_id) not in follower.long_term:
+                if follower.subscriptions[str(template_id)] <= 0:
+                    raise SandboxError(errors.REFUSED, "user refuse to accept the msg")
+                follower.subscriptions[str(template_id)] -= 1
+            msgid = secrets.randbelow(2**62)
+            follower.inbox.append(Delivered("notice", {**body, "msgid": msgid}, clock.now()))
+            return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
 
     def code2session(self, appid: str, secret: str, code: str, grant_type: str) -> dict[str, Any]:
         with self._lock:

@@ -36,7 +36,7 @@ MAX_TEXT = 600  # what the page lets a person type; WeChat's own limit is larger
 _OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SERVICE_UNAVAILABLE = "该公众号暂时无法提供服务，请稍后再试"
 _DELIVERED_KINDS = {"custom": "customer-service message", "template": "template message",
-                    "subscribe": "subscribe message"}  # fmt: skip
+                    "subscribe": "subscribe message", "notice": "subscription notice (订阅通知)"}  # fmt: skip
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
@@ -199,7 +199,7 @@ def _line(item: ChatLine | Delivered) -> dict[str, Any]:
     body = item.body
     if item.kind == "custom" and body.get("msgtype") == "text":
         text = str(body.get("text", {}).get("content", ""))
-    elif item.kind in ("template", "subscribe"):
+    elif item.kind in ("template", "subscribe", "notice"):
         values = [f"{key}: {value.get('value', '')}" for key, value in (body.get("data") or {}).items()]
         link = body.get("url") or body.get("page") or (body.get("miniprogram") or {}).get("pagepath") or ""
         text = "\n".join([f"[{body.get('template_id')}]", *values, *([f"→ {link}"] if link else [])])

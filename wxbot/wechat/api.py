@@ -190,6 +190,31 @@ class WeChatApi:
             client, lambda c: c.post(f"{WECHAT_API_HOST}/cgi-bin/message/subscribe/send", data=body)
         )
 
+    def send_notice(self, oa_name: str, openid: str, template_id: str, data: dict[str, Any], *,
+                    page: str | None = None, miniprogram: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
+        """A 订阅通知 of the official account (message/subscribe/bizsend): `page` is a web page to open,
+        `miniprogram` {"appid", "pagepath"} a linked mini program's page. No client_msg_id (none documented)."""
+        client = self._client(oa_name, "official")
+        body: dict[str, Any] = {"touser": openid, "template_id": template_id, "data": data}
+        body.update({k: v for k, v in {"page": page, "miniprogram": miniprogram}.items() if v is not None})
+        return self._call(
+            client, lambda c: c.post(f"{WECHAT_API_HOST}/cgi-bin/message/subscribe/bizsend", data=body)
+        )
+
+    def blocked_templates(self, oa_name: str, template_id: str, largest_id: int = 0,
+                          limit: int = 100) -> list[dict[str, Any]]:  # fmt: skip
+        """One page of the template messages of `template_id` WeChat intercepted (wxa/sec/queryblocktmplmsg):
+        entries with id (the next page's largest_id), tmpl_msg_id, openid, send_timestamp, title."""
+        client = self._client(oa_name, "official")
+        body = {"tmpl_msg_id": template_id, "largest_id": largest_id, "limit": limit}
+        answer = self._call(
+            client, lambda c: c.post(f"{WECHAT_API_HOST}/wxa/sec/queryblocktmplmsg", data=body)
+        )
+        found = answer.get("msginfo", [])
+        # the docs' sample answers one object where the API answers a list
+        items = found if isinstance(found, list) else [found]
+        return [item for item in items if isinstance(item, dict)]
+
     def get_media(self, oa_name: str, media_id: str) -> tuple[bytes, str]:
         """A temporary media file a follower sent: (content, content type)."""
         client = self._client(oa_name, "official")

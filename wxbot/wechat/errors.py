@@ -37,6 +37,7 @@ ARGS_INVALID = 40097
 APPSECRET_INVALID = 40125
 CODE_USED = 40163
 IP_NOT_WHITELISTED = 40164  # the caller's IP is not on the account's IP whitelist (errmsg names the IP)
+ALREADY_SENT = 40241  # template/send: the same message within 60 s; WeChat has it already
 TOKEN_MISSING = 41001
 TOKEN_EXPIRED = 42001
 UNFOLLOWED = 43004  # the follower does not follow the official account (template messages)
