@@ -95,6 +95,7 @@ def register_scheduler(app: Flask, services: Services) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Each edge owns its blueprints (the order does not matter)."""
+    from wxbot.callback.miniprogram import bp as callback_mp_bp
     from wxbot.callback.views import bp as callback_bp
     from wxbot.console import bp as console_bp
     from wxbot.console.reader import reader_bp
@@ -102,5 +103,7 @@ def register_blueprints(app: Flask) -> None:
     from wxbot.miniprogram.openapi import docs_bp as miniprogram_docs_bp
     from wxbot.platform import bp as platform_bp
 
-    for blueprint in (callback_bp, miniprogram_bp, miniprogram_docs_bp, platform_bp, console_bp, reader_bp):
+    blueprints = (callback_bp, callback_mp_bp, miniprogram_bp, miniprogram_docs_bp, platform_bp, console_bp,
+                  reader_bp)  # fmt: skip
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)

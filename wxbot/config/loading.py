@@ -78,7 +78,15 @@ def embedded_defaults() -> dict[str, Any]:
                     "original_id": "gh_demo00000001",
                 }
             ],
-            "miniprogram": [{"name": "demo-mp", "appid": "wxdemo00000000002", "appsecret": "demo-mp-secret"}],
+            "miniprogram": [
+                {
+                    "name": "demo-mp",
+                    "appid": "wxdemo00000000002",
+                    "appsecret": "demo-mp-secret",
+                    "token": "demomptoken",
+                    "original_id": "gh_demomp000001",
+                }
+            ],
         },
     }
 

@@ -62,11 +62,25 @@ class OfficialAccount:
         self.mode = self.mode or ("safe" if self.encoding_aes_key else "plaintext")
 
 
+DATA_FORMATS = ("xml", "json")
+
+
 @dataclass
 class MiniProgram:
     name: str
     appid: str
     appsecret: str
+    # 消息推送 (customer service) at /wechat/mp/<name>, as set in the mini program's admin console; an empty
+    # token: no message push (the URL answers 404)
+    token: str = ""
+    encoding_aes_key: str = ""  # 43 characters; needed by the compatible and safe modes
+    mode: str = ""  # plaintext | compatible | safe; empty: safe when encoding_aes_key is set, else plaintext
+    data_format: str = "xml"  # 数据格式: xml | json
+    original_id: str = ""  # gh_... ; when set, a push addressed to another ToUserName is refused
+
+    def __post_init__(self) -> None:
+        self.mode = self.mode or ("safe" if self.encoding_aes_key else "plaintext")
+        self.data_format = self.data_format.lower()
 
 
 WECHAT_API_HOST = "https://api.weixin.qq.com"

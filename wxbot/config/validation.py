@@ -9,6 +9,7 @@ import zoneinfo
 
 from wxbot.config.schema import (
     CALLBACK_MODES,
+    DATA_FORMATS,
     ENVIRONMENTS,
     ConfigError,
     MiniProgram,
@@ -78,6 +79,8 @@ def validate(settings: Settings) -> None:
             raise ConfigError(f"{where}.mode: must be plaintext, compatible or safe (as in WeChat's console)")
         if oa.mode != "plaintext" and not oa.encoding_aes_key:
             raise ConfigError(f"{where}.encoding_aes_key: missing ({oa.mode} mode decrypts with it)")
+    for i, mp in enumerate(settings.wechat.miniprogram):
+        _validate_message_push(f"wechat.miniprogram[{i}]", mp)
     if not settings.security.pii_keys:
         raise ConfigError(f"security.pii_keys: missing (or set WXBOT_SECURITY_PII_KEYS); {GENERATE_HINT}")
     for i, k in enumerate(settings.security.pii_keys):
@@ -186,6 +189,29 @@ def _validate_production(settings: Settings) -> None:
                 f"wechat.official[{i}].token: {problem}; choose 3-32 random letters and digits and set the "
                 "same in WeChat's console (`wxbot keys generate` prints one)"
             )
+    for i, mp in enumerate(settings.wechat.miniprogram):
+        problem = weak_token(mp.token) if mp.token else None
+        if problem:
+            raise ConfigError(
+                f"wechat.miniprogram[{i}].token: {problem}; choose 3-32 random letters and digits and set the "
+                "same in the mini program's 消息推送 settings"
+            )
+
+
+def _validate_message_push(where: str, mp: MiniProgram) -> None:
+    """A mini program's 消息推送 settings: none at all (no token), or a complete set."""
+    if not mp.token:
+        return
+    if mp.encoding_aes_key and not _AES_KEY.match(mp.encoding_aes_key):
+        raise ConfigError(f"{where}.encoding_aes_key: must be 43 letters and digits")
+    if mp.mode not in CALLBACK_MODES:
+        raise ConfigError(
+            f"{where}.mode: must be plaintext, compatible or safe (as in the 消息推送 settings)"
+        )
+    if mp.mode != "plaintext" and not mp.encoding_aes_key:
+        raise ConfigError(f"{where}.encoding_aes_key: missing ({mp.mode} mode decrypts with it)")
+    if mp.data_format not in DATA_FORMATS:
+        raise ConfigError(f"{where}.data_format: must be xml or json (数据格式 in the 消息推送 settings)")
 
 
 _CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")

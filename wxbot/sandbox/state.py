@@ -31,8 +31,10 @@ STABLE_ROTATE_BEFORE = timedelta(minutes=5)  # stable_token hands out a new toke
 CODE_LIFETIME = timedelta(minutes=5)  # login and phone codes
 MAX_QR_EXPIRE_SECONDS = 2_592_000  # 30 days
 DEFAULT_QR_EXPIRE_SECONDS = 30  # a temporary code without expire_seconds
-# The customer-service window each trigger opens (wechat-platform.md §5.1): (messages allowed, valid for).
+# The customer-service window each trigger opens (wechat-platform.md §5.1): (messages allowed, valid for);
+# a mini program's "action" is the user entering its customer-service chat.
 WINDOW_RULES = {"message": (5, timedelta(hours=48)), "action": (3, timedelta(minutes=1))}
+MINIPROGRAM_WINDOW_RULES = {"message": (5, timedelta(hours=48)), "action": (2, timedelta(minutes=1))}
 CUSTOM_MSGTYPES = frozenset({"text", "image", "voice", "video", "music", "news", "mpnews", "mpnewsarticle",
                              "msgmenu", "wxcard", "miniprogrampage"})  # fmt: skip
 MAX_TEXT_BYTES = 2048
@@ -193,8 +195,9 @@ class SandboxState:
 
     def touch(self, appid: str, openid: str, kind: str) -> None:
         """The user did something that opens the customer-service window: `message` or `action`."""
-        allowed, valid_for = WINDOW_RULES[kind]
         with self._lock:
+            rules = MINIPROGRAM_WINDOW_RULES if self._apps[appid].kind == "miniprogram" else WINDOW_RULES
+            allowed, valid_for = rules[kind]
             follower = self._follower(appid, openid)
             # A newer trigger of the same kind replaces the older one.
             follower.grants = [g for g in follower.grants if g.kind != kind]

@@ -178,9 +178,10 @@ class WeChatApi:
             client, lambda c: c.post(f"{WECHAT_API_HOST}/cgi-bin/message/subscribe/send", data=body)
         )
 
-    def get_media(self, oa_name: str, media_id: str) -> tuple[bytes, str]:
-        """A temporary media file a follower sent: (content, content type)."""
-        client = self._client(oa_name, "official")
+    def get_media(self, app_name: str, media_id: str) -> tuple[bytes, str]:
+        """A temporary media file a user sent (to an official account, or a mini program's customer service):
+        (content, content type)."""
+        client = self._client(app_name)
         answer = self._call(client, lambda c: c.media.download(media_id), json_only=False)
         if isinstance(answer, dict):
             # Videos come as {"video_url": ...}; everything else as the file itself.

@@ -1,0 +1,37 @@
+"""conversations.door_identity_id and ticket_messages.app_name: 留言 through the mini program's customer
+service as well as the official account (the door a message came through, where replies go)
+
+Revision ID: a7b1c2d3e4f5
+Revises: c3a1b2c4d5e6
+Create Date: 2026-12-03 14:00:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "a7b1c2d3e4f5"
+down_revision = "c3a1b2c4d5e6"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("conversations") as batch:
+        batch.add_column(sa.Column("door_identity_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            "fk_conversations_door_identity_id_identities",
+            "identities",
+            ["door_identity_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+    with op.batch_alter_table("ticket_messages") as batch:
+        batch.add_column(sa.Column("app_name", sa.String(length=32), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("ticket_messages") as batch:
+        batch.drop_column("app_name")
+    with op.batch_alter_table("conversations") as batch:
+        batch.drop_constraint("fk_conversations_door_identity_id_identities", type_="foreignkey")
+        batch.drop_column("door_identity_id")
