@@ -39,6 +39,8 @@ def registered_jobs() -> list[Job]:
     from jobs.cancellations import run_cancellations
     from jobs.media import INTERVAL_SECONDS as MEDIA_SECONDS
     from jobs.media import fetch_media
+    from jobs.phone_quota import INTERVAL_SECONDS as PHONE_QUOTA_SECONDS
+    from jobs.phone_quota import check_phone_quota
     from jobs.retention import run_retention
     from jobs.sender import JOB_SECONDS, sender_job
 
@@ -50,6 +52,7 @@ def registered_jobs() -> list[Job]:
         Job("unionid", unionid.fetch_unionids, unionid.INTERVAL_SECONDS),
         Job("ticket-media", fetch_media, MEDIA_SECONDS),
         Job("event-reminders", send_event_reminders, seconds=300),
+        Job("phone-quota", check_phone_quota, seconds=PHONE_QUOTA_SECONDS),
     ]
 
 

@@ -132,6 +132,9 @@ class IdentitySettings:
     # phone lookups cost money per success (wechat-platform.md 7.2): daily caps, per user and per mini program
     phone_lookups_per_identity_per_day: int = 5
     phone_lookups_per_app_per_day: int = 2000
+    # the paid quota of phone verifications (checked daily): below this many left, the console and the log
+    # say so
+    phone_quota_warn_below: int = 100
     bind_token_ttl_seconds: int = 600  # the one-time token of the official account's 绑定 link
     bind_qr_ttl_seconds: int = 600  # the temporary QR code of POST /platform/bind-qr
     bind_miniprogram: str = ""  # which mini program the 绑定 link opens; empty: the first configured one

@@ -117,6 +117,8 @@ def validate(settings: Settings) -> None:
     ):
         if getattr(ident, key) < 1:
             raise ConfigError(f"identity.{key}: at least 1")
+    if ident.phone_quota_warn_below < 0:
+        raise ConfigError("identity.phone_quota_warn_below: 0 or more")
     # WeChat's temporary QR codes live 60 s to 30 days
     if not 60 <= ident.bind_qr_ttl_seconds <= 2592000:
         raise ConfigError("identity.bind_qr_ttl_seconds: between 60 and 2592000")

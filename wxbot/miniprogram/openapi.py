@@ -46,6 +46,8 @@ _ERROR_TEXT = {
     409: "Conflict: `session_expired` (log in again, then retry), `already_linked`, `used_token`, ...",
     429: "Rate-limited (`rate_limited`): our daily caps, or WeChat's (with `errcode`)",
     502: "WeChat refused (`wechat_error`, with WeChat's `errcode`) or did not answer (`wechat_unavailable`)",
+    503: "Temporarily unavailable: `phone_quota_exhausted` (the mini program's paid phone verifications are "
+    "used up; `message` is for the user)",
 }
 
 SPEC: dict[str, Any] = {

@@ -10,6 +10,7 @@ from wxbot.models.ledger import AuditEntry, Consent
 from wxbot.models.login import LoginSession, SessionKey
 from wxbot.models.outbox import ApiPause, AppHealth, DailyCount, Notification, SubscribeGrant
 from wxbot.models.privacy import PrivacyRequest, RetentionRun
+from wxbot.models.quota import PhoneQuota
 from wxbot.models.reply_window import ReplyWindow
 from wxbot.models.tokens import AccessToken
 
@@ -31,6 +32,7 @@ __all__ = [
     "Identity",
     "InboundMessage",
     "LoginSession",
+    "PhoneQuota",
     "PrivacyRequest",
     "Notification",
     "ReplyWindow",

@@ -79,6 +79,12 @@ def create_sandbox_app(state: SandboxState) -> Flask:
     def phone_number(appid: str, _params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         return state.phone_number(appid, body)
 
+    @endpoint("/wxa/charge/usage/get", ["GET"])
+    def charge_usage(appid: str, params: dict[str, str], _body: Any) -> dict[str, Any]:
+        if params.get("spuId") != "10000077":
+            raise SandboxError(DATA_FORMAT_INVALID, "invalid spuId")
+        return state.phone_quota(appid)
+
     @endpoint("/cgi-bin/media/get", ["GET"])
     def media_get(appid: str, params: dict[str, str], _body: Any) -> dict[str, Any] | Response:
         media_id = params.get("media_id", "")

@@ -29,6 +29,7 @@ from wxbot.wechat import errors
 CLASSIC_GRACE = timedelta(minutes=5)  # a superseded cgi-bin/token token stays valid this long
 STABLE_ROTATE_BEFORE = timedelta(minutes=5)  # stable_token hands out a new token this long before expiry
 CODE_LIFETIME = timedelta(minutes=5)  # login and phone codes
+PHONE_TRIAL_PACK = 1000  # free phone verifications per mini program (wechat-platform.md §7.2)
 MAX_QR_EXPIRE_SECONDS = 2_592_000  # 30 days
 DEFAULT_QR_EXPIRE_SECONDS = 30  # a temporary code without expire_seconds
 # The customer-service window each trigger opens (wechat-platform.md §5.1): (messages allowed, valid for);
@@ -140,6 +141,7 @@ class Code:
     payload: dict[str, Any]
     expires_at: datetime
     used: bool = False
+    owner: str | None = None  # the openid a phone code was issued to
 
 
 class SandboxState:
@@ -165,6 +167,7 @@ class SandboxState:
             self._followers: dict[tuple[str, str], Follower] = {}
             self._login_codes: dict[tuple[str, str], Code] = {}
             self._phone_codes: dict[tuple[str, str], Code] = {}
+            self._phone_quota: dict[str, list[int]] = {}  # appid -> [total, used]
             self._media: dict[tuple[str, str], tuple[bytes, str]] = {}
             self._tickets: dict[str, dict[str, Any]] = {}
             # (path, appid, openid, client_msg_id) -> (first accepted at, its answer)
@@ -218,14 +221,30 @@ class SandboxState:
                 payload["unionid"] = unionid
             self._login_codes[(appid, code)] = Code(appid, payload, clock.now() + CODE_LIFETIME)
 
-    def add_phone_code(self, appid: str, code: str, phone: str, country_code: str = "86") -> None:
+    def add_phone_code(self, appid: str, code: str, phone: str, country_code: str = "86",
+                       openid: str | None = None) -> None:  # fmt: skip
+        """A getPhoneNumber code, issued to `openid` when given (getuserphonenumber checks it then)."""
         pure = phone.removeprefix("+" + country_code) if phone.startswith("+") else phone
         with self._lock:
             self._phone_codes[(appid, code)] = Code(
                 appid,
                 {"phoneNumber": phone, "purePhoneNumber": pure, "countryCode": country_code},
                 clock.now() + CODE_LIFETIME,
+                owner=openid,
             )
+
+    def set_phone_quota(self, appid: str, total: int, used: int = 0) -> None:
+        """The mini program's paid phone verifications (the trial pack of 1,000 unless set)."""
+        with self._lock:
+            self._phone_quota[appid] = [total, used]
+
+    def phone_quota(self, appid: str) -> dict[str, Any]:
+        """wxa/charge/usage/get for the quick-verification product."""
+        with self._lock:
+            self._require_kind(appid, "miniprogram")
+            total, used = self._phone_quota.setdefault(appid, [PHONE_TRIAL_PACK, 0])
+        return {"errcode": 0, "errmsg": "ok", "all": total - used, "effectiveAll": total, "effectiveUse": used,
+                "total": 1, "detailList": [{"spuId": "10000077", "status": 1, "all": total, "used": used}]}  # fmt: skip
 
     def add_media(self, appid: str, media_id: str, content: bytes, content_type: str) -> None:
         with self._lock:
@@ -511,12 +530,21 @@ class SandboxState:
         return dict(payload)
 
     def phone_number(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
-        code = body.get("code")
-        if not isinstance(code, str):
+        code, openid = body.get("code"), body.get("openid")
+        if not isinstance(code, str) or not isinstance(openid, str | None):
             raise SandboxError(errors.DATA_FORMAT_INVALID, "data format error: code")
         with self._lock:
             self._require_kind(appid, "miniprogram")
+            entry = self._phone_codes.get((appid, code))
+            if entry is not None and openid is not None and entry.owner not in (None, openid):
+                raise SandboxError(errors.CODE_INVALID, "invalid code: not issued to this openid")
+            quota = self._phone_quota.setdefault(appid, [PHONE_TRIAL_PACK, 0])
+            if quota[1] >= quota[0]:
+                raise SandboxError(
+                    errors.PHONE_QUOTA_EXHAUSTED, "no quota left for phone number verification"
+                )
             payload = self._use_code(self._phone_codes, appid, code)
+            quota[1] += 1
         watermark = {"timestamp": clock.timestamp(), "appid": appid}
         return {"errcode": 0, "errmsg": "ok", "phone_info": {**payload, "watermark": watermark}}
 

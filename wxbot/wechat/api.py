@@ -1,4 +1,4 @@
-"""The WeChat API as the rest of the project sees it: eight calls, WeChatError / WeChatUnavailable, nothing else.
+"""The WeChat API as the rest of the project sees it: nine calls, WeChatError / WeChatUnavailable, nothing else.
 
 Underneath, one wechatpy client per configured app, with wechatpy's own retry off: tokens come from the shared
 TokenStore, and a token error (40001/40014/42001) refreshes once, only if the failing token is still the
@@ -31,6 +31,7 @@ WECHAT_QRCODE_HOST = "https://mp.weixin.qq.com"
 # Endpoints authenticated by appid + secret, never by an access token.
 TOKENLESS_PATHS = frozenset({"/sns/jscode2session", "/cgi-bin/token", "/cgi-bin/stable_token"})
 MAX_MEDIA_BYTES = 20 * 1024 * 1024
+PHONE_QUICK_VERIFICATION_SPU = "10000077"  # wxa/charge's product id of the phone-number quick verification
 
 T = TypeVar("T")
 
@@ -112,7 +113,7 @@ class WeChatApi:
                 app.appid, fetcher(self.http, self.base_url, app.appid, app.appsecret, self.timeout)
             )
 
-    # ------------------------------------------------------------ the eight calls
+    # ------------------------------------------------------------ the nine calls
 
     def code2session(self, mp_name: str, code: str) -> dict[str, Any]:
         """A mini-program login code -> openid, session_key, unionid (None unless the app is bound)."""
@@ -127,12 +128,13 @@ class WeChatApi:
             "unionid": answer.get("unionid"),
         }
 
-    def phone_number(self, mp_name: str, code: str) -> dict[str, Any]:
-        """A getPhoneNumber code -> WeChat's phone_info (phoneNumber, purePhoneNumber, countryCode, watermark)."""
+    def phone_number(self, mp_name: str, code: str, *, openid: str | None = None) -> dict[str, Any]:
+        """A getPhoneNumber code -> WeChat's phone_info (phoneNumber, purePhoneNumber, countryCode, watermark).
+        With `openid`, WeChat also checks that the code was issued to that user."""
         client = self._client(mp_name, "miniprogram")
+        body = {"code": code, **({"openid": openid} if openid else {})}
         answer = self._call(
-            client,
-            lambda c: c.post(f"{WECHAT_API_HOST}/wxa/business/getuserphonenumber", data={"code": code}),
+            client, lambda c: c.post(f"{WECHAT_API_HOST}/wxa/business/getuserphonenumber", data=body)
         )
         info = answer.get("phone_info")
         if not isinstance(info, dict):
@@ -141,6 +143,17 @@ class WeChatApi:
         if isinstance(watermark, dict) and watermark.get("appid") not in (None, client.appid):
             raise WeChatUnavailable("phone_info watermark names another app")
         return info
+
+    def phone_quota(self, mp_name: str) -> dict[str, int]:
+        """The paid phone-number quota (手机号快速验证组件, spuId 10000077) from wxa/charge/usage/get:
+        total (every pack, the trial one included) and used."""
+        client = self._client(mp_name, "miniprogram")
+        params = {"spuId": PHONE_QUICK_VERIFICATION_SPU, "offset": 0, "limit": 20}
+        answer = self._call(client, lambda c: c.get(f"{WECHAT_API_HOST}/wxa/charge/usage/get", params=params))
+        try:
+            return {"total": int(answer["effectiveAll"]), "used": int(answer["effectiveUse"])}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise WeChatUnavailable("charge/usage/get answer lacks effectiveAll/effectiveUse") from exc
 
     def user_info(self, oa_name: str, openid: str) -> dict[str, Any]:
         client = self._client(oa_name, "official")

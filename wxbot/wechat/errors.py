@@ -35,6 +35,7 @@ WINDOW_SPENT = 45047  # the customer-service window's message budget is used up
 DATA_FORMAT_INVALID = 47001
 ARGUMENT_INVALID = 47003
 API_UNAUTHORIZED = 48001  # the app may not use this API
+PHONE_QUOTA_EXHAUSTED = 1400001  # getuserphonenumber: the mini program's paid phone quota is used up
 
 TOKEN_ERRORS = frozenset({TOKEN_INVALID, TOKEN_MALFORMED, TOKEN_EXPIRED})
 

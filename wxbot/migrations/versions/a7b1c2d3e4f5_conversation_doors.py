@@ -1,5 +1,6 @@
 """conversations.door_identity_id and ticket_messages.app_name: 留言 through the mini program's customer
-service as well as the official account (the door a message came through, where replies go)
+service as well as the official account (the door a message came through, where replies go); phone_quotas:
+the mini programs' paid phone-number quota
 
 Revision ID: a7b1c2d3e4f5
 Revises: c3a1b2c4d5e6
@@ -27,9 +28,21 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("ticket_messages") as batch:
         batch.add_column(sa.Column("app_name", sa.String(length=32), nullable=True))
+    op.create_table(
+        "phone_quotas",
+        sa.Column("app_name", sa.String(length=32), nullable=False),
+        sa.Column("checked_at", sa.DateTime(), nullable=True),
+        sa.Column("total", sa.Integer(), nullable=True),
+        sa.Column("used", sa.Integer(), nullable=True),
+        sa.Column("successes_since_check", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("successes_total", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("exhausted_at", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("app_name", name=op.f("pk_phone_quotas")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("phone_quotas")
     with op.batch_alter_table("ticket_messages") as batch:
         batch.drop_column("app_name")
     with op.batch_alter_table("conversations") as batch:
