@@ -175,6 +175,12 @@ class EventsSettings:
     miniprogram: str = ""  # the mini program the official account's 「活动」 reply links into
     list_url: str = ""  # https URL (a URL Link) that opens that mini program's event list
     list_picurl: str = ""  # picture of that news item
+    # mini-program codes for events (POST /platform/events/<id>/code): the page they open (published),
+    # with ?scene=<key>; the version to open (release | trial | develop); WeChat's limit of 5,000 a minute
+    code_page: str = "pages/event/index"
+    code_env_version: str = "release"
+    code_check_path: bool = True  # false: WeChat takes an unpublished page (for trial versions)
+    codes_per_minute: int = 5000
 
 
 @dataclass

@@ -276,3 +276,14 @@ def _validate_events(settings: Settings) -> None:
         raise ConfigError("events.list_url: must be an https URL")
     if events.list_picurl and not events.list_picurl.startswith("https://"):
         raise ConfigError("events.list_picurl: must be an https URL")
+    if (
+        not re.fullmatch(r"[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*", events.code_page)
+        or len(events.code_page) > 128
+    ):
+        raise ConfigError(
+            "events.code_page: a mini-program page path such as pages/event/index (no leading /)"
+        )
+    if events.code_env_version not in ("release", "trial", "develop"):
+        raise ConfigError("events.code_env_version: release, trial or develop")
+    if not 1 <= events.codes_per_minute <= 5000:
+        raise ConfigError("events.codes_per_minute: 1 to 5000 (WeChat's limit)")

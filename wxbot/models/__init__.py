@@ -3,6 +3,7 @@
 from wxbot.models.applications import Application, StatusChange
 from wxbot.models.binding import BindingToken
 from wxbot.models.campus import Event, EventSignup
+from wxbot.models.codes import EventCode
 from wxbot.models.conversations import Agent, CannedReply, Conversation, TicketMessage
 from wxbot.models.identity import Account, Identity
 from wxbot.models.inbound import InboundMessage
@@ -28,6 +29,7 @@ __all__ = [
     "Conversation",
     "DailyCount",
     "Event",
+    "EventCode",
     "EventSignup",
     "Identity",
     "InboundMessage",

@@ -19,7 +19,7 @@ from flask import Flask, Response, request
 from wxbot import clock
 from wxbot.sandbox.rules import SandboxError
 from wxbot.sandbox.state import INJECTED_HTTP_FAILURE, Call, SandboxState
-from wxbot.wechat.errors import DATA_FORMAT_INVALID, GRANT_TYPE_INVALID, LANG_INVALID
+from wxbot.wechat.errors import API_UNAUTHORIZED, DATA_FORMAT_INVALID, GRANT_TYPE_INVALID, LANG_INVALID
 
 Work = Callable[[str, dict[str, str], Any], "dict[str, Any] | Response"]
 
@@ -78,6 +78,12 @@ def create_sandbox_app(state: SandboxState) -> Flask:
     @endpoint("/wxa/business/getuserphonenumber", ["POST"])
     def phone_number(appid: str, _params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         return state.phone_number(appid, body)
+
+    @endpoint("/wxa/getwxacodeunlimit", ["POST"])
+    def wxacode(appid: str, _params: dict[str, str], body: dict[str, Any]) -> Response:
+        if not any(a.appid == appid and a.kind == "miniprogram" for a in state.apps()):
+            raise SandboxError(API_UNAUTHORIZED, "api unauthorized")
+        return Response(state.wxacodes.draw(appid, body), mimetype="image/png")
 
     @endpoint("/wxa/charge/usage/get", ["GET"])
     def charge_usage(appid: str, params: dict[str, str], _body: Any) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from wxbot.sandbox.rules import (
     check_template_data,
     delivered_template_data,
 )
+from wxbot.sandbox.wxacode import WxaCodes
 from wxbot.wechat import errors
 
 CLASSIC_GRACE = timedelta(minutes=5)  # a superseded cgi-bin/token token stays valid this long
@@ -152,12 +153,14 @@ class SandboxState:
         self._default_token_lifetime = token_lifetime
         self.base_url = ""  # where the sandbox is served; set by whoever serves it
         self._apps: dict[str, App] = {}
+        self.wxacodes = WxaCodes()  # getwxacodeunlimit (wxbot.sandbox.wxacode)
         self.reset()
 
     # ------------------------------------------------------------ set-up (tests and the follower page)
 
     def reset(self) -> None:
         """Forget everything but the registered apps."""
+        self.wxacodes.reset()
         with self._lock:
             self.token_lifetime = self._default_token_lifetime  # seconds; tests shorten it
             # The most recent calls (a long benchmark or `make run` session must not grow without bound).

@@ -50,6 +50,7 @@ def mount_sandbox(app: Flask, services: Services) -> SandboxState:
         state.add_app(oa.appid, oa.appsecret, "official")
     for mp in settings.wechat.miniprogram:
         state.add_app(mp.appid, mp.appsecret, "miniprogram")
+        state.wxacodes.publish(mp.appid, settings.events.code_page)  # the demo's event page is released
     state.base_url = settings.sandbox.public_url.rstrip("/") + SANDBOX_API_PATH
     services.sandbox = state
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_API_PATH: create_sandbox_app(state)})  # type: ignore[method-assign]

@@ -1,4 +1,4 @@
-"""The WeChat API as the rest of the project sees it: nine calls, WeChatError / WeChatUnavailable, nothing else.
+"""The WeChat API as the rest of the project sees it: ten calls, WeChatError / WeChatUnavailable, nothing else.
 
 Underneath, one wechatpy client per configured app, with wechatpy's own retry off: tokens come from the shared
 TokenStore, and a token error (40001/40014/42001) refreshes once, only if the failing token is still the
@@ -10,6 +10,7 @@ over one connection pool per process (wxbot.wechat.http) that the sender's threa
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -31,6 +32,8 @@ WECHAT_QRCODE_HOST = "https://mp.weixin.qq.com"
 # Endpoints authenticated by appid + secret, never by an access token.
 TOKENLESS_PATHS = frozenset({"/sns/jscode2session", "/cgi-bin/token", "/cgi-bin/stable_token"})
 MAX_MEDIA_BYTES = 20 * 1024 * 1024
+WXA_SCENE = re.compile(r"[0-9A-Za-z!#$&'()*+,/:;=?@._~-]{1,32}")  # getwxacodeunlimit's scene
+IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
 PHONE_QUICK_VERIFICATION_SPU = "10000077"  # wxa/charge's product id of the phone-number quick verification
 
 T = TypeVar("T")
@@ -113,7 +116,7 @@ class WeChatApi:
                 app.appid, fetcher(self.http, self.base_url, app.appid, app.appsecret, self.timeout)
             )
 
-    # ------------------------------------------------------------ the nine calls
+    # ------------------------------------------------------------ the ten calls
 
     def code2session(self, mp_name: str, code: str) -> dict[str, Any]:
         """A mini-program login code -> openid, session_key, unionid (None unless the app is bound)."""
@@ -154,6 +157,24 @@ class WeChatApi:
             return {"total": int(answer["effectiveAll"]), "used": int(answer["effectiveUse"])}
         except (KeyError, TypeError, ValueError) as exc:
             raise WeChatUnavailable("charge/usage/get answer lacks effectiveAll/effectiveUse") from exc
+
+    def wxa_code(self, mp_name: str, scene: str, page: str, *, check_path: bool = True,
+                 env_version: str = "release", width: int = 430) -> bytes:  # fmt: skip
+        """A mini-program code (wxa/getwxacodeunlimit) opening `page` with `scene` in its query: the image
+        (PNG or JPEG, as WeChat draws it).
+        `scene`: at most 32 visible characters of WXA_SCENE; WeChat answers errors as JSON (41030: the page
+        is not published, 45009: over the limit)."""
+        if not WXA_SCENE.fullmatch(scene):
+            raise ValueError("scene must be 1 to 32 characters of [0-9A-Za-z!#$&'()*+,/:;=?@._~-]")
+        client = self._client(mp_name, "miniprogram")
+        body = {"scene": scene, "page": page, "check_path": check_path, "env_version": env_version,
+                "width": width}  # fmt: skip
+        answer = self._call(
+            client, lambda c: c.post(f"{WECHAT_API_HOST}/wxa/getwxacodeunlimit", data=body), json_only=False
+        )
+        if isinstance(answer, dict) or not answer.content.startswith(IMAGE_SIGNATURES):
+            raise WeChatUnavailable("getwxacodeunlimit answered neither an image nor an error")
+        return bytes(answer.content)
 
     def user_info(self, oa_name: str, openid: str) -> dict[str, Any]:
         client = self._client(oa_name, "official")

@@ -22,6 +22,7 @@ ARGS_INVALID = 40097
 APPSECRET_INVALID = 40125
 CODE_USED = 40163
 TOKEN_MISSING = 41001
+WXA_PAGE_INVALID = 41030  # getwxacodeunlimit: the page does not exist or is not published
 TOKEN_EXPIRED = 42001
 UNFOLLOWED = 43004  # the follower does not follow the official account (template messages)
 REFUSED = 43101  # the user has no unused subscribe authorisation (subscribe messages)

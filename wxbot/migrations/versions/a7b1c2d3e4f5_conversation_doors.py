@@ -1,6 +1,6 @@
 """conversations.door_identity_id and ticket_messages.app_name: 留言 through the mini program's customer
 service as well as the official account (the door a message came through, where replies go); phone_quotas:
-the mini programs' paid phone-number quota
+the mini programs' paid phone-number quota; event_codes: mini-program codes for events
 
 Revision ID: a7b1c2d3e4f5
 Revises: c3a1b2c4d5e6
@@ -39,9 +39,28 @@ def upgrade() -> None:
         sa.Column("exhausted_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("app_name", name=op.f("pk_phone_quotas")),
     )
+    op.create_table(
+        "event_codes",
+        sa.Column("scene", sa.String(length=32), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("app_name", sa.String(length=32), nullable=False),
+        sa.Column("source", sa.String(length=64), nullable=False),
+        sa.Column("page", sa.String(length=128), nullable=False),
+        sa.Column("image", sa.LargeBinary(length=16777215), nullable=False),
+        sa.Column("scans", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("signups", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"], ["events.id"], name=op.f("fk_event_codes_event_id_events"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("scene", name=op.f("pk_event_codes")),
+    )
+    op.create_index(op.f("ix_event_codes_event_id"), "event_codes", ["event_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_event_codes_event_id"), table_name="event_codes")
+    op.drop_table("event_codes")
     op.drop_table("phone_quotas")
     with op.batch_alter_table("ticket_messages") as batch:
         batch.drop_column("app_name")
