@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wxbot.db import Base
@@ -12,6 +13,7 @@ from wxbot.models.base import created_at_column
 from wxbot.models.campus import Event
 
 MAX_IMAGE_BYTES = 2**24 - 1  # MEDIUMBLOB on MySQL/MariaDB; WeChat's codes are tens of kilobytes
+IMAGE_TYPE = LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql")
 
 
 class EventCode(Base):
@@ -28,7 +30,7 @@ class EventCode(Base):
     app_name: Mapped[str] = mapped_column(String(32), nullable=False)
     source: Mapped[str] = mapped_column(String(64), default="", nullable=False)
     page: Mapped[str] = mapped_column(String(128), nullable=False)
-    image: Mapped[bytes] = mapped_column(LargeBinary(MAX_IMAGE_BYTES), nullable=False)  # PNG or JPEG
+    image: Mapped[bytes] = mapped_column(IMAGE_TYPE, nullable=False)  # PNG or JPEG
     scans: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     signups: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     created_at: Mapped[datetime] = created_at_column()

@@ -9,6 +9,7 @@ Create Date: 2026-12-03 14:00:00
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision = "a7b1c2d3e4f5"
 down_revision = "c3a1b2c4d5e6"
@@ -46,7 +47,7 @@ def upgrade() -> None:
         sa.Column("app_name", sa.String(length=32), nullable=False),
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("page", sa.String(length=128), nullable=False),
-        sa.Column("image", sa.LargeBinary(length=16777215), nullable=False),
+        sa.Column("image", sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql"), nullable=False),
         sa.Column("scans", sa.Integer(), server_default="0", nullable=False),
         sa.Column("signups", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
