@@ -88,6 +88,18 @@ def embedded_defaults() -> dict[str, Any]:
                 }
             ],
         },
+        # the demo mini program's "a reply is waiting" subscribe message (the customer-service fallback)
+        "notify": {
+            "templates": {
+                "ticket_reply": {
+                    "demo-mp": {
+                        "template_id": "demo-mp-reply-waiting",
+                        "fields": {"thing1": "客服已回复你的留言", "time2": "{replied_at}"},
+                        "page": "pages/replies/index",
+                    }
+                }
+            }
+        },
     }
 
 

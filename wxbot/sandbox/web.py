@@ -55,6 +55,9 @@ def mount_sandbox(app: Flask, services: Services) -> SandboxState:
     services.sandbox = state
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_API_PATH: create_sandbox_app(state)})  # type: ignore[method-assign]
     app.register_blueprint(bp)
+    from wxbot.sandbox.mp_web import bp as mp_bp  # the mini-program user (it uses this module's helpers)
+
+    app.register_blueprint(mp_bp)
     log.warning("sandbox WeChat mounted at /sandbox: a development tool, never enable it in production")
     return state
 
