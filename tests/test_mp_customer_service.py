@@ -4,13 +4,16 @@ official account's, answered from the console; WeChat's side in the sandbox's re
 
 from __future__ import annotations
 
+import io
+import re
+
 import pytest
 from sqlalchemy import select
 
 from jobs.media import fetch_media
 from jobs.sender import send_due
 from tests.conftest import AES_KEY, MP, OA
-from tests.console_helpers import login, make_agent
+from tests.console_helpers import form_csrf, login, make_agent
 from tests.mp_push_helpers import MpUser
 from tests.test_tickets_flow import agent_reply, follower_in_sandbox, stored, write
 from wxbot.models import Conversation, Identity, InboundMessage, TicketMessage
@@ -18,6 +21,7 @@ from wxbot.push import grants
 
 CUSTOM = "/cgi-bin/message/custom/send"
 SUBSCRIBE = "/cgi-bin/message/subscribe/send"
+UPLOAD = "/cgi-bin/media/upload"
 REPLY_TID = "mp-reply-waiting-tid"
 
 
@@ -210,3 +214,41 @@ def test_an_image_from_the_chat_is_fetched_with_the_mini_programs_token(client, 
     make_agent(db)
     login(client)
     assert client.get(f"/console/media/{message.id}").data == b"\x89PNG from the chat"
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # enough of a PNG for the type checks
+
+
+def image_reply(client, conversation_id, content, name="reply.png"):
+    page = client.get(f"/console/c/{conversation_id}").get_data(as_text=True)
+    token = "image-" + re.search(r'name="form_token" value="([^"]+)"', page).group(1)  # the form may be hidden
+    return client.post(f"/console/c/{conversation_id}/reply-image", content_type="multipart/form-data",
+                       data={"csrf_token": form_csrf(page), "form_token": token,
+                             "image": (io.BytesIO(content), name)})  # fmt: skip
+
+
+def test_an_image_reply_goes_through_the_mini_programs_custom_send(client, db, sandbox, clock):
+    user = mp_user(client, sandbox)
+    say(user, sandbox, "能发一下宣讲会地图吗？")
+    (conversation,) = stored(db, Conversation)
+    make_agent(db)
+    login(client)
+    assert 'id="reply-image"' in client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
+    assert image_reply(client, conversation.id, b"GIF89a not an image we send").status_code == 400
+    assert sandbox.calls(UPLOAD) == []
+    assert image_reply(client, conversation.id, PNG).status_code == 302
+    send_due(client.application.extensions["wxbot"])
+    (upload,) = sandbox.calls(UPLOAD)
+    (call,) = sandbox.calls(CUSTOM)
+    assert upload.appid == call.appid == MP["appid"]
+    assert call.body["msgtype"] == "image" and call.body["touser"] == user.openid
+    page = client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
+    assert "sent in the chat" in page and "<strong>4</strong> replies left" in page
+    reply = stored(db)[-1]
+    assert (reply.direction, reply.kind, reply.media_status) == ("outbound", "image", "stored")
+    assert client.get(f"/console/media/{reply.id}").data == PNG
+    clock.advance(hours=49)
+    login(client)  # the console session ended meanwhile
+    blocked = image_reply(client, conversation.id, PNG)
+    assert blocked.status_code == 409 and "reply window is closed" in blocked.get_data(as_text=True)
+    assert len(sandbox.calls(UPLOAD)) == 1  # refused before anything went to WeChat

@@ -447,6 +447,8 @@ class SandboxState:
         if msgtype == "news" and len(content.get("articles") or []) > 1:
             raise SandboxError(errors.ARTICLES_TOO_MANY, "article size out of limit")
         with self._lock:
+            if msgtype == "image" and (appid, str(content.get("media_id", ""))) not in self._media:
+                raise SandboxError(errors.MEDIA_ID_INVALID, "invalid media_id")
             follower = self._follower(appid, str(body.get("touser", "")))
             if self._apps[appid].kind == "official" and not follower.subscribed:
                 raise SandboxError(

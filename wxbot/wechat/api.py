@@ -1,4 +1,4 @@
-"""The WeChat API as the rest of the project sees it: ten calls, WeChatError / WeChatUnavailable, nothing else.
+"""The WeChat API as the rest of the project sees it: eleven calls, WeChatError / WeChatUnavailable, nothing else.
 
 Underneath, one wechatpy client per configured app, with wechatpy's own retry off: tokens come from the shared
 TokenStore, and a token error (40001/40014/42001) refreshes once, only if the failing token is still the
@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from urllib3 import encode_multipart_formdata
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
@@ -116,7 +117,7 @@ class WeChatApi:
                 app.appid, fetcher(self.http, self.base_url, app.appid, app.appsecret, self.timeout)
             )
 
-    # ------------------------------------------------------------ the ten calls
+    # ------------------------------------------------------------ the eleven calls
 
     def code2session(self, mp_name: str, code: str) -> dict[str, Any]:
         """A mini-program login code -> openid, session_key, unionid (None unless the app is bound)."""
@@ -187,6 +188,21 @@ class WeChatApi:
         return self._call(
             client, lambda c: c.post(f"{WECHAT_API_HOST}/cgi-bin/message/custom/send", data=body)
         )
+
+    def upload_image(self, app_name: str, content: bytes, content_type: str) -> str:
+        """A temporary image (cgi-bin/media/upload, kept by WeChat 3 days) for a customer-service image
+        message of an official account or a mini program: its media_id."""
+        client = self._client(app_name)
+        extension = "png" if content_type == "image/png" else "jpg"
+        body, multipart = encode_multipart_formdata({"media": (f"reply.{extension}", content, content_type)})
+        answer = self._call(
+            client,
+            lambda c: c.post(f"{WECHAT_API_HOST}/cgi-bin/media/upload", params={"type": "image"}, data=body,
+                             headers={"Content-Type": multipart}),
+        )  # fmt: skip
+        if not isinstance(answer.get("media_id"), str) or not answer["media_id"]:
+            raise WeChatUnavailable("media/upload answer lacks media_id", unsure=True)
+        return str(answer["media_id"])
 
     def send_template(self, oa_name: str, openid: str, template_id: str, data: dict[str, Any], *,
                       url: str | None = None, miniprogram: dict[str, str] | None = None,

@@ -11,6 +11,7 @@ TOKEN_INVALID = 40001  # the access_token is invalid or not the latest
 GRANT_TYPE_INVALID = 40002
 OPENID_UNKNOWN = 40003  # WeChat does not know this openid for this app
 LANG_INVALID = 40005
+INVALID_MEDIA_SIZE = 40006  # media/upload: the file is too large (or not of its type)
 MEDIA_ID_INVALID = 40007
 MESSAGE_TYPE_INVALID = 40008
 APPID_INVALID = 40013
