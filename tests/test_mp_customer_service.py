@@ -221,7 +221,9 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # enough of a PNG for the type checks
 
 def image_reply(client, conversation_id, content, name="reply.png"):
     page = client.get(f"/console/c/{conversation_id}").get_data(as_text=True)
-    token = "image-" + re.search(r'name="form_token" value="([^"]+)"', page).group(1)  # the form may be hidden
+    token = "image-" + re.search(r'name="form_token" value="([^"]+)"', page).group(
+        1
+    )  # the form may be hidden
     return client.post(f"/console/c/{conversation_id}/reply-image", content_type="multipart/form-data",
                        data={"csrf_token": form_csrf(page), "form_token": token,
                              "image": (io.BytesIO(content), name)})  # fmt: skip
