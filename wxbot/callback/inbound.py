@@ -34,7 +34,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from wxbot import clock, db
+from wxbot import clock, db, metrics
 from wxbot.cache import Cache, CacheUnavailable
 from wxbot.conversations import reply_window
 from wxbot.identity import followers
@@ -185,6 +185,12 @@ class FallbackReply(Exception):
         self.reply = reply
 
 
+@dataclass(frozen=True)
+class Received:
+    reply: dict[str, Any] | None  # None: answer with nothing
+    repeat: bool  # a copy of a delivery stored before, answered as the first was
+
+
 def receive(
     session_factory: sessionmaker[Session],
     cache: Cache,
@@ -193,25 +199,30 @@ def receive(
     *,
     cache_ttl: float,
     wait_seconds: float = 3.0,
-) -> dict[str, Any] | None:
-    """Store `message` once and return its reply (None: answer with nothing); a repeat gets the first reply."""
+) -> Received:
+    """Store `message` once and return its reply; a repeat gets the first reply."""
     key = f"wechat:delivery:{message.appid}:{message.dedupe_key}"
     claim = PENDING + uuid.uuid4().hex
     if not _claim(cache, key, claim, cache_ttl):
         answered = _wait_for_reply(cache, key, wait_seconds)
         if answered is not None:
-            return answered[0]
+            metrics.DUPLICATE_DELIVERIES.labels(message.app_name, "cache").inc()
+            return Received(answered[0], repeat=True)
         # the first copy is slow or gone: the database decides below
     try:
-        reply = db.retry_transaction(
+        received = db.retry_transaction(
             lambda: _store_once(session_factory, message, respond), retry_on=db.is_lock_conflict
         )
     except BaseException:
         _unclaim(cache, key, claim)  # let a retry try again
         raise
+    if received.repeat:
+        metrics.DUPLICATE_DELIVERIES.labels(message.app_name, "database").inc()
+    else:
+        metrics.DELIVERIES_STORED.labels(message.app_name).inc()
     with suppress(CacheUnavailable):  # stored and committed: a repeat finds the reply in the database
-        cache.set(key, json.dumps({"reply": reply}, ensure_ascii=False), cache_ttl)
-    return reply
+        cache.set(key, json.dumps({"reply": received.reply}, ensure_ascii=False), cache_ttl)
+    return received
 
 
 def _claim(cache: Cache, key: str, claim: str, ttl: float) -> bool:
@@ -244,9 +255,7 @@ def _wait_for_reply(cache: Cache, key: str, wait_seconds: float) -> tuple[dict[s
         time.sleep(0.02)
 
 
-def _store_once(
-    session_factory: sessionmaker[Session], message: Inbound, respond: Respond
-) -> dict[str, Any] | None:
+def _store_once(session_factory: sessionmaker[Session], message: Inbound, respond: Respond) -> Received:
     with session_factory() as session:
         try:
             try:
@@ -256,7 +265,7 @@ def _store_once(
                 session.rollback()
                 reply = _store(session, message, _answer(failed.reply))
             session.commit()
-            return reply
+            return Received(reply, repeat=False)
         except IntegrityError:
             # a copy committed first (the insert waited for it): answer what it answered
             session.rollback()
@@ -270,7 +279,7 @@ def _store_once(
             log.info(
                 "repeated delivery answered as before app=%s type=%s", message.app_name, message.msg_type
             )
-            return row.reply
+            return Received(row.reply, repeat=True)
 
 
 def _answer(reply: dict[str, Any] | None) -> Respond:

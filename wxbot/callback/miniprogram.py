@@ -15,6 +15,7 @@ agents answer through its customer-service API. A mini program without a `token`
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -22,10 +23,12 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from wxbot import metrics
 from wxbot.callback import inbound
 from wxbot.callback.views import (
     _ECHOSTR,
     DeliveryRefused,
+    _Answered,
     _check_signature,
     _delivery,
     _param,
@@ -63,9 +66,29 @@ def verify_url(name: str) -> Response:
 
 @bp.post("/<name>")
 def receive(name: str) -> Response:
+    started = time.perf_counter()
+    try:
+        app, answer = _answer(name)
+    except Exception:  # answered 500 by the app's error handler
+        metrics.CALLBACK_SECONDS.labels(name if name in _names() else "unknown", "error").observe(
+            time.perf_counter() - started
+        )
+        raise
+    metrics.CALLBACK_SECONDS.labels(app, answer.outcome).observe(time.perf_counter() - started)
+    return answer.response
+
+
+def _names() -> set[str]:
+    return {mp.name for mp in current_services().settings.wechat.miniprogram if mp.token}
+
+
+def _answer(name: str) -> tuple[str, _Answered]:
+    """(the mini program's name or "unknown", the answer to the delivery)."""
+    app = "unknown"
     try:
         services = current_services()
         mp = _miniprogram(services, name)
+        app = mp.name
         timestamp, nonce = _check_signature(services, mp)
         parse = parse_json if mp.data_format == "json" else parse_xml
         fields = _delivery(services, mp, timestamp, nonce, parse)
@@ -79,7 +102,7 @@ def receive(name: str) -> Response:
         if mp.original_id and to_user != mp.original_id:
             raise DeliveryRefused(403, "ToUserName is not this mini program")
     except DeliveryRefused as exc:
-        return _refusal(name, exc)
+        return app, _Answered(_refusal(name, exc), f"refused_{exc.status}")
 
     def respond(session: Session, identity_id: int) -> dict[str, Any] | None:
         doors.receive(
@@ -95,7 +118,7 @@ def receive(name: str) -> Response:
         return None
 
     try:
-        inbound.receive(
+        received = inbound.receive(
             services.session_factory,
             services.cache,
             message,
@@ -105,6 +128,9 @@ def receive(name: str) -> Response:
     except (OperationalError, InterfaceError, RedisError) as exc:
         # nothing was stored and WeChat retries; the exception's text may carry the message (only its type)
         log.error("mini-program push unavailable app=%s error=%s", mp.name, type(exc).__name__)
-        return Response("temporarily unavailable", status=503, mimetype="text/plain")
+        return app, _Answered(
+            Response("temporarily unavailable", status=503, mimetype="text/plain"), "unavailable"
+        )
     encrypted = request.args.get("encrypt_type") == "aes"
-    return Response("" if encrypted else "success", mimetype="text/plain")
+    outcome = "retried_copy" if received.repeat else "success"
+    return app, _Answered(Response("" if encrypted else "success", mimetype="text/plain"), outcome)

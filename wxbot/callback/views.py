@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from flask import Blueprint, Response, request
@@ -34,7 +36,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from wxbot import clock
+from wxbot import clock, metrics
 from wxbot.callback import inbound
 from wxbot.config.schema import OfficialAccount
 from wxbot.handlers.router import HandlerContext
@@ -182,9 +184,35 @@ def _delivery(
 
 @bp.post("/<name>")
 def receive(name: str) -> Response:
+    started = time.perf_counter()
+    try:
+        app, answer = _answer(name)
+    except Exception:  # answered 500 by the app's error handler
+        metrics.CALLBACK_SECONDS.labels(name if name in _names() else "unknown", "error").observe(
+            time.perf_counter() - started
+        )
+        raise
+    metrics.CALLBACK_SECONDS.labels(app, answer.outcome).observe(time.perf_counter() - started)
+    return answer.response
+
+
+def _names() -> set[str]:
+    return {a.name for a in current_services().settings.wechat.official}
+
+
+@dataclass(frozen=True)
+class _Answered:
+    response: Response
+    outcome: str  # the label of wxbot_callback_seconds (and "error": answered 500)
+
+
+def _answer(name: str) -> tuple[str, _Answered]:
+    """(the account's name or "unknown", the answer to the delivery)."""
+    app = "unknown"
     try:
         services = current_services()
         account = _account(services, name)
+        app = account.name
         timestamp, nonce = _check_signature(services, account)
         fields = _delivery(services, account, timestamp, nonce)
         try:
@@ -197,7 +225,7 @@ def receive(name: str) -> Response:
         if account.original_id and to_user != account.original_id:
             raise DeliveryRefused(403, "ToUserName is not this account")
     except DeliveryRefused as exc:
-        return _refusal(name, exc)
+        return app, _Answered(_refusal(name, exc), f"refused_{exc.status}")
 
     router = services.router
     assert router is not None  # create_app() sets it
@@ -207,7 +235,7 @@ def receive(name: str) -> Response:
         return reply.to_dict() if reply is not None else None
 
     try:
-        stored = inbound.receive(
+        received = inbound.receive(
             services.session_factory,
             services.cache,
             message,
@@ -218,16 +246,19 @@ def receive(name: str) -> Response:
         # Nothing was stored; WeChat retries a failed delivery. The exception's text can carry the
         # message's content (SQL parameters), so only its type is logged.
         log.error("wechat callback unavailable app=%s error=%s", account.name, type(exc).__name__)
-        return Response("temporarily unavailable", status=503, mimetype="text/plain")
+        return app, _Answered(
+            Response("temporarily unavailable", status=503, mimetype="text/plain"), "unavailable"
+        )
     encrypted = request.args.get("encrypt_type") == "aes"
-    if stored is None:
-        return Response("" if encrypted else "success", mimetype="text/plain")
+    outcome = "retried_copy" if received.repeat else "replied" if received.reply is not None else "success"
+    if received.reply is None:
+        return app, _Answered(Response("" if encrypted else "success", mimetype="text/plain"), outcome)
     xml = render_reply_xml(
-        reply_from_dict(stored),
+        reply_from_dict(received.reply),
         to_openid=message.openid,
         from_account=to_user,
         create_time=clock.timestamp(),
     )
     if encrypted:
         xml = _crypto(services, account).envelope(xml.encode(), timestamp, nonce)
-    return Response(xml, mimetype="application/xml")
+    return app, _Answered(Response(xml, mimetype="application/xml"), outcome)

@@ -241,6 +241,22 @@ class NotifySettings:
 
 
 @dataclass
+class MetricsSettings:
+    """Prometheus metrics (docs/operations.md)."""
+
+    # the bearer token GET /metrics on the web service asks for; empty: /metrics is not served (development:
+    # served to anyone who reaches the loopback-bound laptop server)
+    token: str = ""
+    # where each `wxbot jobs` process serves its metrics (its own port; `wxbot jobs --metrics-bind` per process)
+    jobs_bind: str = "127.0.0.1:9108"
+    # the daily quotas the `quota` job samples (openapi/quota/get) for each official account / mini program
+    official_quota_apis: list[str] = field(
+        default_factory=lambda: ["/cgi-bin/message/template/send", "/cgi-bin/message/custom/send"]
+    )
+    miniprogram_quota_apis: list[str] = field(default_factory=lambda: ["/cgi-bin/message/subscribe/send"])
+
+
+@dataclass
 class Settings:
     app: AppSettings = field(default_factory=AppSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -257,6 +273,7 @@ class Settings:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @property
     def development(self) -> bool:

@@ -161,6 +161,7 @@ def _validate_production(settings: Settings) -> None:
     for key, value in (
         ("app.secret_key", settings.app.secret_key),
         ("platform.secret", settings.platform.secret),
+        *([("metrics.token", settings.metrics.token)] if settings.metrics.token else []),
     ):
         problem = weak_secret(value)
         if problem:

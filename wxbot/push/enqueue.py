@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wxbot import clock
+from wxbot import clock, metrics
 from wxbot.errors import Invalid
 from wxbot.models.identity import Account
 from wxbot.models.outbox import CHANNELS, OPEN_STATUSES, Notification
@@ -167,7 +167,7 @@ def enqueue(
             raise
         return existing
     if supersede_key is not None:
-        session.execute(
+        superseded = session.execute(
             update(Notification)
             .where(
                 Notification.supersede_key == supersede_key,
@@ -177,6 +177,7 @@ def enqueue(
             .values(status="superseded", reason="superseded", next_attempt_at=None, detail=f"by #{row.id}")
             .execution_options(synchronize_session=False)
         )
+        metrics.PUSHES_HELD.labels("superseded").inc(superseded.rowcount)  # type: ignore[attr-defined]
     return row
 
 

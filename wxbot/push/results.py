@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.orm import Session
 
-from wxbot import clock
+from wxbot import clock, metrics
 from wxbot.config import Settings
 from wxbot.config.schema import NotifySettings
 from wxbot.models.identity import Identity
@@ -116,7 +116,9 @@ def record(session: Session, settings: Settings, token: str, results: Sequence[R
                 )
                 .execution_options(synchronize_session=False)
             )
-            done += int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+            changed = int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+            metrics.SENDS.labels(channel, "sent").inc(changed)
+            done += changed
         summary.sent = done
         for app_name in {r.send.app_name for r in sent}:
             app_health.token_worked(session, app_name)
@@ -181,6 +183,8 @@ def _record_failure(
     limits.pause(session, send.app_name, send.channel, errcode, now, settings.app.timezone)
     if errcode in TOKEN_ERRORS:  # the facade refreshed and retried already: the token itself is refused
         app_health.token_failed(session, settings, send.app_name, errcode, now)
+    if isinstance(error, WeChatError):  # WeChat's rid, for its support, with the push it concerns
+        log.info("push %d: %s answered %s", send.notification_id, send.channel, error.summary())
     if unsure and send.channel == "custom":
         values.update(
             status="unknown", next_attempt_at=None, reason="delivery_unknown", detail=f"custom: {error}"[:255]
@@ -188,7 +192,7 @@ def _record_failure(
         summary.unknown += 1
     elif errcode == DAILY_QUOTA:
         values.update(
-            status="pending", next_attempt_at=now, reason="paused", detail=f"{send.channel}: {DAILY_QUOTA}"
+            status="pending", next_attempt_at=now, reason="paused", detail=_detail(send.channel, error)
         )
         summary.next_channel += 1
     elif CHANNEL_ENDING.get(errcode or 0) == send.channel:
@@ -198,15 +202,12 @@ def _record_failure(
         values.update(status="pending", next_attempt_at=now, ended_channels=ended, reason=None, detail=None)
         summary.next_channel += 1
     elif errcode is None or errcode in RETRYABLE:
-        what = (
-            str(error)[:200] if errcode is None else (error.errmsg if isinstance(error, WeChatError) else "")
-        )
         if send.attempts >= ns.max_attempts:
             values.update(
                 status="failed",
                 next_attempt_at=None,
                 reason="gave_up",
-                detail=f"{send.channel}: {what}"[:255],
+                detail=_detail(send.channel, error),
             )
             summary.failed += 1
         else:
@@ -214,16 +215,12 @@ def _record_failure(
                 status="pending",
                 next_attempt_at=now + backoff(ns, send.attempts, errcode),
                 reason="retrying",
-                detail=f"{send.channel}: {what}"[:255],
+                detail=_detail(send.channel, error),
             )
             summary.retrying += 1
     else:
-        errmsg = error.errmsg if isinstance(error, WeChatError) else str(error)
         values.update(
-            status="failed",
-            next_attempt_at=None,
-            reason="wechat_error",
-            detail=f"{send.channel}: {errmsg}"[:255],
+            status="failed", next_attempt_at=None, reason="wechat_error", detail=_detail(send.channel, error)
         )
         summary.failed += 1
     changed = session.execute(
@@ -238,6 +235,16 @@ def _record_failure(
     ).rowcount  # type: ignore[attr-defined]
     if not changed:
         summary.lost += 1
+    else:  # the result as the row's reason names it; a channel that ended hands the row to the next one
+        metrics.SENDS.labels(send.channel, values.get("reason") or "next_channel").inc()
+
+
+def _detail(channel: str, error: Exception) -> str:
+    """The recorded reason: the channel, WeChat's errcode and errmsg with its rid kept whole (an operator
+    quotes it to WeChat's support), or what kept the answer from us."""
+    prefix = f"{channel}: "
+    what = error.summary(255 - len(prefix)) if isinstance(error, WeChatError) else str(error)
+    return (prefix + what)[:255]
 
 
 # ---------------------------------------------------------------- while a claim is out

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from wxbot import clock
+from wxbot import clock, metrics
 from wxbot.config import Settings
 from wxbot.conversations import reply_window
 from wxbot.db import is_mysql
@@ -214,6 +214,7 @@ def _settle(row: Notification, status: str, reason: str, detail: str | None, cla
 def _hold(row: Notification, reason: str, until: datetime, claim_: Claim) -> None:
     row.status, row.reason, row.next_attempt_at, row.claim_token = "held", reason, until, None
     claim_.settled += 1
+    metrics.PUSHES_HELD.labels(reason).inc()
 
 
 def _commit_to_channel(session: Session, settings: Settings, plan: Plan, claim_: Claim) -> Send | None:

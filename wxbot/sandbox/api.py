@@ -17,6 +17,7 @@ from urllib.parse import quote
 from flask import Flask, Response, request
 
 from wxbot import clock
+from wxbot.sandbox.quota import quota_get
 from wxbot.sandbox.rules import SandboxError
 from wxbot.sandbox.state import INJECTED_HTTP_FAILURE, Call, SandboxState
 from wxbot.wechat.errors import (
@@ -132,6 +133,10 @@ def create_sandbox_app(state: SandboxState) -> Flask:
     @endpoint("/cgi-bin/qrcode/create", ["POST"])
     def qrcode_create(appid: str, _params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         return state.create_qrcode(appid, body)
+
+    @endpoint("/cgi-bin/openapi/quota/get", ["POST"])
+    def quota(appid: str, _params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        return quota_get(state, appid, body)
 
     @endpoint("/cgi-bin/showqrcode", ["GET"], token=False)
     def showqrcode(_appid: str, params: dict[str, str], _body: Any) -> Response:

@@ -1,4 +1,4 @@
-"""The WeChat API as the rest of the project sees it: eleven calls, WeChatError / WeChatUnavailable, nothing else.
+"""The WeChat API as the rest of the project sees it: twelve calls, WeChatError / WeChatUnavailable, nothing else.
 
 Underneath, one wechatpy client per configured app, with wechatpy's own retry off: tokens come from the shared
 TokenStore, and a token error (40001/40014/42001) refreshes once, only if the failing token is still the
@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -20,6 +21,7 @@ from urllib3 import encode_multipart_formdata
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from wxbot import metrics
 from wxbot.cache import Cache
 from wxbot.config import Settings
 from wxbot.wechat.errors import TOKEN_ERRORS, WeChatError, WeChatUnavailable
@@ -33,6 +35,7 @@ WECHAT_QRCODE_HOST = "https://mp.weixin.qq.com"
 # Endpoints authenticated by appid + secret, never by an access token.
 TOKENLESS_PATHS = frozenset({"/sns/jscode2session", "/cgi-bin/token", "/cgi-bin/stable_token"})
 MAX_MEDIA_BYTES = 20 * 1024 * 1024
+QUOTA_FIELDS = ("daily_limit", "used", "remain")
 WXA_SCENE = re.compile(r"[0-9A-Za-z!#$&'()*+,/:;=?@._~-]{1,32}")  # getwxacodeunlimit's scene
 IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
 PHONE_QUICK_VERIFICATION_SPU = "10000077"  # wxa/charge's product id of the phone-number quick verification
@@ -85,11 +88,20 @@ class _Client(WeChatClient):  # type: ignore[misc]
             kwargs["headers"] = {"Content-Type": "application/json; charset=utf-8"}
         kwargs["timeout"] = self.timeout
         result_processor = kwargs.pop("result_processor", None)
-        response = self._http.request(method=method, url=url, **kwargs)
-        if response.status_code >= 400:
-            # the request reached a server: WeChat may have acted on it
-            raise WeChatUnavailable(f"{path.split('?')[0]} answered HTTP {response.status_code}", unsure=True)
-        return self._handle_result(response, method, url, result_processor, **kwargs)
+        endpoint, errcode, started = metrics.endpoint_label(path), metrics.UNAVAILABLE, time.perf_counter()
+        try:
+            response = self._http.request(method=method, url=url, **kwargs)
+            if response.status_code >= 400:
+                # the request reached a server: WeChat may have acted on it
+                raise WeChatUnavailable(f"{endpoint} answered HTTP {response.status_code}", unsure=True)
+            result = self._handle_result(response, method, url, result_processor, **kwargs)
+            errcode = "0"
+            return result
+        except WeChatClientException as exc:
+            errcode = metrics.UNAVAILABLE if exc.errcode is None else str(exc.errcode)
+            raise
+        finally:
+            metrics.wechat_call(endpoint, errcode, time.perf_counter() - started)
 
 
 class WeChatApi:
@@ -117,7 +129,7 @@ class WeChatApi:
                 app.appid, fetcher(self.http, self.base_url, app.appid, app.appsecret, self.timeout)
             )
 
-    # ------------------------------------------------------------ the eleven calls
+    # ------------------------------------------------------------ the twelve calls
 
     def code2session(self, mp_name: str, code: str) -> dict[str, Any]:
         """A mini-program login code -> openid, session_key, unionid (None unless the app is bound)."""
@@ -252,6 +264,18 @@ class WeChatApi:
             raise WeChatUnavailable("qrcode/create answer lacks ticket")
         image_host = WECHAT_QRCODE_HOST if self.base_url == WECHAT_API_HOST else self.base_url
         return {**answer, "image_url": f"{image_host}/cgi-bin/showqrcode?ticket={quote(answer['ticket'])}"}
+
+    def quota(self, app_name: str, cgi_path: str) -> dict[str, int]:
+        """Today's quota of one API of one app: daily_limit, used, remain (wechat-platform.md §10)."""
+        client = self._client(app_name)
+        answer = self._call(
+            client,
+            lambda c: c.post(f"{WECHAT_API_HOST}/cgi-bin/openapi/quota/get", data={"cgi_path": cgi_path}),
+        )
+        quota = answer.get("quota")
+        if not isinstance(quota, dict) or not all(isinstance(quota.get(k), int) for k in QUOTA_FIELDS):
+            raise WeChatUnavailable("openapi/quota/get answer lacks quota")
+        return {k: int(quota[k]) for k in QUOTA_FIELDS}
 
     # ------------------------------------------------------------ plumbing
 

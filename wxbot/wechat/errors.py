@@ -6,6 +6,8 @@ WeChat's errcodes by name (wechat-platform.md §9 lists what each means for us).
 
 from __future__ import annotations
 
+import re
+
 SYSTEM_BUSY = -1  # 系统繁忙: try again later
 TOKEN_INVALID = 40001  # the access_token is invalid or not the latest
 GRANT_TYPE_INVALID = 40002
@@ -37,18 +39,32 @@ WINDOW_SPENT = 45047  # the customer-service window's message budget is used up
 DATA_FORMAT_INVALID = 47001
 ARGUMENT_INVALID = 47003
 API_UNAUTHORIZED = 48001  # the app may not use this API
+CGI_PATH_INVALID = 76003  # openapi/quota/get: cgi_path must be WeChat's path, starting with /
 PHONE_QUOTA_EXHAUSTED = 1400001  # getuserphonenumber: the mini program's paid phone quota is used up
 
 TOKEN_ERRORS = frozenset({TOKEN_INVALID, TOKEN_MALFORMED, TOKEN_EXPIRED})
 
 
+# WeChat ends every error's errmsg with " rid: <id>", the id its support looks the request up by
+# (cgi-bin/openapi/rid/get); wechat-platform.md §0.
+_RID = re.compile(r"\s*\brid:\s*([0-9A-Za-z-]{1,64})\s*$")
+
+
 class WeChatError(Exception):
-    """WeChat answered with errcode != 0."""
+    """WeChat answered with errcode != 0. `message`: errmsg without its rid; `rid`: WeChat's request id."""
 
     def __init__(self, errcode: int, errmsg: str = "") -> None:
         super().__init__(f"wechat error {errcode}: {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
+        found = _RID.search(errmsg)
+        self.rid = found.group(1) if found else None
+        self.message = errmsg[: found.start()] if found else errmsg
+
+    def summary(self, limit: int = 255) -> str:
+        """errcode, errmsg cut to fit `limit`, and the rid whole: what the outbox records and logs quote."""
+        tail = f" (rid {self.rid})" if self.rid else ""
+        return f"{self.errcode} {self.message}"[: max(limit - len(tail), 0)] + tail
 
 
 class WeChatUnavailable(Exception):
