@@ -45,6 +45,8 @@ def registered_jobs() -> list[Job]:
     from jobs.interceptions import check_interceptions
     from jobs.media import INTERVAL_SECONDS as MEDIA_SECONDS
     from jobs.media import fetch_media
+    from jobs.phone_quota import INTERVAL_SECONDS as PHONE_QUOTA_SECONDS
+    from jobs.phone_quota import check_phone_quota
     from jobs.quota import QUOTA_SECONDS, sample_quotas
     from jobs.retention import run_retention
     from jobs.sender import JOB_SECONDS, sender_job
@@ -59,6 +61,7 @@ def registered_jobs() -> list[Job]:
         Job("event-reminders", send_event_reminders, seconds=300),
         Job("quota", sample_quotas, seconds=QUOTA_SECONDS),
         Job("template-interceptions", check_interceptions, seconds=INTERCEPTIONS_SECONDS),
+        Job("phone-quota", check_phone_quota, seconds=PHONE_QUOTA_SECONDS),
     ]
 
 

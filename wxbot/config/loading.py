@@ -93,9 +93,30 @@ def embedded_defaults() -> dict[str, Any]:
                     "menu": DEMO_MENU,
                 }
             ],
-            "miniprogram": [{"name": "demo-mp", "appid": "wxdemo00000000002", "appsecret": "demo-mp-secret"}],
+            "miniprogram": [
+                {
+                    "name": "demo-mp",
+                    "appid": "wxdemo00000000002",
+                    "appsecret": "demo-mp-secret",
+                    "token": "demomptoken",
+                    "original_id": "gh_demomp000001",
+                }
+            ],
         },
-        "notify": {"templates": _demo_status_templates()},
+        # the status pushes, and the demo mini program's "a reply is waiting" subscribe message (the
+        # customer-service fallback)
+        "notify": {
+            "templates": {
+                **_demo_status_templates(),
+                "ticket_reply": {
+                    "demo-mp": {
+                        "template_id": "demo-mp-reply-waiting",
+                        "fields": {"thing1": "客服已回复你的留言", "time2": "{replied_at}"},
+                        "page": "pages/replies/index",
+                    }
+                },
+            }
+        },
     }
 
 

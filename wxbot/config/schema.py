@@ -85,11 +85,25 @@ class OfficialAccount:
         self.mode = self.mode or ("safe" if self.encoding_aes_key else "plaintext")
 
 
+DATA_FORMATS = ("xml", "json")
+
+
 @dataclass
 class MiniProgram:
     name: str
     appid: str
     appsecret: str
+    # 消息推送 (customer service) at /wechat/mp/<name>, as set in the mini program's admin console; an empty
+    # token: no message push (the URL answers 404)
+    token: str = ""
+    encoding_aes_key: str = ""  # 43 characters; needed by the compatible and safe modes
+    mode: str = ""  # plaintext | compatible | safe; empty: safe when encoding_aes_key is set, else plaintext
+    data_format: str = "xml"  # 数据格式: xml | json
+    original_id: str = ""  # gh_... ; when set, a push addressed to another ToUserName is refused
+
+    def __post_init__(self) -> None:
+        self.mode = self.mode or ("safe" if self.encoding_aes_key else "plaintext")
+        self.data_format = self.data_format.lower()
 
 
 WECHAT_API_HOST = "https://api.weixin.qq.com"
@@ -141,6 +155,9 @@ class IdentitySettings:
     # phone lookups cost money per success (wechat-platform.md 7.2): daily caps, per user and per mini program
     phone_lookups_per_identity_per_day: int = 5
     phone_lookups_per_app_per_day: int = 2000
+    # the paid quota of phone verifications (checked daily): below this many left, the console and the log
+    # say so
+    phone_quota_warn_below: int = 100
     bind_token_ttl_seconds: int = 600  # the one-time token of the official account's 绑定 link
     bind_qr_ttl_seconds: int = 600  # the temporary QR code of POST /platform/bind-qr
     bind_miniprogram: str = ""  # which mini program the 绑定 link opens; empty: the first configured one
@@ -181,6 +198,12 @@ class EventsSettings:
     miniprogram: str = ""  # the mini program the official account's 「活动」 reply links into
     list_url: str = ""  # https URL (a URL Link) that opens that mini program's event list
     list_picurl: str = ""  # picture of that news item
+    # mini-program codes for events (POST /platform/events/<id>/code): the page they open (published),
+    # with ?scene=<key>; the version to open (release | trial | develop); WeChat's limit of 5,000 a minute
+    code_page: str = "pages/event/index"
+    code_env_version: str = "release"
+    code_check_path: bool = True  # false: WeChat takes an unpublished page (for trial versions)
+    codes_per_minute: int = 5000
 
 
 @dataclass

@@ -77,6 +77,10 @@ def record_subscriptions() -> dict[str, Any]:
             400, "invalid_field", f"results: an object of 1-{MAX_RESULTS} template ids", field="results"
         )
     known = {t["template_id"] for t in _status_templates()}
+    # the customer-service fallback ("a reply is waiting", wxbot.conversations.replies) may be allowed too
+    reply = services().settings.notify.template("ticket_reply", g.miniprogram.name)
+    if reply is not None:
+        known.add(reply.template_id)
     for template_id, answer in results.items():
         if template_id not in known:
             abort_api(400, "invalid_field", "results: unknown template id", field="results")

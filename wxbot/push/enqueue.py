@@ -76,6 +76,7 @@ class PushContent:
     """What a notification says on each channel it may take (a channel needs its part)."""
 
     text: str | None = None  # the customer-service message
+    image: str | None = None  # or a customer-service image: the media_id of an image uploaded to WeChat
     template: TemplateContent | None = None
     subscribe: SubscribeContent | None = None
 
@@ -84,6 +85,8 @@ class PushContent:
         stored: dict[str, Any] = {}
         if self.text is not None:
             stored["text"] = self.text
+        if self.image is not None:
+            stored["image"] = self.image
         if self.template is not None:
             stored["template"] = self.template.as_json()
         if self.subscribe is not None:
@@ -124,6 +127,8 @@ def enqueue(
     ):
         raise EnqueueError(f"channels must be distinct values of {CHANNELS}")
     for channel in channel_list:
+        if channel == "custom" and content.image:
+            continue  # an image instead of the text
         if not getattr(content, CONTENT_FOR_CHANNEL[channel]):
             raise EnqueueError(f"channel {channel} needs content[{CONTENT_FOR_CHANNEL[channel]!r}]")
     if reminder is not None and reminder not in REMINDER_CLASSES:

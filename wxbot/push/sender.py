@@ -279,6 +279,9 @@ def _build_send(settings: Settings, row: Notification, candidate: Candidate, gra
         grant_id=grant_id,
     )
     if candidate.channel == "custom":
+        if row.content.get("image"):  # uploaded to WeChat when queued (wxbot.conversations.replies)
+            send.message = {"msgtype": "image", "image": {"media_id": str(row.content["image"])}}
+            return send
         text = str(row.content["text"])[:CUSTOM_TEXT_LIMIT]
         send.message = {"msgtype": "text", "text": {"content": text}}
         return send

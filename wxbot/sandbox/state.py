@@ -25,15 +25,19 @@ from wxbot.sandbox.rules import (
     check_template_data,
     delivered_template_data,
 )
+from wxbot.sandbox.wxacode import WxaCodes
 from wxbot.wechat import errors
 
 CLASSIC_GRACE = timedelta(minutes=5)  # a superseded cgi-bin/token token stays valid this long
 STABLE_ROTATE_BEFORE = timedelta(minutes=5)  # stable_token hands out a new token this long before expiry
 CODE_LIFETIME = timedelta(minutes=5)  # login and phone codes
+PHONE_TRIAL_PACK = 1000  # free phone verifications per mini program (wechat-platform.md §7.2)
 MAX_QR_EXPIRE_SECONDS = 2_592_000  # 30 days
 DEFAULT_QR_EXPIRE_SECONDS = 30  # a temporary code without expire_seconds
-# The customer-service window each trigger opens (wechat-platform.md §5.1): (messages allowed, valid for).
+# The customer-service window each trigger opens (wechat-platform.md §5.1): (messages allowed, valid for);
+# a mini program's "action" is the user entering its customer-service chat.
 WINDOW_RULES = {"message": (5, timedelta(hours=48)), "action": (3, timedelta(minutes=1))}
+MINIPROGRAM_WINDOW_RULES = {"message": (5, timedelta(hours=48)), "action": (2, timedelta(minutes=1))}
 CUSTOM_MSGTYPES = frozenset({"text", "image", "voice", "video", "music", "news", "mpnews", "mpnewsarticle",
                              "msgmenu", "wxcard", "miniprogrampage"})  # fmt: skip
 MAX_TEXT_BYTES = 2048
@@ -142,6 +146,7 @@ class Code:
     payload: dict[str, Any]
     expires_at: datetime
     used: bool = False
+    owner: str | None = None  # the openid a phone code was issued to
 
 
 class SandboxState:
@@ -152,12 +157,14 @@ class SandboxState:
         self._default_token_lifetime = token_lifetime
         self.base_url = ""  # where the sandbox is served; set by whoever serves it
         self._apps: dict[str, App] = {}
+        self.wxacodes = WxaCodes()  # getwxacodeunlimit (wxbot.sandbox.wxacode)
         self.reset()
 
     # ------------------------------------------------------------ set-up (tests and the follower page)
 
     def reset(self) -> None:
         """Forget everything but the registered apps."""
+        self.wxacodes.reset()
         with self._lock:
             self.token_lifetime = self._default_token_lifetime  # seconds; tests shorten it
             # The most recent calls (a long benchmark or `make run` session must not grow without bound).
@@ -167,6 +174,7 @@ class SandboxState:
             self._followers: dict[tuple[str, str], Follower] = {}
             self._login_codes: dict[tuple[str, str], Code] = {}
             self._phone_codes: dict[tuple[str, str], Code] = {}
+            self._phone_quota: dict[str, list[int]] = {}  # appid -> [total, used]
             self._media: dict[tuple[str, str], tuple[bytes, str]] = {}
             self._tickets: dict[str, dict[str, Any]] = {}
             # (path, appid, openid, client_msg_id) -> (first accepted at, its answer)
@@ -203,8 +211,9 @@ class SandboxState:
 
     def touch(self, appid: str, openid: str, kind: str) -> None:
         """The user did something that opens the customer-service window: `message` or `action`."""
-        allowed, valid_for = WINDOW_RULES[kind]
         with self._lock:
+            rules = MINIPROGRAM_WINDOW_RULES if self._apps[appid].kind == "miniprogram" else WINDOW_RULES
+            allowed, valid_for = rules[kind]
             follower = self._follower(appid, openid)
             # A newer trigger of the same kind replaces the older one.
             follower.grants = [g for g in follower.grants if g.kind != kind]
@@ -238,14 +247,30 @@ class SandboxState:
                 payload["unionid"] = unionid
             self._login_codes[(appid, code)] = Code(appid, payload, clock.now() + CODE_LIFETIME)
 
-    def add_phone_code(self, appid: str, code: str, phone: str, country_code: str = "86") -> None:
+    def add_phone_code(self, appid: str, code: str, phone: str, country_code: str = "86",
+                       openid: str | None = None) -> None:  # fmt: skip
+        """A getPhoneNumber code, issued to `openid` when given (getuserphonenumber checks it then)."""
         pure = phone.removeprefix("+" + country_code) if phone.startswith("+") else phone
         with self._lock:
             self._phone_codes[(appid, code)] = Code(
                 appid,
                 {"phoneNumber": phone, "purePhoneNumber": pure, "countryCode": country_code},
                 clock.now() + CODE_LIFETIME,
+                owner=openid,
             )
+
+    def set_phone_quota(self, appid: str, total: int, used: int = 0) -> None:
+        """The mini program's paid phone verifications (the trial pack of 1,000 unless set)."""
+        with self._lock:
+            self._phone_quota[appid] = [total, used]
+
+    def phone_quota(self, appid: str) -> dict[str, Any]:
+        """wxa/charge/usage/get for the quick-verification product."""
+        with self._lock:
+            self._require_kind(appid, "miniprogram")
+            total, used = self._phone_quota.setdefault(appid, [PHONE_TRIAL_PACK, 0])
+        return {"errcode": 0, "errmsg": "ok", "all": total - used, "effectiveAll": total, "effectiveUse": used,
+                "total": 1, "detailList": [{"spuId": "10000077", "status": 1, "all": total, "used": used}]}  # fmt: skip
 
     def add_media(self, appid: str, media_id: str, content: bytes, content_type: str) -> None:
         with self._lock:
@@ -450,6 +475,8 @@ class SandboxState:
         if msgtype == "news" and len(content.get("articles") or []) > 1:
             raise SandboxError(errors.ARTICLES_TOO_MANY, "article size out of limit")
         with self._lock:
+            if msgtype == "image" and (appid, str(content.get("media_id", ""))) not in self._media:
+                raise SandboxError(errors.MEDIA_ID_INVALID, "invalid media_id")
             follower = self._follower(appid, str(body.get("touser", "")))
             if self._apps[appid].kind == "official" and not follower.subscribed:
                 raise SandboxError(
@@ -593,12 +620,21 @@ class SandboxState:
         return dict(payload)
 
     def phone_number(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
-        code = body.get("code")
-        if not isinstance(code, str):
+        code, openid = body.get("code"), body.get("openid")
+        if not isinstance(code, str) or not isinstance(openid, str | None):
             raise SandboxError(errors.DATA_FORMAT_INVALID, "data format error: code")
         with self._lock:
             self._require_kind(appid, "miniprogram")
+            entry = self._phone_codes.get((appid, code))
+            if entry is not None and openid is not None and entry.owner not in (None, openid):
+                raise SandboxError(errors.CODE_INVALID, "invalid code: not issued to this openid")
+            quota = self._phone_quota.setdefault(appid, [PHONE_TRIAL_PACK, 0])
+            if quota[1] >= quota[0]:
+                raise SandboxError(
+                    errors.PHONE_QUOTA_EXHAUSTED, "no quota left for phone number verification"
+                )
             payload = self._use_code(self._phone_codes, appid, code)
+            quota[1] += 1
         watermark = {"timestamp": clock.timestamp(), "appid": appid}
         return {"errcode": 0, "errmsg": "ok", "phone_info": {**payload, "watermark": watermark}}
 

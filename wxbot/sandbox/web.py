@@ -50,6 +50,7 @@ def mount_sandbox(app: Flask, services: Services) -> SandboxState:
         state.add_app(oa.appid, oa.appsecret, "official")
     for mp in settings.wechat.miniprogram:
         state.add_app(mp.appid, mp.appsecret, "miniprogram")
+        state.wxacodes.publish(mp.appid, settings.events.code_page)  # the demo's event page is released
     for oa in settings.wechat.official:
         if oa.menu:  # as if `wxbot menu sync` had run: the follower page shows the configured menu at once
             state.official.set_menu(oa.appid, menu_json(settings, oa))
@@ -62,6 +63,9 @@ def mount_sandbox(app: Flask, services: Services) -> SandboxState:
     services.sandbox = state
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_API_PATH: create_sandbox_app(state)})  # type: ignore[method-assign]
     app.register_blueprint(bp)
+    from wxbot.sandbox.mp_web import bp as mp_bp  # the mini-program user (it uses this module's helpers)
+
+    app.register_blueprint(mp_bp)
     log.warning("sandbox WeChat mounted at /sandbox: a development tool, never enable it in production")
     return state
 
