@@ -130,13 +130,12 @@ def test_a_capability_the_account_lacks_is_named(settings, services, sandbox, se
 
 
 def test_the_sandbox_quota_endpoint_answers_as_wechat(services, sandbox):
-    from wxbot.wechat import official
     from wxbot.wechat.errors import WeChatError
 
     with pytest.raises(WeChatError) as refused:
-        official.quota(services.wechat, "oa", "cgi-bin/message/template/send")  # no leading /
+        services.wechat.quota("oa", "cgi-bin/message/template/send")  # no leading /
     assert refused.value.errcode == errors.CGI_PATH_INVALID
-    assert official.quota(services.wechat, "oa", "/cgi-bin/user/get") == {
+    assert services.wechat.quota("oa", "/cgi-bin/user/get") == {
         "daily_limit": 500,
         "used": 0,
         "remain": 500,

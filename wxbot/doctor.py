@@ -125,7 +125,7 @@ def _official(
     for path in QUOTA_PATHS:
         short = path.removeprefix("/cgi-bin/")
         try:
-            quota = read(f"quota: {short}", short, functools.partial(official.quota, api, name, path))
+            quota = read(f"quota: {short}", short, functools.partial(api.quota, name, path))
         except _Refused as refused:
             found.append(refused.finding)
             continue

@@ -93,8 +93,51 @@ def embedded_defaults() -> dict[str, Any]:
                     "menu": DEMO_MENU,
                 }
             ],
-            "miniprogram": [{"name": "demo-mp", "appid": "wxdemo00000000002", "appsecret": "demo-mp-secret"}],
+            "miniprogram": [
+                {
+                    "name": "demo-mp",
+                    "appid": "wxdemo00000000002",
+                    "appsecret": "demo-mp-secret",
+                    "token": "demomptoken",
+                    "original_id": "gh_demomp000001",
+                }
+            ],
         },
+        # the status pushes, and the demo mini program's "a reply is waiting" subscribe message (the
+        # customer-service fallback)
+        "notify": {
+            "templates": {
+                **_demo_status_templates(),
+                "ticket_reply": {
+                    "demo-mp": {
+                        "template_id": "demo-mp-reply-waiting",
+                        "fields": {"thing1": "客服已回复你的留言", "time2": "{replied_at}"},
+                        "page": "pages/replies/index",
+                    }
+                },
+            }
+        },
+    }
+
+
+def _demo_status_templates() -> dict[str, Any]:
+    """The demo account's status pushes: a status change from the platform arrives in /sandbox as a template
+    message (a seeker who does not follow gets the demo mini program's subscribe message, where allowed)."""
+    from wxbot.applications.statuses import STATUSES, template_key
+
+    fields = {"thing1": "{job_title}", "thing2": "{company}", "phrase3": "{status}", "time4": "{changed_at}"}
+    page = "pages/applications/detail?id={application_id}"
+    return {
+        template_key(status): {
+            "demo": {
+                "template_id": "demo-status-template",
+                "fields": fields,
+                "page": page,
+                "miniprogram": "demo-mp",
+            },
+            "demo-mp": {"template_id": "demo-mp-status-template", "fields": fields, "page": page},
+        }  # fmt: skip
+        for status in STATUSES
     }
 
 

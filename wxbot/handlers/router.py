@@ -24,6 +24,7 @@ from enum import IntEnum
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from wxbot import metrics
 from wxbot.callback.inbound import FallbackReply, Inbound
 from wxbot.db import is_lock_conflict
 from wxbot.handlers.replies import text_reply
@@ -172,6 +173,8 @@ class Router:
                 break
         if handler is None:
             return None
+        name = getattr(handler, "__name__", type(handler).__name__)
+        metrics.ROUTER_RULE_HITS.labels(name).inc()
         try:
             reply = handler(ctx)
             if reply is not None and not isinstance(reply, TextReply | NewsReply):
@@ -180,6 +183,7 @@ class Router:
         except Exception as exc:
             if isinstance(exc, DBAPIError) and is_lock_conflict(exc):
                 raise  # the whole delivery runs again; an apology would store it without the handler's work
+            metrics.HANDLER_ERRORS.labels(name).inc()
             log.exception(
                 "handler %s (%s) failed on %s/%s app=%s",
                 getattr(handler, "__qualname__", type(handler).__name__),

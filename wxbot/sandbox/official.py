@@ -30,6 +30,7 @@ DAILY_LIMITS = {
     "/cgi-bin/stable_token": 500_000,
     "/cgi-bin/message/custom/send": 500_000,
     "/cgi-bin/message/template/send": 100_000,
+    "/cgi-bin/message/subscribe/send": 10_000_000,
     "/cgi-bin/user/info": 5_000_000,
     "/cgi-bin/user/info/batchget": 5_000_000,
     "/cgi-bin/user/get": 500,

@@ -36,7 +36,7 @@ MAX_TEXT = 600  # what the page lets a person type; WeChat's own limit is larger
 _OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SERVICE_UNAVAILABLE = "该公众号暂时无法提供服务，请稍后再试"
 _DELIVERED_KINDS = {"custom": "customer-service message", "template": "template message",
-                    "subscribe": "subscribe message"}  # fmt: skip
+                    "subscribe": "subscribe message", "notice": "subscription notice (订阅通知)"}  # fmt: skip
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
@@ -50,6 +50,7 @@ def mount_sandbox(app: Flask, services: Services) -> SandboxState:
         state.add_app(oa.appid, oa.appsecret, "official")
     for mp in settings.wechat.miniprogram:
         state.add_app(mp.appid, mp.appsecret, "miniprogram")
+        state.wxacodes.publish(mp.appid, settings.events.code_page)  # the demo's event page is released
     for oa in settings.wechat.official:
         if oa.menu:  # as if `wxbot menu sync` had run: the follower page shows the configured menu at once
             state.official.set_menu(oa.appid, menu_json(settings, oa))
@@ -62,6 +63,9 @@ def mount_sandbox(app: Flask, services: Services) -> SandboxState:
     services.sandbox = state
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_API_PATH: create_sandbox_app(state)})  # type: ignore[method-assign]
     app.register_blueprint(bp)
+    from wxbot.sandbox.mp_web import bp as mp_bp  # the mini-program user (it uses this module's helpers)
+
+    app.register_blueprint(mp_bp)
     log.warning("sandbox WeChat mounted at /sandbox: a development tool, never enable it in production")
     return state
 
@@ -199,7 +203,7 @@ def _line(item: ChatLine | Delivered) -> dict[str, Any]:
     body = item.body
     if item.kind == "custom" and body.get("msgtype") == "text":
         text = str(body.get("text", {}).get("content", ""))
-    elif item.kind in ("template", "subscribe"):
+    elif item.kind in ("template", "subscribe", "notice"):
         values = [f"{key}: {value.get('value', '')}" for key, value in (body.get("data") or {}).items()]
         link = body.get("url") or body.get("page") or (body.get("miniprogram") or {}).get("pagepath") or ""
         text = "\n".join([f"[{body.get('template_id')}]", *values, *([f"→ {link}"] if link else [])])

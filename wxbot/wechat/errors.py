@@ -6,11 +6,14 @@ WeChat's errcodes by name (wechat-platform.md §9 lists what each means for us).
 
 from __future__ import annotations
 
+import re
+
 SYSTEM_BUSY = -1  # 系统繁忙: try again later
 TOKEN_INVALID = 40001  # the access_token is invalid or not the latest
 GRANT_TYPE_INVALID = 40002
 OPENID_UNKNOWN = 40003  # WeChat does not know this openid for this app
 LANG_INVALID = 40005
+INVALID_MEDIA_SIZE = 40006  # media/upload: the file is too large (or not of its type)
 MEDIA_ID_INVALID = 40007
 MESSAGE_TYPE_INVALID = 40008
 APPID_INVALID = 40013
@@ -35,7 +38,9 @@ ARGS_INVALID = 40097
 APPSECRET_INVALID = 40125
 CODE_USED = 40163
 IP_NOT_WHITELISTED = 40164  # the caller's IP is not on the account's IP whitelist (errmsg names the IP)
+ALREADY_SENT = 40241  # template/send: the same message within 60 s; WeChat has it already
 TOKEN_MISSING = 41001
+WXA_PAGE_INVALID = 41030  # getwxacodeunlimit: the page does not exist or is not published
 TOKEN_EXPIRED = 42001
 UNFOLLOWED = 43004  # the follower does not follow the official account (template messages)
 REFUSED = 43101  # the user has no unused subscribe authorisation (subscribe messages)
@@ -53,17 +58,31 @@ MENU_NOT_FOUND = 46003  # menu/get of an account without a menu
 NO_DEFAULT_MENU = 65303  # menu/addconditional before menu/create
 MATCHRULE_EMPTY = 65304
 CGI_PATH_INVALID = 76003  # openapi/quota/get with a cgi_path that is not one of WeChat's
+PHONE_QUOTA_EXHAUSTED = 1400001  # getuserphonenumber: the mini program's paid phone quota is used up
 
 TOKEN_ERRORS = frozenset({TOKEN_INVALID, TOKEN_MALFORMED, TOKEN_EXPIRED})
 
 
+# WeChat ends every error's errmsg with " rid: <id>", the id its support looks the request up by
+# (cgi-bin/openapi/rid/get); wechat-platform.md §0.
+_RID = re.compile(r"\s*\brid:\s*([0-9A-Za-z-]{1,64})\s*$")
+
+
 class WeChatError(Exception):
-    """WeChat answered with errcode != 0."""
+    """WeChat answered with errcode != 0. `message`: errmsg without its rid; `rid`: WeChat's request id."""
 
     def __init__(self, errcode: int, errmsg: str = "") -> None:
         super().__init__(f"wechat error {errcode}: {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
+        found = _RID.search(errmsg)
+        self.rid = found.group(1) if found else None
+        self.message = errmsg[: found.start()] if found else errmsg
+
+    def summary(self, limit: int = 255) -> str:
+        """errcode, errmsg cut to fit `limit`, and the rid whole: what the outbox records and logs quote."""
+        tail = f" (rid {self.rid})" if self.rid else ""
+        return f"{self.errcode} {self.message}"[: max(limit - len(tail), 0)] + tail
 
 
 class WeChatUnavailable(Exception):

@@ -1,4 +1,4 @@
-"""Delivery XML in, for untrusted bodies (the reply XML out is wxbot.wechat.replies).
+"""Delivery XML (and a mini program's JSON) in, for untrusted bodies (the reply XML out is wxbot.wechat.replies).
 
 Bodies are checked before any parser sees them: UTF-8, no DOCTYPE, entity or other markup declaration;
 then parsed with defusedxml (a second guard) into plain dicts, bounded in depth. Whitespace around a value
@@ -8,6 +8,7 @@ before anything checks them.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
@@ -61,3 +62,41 @@ def _children(element: Element, depth: int) -> dict[str, Any] | str:
         else:
             out[child.tag] = value
     return out
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    """A JSON delivery (a mini program's 消息推送 with 数据格式 JSON) as parse_xml gives the XML one: a dict of
+    fields whose numbers and booleans are text, nested objects dicts and arrays lists, bounded in depth."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadMessage("body is not UTF-8") from exc
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise BadMessage("malformed JSON") from exc
+    if not isinstance(value, dict) or not value:
+        raise BadMessage("the body must be a non-empty JSON object")
+    fields = _json_value(value, 1)
+    assert isinstance(fields, dict)
+    return fields
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_value(value: Any, depth: int) -> dict[str, Any] | list[Any] | str:
+    if isinstance(value, dict):
+        if depth >= MAX_DEPTH:
+            raise BadMessage("JSON nested too deeply")
+        return {str(k): _json_value(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        if depth >= MAX_DEPTH:
+            raise BadMessage("JSON nested too deeply")
+        return [_json_value(v, depth + 1) for v in value]
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)  # str, int, float: the XML form's text

@@ -91,15 +91,6 @@ def template_keywords(content: str) -> set[str]:
     return set(re.findall(r"\{\{\s*([A-Za-z0-9_]+)\.DATA\s*\}\}", content))
 
 
-def quota(api: WeChatApi, app_name: str, cgi_path: str) -> dict[str, int]:
-    """openapi/quota/get: today's daily_limit, used and remain of one API of the app."""
-    answer = api.call(app_name, "official", "POST", "/cgi-bin/openapi/quota/get", body={"cgi_path": cgi_path})
-    found = answer.get("quota")
-    if not isinstance(found, dict):
-        raise WeChatUnavailable("openapi/quota/get answer lacks quota")
-    return {k: int(found.get(k) or 0) for k in ("daily_limit", "used", "remain")}
-
-
 def refused_ip(error: WeChatError) -> str | None:
     """The caller's address WeChat names in a 40164 ("invalid ip 1.2.3.4 ipv6 ..., not in whitelist")."""
     found = _IP.search(error.errmsg)
