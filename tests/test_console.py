@@ -57,7 +57,7 @@ def test_a_form_without_its_csrf_token_is_refused(client, db):
     login(client)
     response = client.post(f"/console/c/{conv.id}/note", data={"body": "x", "form_token": "t"})
     assert response.status_code == 400
-    assert "security token" in response.get_data(as_text=True)
+    assert "安全令牌" in response.get_data(as_text=True)
     login_without_token = client.post("/console/login", data={"username": "alice", "password": PASSWORD})
     assert login_without_token.status_code == 400
     assert db.scalar(select(TicketMessage).where(TicketMessage.direction == "note")) is None

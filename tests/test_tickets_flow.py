@@ -109,7 +109,7 @@ def test_the_follower_flow_and_a_reply_inside_the_window(client, db, sandbox, cl
     assert call.body["touser"] == follower.openid
     assert call.body["text"]["content"] == "您好，面试结果会在 3 个工作日内通知。"
     page = client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
-    assert "sent in the chat" in page
+    assert "已在聊天中发送" in page
 
     assert "已提交给客服" in follower.send_text("结束").content
     assert (
@@ -168,8 +168,8 @@ def test_45015_from_wechat_falls_back_to_the_template_once_and_never_loops(clien
     link = template.body["url"]
     assert link.startswith("https://wx.example.com/replies/")
     page = client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
-    assert "fell back: template message" in page and "45015" in page
-    assert "sent in the chat" not in page
+    assert "已改用公众号模板消息" in page and "45015" in page
+    assert "已在聊天中发送" not in page
     # the link shows the reply (and only the agents' replies)
     reader = client.get(link.removeprefix("https://wx.example.com")).get_data(as_text=True)
     assert "在的，请讲" in reader and "有人吗" not in reader
@@ -187,13 +187,13 @@ def test_a_closed_window_is_told_before_sending_and_the_fallback_goes_instead(cl
     blocked = agent_reply(client, conversation.id, "可以的，周六上午。")
     assert blocked.status_code == 409
     page = blocked.get_data(as_text=True)
-    assert "reply window is closed" in page and "可以的，周六上午。" in page  # the draft is kept
+    assert "回复窗口已关闭" in page and "可以的，周六上午。" in page  # the draft is kept
     assert stored(db)[-1].direction == "inbound"  # nothing queued
     assert agent_reply(client, conversation.id, "可以的，周六上午。", mode="fallback").status_code == 302
     send_due(client.application.extensions["wxbot"])
     assert sandbox.calls(CUSTOM) == []
     assert len(sandbox.calls(TEMPLATE)) == 1
-    assert "fell back: template message" in client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
+    assert "已改用公众号模板消息" in client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
 
 
 def test_a_spent_budget_is_told_and_45047_from_wechat_falls_back(client, db, sandbox, clock):
@@ -215,7 +215,7 @@ def test_a_spent_budget_is_told_and_45047_from_wechat_falls_back(client, db, san
     send_due(services)
     assert len(sandbox.calls(CUSTOM)) == 5
     blocked = agent_reply(client, conversation.id, "回复六")
-    assert blocked.status_code == 409 and "budget of this window is spent" in blocked.get_data(as_text=True)
+    assert blocked.status_code == 409 and "回复条数已用完" in blocked.get_data(as_text=True)
 
 
 def test_a_failed_reply_shows_the_errcode_and_is_never_shown_as_sent(client, db, sandbox, clock):
@@ -229,7 +229,7 @@ def test_a_failed_reply_shows_the_errcode_and_is_never_shown_as_sent(client, db,
     agent_reply(client, conversation.id, "answer")
     send_due(client.application.extensions["wxbot"])
     page = client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
-    assert "WeChat error 48001" in page and "failed" in page and "sent in the chat" not in page
+    assert "WeChat error 48001" in page and "failed" in page and "已在聊天中发送" not in page
 
 
 def test_two_agents_replying_at_once_both_reach_the_follower_once(app, db, sandbox, clock):

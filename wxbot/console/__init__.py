@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.exceptions import ServiceUnavailable, default_exceptions
 from werkzeug.wrappers import Response
 
@@ -132,7 +133,8 @@ def _check_csrf(expected: str) -> None:
     given = request.form.get("csrf_token", "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         abort(
-            400, "The form is missing its security token or it is out of date. Reload the page and try again."
+            400,
+            _("The form is missing its security token or it is out of date. Reload the page and try again."),
         )
 
 
@@ -140,7 +142,7 @@ def admin_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if g.agent.role != "admin":
-            abort(403, "Only an admin may do this.")
+            abort(403, _("Only an admin may do this."))
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
@@ -263,9 +265,7 @@ def refusal_page(refusal: DomainError) -> Any:
 def cache_down(_exc: Exception) -> Any:
     """Sessions and login limits live in the shared cache: without it the console is closed (wxbot.cache)."""
     db().rollback()
-    error = ServiceUnavailable(
-        "登录服务暂时不可用，请稍后再试。The console is unavailable; try again shortly."
-    )
+    error = ServiceUnavailable(_("The console is unavailable; try again shortly."))
     return render_template("console/error.html", error=error), 503
 
 
@@ -285,4 +285,4 @@ def console_globals() -> dict[str, Any]:
     return {"current_agent": g.get("agent"), "csrf_token": lambda: g.get("csrf", ""), "notices": take_notices}
 
 
-from wxbot.console import limits, views  # noqa: E402,F401  (routes register on bp)
+from wxbot.console import i18n, limits, views  # noqa: E402,F401  (routes register on bp)

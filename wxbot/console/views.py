@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import abort, g, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -28,8 +30,8 @@ from wxbot.privacy import requests as rights_requests
 from wxbot.privacy.pii import mask_phone
 from wxbot.web import db, services
 
-STATES = {"open": "Open", "waiting": "Waiting on user", "resolved": "Resolved"}
-SCOPES = {"all": "All", "mine": "Mine", "unassigned": "Unassigned"}
+STATES = {"open": _l("Open"), "waiting": _l("Waiting on user"), "resolved": _l("Resolved")}
+SCOPES = {"all": _l("All"), "mine": _l("Mine"), "unassigned": _l("Unassigned")}
 
 
 def _target() -> timedelta:
@@ -39,7 +41,7 @@ def _target() -> timedelta:
 def _conversation(conversation_id: int) -> Any:
     conversation = conversations.get(db(), conversation_id)
     if conversation is None:
-        abort(404, "No such conversation.")
+        abort(404, _("No such conversation."))
     return conversation
 
 
@@ -53,7 +55,7 @@ def inbox() -> str:
     state = request.args.get("state", "open")
     scope = request.args.get("scope", "all")
     if state not in STATES or scope not in SCOPES:
-        abort(400, "Unknown inbox filter.")
+        abort(400, _("Unknown inbox filter."))
     rows = inbox_list.rows(db(), state=state, scope=scope, agent_id=g.agent.id, target=_target())
     return render_template(
         "console/inbox.html", rows=rows, state=state, scope=scope, states=STATES, scopes=SCOPES
@@ -140,7 +142,7 @@ def claim(conversation_id: int) -> Response:
 def assign(conversation_id: int) -> Response:
     raw = request.form.get("assignee_id", "")
     if raw and not raw.isdigit():
-        abort(400, "Pick an agent.")
+        abort(400, _("Pick an agent."))
     return _act(conversation_id, lambda s, c: conversations.assign(s, c, g.agent, int(raw) if raw else None))
 
 
@@ -200,7 +202,7 @@ def reveal(conversation_id: int) -> str:
     conv = _conversation(conversation_id)
     account = conv.identity.account
     if account is None or not account.phone_enc:
-        abort(404, "This follower has no linked phone number.")
+        abort(404, _("This follower has no linked phone number."))
     conversations.record_reveal(session, conv, g.agent)  # refused: the error page (wxbot.console)
     session.commit()
     return _conversation_page(conv, revealed_phone=services().pii.decrypt(account.phone_enc))
@@ -210,11 +212,11 @@ def reveal(conversation_id: int) -> str:
 def media(message_id: int) -> Response:
     message = db().get(TicketMessage, message_id)
     if message is None or message.media_status != "stored" or not message.media_path:
-        abort(404, "This media file is not stored.")
+        abort(404, _("This media file is not stored."))
     root = Path(services().settings.app.var_dir, "media").resolve()
     path = (root / message.media_path).resolve()
     if root not in path.parents or not path.is_file():
-        abort(404, "This media file is not stored.")
+        abort(404, _("This media file is not stored."))
     # the allowlist again: rows stored before it may name any type the upstream answered
     content_type = kept_media_type(message.media_type)
     response = send_file(path, mimetype=content_type, max_age=0, download_name=path.name,
@@ -236,7 +238,7 @@ def canned() -> Any:
     session = db()
     if request.method == "POST":
         if g.agent.role != "admin":
-            abort(403, "Only an admin may change canned replies.")
+            abort(403, _("Only an admin may change canned replies."))
         raw_id = request.form.get("canned_id", "")
         return act(
             lambda: canned_replies.save(
@@ -246,7 +248,7 @@ def canned() -> Any:
                 canned_id=int(raw_id) if raw_id.isdigit() else None,
             ),
             back=url_for("console.canned"),
-            done="Saved.",
+            done=_("Saved."),
         )
     return render_template(
         "console/canned.html", canned=canned_replies.all_by_title(session), variables=canned_replies.VARIABLES
@@ -259,11 +261,11 @@ def duration(value: timedelta | None) -> str:
         return "—"
     minutes = max(int(value.total_seconds() // 60), 0)
     if minutes < 60:
-        return f"{minutes} min"
+        return _("%(m)s min", m=minutes)
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
-    return f"{hours // 24} d {hours % 24} h"
+        return _("%(h)s h %(m)s min", h=hours, m=str(minutes).zfill(2)) if minutes else _("%(h)s h", h=hours)
+    return _("%(d)s d %(h)s h", d=hours // 24, h=hours % 24)
 
 
 @bp.app_template_filter("local")
@@ -307,7 +309,7 @@ def close_privacy_request(request_id: int) -> Response:
     session = db()
     outcome = request.form.get("outcome", "")
     if outcome not in ("completed", "rejected"):
-        abort(400, "outcome must be completed or rejected")
+        abort(400, _("outcome must be completed or rejected"))
     try:
         rights_requests.close_request(session, request_id, actor=f"agent:{g.agent.id}", outcome=outcome)
     except DomainError as exc:  # not pending, or a cancellation (closed by its job): said on the page
@@ -315,5 +317,9 @@ def close_privacy_request(request_id: int) -> Response:
         notice(exc.message, "error")
     else:
         session.commit()
-        notice(f"Request #{request_id} {outcome}.")
+        notice(
+            _("Request #%(id)s completed.", id=request_id)
+            if outcome == "completed"
+            else _("Request #%(id)s rejected.", id=request_id)
+        )
     return redirect(url_for("console.privacy_requests"))

@@ -25,6 +25,7 @@ from wxbot.errors import Conflict, Invalid, NotFound, Refused
 from wxbot.models.conversations import INBOUND_KINDS, Agent, Conversation, TicketMessage
 from wxbot.privacy import audit
 from wxbot.privacy.pii import mask_numbers
+from wxbot.texts import N_
 
 MAX_INBOUND_TEXT = 8000
 
@@ -196,7 +197,7 @@ def claim(session: Session, conversation: Conversation, agent: Agent) -> None:
     )
     session.refresh(conversation)
     if not taken and conversation.assignee_id != agent.id:
-        raise Conflict("claimed_by_another", "another agent has already claimed this conversation")
+        raise Conflict("claimed_by_another", N_("another agent has already claimed this conversation"))
     agents.audit_conversation(session, agent, "conversation.claim", conversation)
 
 
@@ -204,7 +205,7 @@ def assign(session: Session, conversation: Conversation, agent: Agent, assignee_
     if assignee_id is not None:
         assignee = session.get(Agent, assignee_id)
         if assignee is None or not assignee.active:
-            raise NotFound("no_active_agent", "no such active agent")
+            raise NotFound("no_active_agent", N_("no such active agent"))
     conversation.assignee_id = assignee_id
     agents.audit_conversation(
         session,
@@ -217,7 +218,7 @@ def assign(session: Session, conversation: Conversation, agent: Agent, assignee_
 
 def resolve(session: Session, conversation: Conversation, agent: Agent) -> None:
     if conversation.state == "resolved":
-        raise Conflict("already_resolved", "the conversation is already resolved")
+        raise Conflict("already_resolved", N_("the conversation is already resolved"))
     conversation.state = "resolved"
     conversation.open_identity_id = None
     conversation.resolved_at = clock.now()
@@ -227,7 +228,7 @@ def resolve(session: Session, conversation: Conversation, agent: Agent) -> None:
 
 def reopen(session: Session, conversation: Conversation, agent: Agent) -> None:
     if conversation.state != "resolved":
-        raise Conflict("not_resolved", "only a resolved conversation can be reopened")
+        raise Conflict("not_resolved", N_("only a resolved conversation can be reopened"))
     newer = Conflict("newer_conversation", "the follower has a newer open conversation; continue there")
     if _unresolved(session, conversation.identity_id) is not None:
         raise newer

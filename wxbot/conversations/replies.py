@@ -20,6 +20,7 @@ from wxbot.models.reply_window import ReplyWindow
 from wxbot.push import enqueue as outbox
 from wxbot.push.enqueue import PushContent, SubscribeContent, TemplateContent, enqueue
 from wxbot.push.explain import explain
+from wxbot.texts import N_
 from wxbot.wechat.errors import (
     API_UNAUTHORIZED,
     CONTENT_TOO_LONG,
@@ -49,7 +50,7 @@ def _agent_message(
     """The agent's message, stored once per form (token) however often the form is submitted."""
     body = body.strip()
     if not body:
-        raise Invalid("empty_message", "the message is empty")
+        raise Invalid("empty_message", N_("the message is empty"))
     if len(body) > MAX_TEXT:
         raise Invalid("message_too_long", f"the message is longer than {MAX_TEXT} characters")
     key = f"form:{agent.id}:{form_token}"[:96] if form_token else None
@@ -93,7 +94,7 @@ def window_problem(session: Session, conversation: Conversation) -> str | None:
     """Why a customer-service message cannot go now, in plain words; None when it can."""
     identity = conversation.identity
     if not identity.subscribed:
-        return "The follower no longer follows the official account."
+        return N_("The follower no longer follows the official account.")
     if reply_window.status(session, conversation.identity_id).open:
         return None
     unexpired = session.scalar(
@@ -102,8 +103,10 @@ def window_problem(session: Session, conversation: Conversation) -> str | None:
         .where(ReplyWindow.identity_id == conversation.identity_id, ReplyWindow.expires_at > clock.now())
     )
     if unexpired:
-        return "The reply budget of this window is spent: WeChat allows no more chat messages until the follower writes again."
-    return (
+        return N_(
+            "The reply budget of this window is spent: WeChat allows no more chat messages until the follower writes again."
+        )
+    return N_(
         "The 48-hour reply window is closed: WeChat allows no chat message until the follower writes again."
     )
 
@@ -127,7 +130,7 @@ def reply(
     with `reader_link`, where the follower reads the replies.
     """
     if conversation.state == "resolved":
-        raise Conflict("conversation_resolved", "the conversation is resolved; reopen it to reply")
+        raise Conflict("conversation_resolved", N_("the conversation is resolved; reopen it to reply"))
     if not fallback:
         problem = window_problem(session, conversation)
         if problem is not None:
@@ -181,10 +184,12 @@ def resend(session: Session, conversation: Conversation, agent: Agent, message_i
         (m for m in conversation.messages if m.id == message_id and m.direction == "outbound"), None
     )
     if message is None or message.notification_id is None:
-        raise NotFound("message_not_found", "no such reply in this conversation")
+        raise NotFound("message_not_found", N_("no such reply in this conversation"))
     notification = session.get(Notification, message.notification_id)
     if notification is None or not outbox.resend(session, notification):
-        raise Conflict("not_unknown", "this reply's delivery is not unknown (any more): nothing to resend")
+        raise Conflict(
+            "not_unknown", N_("this reply's delivery is not unknown (any more): nothing to resend")
+        )
     agents.audit_conversation(session, agent, "conversation.resend", conversation, f"message:{message.id}")
 
 
@@ -198,8 +203,8 @@ class Delivery:
 
 
 FALLBACK_LABELS = {
-    "template": "template message on the official account saying a reply is waiting",
-    "subscribe": "mini-program subscribe message saying a reply is waiting",
+    "template": N_("fell back: template message on the official account saying a reply is waiting"),
+    "subscribe": N_("fell back: mini-program subscribe message saying a reply is waiting"),
 }
 PLAIN_ERRORS = {
     WINDOW_CLOSED: "the reply window had closed (or the follower unfollowed)",
@@ -214,26 +219,26 @@ PLAIN_ERRORS = {
 
 def delivery(notification: Notification | None) -> Delivery:
     if notification is None:
-        return Delivery("failed", "not queued")
+        return Delivery("failed", N_("not queued"))
     n = notification
     if n.status in ("sent", "delivered"):
         if n.channel == "custom":
             return Delivery(
-                "sent", "delivered in the chat" if n.status == "delivered" else "sent in the chat"
+                "sent", N_("delivered in the chat") if n.status == "delivered" else N_("sent in the chat")
             )
         how = FALLBACK_LABELS.get(n.channel or "", n.channel or "")
         why = _ended_reasons(n)
-        return Delivery("fell_back", f"fell back: {how}", f"chat message refused: {why}" if why else "")
+        return Delivery("fell_back", how, f"chat message refused: {why}" if why else "")
     if n.status in ("pending", "sending", "held"):
-        return Delivery("sending", "sending…", explain(n) if n.reason else "")
+        return Delivery("sending", N_("sending…"), explain(n) if n.reason else "")
     if n.status == "unknown":
-        return Delivery("unknown", "delivery unknown", explain(n))
+        return Delivery("unknown", N_("delivery unknown"), explain(n))
     if n.status == "failed":
         code = f"WeChat error {n.errcode}: " if n.errcode else ""
-        return Delivery("failed", "failed", code + PLAIN_ERRORS.get(n.errcode or 0, explain(n)))
+        return Delivery("failed", N_("failed"), code + PLAIN_ERRORS.get(n.errcode or 0, explain(n)))
     # skipped / cancelled / superseded: nothing reached the follower
     why = _ended_reasons(n) or explain(n)
-    return Delivery("failed", "not delivered", why)
+    return Delivery("failed", N_("not delivered"), why)
 
 
 def _ended_reasons(n: Notification) -> str:
