@@ -95,6 +95,10 @@ def _conversation_page(
         )
     agents = list(session.scalars(select(Agent).where(Agent.active.is_(True)).order_by(Agent.username)))
     window = replies.window(session, conv)
+    window_problem = replies.window_problem(session, conv)
+    no_fallback = (
+        replies.fallback_problem(session, services().settings, conv) if (window_problem or blocked) else None
+    )
     return render_template(
         "console/conversation.html",
         conv=conv,
@@ -108,7 +112,8 @@ def _conversation_page(
         first_response=service_level.first_response_time(conv),
         canned=canned_replies.all_by_title(session),
         deliveries=replies.deliveries(session, conv),
-        window_problem=replies.window_problem(session, conv),
+        window_problem=window_problem,
+        no_fallback=no_fallback,
         blocked=blocked,
         error=error,
         draft=draft,
@@ -177,7 +182,9 @@ def reply(conversation_id: int) -> Any:
         # the fallback offered
         if isinstance(refusal, replies.ReplyBlocked):
             return _conversation_page(conv, draft=body, blocked=refusal.message), 409
-        return _conversation_page(conv, draft=body, error=refusal.message), 400
+        if refusal.code == "no_fallback":
+            return _conversation_page(conv, draft=body), 409  # the page says why there is none
+        return _conversation_page(conv, draft=body, error=_(refusal.message)), 400
 
     return act(
         lambda: replies.reply(
@@ -188,7 +195,7 @@ def reply(conversation_id: int) -> Any:
             token,
             fallback=request.form.get("mode") == "fallback",
             reader_link=reader_link(conv, request.host_url),
-            timezone=services().settings.app.timezone,
+            settings=services().settings,
         ),
         back=_thread_end(conversation_id),
         refused=refused,

@@ -20,6 +20,7 @@ class InboxRow:
     window: reply_window.WindowStatus
     overdue: bool
     last_message: TicketMessage | None
+    undelivered: bool = False  # the agents' latest reply did not reach the follower
 
     @property
     def time_left(self) -> timedelta | None:
@@ -45,10 +46,17 @@ def rows(session: Session, *, state: str, scope: str, agent_id: int, target: tim
             Conversation.awaiting_since.is_(None), Conversation.awaiting_since, Conversation.id
         )
     conversations = list(session.scalars(query.limit(INBOX_LIMIT)))
-    last = _last_messages(session, [c.id for c in conversations])
+    ids = [c.id for c in conversations]
+    last, undelivered = _last_messages(session, ids), _undelivered(session, ids)
     now = clock.now()
     rows = [
-        InboxRow(c, reply_window.status(session, c.identity_id), is_overdue(c, target, now), last.get(c.id))
+        InboxRow(
+            c,
+            reply_window.status(session, c.identity_id),
+            is_overdue(c, target, now),
+            last.get(c.id),
+            c.id in undelivered,
+        )  # fmt: skip
         for c in conversations
     ]
     if state != "resolved":
@@ -67,3 +75,21 @@ def _last_messages(session: Session, conversation_ids: list[int]) -> dict[int, T
     )
     messages = session.scalars(select(TicketMessage).where(TicketMessage.id.in_(newest)))
     return {m.conversation_id: m for m in messages}
+
+
+def _undelivered(session: Session, conversation_ids: list[int]) -> set[int]:
+    """The conversations whose latest agent reply ended undelivered."""
+    if not conversation_ids:
+        return set()
+    newest = (
+        select(func.max(TicketMessage.id))
+        .where(TicketMessage.conversation_id.in_(conversation_ids), TicketMessage.direction == "outbound")
+        .group_by(TicketMessage.conversation_id)
+    )
+    return set(
+        session.scalars(
+            select(TicketMessage.conversation_id).where(
+                TicketMessage.id.in_(newest), TicketMessage.outcome == "undelivered"
+            )
+        )
+    )

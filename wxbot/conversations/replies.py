@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wxbot import clock
+from wxbot.config import Settings
 from wxbot.conversations import agents, conversations, reply_window
 from wxbot.errors import Conflict, Invalid, NotFound
 from wxbot.models.conversations import Agent, Conversation, TicketMessage
@@ -19,7 +20,8 @@ from wxbot.models.outbox import Notification
 from wxbot.models.reply_window import ReplyWindow
 from wxbot.push import enqueue as outbox
 from wxbot.push.enqueue import PushContent, SubscribeContent, TemplateContent, enqueue
-from wxbot.push.explain import explain
+from wxbot.push.explain import explain, explain_channels
+from wxbot.push.planning import People, plan_channels
 from wxbot.texts import N_
 from wxbot.wechat.errors import (
     API_UNAUTHORIZED,
@@ -103,12 +105,33 @@ def window_problem(session: Session, conversation: Conversation) -> str | None:
         .where(ReplyWindow.identity_id == conversation.identity_id, ReplyWindow.expires_at > clock.now())
     )
     if unexpired:
-        return N_(
-            "The reply budget of this window is spent: WeChat allows no more chat messages until the follower writes again."
-        )
+        return WINDOW_SPENT_TEXT
     return N_(
         "The 48-hour reply window is closed: WeChat allows no chat message until the follower writes again."
     )
+
+
+WINDOW_SPENT_TEXT = N_(
+    "The reply budget of this window is spent: WeChat allows no more chat messages until the follower writes again."
+)
+
+
+def fallback_problem(session: Session, settings: Settings, conversation: Conversation) -> str | None:
+    """Why no fallback can reach this follower (no template configured, not following, no authorisation),
+    per channel in plain words; None when one can. The sender's own planning decides, on a row that is never stored."""
+    probe = Notification(
+        purpose="ticket_reply",
+        identity_id=conversation.identity_id,
+        account_id=conversation.identity.account_id,
+        content={"template": {"key": REPLY_TEMPLATE}, "subscribe": {"key": REPLY_TEMPLATE}},
+        channels=",".join(FALLBACK_CHANNELS),
+        ended_channels="",
+        status="pending",
+    )
+    plan = plan_channels(session, settings, probe, People.load(session, [probe]), {})
+    if plan.candidates:
+        return None
+    return explain_channels(plan.why_not)
 
 
 def reply(
@@ -120,7 +143,7 @@ def reply(
     *,
     fallback: bool,
     reader_link: str,
-    timezone: str = "Asia/Shanghai",
+    settings: Settings,
 ) -> TicketMessage:
     """An agent's answer, queued on the outbox in this transaction.
 
@@ -131,7 +154,11 @@ def reply(
     """
     if conversation.state == "resolved":
         raise Conflict("conversation_resolved", N_("the conversation is resolved; reopen it to reply"))
-    if not fallback:
+    if fallback:
+        missing = fallback_problem(session, settings, conversation)
+        if missing is not None:
+            raise Conflict("no_fallback", missing)
+    else:
         problem = window_problem(session, conversation)
         if problem is not None:
             raise ReplyBlocked(problem)
@@ -139,12 +166,16 @@ def reply(
     message, created = _agent_message(session, conversation, agent, body, form_token, direction="outbound")
     if not created:
         return message  # the same form again: already queued
+    # the chat message takes its slot of the window now, in this transaction: a budget of five accepts five
+    # replies however fast they are sent, the sixth is refused before anything is queued
+    if not fallback and not reply_window.consume(session, conversation.identity_id):
+        raise ReplyBlocked(window_problem(session, conversation) or WINDOW_SPENT_TEXT)
     channels = FALLBACK_CHANNELS if fallback else ("custom", *FALLBACK_CHANNELS)
     # the template's fields pick from these ({conversation_id}, {replied_at}, {link}); no reply text in
     # them: WeChat cuts template fields to 20 characters, the link shows the whole answer
     data = {
         "conversation_id": str(conversation.id),
-        "replied_at": clock.local_text(clock.now(), timezone),
+        "replied_at": clock.local_text(clock.now(), settings.app.timezone),
         "link": reader_link,
     }
     content = PushContent(
@@ -164,13 +195,10 @@ def reply(
         source_type="ticket_message",
         source_id=message.id,
     )
+    notification.window_reserved = not fallback
     message.notification_id = notification.id
     message.delivery = "fallback" if fallback else "custom"
-    now = clock.now()
-    if conversation.first_response_at is None:
-        conversation.first_response_at = now
-    conversation.awaiting_since = None
-    conversation.state = "waiting"
+    message.outcome = "pending"  # the conversation moves on once WeChat took it (settle_outcomes)
     agents.audit_conversation(
         session, agent, "conversation.reply", conversation, f"message:{message.id} {message.delivery}"
     )
@@ -266,3 +294,41 @@ def deliveries(session: Session, conversation: Conversation) -> dict[int, Delive
 def window(session: Session, conversation: Conversation) -> reply_window.WindowStatus:
     """Can a customer-service message reach the follower now, until when, and how many are left."""
     return reply_window.status(session, conversation.identity_id)
+
+
+SETTLE_BATCH = 500
+ANSWERED = ("sent", "delivered")
+UNDELIVERED = ("failed", "skipped", "cancelled", "superseded")
+
+
+def settle_outcomes(session: Session, limit: int = SETTLE_BATCH) -> int:
+    """Move conversations on for the replies whose fate WeChat has decided. Only a reply WeChat took counts:
+    the conversation's first response, and its turn passing to the follower (waiting, unless they wrote
+    after it). A reply that ended undelivered (refused, no channel, a fallback with no template) leaves or
+    puts the conversation back with the agents (open); the thread marks it. Returns the replies settled.
+    The sender runs it after each round (jobs/sender.py); the caller commits."""
+    rows = session.execute(
+        select(TicketMessage, Notification.status, Notification.sent_at)
+        .join(Notification, Notification.id == TicketMessage.notification_id)
+        .where(TicketMessage.outcome == "pending", Notification.status.in_(ANSWERED + UNDELIVERED))
+        .order_by(TicketMessage.id)
+        .limit(limit)
+    ).all()
+    for message, status, sent_at in rows:
+        conversation = message.conversation
+        if status in ANSWERED:
+            message.outcome = "answered"
+            if conversation.first_response_at is None:
+                conversation.first_response_at = sent_at or clock.now()
+            follower_waiting_since = conversation.awaiting_since
+            if conversation.state == "open" and (
+                follower_waiting_since is None or follower_waiting_since <= message.created_at
+            ):
+                conversation.state, conversation.awaiting_since = "waiting", None
+        else:
+            message.outcome = "undelivered"
+            if conversation.state == "waiting":
+                conversation.state = "open"
+            if conversation.state == "open" and conversation.awaiting_since is None:
+                conversation.awaiting_since = message.created_at
+    return len(rows)

@@ -100,6 +100,9 @@ class TicketMessage(Base):
     # outbound: how it was sent (custom: the reply itself; template / subscribe: "a reply is waiting")
     delivery: Mapped[str | None] = mapped_column(String(16))
     notification_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # outbound: pending until WeChat took it (answered: it counts as a response) or it ended undelivered
+    # (wxbot.conversations.replies.settle_outcomes)
+    outcome: Mapped[str | None] = mapped_column(String(12), index=True)
     created_at: Mapped[datetime] = created_at_column()
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
