@@ -123,15 +123,15 @@ def test_the_phone_is_masked_and_only_an_admin_may_reveal_it(client, db, service
 
 def test_inbox_filters_and_statistics(client, db, clock):
     alice = make_agent(db, "alice")
-    mine = make_conversation(db, "o-1", text="first")
-    make_conversation(db, "o-2", text="second", msg_id="5002")
+    mine = make_conversation(db, "o-1", text="问题甲")
+    make_conversation(db, "o-2", text="问题乙", msg_id="5002")
     conversations.claim(db, mine, alice)
     db.commit()
     login(client)
-    assert "first" in client.get("/console/?scope=mine").get_data(as_text=True)
-    assert "second" not in client.get("/console/?scope=mine").get_data(as_text=True)
+    assert "问题甲" in client.get("/console/?scope=mine").get_data(as_text=True)
+    assert "问题乙" not in client.get("/console/?scope=mine").get_data(as_text=True)
     unassigned = client.get("/console/?scope=unassigned").get_data(as_text=True)
-    assert "second" in unassigned and "first" not in unassigned
+    assert "问题乙" in unassigned and "问题甲" not in unassigned
     assert client.get("/console/?state=bogus").status_code == 400
     clock.advance(hours=5)
     login(client)  # five idle hours end a session

@@ -27,7 +27,7 @@ from wxbot.conversations.media import kept_type as kept_media_type
 from wxbot.errors import DomainError, NotFound
 from wxbot.models.conversations import Agent, CannedReply, TicketMessage
 from wxbot.privacy import requests as rights_requests
-from wxbot.privacy.pii import mask_phone
+from wxbot.privacy.pii import mask_phone, normalise_phone
 from wxbot.web import db, services
 
 STATES = {"open": _l("Open"), "waiting": _l("Waiting on user"), "resolved": _l("Resolved")}
@@ -56,10 +56,29 @@ def inbox() -> str:
     scope = request.args.get("scope", "all")
     if state not in STATES or scope not in SCOPES:
         abort(400, _("Unknown inbox filter."))
-    rows = inbox_list.rows(db(), state=state, scope=scope, agent_id=g.agent.id, target=_target())
-    return render_template(
-        "console/inbox.html", rows=rows, state=state, scope=scope, states=STATES, scopes=SCOPES
-    )
+    q = request.args.get("q", "").strip()[: inbox_list.MAX_QUERY]
+    listing = inbox_list.page(db(), state=state, scope=scope, agent_id=g.agent.id, target=_target(),
+                              search=_search(q), page=request.args.get("page", 1, type=int))  # fmt: skip
+    return render_template("console/inbox.html", listing=listing, rows=listing.rows, state=state, scope=scope,
+                           q=q, states=STATES, scopes=SCOPES)  # fmt: skip
+
+
+def _search(q: str) -> inbox_list.Search:
+    """A phone number is looked up by its keyed hashes only; anything else as text."""
+    try:
+        phone = normalise_phone(q) if q else None
+    except ValueError:
+        phone = None
+    if phone is not None:
+        return inbox_list.Search(phone_hashes=tuple(services().pii.lookup_hashes(phone)))
+    return inbox_list.Search(text=q)
+
+
+@bp.app_template_filter("masked_phone")
+def masked_phone(account: Any) -> str:
+    if account is None or not account.phone_enc:
+        return ""
+    return mask_phone(services().pii.decrypt(account.phone_enc))
 
 
 @bp.get("/c/<int:conversation_id>")
