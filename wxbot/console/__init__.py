@@ -37,6 +37,8 @@ bp = Blueprint("console", __name__, url_prefix=PREFIX, static_folder="../static/
 COOKIE = "wxbot_console"
 LOGIN_COOKIE = "wxbot_console_login"
 PUBLIC_ENDPOINTS = ("console.login", "console.static")
+# asked by the page itself (wxbot.console.live): they neither keep an idle session alive nor redirect
+PASSIVE_ENDPOINTS = ("console.live_inbox", "console.live_conversation")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,12 +91,13 @@ def load_session() -> Response | None:
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if g.agent is None:
-        if ended is not None:  # the agent had a session: back to the login page, told why it ended
+        if ended is not None and request.endpoint not in PASSIVE_ENDPOINTS:
+            # the agent had a session: back to the login page, told why it ended
             target = request.full_path.rstrip("?") if request.method == "GET" else None
             response = redirect(url_for("console.login", next=target, ended=ended), 302 if target else 303)
             response.delete_cookie(COOKIE, path=PREFIX)
             return response
-        if request.method == "GET":
+        if request.method == "GET" and request.endpoint not in PASSIVE_ENDPOINTS:
             return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
         abort(401)
     if request.method == "POST":
@@ -121,8 +124,9 @@ def _resume(token: str) -> str | None:
         ended = "lifetime"
     else:
         g.agent, g.csrf, g.session_key = agent, data["csrf"], key
+        seen = data.get("seen", now) if request.endpoint in PASSIVE_ENDPOINTS else now
         cache.set(
-            key, json.dumps({**data, "seen": now, "started": data.get("started", now)}), _idle_seconds()
+            key, json.dumps({**data, "seen": seen, "started": data.get("started", now)}), _idle_seconds()
         )
         return None
     cache.delete(key)
@@ -285,4 +289,4 @@ def console_globals() -> dict[str, Any]:
     return {"current_agent": g.get("agent"), "csrf_token": lambda: g.get("csrf", ""), "notices": take_notices}
 
 
-from wxbot.console import i18n, limits, views  # noqa: E402,F401  (routes register on bp)
+from wxbot.console import i18n, limits, live, views  # noqa: E402,F401  (routes register on bp)

@@ -38,7 +38,7 @@ def _target() -> timedelta:
     return timedelta(hours=services().settings.console.first_response_target_hours)
 
 
-def _conversation(conversation_id: int) -> Any:
+def conversation_or_404(conversation_id: int) -> Any:
     conversation = conversations.get(db(), conversation_id)
     if conversation is None:
         abort(404, _("No such conversation."))
@@ -56,11 +56,20 @@ def inbox() -> str:
     scope = request.args.get("scope", "all")
     if state not in STATES or scope not in SCOPES:
         abort(400, _("Unknown inbox filter."))
+    return render_template("console/inbox.html", **inbox_context(state, scope))
+
+
+def inbox_context(state: str, scope: str) -> dict[str, Any]:
+    """What the inbox shows (its page and its live part, wxbot.console.live)."""
     q = request.args.get("q", "").strip()[: inbox_list.MAX_QUERY]
     listing = inbox_list.page(db(), state=state, scope=scope, agent_id=g.agent.id, target=_target(),
                               search=_search(q), page=request.args.get("page", 1, type=int))  # fmt: skip
-    return render_template("console/inbox.html", listing=listing, rows=listing.rows, state=state, scope=scope,
-                           q=q, states=STATES, scopes=SCOPES)  # fmt: skip
+    return {"listing": listing, "rows": listing.rows, "state": state, "scope": scope, "q": q, "states": STATES,
+            "scopes": SCOPES, "live_url": url_for("console.live_inbox") + _query()}  # fmt: skip
+
+
+def _query() -> str:
+    return "?" + request.query_string.decode() if request.query_string else ""
 
 
 def _search(q: str) -> inbox_list.Search:
@@ -84,7 +93,7 @@ def masked_phone(account: Any) -> str:
 @bp.get("/c/<int:conversation_id>")
 def conversation(conversation_id: int) -> str:
     session = db()
-    conv = _conversation(conversation_id)
+    conv = conversation_or_404(conversation_id)
     conversations.record_view(session, conv, g.agent)
     session.commit()
     return _conversation_page(conv)
@@ -113,33 +122,26 @@ def _conversation_page(
             target_hours=f"{services().settings.console.first_response_target_hours:g}",
         )
     agents = list(session.scalars(select(Agent).where(Agent.active.is_(True)).order_by(Agent.username)))
-    window = replies.window(session, conv)
-    window_problem = replies.window_problem(session, conv)
+    thread = thread_context(conv)
     no_fallback = (
-        replies.fallback_problem(session, services().settings, conv) if (window_problem or blocked) else None
+        replies.fallback_problem(session, services().settings, conv)
+        if (thread["window_problem"] or blocked)
+        else None
     )
     return render_template(
         "console/conversation.html",
-        conv=conv,
+        **thread,
         identity=conv.identity,
         account=account,
         phone=phone,
         revealed=revealed_phone is not None,
-        window=window,
-        time_left=(window.expires_at - clock.now()) if window.expires_at else None,
-        overdue=service_level.is_overdue(conv, _target()),
-        first_response=service_level.first_response_time(conv),
         canned=canned_replies.all_by_title(session),
-        deliveries=replies.deliveries(session, conv),
-        window_problem=window_problem,
         no_fallback=no_fallback,
         blocked=blocked,
         error=error,
         draft=draft,
         agents=agents,
-        states=STATES,
         form_token=secrets.token_urlsafe(16),
-        details=conversations.details,
         applications=(
             applications.applications_of(session, account.id, services().settings.app.timezone, limit=5)
             if account is not None
@@ -148,12 +150,30 @@ def _conversation_page(
     )
 
 
+def thread_context(conv: Any) -> dict[str, Any]:
+    """What the thread shows that changes by itself (its page and its live parts, wxbot.console.live)."""
+    session = db()
+    window = replies.window(session, conv)
+    return {
+        "conv": conv,
+        "window": window,
+        "time_left": (window.expires_at - clock.now()) if window.expires_at else None,
+        "window_problem": replies.window_problem(session, conv),
+        "overdue": service_level.is_overdue(conv, _target()),
+        "first_response": service_level.first_response_time(conv),
+        "deliveries": replies.deliveries(session, conv),
+        "states": STATES,
+        "details": conversations.details,
+        "live_url": url_for("console.live_conversation", conversation_id=conv.id),
+    }
+
+
 def _thread_end(conversation_id: int) -> str:
     return url_for("console.conversation", conversation_id=conversation_id) + "#thread-end"
 
 
 def _act(conversation_id: int, action: Any) -> Any:
-    conv = _conversation(conversation_id)
+    conv = conversation_or_404(conversation_id)
     return act(lambda: action(db(), conv), back=_thread_end(conversation_id))
 
 
@@ -193,7 +213,7 @@ def resend(conversation_id: int, message_id: int) -> Response:
 
 @bp.post("/c/<int:conversation_id>/reply")
 def reply(conversation_id: int) -> Any:
-    conv = _conversation(conversation_id)
+    conv = conversation_or_404(conversation_id)
     body, token = request.form.get("body", ""), request.form.get("form_token", "")
 
     def refused(refusal: DomainError) -> tuple[str, int]:
@@ -225,7 +245,7 @@ def reply(conversation_id: int) -> Any:
 @admin_required
 def reveal(conversation_id: int) -> str:
     session = db()
-    conv = _conversation(conversation_id)
+    conv = conversation_or_404(conversation_id)
     account = conv.identity.account
     if account is None or not account.phone_enc:
         abort(404, _("This follower has no linked phone number."))
