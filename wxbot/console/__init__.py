@@ -92,17 +92,28 @@ def load_session() -> Response | None:
         return None
     if g.agent is None:
         if ended is not None and request.endpoint not in PASSIVE_ENDPOINTS:
-            # the agent had a session: back to the login page, told why it ended
-            target = request.full_path.rstrip("?") if request.method == "GET" else None
-            response = redirect(url_for("console.login", next=target, ended=ended), 302 if target else 303)
+            # the agent had a session: back to the login page, told why it ended, and then back to the page
+            # they were on (a form's page: its draft is kept in the browser)
+            target = request.full_path.rstrip("?") if request.method == "GET" else _referring_page()
+            response = redirect(
+                url_for("console.login", next=target, ended=ended), 302 if request.method == "GET" else 303
+            )
             response.delete_cookie(COOKIE, path=PREFIX)
             return response
         if request.method == "GET" and request.endpoint not in PASSIVE_ENDPOINTS:
             return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
-        abort(401)
+        abort(401, _("Your session has ended: log in again."))
     if request.method == "POST":
         _check_csrf(g.csrf)
     return None
+
+
+def _referring_page() -> str | None:
+    """The console page a form was sent from (browsers send same-origin referrers: Referrer-Policy)."""
+    parts = urlsplit(request.referrer or "")
+    if parts.netloc != request.host or not parts.path.startswith(PREFIX + "/"):
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def _resume(token: str) -> str | None:
@@ -166,7 +177,9 @@ def login() -> Any:
         if g.agent is not None:
             return redirect(safe_next(request.args.get("next")))
         ended = request.args.get("ended")
-        return _login_page(f"ended_{ended}" if ended in ("idle", "lifetime", "ended") else None)
+        return _login_page(
+            {"idle": "ended_idle", "lifetime": "ended_lifetime", "ended": "ended"}.get(ended or "")
+        )
     _check_csrf(request.cookies.get(LOGIN_COOKIE, ""))
     username = request.form.get("username", "").strip().lower()[:64]
     password = request.form.get("password", "")[:256]

@@ -112,15 +112,11 @@ def _conversation_page(
     phone = None
     if account is not None and account.phone_enc:
         phone = revealed_phone or mask_phone(services().pii.decrypt(account.phone_enc))
+    canned = [(c, _filled(c, conv)) for c in canned_replies.all_by_title(session)]
     canned_id = request.args.get("canned", type=int)
-    canned = session.get(CannedReply, canned_id) if canned_id else None
-    if canned is not None:
-        draft = canned_replies.render(
-            canned.body,
-            agent=g.agent.username,
-            conversation=str(conv.id),
-            target_hours=f"{services().settings.console.first_response_target_hours:g}",
-        )
+    chosen = next((text for c, text in canned if c.id == canned_id), None)
+    if chosen is not None:  # (without the script: the link puts the canned reply in the box)
+        draft = chosen
     agents = list(session.scalars(select(Agent).where(Agent.active.is_(True)).order_by(Agent.username)))
     thread = thread_context(conv)
     no_fallback = (
@@ -135,7 +131,7 @@ def _conversation_page(
         account=account,
         phone=phone,
         revealed=revealed_phone is not None,
-        canned=canned_replies.all_by_title(session),
+        canned=canned,
         no_fallback=no_fallback,
         blocked=blocked,
         error=error,
@@ -147,6 +143,15 @@ def _conversation_page(
             if account is not None
             else []
         ),
+    )
+
+
+def _filled(canned: CannedReply, conv: Any) -> str:
+    return canned_replies.render(
+        canned.body,
+        agent=g.agent.username,
+        conversation=str(conv.id),
+        target_hours=f"{services().settings.console.first_response_target_hours:g}",
     )
 
 
