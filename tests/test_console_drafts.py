@@ -33,7 +33,10 @@ def test_a_canned_reply_goes_in_at_the_cursor_and_the_draft_survives_a_reload(pa
     assert box.input_value() == "您好，面试一般安排在工作日上午。祝顺利"
     assert "canned=" not in page.url  # no page load: nothing else in the box was touched
     page.reload()
-    assert page.locator("form#reply textarea[name=body]").input_value() == "您好，面试一般安排在工作日上午。祝顺利"
+    assert (
+        page.locator("form#reply textarea[name=body]").input_value()
+        == "您好，面试一般安排在工作日上午。祝顺利"
+    )
     page.click("form#reply button[type=submit]")
     page.wait_for_selector(".msg.outbound")
     assert page.locator("form#reply textarea[name=body]").input_value() == ""  # sent: the draft is gone

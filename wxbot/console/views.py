@@ -21,6 +21,7 @@ from wxbot.console.reader import reader_link
 from wxbot.conversations import canned as canned_replies
 from wxbot.conversations import conversations, replies
 from wxbot.conversations import inbox as inbox_list
+from wxbot.conversations import media as media_files
 from wxbot.conversations import statistics as service_level
 from wxbot.conversations.media import OPAQUE_TYPE
 from wxbot.conversations.media import kept_type as kept_media_type
@@ -214,6 +215,16 @@ def note(conversation_id: int) -> Response:
 @bp.post("/c/<int:conversation_id>/m/<int:message_id>/resend")
 def resend(conversation_id: int, message_id: int) -> Response:
     return _act(conversation_id, lambda s, c: replies.resend(s, c, g.agent, message_id))
+
+
+@bp.post("/c/<int:conversation_id>/m/<int:message_id>/fetch")
+def fetch_media_again(conversation_id: int, message_id: int) -> Response:
+    return _act(conversation_id, lambda s, c: media_files.fetch_again(s, c, g.agent, message_id))
+
+
+@bp.app_template_filter("media_problem")
+def media_problem(media_error: str | None) -> str:
+    return media_files.problem(media_error)
 
 
 @bp.post("/c/<int:conversation_id>/reply")

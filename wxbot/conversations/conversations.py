@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import bindparam, func, select, update
@@ -251,6 +252,50 @@ def reopen(session: Session, conversation: Conversation, agent: Agent) -> None:
         raise newer from None  # the follower opened one at this very moment
     session.refresh(conversation)
     agents.audit_conversation(session, agent, "conversation.reopen", conversation)
+
+
+def recently_resolved(session: Session, identity_id: int, within: timedelta) -> Conversation | None:
+    """The follower's conversation resolved within `within`, when they have none unresolved."""
+    if within <= timedelta(0) or _unresolved(session, identity_id) is not None:
+        return None
+    return session.scalar(
+        select(Conversation)
+        .where(
+            Conversation.identity_id == identity_id,
+            Conversation.state == "resolved",
+            Conversation.resolved_at >= clock.now() - within,
+        )
+        .order_by(Conversation.resolved_at.desc())
+        .limit(1)
+    )
+
+
+def reopen_for_follower(session: Session, identity_id: int, within: timedelta) -> Conversation | None:
+    """A follow-up soon after Resolve: the conversation is open again, capturing what they send (as after
+    「留言」), and back with the agents. None when there is nothing to reopen (or they opened one meanwhile)."""
+    conversation = recently_resolved(session, identity_id, within)
+    if conversation is None:
+        return None
+    now = clock.now()
+    try:
+        with session.begin_nested():
+            session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation.id, Conversation.state == "resolved")
+                .values(
+                    state="open",
+                    resolved_at=None,
+                    open_identity_id=identity_id,
+                    follower_ended_at=None,
+                    updated_at=now,
+                )  # fmt: skip
+            )
+    except IntegrityError:
+        return None  # another delivery of theirs opened one at this very moment
+    session.refresh(conversation)
+    audit.log(session, actor="follower", action="conversation.reopen", subject_type="conversation",
+              subject_id=conversation.id, detail="follow-up after resolve")  # fmt: skip
+    return conversation
 
 
 def record_view(session: Session, conversation: Conversation, agent: Agent) -> None:
