@@ -96,7 +96,6 @@ def test_what_is_wrong_is_named_and_the_exit_status_is_1(settings, services, db,
 
 
 def test_template_keywords_that_do_not_match_are_named(settings, services, sandbox, set_up_right):
-    sandbox.official.reset_templates(OA["appid"])
     sandbox.official.add_template(OA["appid"], TEMPLATE_ID, ["thing1", "thing2", "time3"])
     shown = doctor(settings)
     assert row(shown.output, "oa", "template: status_interview") == (

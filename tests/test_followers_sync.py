@@ -149,3 +149,20 @@ def test_the_pacer_spaces_calls_by_the_rate(monkeypatch):
         now[0] += work  # the call itself
     assert starts == [100.0, 100.25, 100.5, 101.0]  # at most 4 a second; a slow call is not made up for
     assert slept == [0.25, 0.15]
+
+
+@pytest.mark.parametrize("openids", [["o-ok", "<script>"], ["o" * 65], [5]])
+def test_a_follower_list_that_is_not_openids_stops_the_run_before_anything_is_stored(
+    services, db, sandbox, monkeypatch, openids
+):
+    from wxbot.wechat.errors import WeChatUnavailable
+
+    real = services.wechat.call
+    monkeypatch.setattr(
+        services.wechat,
+        "call",
+        lambda *a, **k: {**real(*a, **k), "data": {"openid": openids}, "count": len(openids)},
+    )
+    with pytest.raises(WeChatUnavailable, match="not a list of at most 10000 openids"):
+        backfill.sync(services.session_factory, services.wechat, "oa", rate=1000)
+    assert count(db) == 0

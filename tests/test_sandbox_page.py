@@ -46,6 +46,10 @@ def live(config_dict):
     config_dict["wechat"]["official"][0]["menu"] = DEMO_MENU
     plain_menu = [*DEMO_MENU[:2], {"type": "view", "name": "官网", "url": "https://jobs.example.com/"}]
     config_dict["wechat"]["official"].append({**PLAIN, "menu": plain_menu})
+    template = {"template_id": "tpl-demo-1", "fields": {"thing1": "{job_title}", "time2": "{changed_at}"}}
+    config_dict["notify"] = {
+        "templates": {"status_interview": {"oa": template}, "status_hired": {"oa": template}}
+    }
     settings = settings_from_dict(config_dict, env={})
     app = holder["app"] = create_app(settings)
     services = app.extensions["wxbot"]
@@ -166,6 +170,16 @@ def test_a_sub_menu_entry_and_a_view_entry_deliver_their_events(live):
             m.fields.get("Event") for m in session.scalars(select(InboundMessage).order_by(InboundMessage.id))
         ]
     assert events[-2:] == ["CLICK", "VIEW"]
+
+
+def test_the_mounted_sandbox_lists_the_configured_templates_as_the_accounts(live):
+    """So that `wxbot doctor` on a laptop finds them (each template id once)."""
+    from wxbot.wechat import official
+
+    (listed,) = official.private_templates(live.services.wechat, "oa")
+    assert listed["template_id"] == "tpl-demo-1"
+    assert official.template_keywords(listed["content"]) == {"thing1", "time2"}
+    assert official.private_templates(live.services.wechat, "plain") == []
 
 
 def test_scanning_a_qr_code_the_bot_created(live):

@@ -72,9 +72,12 @@ class OfficialState:
             return added
 
     def add_template(self, appid: str, template_id: str, keywords: list[str], title: str = "模板") -> None:
+        """A template of the account's (again: replaced)."""
         content = "".join(f"{k}:{{{{{k}.DATA}}}}\n" for k in keywords)
         with self._lock:
-            self._templates.setdefault(appid, []).append(
+            kept = [t for t in self._templates.get(appid, []) if t["template_id"] != template_id]
+            self._templates[appid] = kept
+            kept.append(
                 {
                     "template_id": template_id,
                     "title": title,
@@ -84,10 +87,6 @@ class OfficialState:
                     "example": "",
                 }  # fmt: skip
             )
-
-    def reset_templates(self, appid: str) -> None:
-        with self._lock:
-            self._templates.pop(appid, None)
 
     def use_quota(self, appid: str, cgi_path: str, calls: int) -> None:
         """Count `calls` more to `cgi_path` today (as if made elsewhere, e.g. in WeChat's console)."""

@@ -179,9 +179,8 @@ class SandboxState:
             self._tickets: dict[str, dict[str, Any]] = {}
             # (path, appid, openid, client_msg_id) -> (first accepted at, its answer)
             self._client_msg_ids: dict[tuple[str, str, str, str], tuple[datetime, dict[str, Any]]] = {}
-            self.official = (
-                OfficialState()
-            )  # menus, follower list, templates, quotas (wxbot.sandbox.official)
+            # menus, follower list, templates, quotas (wxbot.sandbox.official)
+            self.official = OfficialState()
             self._last_templates: dict[tuple[str, str, str], datetime] = {}  # (appid, openid, content) -> at
             # intercepted template messages, as queryblocktmplmsg lists them
             self._blocked: list[dict[str, Any]] = []

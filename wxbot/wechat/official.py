@@ -13,6 +13,8 @@ from wxbot.wechat.api import WeChatApi
 from wxbot.wechat.errors import MENU_NOT_FOUND, WeChatError, WeChatUnavailable
 
 BATCHGET_MAX = 100  # user/info/batchget takes at most this many openids
+USER_GET_PAGE = 10_000  # user/get answers at most this many a page
+_OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _IP = re.compile(r"invalid ip ([0-9a-fA-F.:]+)")
 
 
@@ -56,8 +58,14 @@ def followers(api: WeChatApi, oa_name: str, next_openid: str = "") -> FollowerPa
     openids = data.get("openid") if isinstance(data, dict) else None
     if openids is None:
         openids = []
-    if not isinstance(openids, list) or not all(isinstance(o, str) for o in openids):
-        raise WeChatUnavailable("user/get answer: data.openid is not a list of openids")
+    if (
+        not isinstance(openids, list)
+        or len(openids) > USER_GET_PAGE
+        or not all(isinstance(o, str) and _OPENID.fullmatch(o) for o in openids)
+    ):
+        raise WeChatUnavailable(
+            f"user/get answer: data.openid is not a list of at most {USER_GET_PAGE} openids"
+        )
     total = answer.get("total")
     following = answer.get("next_openid")
     return FollowerPage(
