@@ -26,6 +26,7 @@ from wxbot.config.schema import SANDBOX_API_PATH, OfficialAccount
 from wxbot.handlers.menu import DEMO_MENU
 from wxbot.sandbox.api import create_sandbox_app
 from wxbot.sandbox.callbacks import CallbackAnswer, CallbackSender
+from wxbot.sandbox.restore import restore_followers
 from wxbot.sandbox.state import ChatLine, Delivered, SandboxState
 from wxbot.services import Services
 from wxbot.web import services as current_services
@@ -51,6 +52,7 @@ def mount_sandbox(app: Flask, services: Services) -> SandboxState:
     for mp in settings.wechat.miniprogram:
         state.add_app(mp.appid, mp.appsecret, "miniprogram")
     state.base_url = settings.sandbox.public_url.rstrip("/") + SANDBOX_API_PATH
+    restore_followers(state, services)
     services.sandbox = state
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_API_PATH: create_sandbox_app(state)})  # type: ignore[method-assign]
     app.register_blueprint(bp)
