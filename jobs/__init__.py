@@ -41,8 +41,12 @@ def registered_jobs() -> list[Job]:
     from jobs import unionid
     from jobs.campus import send_event_reminders
     from jobs.cancellations import run_cancellations
+    from jobs.interceptions import INTERVAL_SECONDS as INTERCEPTIONS_SECONDS
+    from jobs.interceptions import check_interceptions
     from jobs.media import INTERVAL_SECONDS as MEDIA_SECONDS
     from jobs.media import fetch_media
+    from jobs.phone_quota import INTERVAL_SECONDS as PHONE_QUOTA_SECONDS
+    from jobs.phone_quota import check_phone_quota
     from jobs.quota import QUOTA_SECONDS, sample_quotas
     from jobs.retention import run_retention
     from jobs.sender import JOB_SECONDS, sender_job
@@ -56,6 +60,8 @@ def registered_jobs() -> list[Job]:
         Job("ticket-media", fetch_media, MEDIA_SECONDS),
         Job("event-reminders", send_event_reminders, seconds=300),
         Job("quota", sample_quotas, seconds=QUOTA_SECONDS),
+        Job("template-interceptions", check_interceptions, seconds=INTERCEPTIONS_SECONDS),
+        Job("phone-quota", check_phone_quota, seconds=PHONE_QUOTA_SECONDS),
     ]
 
 

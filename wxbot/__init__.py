@@ -93,6 +93,7 @@ def register_scheduler(app: Flask, services: Services) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Each edge owns its blueprints (the order does not matter)."""
+    from wxbot.callback.miniprogram import bp as callback_mp_bp
     from wxbot.callback.views import bp as callback_bp
     from wxbot.console import bp as console_bp
     from wxbot.console.reader import reader_bp
@@ -107,6 +108,7 @@ def register_blueprints(app: Flask) -> None:
         health_bp,
         metrics_bp,
         callback_bp,
+        callback_mp_bp,
         miniprogram_bp,
         miniprogram_docs_bp,
         platform_bp,

@@ -386,3 +386,9 @@ def apps_health() -> None:
                        f"with token error {h.errcode} after a refresh (check the AppSecret and IP whitelist)")  # fmt: skip
     if any(not h.healthy for h in found):
         sys.exit(1)
+
+
+from wxbot import official_cli  # noqa: E402  (menu, followers, doctor)
+
+for _command in official_cli.COMMANDS:
+    main.add_command(_command)

@@ -1,4 +1,4 @@
-"""Deliveries from WeChat to an official account: what one is (Inbound, read from the parsed XML by
+"""Deliveries from WeChat to an official account (or a mini program's 消息推送): what one is (Inbound, read from the parsed XML by
 to_inbound), and receiving it exactly once.
 
 WeChat re-sends a delivery it got no answer to within 5 seconds (up to three times, wechat-platform.md §2),
@@ -45,8 +45,10 @@ from wxbot.wechat.messages import BadMessage
 
 log = logging.getLogger(__name__)
 
-# What opens a customer-service window (wechat-platform.md §5.1): anything the follower writes, and these events.
-ACTION_EVENTS = frozenset({"subscribe", "scan", "click", "scancode_push", "scancode_waitmsg"})
+# What opens a customer-service window (wechat-platform.md §5.1): anything the follower writes, and these events
+# (user_enter_tempsession: a mini-program user opened its customer-service chat).
+ACTION_EVENTS = frozenset({"subscribe", "scan", "click", "scancode_push", "scancode_waitmsg",
+                           "user_enter_tempsession"})  # fmt: skip
 # Events the follower caused themselves (as opposed to WeChat's reports such as TEMPLATESENDJOBFINISH).
 USER_EVENTS = ACTION_EVENTS | {"view", "location", "location_select", "pic_sysphoto", "pic_photo_or_album",
                                "pic_weixin", "view_miniprogram"}  # fmt: skip
@@ -75,6 +77,7 @@ class Inbound:
     msg_id: str | None
     create_time: int
     fields: dict[str, Any] = field(default_factory=dict)
+    app_kind: str = "official"  # or miniprogram: its 消息推送 (customer service)
 
     @property
     def scene(self) -> str | None:
@@ -144,7 +147,7 @@ def _required(fields: dict[str, Any], name: str, pattern: re.Pattern[str]) -> st
     return value
 
 
-def to_inbound(app_name: str, appid: str, fields: dict[str, Any]) -> Inbound:
+def to_inbound(app_name: str, appid: str, fields: dict[str, Any], *, app_kind: str = "official") -> Inbound:
     """A parsed (and decrypted) delivery as the handlers see it; BadMessage when a required field is wrong."""
     openid = _required(fields, "FromUserName", _OPENID)
     create_time = _required(fields, "CreateTime", _DIGITS)
@@ -165,6 +168,7 @@ def to_inbound(app_name: str, appid: str, fields: dict[str, Any]) -> Inbound:
         msg_id=_matching(fields, "MsgId", _DIGITS) if msg_type != "event" else None,
         create_time=int(create_time),
         fields={k: v for k, v in fields.items() if k not in _ENVELOPE},
+        app_kind=app_kind,
     )
 
 
@@ -297,7 +301,7 @@ def _store(session: Session, message: Inbound, respond: Respond) -> dict[str, An
     """The row first: a copy that loses the race fails on its insert (after waiting for the winner's
     commit) before any handler runs. Then the delivery's effects and the reply, in the same transaction."""
     identity_id = followers.identity_id_for(
-        session, app_name=message.app_name, appid=message.appid, openid=message.openid
+        session, app_name=message.app_name, appid=message.appid, openid=message.openid, kind=message.app_kind
     )
     inserted = session.connection().execute(
         _INSERT,
@@ -324,6 +328,11 @@ def _store(session: Session, message: Inbound, respond: Respond) -> dict[str, An
 
 
 def _update_follower(session: Session, identity_id: int, message: Inbound) -> None:
+    if message.app_kind == "miniprogram":  # no following there: the user's chat opens the window alone
+        followers.used_miniprogram(session, identity_id)
+        if message.trigger:
+            reply_window.record_trigger(session, identity_id, message.trigger, app_kind=message.app_kind)
+        return
     if message.event in ("subscribe", "unsubscribe", "scan"):
         identity = session.get_one(Identity, identity_id)
         if message.event == "subscribe":

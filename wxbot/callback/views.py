@@ -27,8 +27,9 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Blueprint, Response, request
 from redis.exceptions import RedisError
@@ -56,6 +57,17 @@ _ECHOSTR = re.compile(r"[A-Za-z0-9_=+/-]{1,256}")
 _TEXT_PLAIN = "text/plain; charset=utf-8"
 
 
+class Door(Protocol):
+    """What the checks below need of an app that WeChat pushes to: an official account, or a mini program's
+    消息推送 (wxbot.callback.miniprogram)."""
+
+    name: str
+    appid: str
+    token: str
+    encoding_aes_key: str
+    mode: str
+
+
 class DeliveryRefused(Exception):
     """A delivery (or URL check) we do not take: answered `status` with `reason` as plain text."""
 
@@ -79,7 +91,7 @@ def _account(services: Services, name: str) -> OfficialAccount:
     return account
 
 
-def _crypto(services: Services, account: OfficialAccount) -> MessageCrypto:
+def _crypto(services: Services, account: Door) -> MessageCrypto:
     """One MessageCrypto per account and process (the key derivation is not redone per request)."""
     cryptos = services.callback_crypto
     crypto = cryptos.get(account.name)
@@ -95,7 +107,7 @@ def _param(name: str, pattern: re.Pattern[str]) -> str:
     return value
 
 
-def _check_signature(services: Services, account: OfficialAccount) -> tuple[str, str]:
+def _check_signature(services: Services, account: Door) -> tuple[str, str]:
     """The query's timestamp and nonce, once `signature` over them is right and the timestamp fresh."""
     timestamp, nonce = _param("timestamp", _TIMESTAMP), _param("nonce", _NONCE)
     given = request.args.get("signature", "")
@@ -131,8 +143,15 @@ def _read_body(limit: int) -> bytes:
     return body
 
 
-def _delivery(services: Services, account: OfficialAccount, timestamp: str, nonce: str) -> dict[str, Any]:
-    """The delivery's fields, decrypted in encrypted modes, after every check on the body."""
+def _delivery(
+    services: Services,
+    account: Door,
+    timestamp: str,
+    nonce: str,
+    parse: Callable[[bytes], dict[str, Any]] = parse_xml,
+) -> dict[str, Any]:
+    """The delivery's fields, decrypted in encrypted modes, after every check on the body (`parse`: the
+    data format's parser, for the body and for the decrypted text alike)."""
     encrypt_type = request.args.get("encrypt_type", "raw")
     if encrypt_type not in ("raw", "aes"):
         raise DeliveryRefused(400, "encrypt_type must be raw or aes")
@@ -143,7 +162,7 @@ def _delivery(services: Services, account: OfficialAccount, timestamp: str, nonc
         raise DeliveryRefused(403, "plaintext delivery but this account's mode is safe (encrypted only)")
     body = _read_body(services.settings.callback.max_body_bytes)
     try:
-        fields = parse_xml(body)
+        fields = parse(body)
         if not encrypted:
             return fields
         msg_signature = request.args.get("msg_signature", "")
@@ -158,7 +177,7 @@ def _delivery(services: Services, account: OfficialAccount, timestamp: str, nonc
             inner = _crypto(services, account).decrypt(ciphertext)
         except CryptoError as exc:
             raise DeliveryRefused(403, f"ciphertext refused: {exc}") from exc
-        return parse_xml(inner)
+        return parse(inner)
     except BadMessage as exc:
         raise DeliveryRefused(400, str(exc)) from exc
 

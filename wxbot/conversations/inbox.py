@@ -48,7 +48,9 @@ def rows(session: Session, *, state: str, scope: str, agent_id: int, target: tim
     last = _last_messages(session, [c.id for c in conversations])
     now = clock.now()
     rows = [
-        InboxRow(c, reply_window.status(session, c.identity_id), is_overdue(c, target, now), last.get(c.id))
+        InboxRow(
+            c, reply_window.status(session, c.reply_identity_id), is_overdue(c, target, now), last.get(c.id)
+        )
         for c in conversations
     ]
     if state != "resolved":

@@ -87,6 +87,7 @@ def _normalise(text: str) -> str:
 class Router:
     rules: list[Rule] = field(default_factory=list)
     default_handler: Handler | None = None
+    click_keys: frozenset[str] = frozenset()  # every menu key a click rule answers (menus are checked on it)
 
     def add(
         self, matches: Matcher, handler: Handler, *, priority: int = Priority.DEFAULT, description: str = ""
@@ -135,6 +136,7 @@ class Router:
     def click(self, *keys: str, priority: int = Priority.DEFAULT) -> Callable[[Handler], Handler]:
         """Menu clicks (CLICK events) by EventKey."""
         wanted = frozenset(keys)
+        self.click_keys |= wanted
 
         def matches(ctx: HandlerContext) -> bool:
             return ctx.message.event == "click" and ctx.message.event_key in wanted

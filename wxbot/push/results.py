@@ -23,9 +23,10 @@ from wxbot.config import Settings
 from wxbot.config.schema import NotifySettings
 from wxbot.models.identity import Identity
 from wxbot.models.outbox import Notification, SubscribeGrant
-from wxbot.push import app_health, limits
-from wxbot.push.sender import Send
+from wxbot.push import app_health, grants, limits
+from wxbot.push.sender import UNKEYED_CHANNELS, Send
 from wxbot.wechat.errors import (
+    ALREADY_SENT,
     DAILY_QUOTA,
     MINUTE_LIMIT,
     REFUSED,
@@ -43,12 +44,12 @@ log = logging.getLogger(__name__)
 # WeChat errors worth another try later (wechat-platform.md §9); token errors only reach us when the
 # facade's own refresh-and-retry did not help.
 RETRYABLE = frozenset({SYSTEM_BUSY, MINUTE_LIMIT}) | TOKEN_ERRORS
-# errcode -> the channel it ends for this notification (the next channel is tried)
+# errcode -> the channels it ends for this notification (the next channel is tried)
 CHANNEL_ENDING = {
-    UNFOLLOWED: "template",
-    REFUSED: "subscribe",
-    WINDOW_CLOSED: "custom",
-    WINDOW_SPENT: "custom",
+    UNFOLLOWED: frozenset({"template", "oa_subscribe"}),
+    REFUSED: frozenset({"subscribe", "oa_subscribe"}),
+    WINDOW_CLOSED: frozenset({"custom"}),
+    WINDOW_SPENT: frozenset({"custom"}),
 }
 
 
@@ -185,19 +186,26 @@ def _record_failure(
         app_health.token_failed(session, settings, send.app_name, errcode, now)
     if isinstance(error, WeChatError):  # WeChat's rid, for its support, with the push it concerns
         log.info("push %d: %s answered %s", send.notification_id, send.channel, error.summary())
-    if unsure and send.channel == "custom":
-        values.update(
-            status="unknown", next_attempt_at=None, reason="delivery_unknown", detail=f"custom: {error}"[:255]
-        )
+    if unsure and send.channel in UNKEYED_CHANNELS:
+        values.update(status="unknown", next_attempt_at=None, reason="delivery_unknown",
+                      detail=f"{send.channel}: {error}"[:255])  # fmt: skip
         summary.unknown += 1
+    elif errcode == ALREADY_SENT and send.channel == "template":
+        # "duplicate in 60 s": WeChat has this message already; sending it again would not deliver it twice
+        values.update(status="sent", sent_at=now, next_attempt_at=None, reason="already_sent",
+                      detail=f"template: {ALREADY_SENT}")  # fmt: skip
+        summary.sent += 1
     elif errcode == DAILY_QUOTA:
         values.update(
             status="pending", next_attempt_at=now, reason="paused", detail=_detail(send.channel, error)
         )
         summary.next_channel += 1
-    elif CHANNEL_ENDING.get(errcode or 0) == send.channel:
+    elif send.channel in CHANNEL_ENDING.get(errcode or 0, ()):
         if errcode == UNFOLLOWED:
             _mark_unfollowed(session, send.identity_id, now)
+        if errcode == REFUSED and send.template_id:
+            # 43101: WeChat holds no authorisation of theirs for it; the reserved one stays spent
+            grants.revoke_grants(session, send.identity_id, send.template_id)
         ended = ",".join(x for x in (send.ended, f"{send.channel}:{errcode}") if x)
         values.update(status="pending", next_attempt_at=now, ended_channels=ended, reason=None, detail=None)
         summary.next_channel += 1
@@ -330,8 +338,8 @@ def template_job_finished(session: Session, app_name: str, msgid: str, status: s
     row = session.scalars(
         select(Notification).where(Notification.sent_app == app_name, Notification.msgid == msgid)
     ).first()
-    if row is None or row.status not in ("sent", "delivered", "failed"):
-        return None
+    if row is None or row.status not in ("sent", "delivered", "failed") or row.reason == "intercepted":
+        return None  # (WeChat's interception list outranks its delivery report)
     normalised = " ".join(status.strip().lower().split())
     result = TEMPLATE_FINISH_STATUSES.get(normalised)
     if result is None:
@@ -342,4 +350,29 @@ def template_job_finished(session: Session, app_name: str, msgid: str, status: s
         row.delivered_at = clock.now()
     else:
         row.detail = normalised[:255]
+    return row
+
+
+def notice_sent(
+    session: Session, app_name: str, msgid: str, errorcode: str, status: str
+) -> Notification | None:
+    """subscribe_msg_sent_event: WeChat says what became of 订阅通知 `msgid` (ErrorCode "0": delivered; else
+    failed, in WeChat's words: ErrorStatus "failed:user block" and the like)."""
+    row = session.scalars(
+        select(Notification).where(
+            Notification.sent_app == app_name,
+            Notification.msgid == msgid,
+            Notification.channel == "oa_subscribe",
+        )
+    ).first()
+    if row is None or row.status not in ("sent", "delivered", "failed"):
+        return None
+    if errorcode == "0":
+        row.status, row.reason, row.delivered_at = "delivered", None, clock.now()
+    else:
+        normalised = " ".join(status.strip().lower().split())
+        numeric = errorcode.lstrip("-").isdigit() and len(errorcode) <= 9
+        row.status, row.errcode = "failed", int(errorcode) if numeric else None
+        row.reason = "blocked_by_user" if "user block" in normalised else "delivery_failed"
+        row.detail = f"oa_subscribe: {normalised or errorcode}"[:255]
     return row
