@@ -59,11 +59,13 @@ _ERRORS = {
     400: "Bad input: `invalid_json` (the body is not a JSON object), `invalid_field` / `missing_field` (`field`"
     " names the first wrong field; event upserts name all of them in `fields`)",
     401: "The signature: `unsigned`, `bad_timestamp`, `bad_nonce`, `stale`, `bad_signature`",
-    404: "`unknown_account` (POST /platform/accounts first), `event_not_found`, `not_found`",
+    404: "`unknown_account` (POST /platform/accounts first), `event_not_found`, `code_not_found`, `not_found`",
     409: "`replayed` (a used nonce), `conflict` (an event_id seen with another body, an application of another"
-    " account), `event_cancelled` (a cancelled event cannot be rescheduled)",
+    " account), `event_cancelled` (a cancelled event cannot be rescheduled), `page_not_published` (the code's"
+    " mini-program page, WeChat's 41030)",
     410: "`erased`: the event's personal data is erased",
     413: "`too_large`: the body is over the limit",
+    429: "`rate_limited`: codes over `[events] codes_per_minute`, or WeChat's own limit (with `errcode`)",
     500: "`internal_error`: a fault in wxbot, nothing stored; the log has it (quote the X-Request-Id)",
     502: "`wechat_error` (WeChat refused, with its `errcode`) or `wechat_unavailable` (no answer)",
     503: "`unavailable`: the database did not answer in time; nothing stored, retry with a new signature",
@@ -155,14 +157,19 @@ SCHEMAS: dict[str, Any] = {
     },
     "StatusChange": {
         "type": "object",
-        "required": ["event_id", "application_id", "status", "pushed", "reason"],
+        "required": ["event_id", "application_id", "status", "queued", "reason", "explanation"],
         "additionalProperties": False,
         "properties": {
             "event_id": {"type": "string"},
             "application_id": {"type": "string"},
             "status": {"enum": list(STATUSES)},
-            "pushed": {"type": "boolean", "description": "whether the seeker is told (per their choice)"},
-            "reason": {"enum": ["stale", "unchanged", None], "description": "why not pushed"},
+            "queued": {"type": "boolean", "description": "the push is waiting, being sent, or sent"},
+            "reason": {
+                "type": ["string", "null"],
+                "description": "why not queued: stale, unchanged, preference, "
+                "no_channel, superseded, ... (wxbot.push.explain.REASONS)",
+            },  # fmt: skip
+            "explanation": {"type": "string", "description": "the same in the seeker's words (Chinese)"},
         },
     },
     "BindQrIn": {
@@ -278,6 +285,51 @@ SCHEMAS: dict[str, Any] = {
             "version": {"type": ["integer", "null"], "description": "null: created before versions"},
         },
     },
+    "EventCodeIn": {
+        "type": "object",
+        "properties": {
+            "source": {
+                "type": ["string", "null"],
+                "description": "where the code is shown, e.g. a poster batch",
+            },
+            "miniprogram": {"type": "string", "description": "default: [events] miniprogram"},
+        },
+    },
+    "EventCode": {
+        "type": "object",
+        "required": ["event_id", "scene", "source", "miniprogram", "page", "url"],
+        "additionalProperties": False,
+        "properties": {
+            "event_id": {"type": "string"},
+            "scene": {"type": "string", "description": "the code's random scene key"},
+            "source": {"type": ["string", "null"]},
+            "miniprogram": {"type": "string"},
+            "page": {"type": "string"},
+            "url": {"type": "string", "description": "the image, a signed GET"},
+        },
+    },
+    "EventCodes": {
+        "type": "object",
+        "required": ["event_id", "codes"],
+        "additionalProperties": False,
+        "properties": {
+            "event_id": {"type": "string"},
+            "codes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["scene", "source", "scans", "signups"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "scene": {"type": "string"},
+                        "source": {"type": ["string", "null"]},
+                        "scans": {"type": "integer"},
+                        "signups": {"type": "integer"},
+                    },  # fmt: skip
+                },
+            },
+        },
+    },
     "CheckinIn": {
         "type": "object",
         "required": ["event_id", "code"],
@@ -338,6 +390,34 @@ PATHS: dict[str, Any] = {
             "summary": "An event as stored, with its counts",
             "parameters": _EVENT_ID,
             "responses": {"200": _ok("Event"), **_errors(404)},
+        }
+    },
+    "/events/{event_id}/code": {
+        "post": {
+            "summary": "A new mini-program code for the event (getwxacodeunlimit), with a scene key of its own",
+            "parameters": _EVENT_ID,
+            "requestBody": {"required": False, **_json(_ref("EventCodeIn"))},
+            "responses": {"201": _ok("EventCode", "created"), **_errors(400, 404, 429, 502)},
+        }
+    },
+    "/events/{event_id}/codes": {
+        "get": {
+            "summary": "Scans and sign-ups per code of the event",
+            "parameters": _EVENT_ID,
+            "responses": {"200": _ok("EventCodes"), **_errors(404)},
+        }
+    },
+    "/events/{event_id}/codes/{scene}/image": {
+        "get": {
+            "summary": "The code to print, as WeChat drew it",
+            "parameters": [
+                *_EVENT_ID,
+                {"name": "scene", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {"description": "the image", "content": {"image/png": {}, "image/jpeg": {}}},
+                **_errors(404),
+            },
         }
     },
     "/checkin": {
