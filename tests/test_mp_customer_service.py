@@ -134,14 +134,14 @@ def test_the_same_person_through_both_doors_is_one_conversation_answered_where_t
     assert "小程序 mp" in inbox
     page = client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
     assert "小程序 mp" in page and "公众号 oa" in page
-    assert "<strong>5</strong> replies left" in page
+    assert "本窗口还可回复 5 条" in page
     assert agent_reply(client, conversation.id, "您好，已为您查询。").status_code == 302
     send_due(client.application.extensions["wxbot"])
     (call,) = sandbox.calls(CUSTOM)
     assert call.appid == MP["appid"] and call.body["touser"] == user.openid
     assert call.body["text"]["content"] == "您好，已为您查询。"
     page = client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
-    assert "sent in the chat" in page and "<strong>4</strong> replies left" in page
+    assert "已在聊天中发送" in page and "本窗口还可回复 4 条" in page
 
     # back on the official account: the door follows the user
     write(follower, sandbox, "又回到公众号")
@@ -161,16 +161,16 @@ def test_entering_the_chat_opens_one_minute_and_two_messages(client, db, sandbox
     make_agent(db)
     login(client)
     page = client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
-    assert "<strong>2</strong> replies left" in page and "contact-button" in page
+    assert "本窗口还可回复 2 条" in page and "contact-button" in page
     for text in ("第一条", "第二条"):
         assert agent_reply(client, conversation.id, text).status_code == 302
     send_due(client.application.extensions["wxbot"])
     assert [c.errcode for c in sandbox.calls(CUSTOM)] == [0, 0]
     blocked = agent_reply(client, conversation.id, "第三条")
-    assert blocked.status_code == 409 and "budget of this window is spent" in blocked.get_data(as_text=True)
+    assert blocked.status_code == 409 and "本窗口的回复条数已用完" in blocked.get_data(as_text=True)
     clock.advance(minutes=2)
     blocked = agent_reply(client, conversation.id, "第三条")
-    assert blocked.status_code == 409 and "reply window is closed" in blocked.get_data(as_text=True)
+    assert blocked.status_code == 409 and "回复窗口已关闭" in blocked.get_data(as_text=True)
 
 
 def test_entering_the_chat_alone_opens_no_conversation(client, db, sandbox):
@@ -198,9 +198,9 @@ def test_outside_the_window_the_fallback_is_the_subscribe_message_the_user_allow
     assert sandbox.calls(CUSTOM) == []
     (call,) = sandbox.calls(SUBSCRIBE)
     assert call.appid == MP["appid"] and call.body["template_id"] == REPLY_TID
-    assert "fell back: mini-program subscribe message" in client.get(
-        f"/console/c/{conversation.id}"
-    ).get_data(as_text=True)
+    assert "已改用小程序订阅消息通知用户有回复" in client.get(f"/console/c/{conversation.id}").get_data(
+        as_text=True
+    )
 
 
 def test_an_image_from_the_chat_is_fetched_with_the_mini_programs_token(client, db, sandbox, clock):
@@ -245,12 +245,12 @@ def test_an_image_reply_goes_through_the_mini_programs_custom_send(client, db, s
     assert upload.appid == call.appid == MP["appid"]
     assert call.body["msgtype"] == "image" and call.body["touser"] == user.openid
     page = client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
-    assert "sent in the chat" in page and "<strong>4</strong> replies left" in page
+    assert "已在聊天中发送" in page and "本窗口还可回复 4 条" in page
     reply = stored(db)[-1]
     assert (reply.direction, reply.kind, reply.media_status) == ("outbound", "image", "stored")
     assert client.get(f"/console/media/{reply.id}").data == PNG
     clock.advance(hours=49)
     login(client)  # the console session ended meanwhile
     blocked = image_reply(client, conversation.id, PNG)
-    assert blocked.status_code == 409 and "reply window is closed" in blocked.get_data(as_text=True)
+    assert blocked.status_code == 409 and "回复窗口已关闭" in blocked.get_data(as_text=True)
     assert len(sandbox.calls(UPLOAD)) == 1  # refused before anything went to WeChat

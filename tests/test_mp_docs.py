@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.test_console_browser import browser, live_url, page  # noqa: F401
+from tests.browser_helpers import browser, live_url, page  # noqa: F401
 
 
 def test_each_mini_program_has_its_own_document(client, config_dict):

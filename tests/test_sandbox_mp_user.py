@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from jobs.sender import send_due
+from tests.browser_helpers import browser, page  # noqa: F401
 from tests.conftest import MP
 from tests.console_helpers import login, make_agent
 from tests.events_helpers import event_payload
 from tests.helpers import platform_post
-from tests.test_console_browser import browser, page  # noqa: F401
 from tests.test_sandbox_page import live  # noqa: F401
 from tests.test_tickets_flow import agent_reply
 from wxbot.models import Conversation, EventCode

@@ -189,6 +189,23 @@ class ConsoleSettings:
     # where followers open a signed link to read replies they could not get in the chat (the fallback)
     public_url: str = ""
     reply_link_days: int = 7
+    # while a 留言 is open these keywords are still answered as usual (and noted in the conversation)
+    follower_commands: list[str] = field(
+        default_factory=lambda: [
+            "帮助",
+            "help",
+            "订阅全部",
+            "全部提醒",
+            "只提醒关键",
+            "关键提醒",
+            "退订",
+            "关闭提醒",
+            "提醒设置",
+            "绑定",
+            "活动",
+        ]  # fmt: skip
+    )
+    reopen_hours: float = 24.0  # a follower's message this long after Resolve reopens the conversation
 
 
 @dataclass

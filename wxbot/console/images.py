@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import g, request
+from flask_babel import gettext as _
 
 from wxbot.console import act, bp
 from wxbot.console.reader import reader_link
-from wxbot.console.views import _conversation, _conversation_page, _thread_end
+from wxbot.console.views import _conversation_page, _thread_end, conversation_or_404
 from wxbot.conversations import image_replies, replies
 from wxbot.errors import DomainError
 from wxbot.web import db, services
@@ -36,7 +37,7 @@ def _image() -> tuple[bytes, str, str] | None:
 
 @bp.post("/c/<int:conversation_id>/reply-image")
 def reply_image(conversation_id: int) -> Any:
-    conv = _conversation(conversation_id)
+    conv = conversation_or_404(conversation_id)
     session = db()
     try:
         image_replies.check_can_send(session, conv)
@@ -49,7 +50,7 @@ def reply_image(conversation_id: int) -> Any:
     found = _image()
     if found is None:
         return _conversation_page(
-            conv, error=f"Send a PNG or JPEG image of at most {MAX_IMAGE_BYTES // 1000} kB."
+            conv, error=_("Send a PNG or JPEG image of at most %(size)s kB.", size=MAX_IMAGE_BYTES // 1000)
         ), 400
     content, content_type, extension = found
     door = conv.reply_identity
@@ -57,14 +58,16 @@ def reply_image(conversation_id: int) -> Any:
     try:
         media_id = services().wechat.upload_image(door.app_name, content, content_type)
     except WeChatError as exc:
-        return _conversation_page(conv, error=f"WeChat refused the image (errcode {exc.errcode})."), 502
+        return _conversation_page(
+            conv, error=_("WeChat refused the image (errcode %(errcode)s).", errcode=exc.errcode)
+        ), 502
     except WeChatUnavailable:
-        return _conversation_page(conv, error="WeChat did not take the image; try again."), 502
+        return _conversation_page(conv, error=_("WeChat did not take the image; try again.")), 502
     relative = Path(str(conv.id), f"reply-{secrets.token_hex(8)}{extension}")
     target = Path(services().settings.app.var_dir, "media") / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
-    conv = _conversation(conversation_id)
+    conv = conversation_or_404(conversation_id)
     return act(
         lambda: image_replies.reply_image(
             session,

@@ -4,6 +4,7 @@ lift each, the apps marked unhealthy by repeated token errors, and the mini prog
 from __future__ import annotations
 
 from flask import g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from wxbot import clock
@@ -44,5 +45,5 @@ def lift_pause() -> Response:
         notice(exc.message, "error")
     else:
         session.commit()
-        notice(f"已解除暂停：{lifted.app_name} {lifted.api}")
+        notice(_("Pause lifted: %(app)s %(api)s", app=lifted.app_name, api=lifted.api))
     return redirect(url_for("console.wechat_limits"))

@@ -12,10 +12,11 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from wxbot import clock
-from wxbot.conversations import agents, conversations, replies
+from wxbot.conversations import agents, conversations, replies, reply_window
 from wxbot.errors import Conflict
 from wxbot.models.conversations import Agent, Conversation, TicketMessage
 from wxbot.push.enqueue import PushContent, SubscribeContent, TemplateContent, enqueue
+from wxbot.texts import N_
 
 IMAGE_BODY = "[图片]"  # what the reply reader and the inbox show for it
 
@@ -23,7 +24,7 @@ IMAGE_BODY = "[图片]"  # what the reply reader and the inbox show for it
 def check_can_send(session: Session, conversation: Conversation) -> None:
     """Before the upload: refused (ReplyBlocked and the reason) unless a chat message can go now."""
     if conversation.state == "resolved":
-        raise Conflict("conversation_resolved", "the conversation is resolved; reopen it to reply")
+        raise Conflict("conversation_resolved", N_("the conversation is resolved; reopen it to reply"))
     problem = replies.window_problem(session, conversation)
     if problem is not None:
         raise replies.ReplyBlocked(problem)
@@ -49,6 +50,9 @@ def reply_image(
     )
     if not created:
         return message  # the same form again: already queued
+    # the image takes its slot of the window now, as a text reply does (replies.reply)
+    if not reply_window.consume(session, conversation.reply_identity_id):
+        raise replies.ReplyBlocked(replies.window_problem(session, conversation) or replies.WINDOW_SPENT_TEXT)
     message.kind = "image"
     message.media_path, message.media_status, message.media_type = media_path, "stored", media_type
     data = {
@@ -73,11 +77,9 @@ def reply_image(
         source_type="ticket_message",
         source_id=message.id,
     )
+    notification.window_reserved = True
     message.notification_id, message.delivery = notification.id, "custom"
-    if conversation.first_response_at is None:
-        conversation.first_response_at = clock.now()
-    conversation.awaiting_since = None
-    conversation.state = "waiting"
+    message.outcome = "pending"  # the conversation moves on once WeChat took it (replies.settle_outcomes)
     agents.audit_conversation(
         session, agent, "conversation.reply", conversation, f"message:{message.id} image"
     )

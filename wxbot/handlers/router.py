@@ -41,10 +41,12 @@ class Priority(IntEnum):
 
     RIGHTS = 100  # 我的数据, 注销...: a rights request is never taken for anything else
     CONVERSATION_COMMAND = 60  # 「留言」 and 「结束」 keep their meaning inside an open conversation
+    FOLLOWER_COMMAND = 55  # [console] follower_commands: answered inside an open conversation, and noted
     CAPTURE = 50  # while a 留言 conversation is open, what the follower sends goes to the agents
     SCENE = 50  # a scan of a code that carries its own purpose (a binding QR code)
     ACCOUNT_COMMAND = 10  # 「绑定」 above ordinary keywords
     DEFAULT = 0
+    FOLLOW_UP = -10  # what no keyword took, soon after a Resolve: back to the agents (reopens it)
 
 
 @dataclass
@@ -79,7 +81,7 @@ class Rule:
     order: int
 
 
-def _normalise(text: str) -> str:
+def normalise(text: str) -> str:
     return text.strip().casefold()
 
 
@@ -105,11 +107,11 @@ class Router:
 
     def keyword(self, *words: str, priority: int = Priority.DEFAULT) -> Callable[[Handler], Handler]:
         """Text messages that are exactly one of `words` (ignoring case and surrounding blanks)."""
-        wanted = frozenset(_normalise(w) for w in words)
+        wanted = frozenset(normalise(w) for w in words)
 
         def matches(ctx: HandlerContext) -> bool:
             content = ctx.message.content
-            return ctx.message.msg_type == "text" and content is not None and _normalise(content) in wanted
+            return ctx.message.msg_type == "text" and content is not None and normalise(content) in wanted
 
         return self._register(matches, priority, f"keyword {sorted(wanted)}")
 
@@ -160,6 +162,17 @@ class Router:
         """What answers when no rule matches."""
         self.default_handler = handler
         return handler
+
+    def handler_below(self, ctx: HandlerContext, priority: int) -> Handler | None:
+        """The handler of the first rule under `priority` that matches (or the default): what would answer
+        were the rules from `priority` up not there."""
+        for rule in self.rules:
+            if rule.priority < priority:
+                found = rule.matches(ctx)
+                if found:
+                    ctx.match = found if isinstance(found, re.Match) else None
+                    return rule.handler
+        return self.default_handler
 
     def dispatch(self, ctx: HandlerContext) -> Reply | None:
         """The reply of the first matching rule (or the default). A handler that fails is logged and turned

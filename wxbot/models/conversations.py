@@ -32,6 +32,8 @@ class Agent(Base):
     # console sessions carry the generation they began in; deactivation moves it on, voiding them all
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # the console's language for this agent (wxbot.console.i18n.LOCALES); NULL: the default, 简体中文
+    locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 
@@ -115,6 +117,9 @@ class TicketMessage(Base):
     # outbound: how it was sent (custom: the reply itself; template / subscribe: "a reply is waiting")
     delivery: Mapped[str | None] = mapped_column(String(16))
     notification_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # outbound: pending until WeChat took it (answered: it counts as a response) or it ended undelivered
+    # (wxbot.conversations.replies.settle_outcomes)
+    outcome: Mapped[str | None] = mapped_column(String(12), index=True)
     created_at: Mapped[datetime] = created_at_column()
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

@@ -57,6 +57,11 @@ class Notification(Base):
     source_id: Mapped[str | None] = mapped_column(String(64))
     # the recipient (identity, else account): its rows go out one at a time, in id order
     lane: Mapped[str | None] = mapped_column(String(24))
+    # a customer-service message whose slot of the reply window was taken when it was queued (an agent's
+    # reply): the sender does not take another
+    window_reserved: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), nullable=False
+    )
 
     status: Mapped[str] = mapped_column(String(16), default="pending", nullable=False)
     # When a sender should look at it next: pending/held -> when due, sending -> end of the claim's lease;

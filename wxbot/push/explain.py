@@ -130,3 +130,8 @@ def _channel_reasons(detail: str | None) -> str:
             label = CHANNEL_LABELS.get(channel, channel)
             parts.append(f"{label}：{CHANNEL_REASONS.get(why, why)}")
     return "；".join(parts) or "未配置渠道"
+
+
+def explain_channels(why_not: list[str]) -> str:
+    """Why each channel cannot be used, from a plan's why_not ("template:no_template", ...)."""
+    return _channel_reasons("; ".join(why_not))

@@ -167,7 +167,10 @@ def plan_channels(
                 elif (identity.app_name, channel) in pauses:
                     why = "paused"
                     paused.append(pauses[(identity.app_name, channel)])
-                elif not reply_window.status(session, identity.id).open:
+                elif (
+                    not (row.window_reserved and identity.id == row.identity_id)
+                    and not reply_window.status(session, identity.id).open
+                ):  # (a reserved row took its slot when queued: WeChat says if the window has closed)
                     why = "window_closed"
                 else:
                     plan.candidates.append(Candidate(channel, identity))

@@ -226,7 +226,9 @@ def _commit_to_channel(session: Session, settings: Settings, plan: Plan, claim_:
     why_not = list(plan.why_not)
     for candidate in plan.candidates:
         identity = candidate.identity
-        if candidate.channel == "custom" and not reply_window.consume(session, identity.id):
+        if candidate.channel == "custom" and not (
+            row.window_reserved or reply_window.consume(session, identity.id)
+        ):
             why_not.append("custom:window_closed")
             continue
         grant_id = None
