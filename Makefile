@@ -15,12 +15,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make run: install, migrate, start on 127.0.0.1:8000 with the embedded defaults (SQLite, sandbox WeChat),
-## which exist in the development environment only
+PORT   ?= 8000
+
+## make run [PORT=8001]: install, migrate, start on 127.0.0.1:$(PORT) with the embedded defaults (SQLite,
+## sandbox WeChat), which exist in the development environment only; it prints what to open next
 run: export WXBOT_APP_ENVIRONMENT = development
 run: install
 	$(VENV)/bin/wxbot db upgrade
-	$(VENV)/bin/wxbot serve
+	$(VENV)/bin/wxbot serve --bind 127.0.0.1:$(PORT)
 
 ## make test: lint, format check, type check of the domain modules, the whole test suite
 test: install browser lint typecheck pytest

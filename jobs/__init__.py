@@ -142,8 +142,12 @@ def run_forever(settings: Settings, metrics_bind: str | None = None) -> None:
     services = build_services(settings)
     bind = settings.metrics.jobs_bind if metrics_bind is None else metrics_bind
     if bind:
-        host, port = metrics.serve(bind, StateCollector(services))
-        log.info("jobs metrics on http://%s:%d/metrics", host, port)
+        try:
+            host, port = metrics.serve(bind, StateCollector(services))
+            log.info("jobs metrics on http://%s:%d/metrics", host, port)
+        except OSError as exc:  # the jobs go on; their metrics need a bind of their own
+            log.error("jobs metrics not served on %s (%s): another jobs process on this host? give each its "
+                      "own with `wxbot jobs --metrics-bind 127.0.0.1:<port>`", bind, exc.strerror)  # fmt: skip
     scheduler = build_scheduler(services)
     scheduler.start()
     stop = threading.Event()

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from hypothesis import settings as hypothesis_settings
 
 import wxbot.models  # noqa: F401
+from tests.openapi_check import platform_openapi_checked  # noqa: F401  (the fixture, for every test module)
 from wxbot import clock as clock_module
 from wxbot import create_app
 from wxbot.config import Settings, settings_from_dict

@@ -1,8 +1,9 @@
-"""Validate every /mp answer a test provokes against the OpenAPI document (wxbot/miniprogram/openapi.py).
+"""Validate every /mp and /platform answer a test provokes against its OpenAPI document
+(wxbot/miniprogram/openapi.py, wxbot/platform/openapi.py).
 
 Use the fixture in a test module: `pytestmark = pytest.mark.usefixtures("openapi_checked")` (import it
-from here). An answer whose route, method or status is undocumented, or whose body does not match the
-documented schema, fails the test.
+from here), or `platform_openapi_checked` for the platform API. An answer whose route, method or status is
+undocumented, or whose body does not match the documented schema, fails the test.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from wxbot.miniprogram.openapi import SPEC
+from wxbot.platform.openapi import SPEC as PLATFORM_SPEC
 
 SPEC_URI = "urn:wxbot:mp-openapi"
+PLATFORM_URI = "urn:wxbot:platform-openapi"
 
 
 def _pointer(*parts: str) -> str:
@@ -32,9 +35,18 @@ def spec_path(rule: str) -> str | None:
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule[len("/mp/<name>") :])
 
 
-def check(path: str, method: str, status: int, body: Any) -> list[str]:
+def platform_path(rule: str) -> str | None:
+    """/platform/events/<event_id> -> /events/{event_id}; None for other routes and the document itself."""
+    if not rule.startswith("/platform/") or rule == "/platform/openapi.json":
+        return None
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule[len("/platform") :])
+
+
+def check(
+    path: str, method: str, status: int, body: Any, spec: dict[str, Any] = SPEC, uri: str = SPEC_URI
+) -> list[str]:
     """Problems of one answer against the document (empty when it conforms)."""
-    operation = SPEC["paths"].get(path, {}).get(method.lower())
+    operation = spec["paths"].get(path, {}).get(method.lower())
     if operation is None:
         return [f"{method} {path} is not documented"]
     response = operation["responses"].get(str(status))
@@ -43,14 +55,16 @@ def check(path: str, method: str, status: int, body: Any) -> list[str]:
         return [f"{method} {path} answers {status}, which is not documented"]
     if "$ref" in response:
         location = response["$ref"].removeprefix("#/").split("/")
-        response = SPEC
+        response = spec
         for part in location:
             response = response[part]
     if "content" not in response:
         return [] if body is None else [f"{method} {path} {status} has a body but documents none"]
+    if "application/json" not in response["content"]:
+        return []  # documented as another type (CSV): nothing JSON to check
     pointer = _pointer(*location, "content", "application/json", "schema")
-    registry: Registry = Registry().with_resource(SPEC_URI, Resource.from_contents(SPEC, DRAFT202012))
-    validator = Draft202012Validator({"$ref": f"{SPEC_URI}#{pointer}"}, registry=registry)
+    registry: Registry = Registry().with_resource(uri, Resource.from_contents(spec, DRAFT202012))
+    validator = Draft202012Validator({"$ref": f"{uri}#{pointer}"}, registry=registry)
     return [
         f"{method} {path} {status}: {e.message} at {list(e.absolute_path)}"
         for e in validator.iter_errors(body)
@@ -73,3 +87,23 @@ def openapi_checked(app: Any) -> Any:
     yield problems
     request_finished.disconnect(on_response, app)
     assert not problems, "answers that break the OpenAPI document:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def platform_openapi_checked(app: Any) -> Any:
+    """The same for every /platform answer, against wxbot/platform/openapi.py."""
+    problems: list[str] = []
+
+    def on_response(sender: Any, response: Any, **_: Any) -> None:
+        rule = request.url_rule.rule if request.url_rule is not None else None
+        path = platform_path(rule) if rule else None
+        if path is None:
+            return
+        body = response.get_json(silent=True) if response.mimetype == "application/json" else None
+        method = "GET" if request.method == "HEAD" else request.method  # a GET without its body
+        problems.extend(check(path, method, response.status_code, body, PLATFORM_SPEC, PLATFORM_URI))
+
+    request_finished.connect(on_response, app)
+    yield problems
+    request_finished.disconnect(on_response, app)
+    assert not problems, "answers that break the platform's OpenAPI document:\n" + "\n".join(problems)

@@ -3,6 +3,7 @@ processes of a test, with a config file written for them."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -15,8 +16,6 @@ from typing import Any
 
 import requests
 
-from tests.test_production_settings import write_config
-
 ROOT = Path(__file__).resolve().parent.parent
 WXBOT = str(Path(sys.executable).parent / "wxbot")
 
@@ -27,15 +26,42 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _toml_value(value: Any) -> str:
+    if isinstance(value, dict):  # an inline table
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value)  # strings, numbers and booleans are written alike
+
+
+def toml_of(raw: dict[str, Any]) -> str:
+    """The settings as TOML: a table per section, its lists of tables as arrays of tables."""
+    lines: list[str] = []
+    for section, table in raw.items():
+        lines.append(f"[{section}]")
+        arrays = {k: v for k, v in table.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
+        lines += [f"{json.dumps(k)} = {_toml_value(v)}" for k, v in table.items() if k not in arrays]
+        for key, items in arrays.items():
+            for item in items:
+                lines.append(f"[[{section}.{key}]]")
+                lines += [f"{json.dumps(k)} = {_toml_value(v)}" for k, v in item.items()]
+    return "\n".join(lines) + "\n"
+
+
 def environment(tmp_path: Path, raw: dict[str, Any]) -> dict[str, str]:
     """The environment of a child: the config file, none of this process's WXBOT_* or metrics settings."""
+    config = tmp_path / "config.toml"
+    config.write_text(toml_of(raw), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WXBOT_", "PROMETHEUS_"))}
-    env.update(WXBOT_CONFIG=str(write_config(tmp_path, raw)), HOME=str(tmp_path))
+    env.update(WXBOT_CONFIG=str(config), HOME=str(tmp_path))
     return env
 
 
 def upgrade(env: dict[str, str]) -> None:
-    subprocess.run([WXBOT, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    done = subprocess.run(
+        [WXBOT, "db", "upgrade"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
 def wait_for(check: Callable[[], object], what: str, seconds: float = 120) -> None:

@@ -12,6 +12,8 @@ from wxbot.applications import status_changes as applications
 from wxbot.applications.statuses import STATUSES
 from wxbot.models import Account, Application, Notification, StatusChange
 
+pytestmark = pytest.mark.usefixtures("platform_openapi_checked")
+
 PATH = "/platform/applications/status"
 
 

@@ -21,7 +21,7 @@ from wxbot.sandbox.wxacode import opened_by
 WXACODE = "/wxa/getwxacodeunlimit"
 PAGE = "pages/event/index"
 
-pytestmark = pytest.mark.usefixtures("openapi_checked")
+pytestmark = pytest.mark.usefixtures("openapi_checked", "platform_openapi_checked")
 
 
 @pytest.fixture

@@ -26,6 +26,8 @@ from wxbot.privacy import registry as rights
 from wxbot.privacy.retention import Purged
 from wxbot.web import status_of
 
+pytestmark = pytest.mark.usefixtures("platform_openapi_checked")
+
 
 @pytest.fixture
 def people(db):

@@ -3,6 +3,7 @@ and each `wxbot jobs` process on its own bind."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import base_config
 from tests.faults.http_follower import HttpFollower
-from tests.process_helpers import environment, free_port, running, upgrade
+from tests.process_helpers import ROOT, WXBOT, environment, free_port, running, upgrade
 from wxbot import create_app
 from wxbot.config import settings_from_dict
 
@@ -68,6 +69,20 @@ def test_each_jobs_process_serves_its_metrics_on_its_own_bind(tmp_path):
         while runs not in (found := samples(requests.get(url, timeout=10).text)):
             assert time.monotonic() < deadline, "the sender never ran"
             time.sleep(0.5)
+        # a second jobs process on this host without a bind of its own: it runs its jobs, says why no metrics
+        log = tmp_path / "second-jobs.log"
+        with open(log, "wb") as out:
+            second = subprocess.Popen([WXBOT, "jobs", "--metrics-bind", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
+                                      stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while "jobs metrics not served" not in log.read_text(errors="replace"):
+                assert second.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+                time.sleep(0.2)
+            assert second.poll() is None and "--metrics-bind" in log.read_text()
+        finally:
+            second.terminate()
+            second.wait(timeout=30)
     assert found[runs] >= 1
     assert found[("wxbot_state_up", frozenset())] == 1
     assert ("wxbot_outbox_oldest_due_seconds", frozenset()) in found

@@ -10,6 +10,8 @@ from tests.mp_helpers import assert_error, fetch, row_counts
 from wxbot.identity import identities
 from wxbot.models import Account
 
+pytestmark = pytest.mark.usefixtures("platform_openapi_checked")
+
 
 def test_creates_then_updates_an_account(client, db, services):
     created = platform_post(client, "/platform/accounts", {"account_id": "p-1", "phone": "+86 138-0013-8000"})

@@ -10,6 +10,8 @@ from tests.events_helpers import event_payload
 from tests.helpers import platform_post
 from wxbot.models.campus import Event
 
+pytestmark = pytest.mark.usefixtures("platform_openapi_checked")
+
 
 def stored_event(db, event_id="ev-1"):
     """The event's columns as stored now; the read ends its transaction (SQLite: it holds the write lock)."""

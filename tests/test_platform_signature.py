@@ -82,7 +82,9 @@ def example_secret(config_dict):
     config_dict["platform"]["secret"] = EXAMPLE["secret"]
 
 
-def test_the_documented_example_is_accepted_over_http(example_secret, client, clock):
+def test_the_documented_example_is_accepted_over_http(
+    example_secret, platform_openapi_checked, client, clock
+):
     from datetime import UTC, datetime
 
     clock.set(datetime.fromtimestamp(EXAMPLE["timestamp"], UTC).replace(tzinfo=None))
@@ -92,6 +94,7 @@ def test_the_documented_example_is_accepted_over_http(example_secret, client, cl
     # Past the signature: the example's body is not a whole event, so the route names what is missing.
     assert error_of(response) == (400, "invalid_field")
     assert error_of(client.post(EXAMPLE["path"], data=EXAMPLE["body"], headers=headers)) == (409, "replayed")
+    assert platform_openapi_checked == []  # both answers as the platform's OpenAPI document says
 
 
 # ---------------------------------------------------------------- one use only

@@ -102,6 +102,7 @@ def register_blueprints(app: Flask) -> None:
     from wxbot.miniprogram import bp as miniprogram_bp
     from wxbot.miniprogram.openapi import docs_bp as miniprogram_docs_bp
     from wxbot.platform import bp as platform_bp
+    from wxbot.platform.openapi import docs_bp as platform_docs_bp
 
     for blueprint in (
         health_bp,
@@ -111,6 +112,7 @@ def register_blueprints(app: Flask) -> None:
         miniprogram_bp,
         miniprogram_docs_bp,
         platform_bp,
+        platform_docs_bp,
         console_bp,
         reader_bp,
     ):

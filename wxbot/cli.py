@@ -95,9 +95,14 @@ def serve(bind: str, workers: int | None, threads: int, behind_proxy: bool) -> N
             1 if (settings.scheduler.embedded or not settings.redis.url) else (os.cpu_count() or 1) * 2 + 1
         )
     from wxbot import metrics
+    from wxbot.cli_laptop import following_urls, next_steps
 
-    # the workers' metrics, summed by whichever worker is scraped
+    steps = next_steps(settings, bind)
+    if steps:
+        click.echo(steps, err=True)
+    # the workers' metrics, summed by whichever worker is scraped; the laptop's URLs follow --bind
     env = {
+        **following_urls(settings, bind),
         **os.environ,
         metrics.MULTIPROCESS_ENV: metrics.prepare_multiprocess_dir(settings.app.var_dir, bind),
     }
@@ -235,14 +240,27 @@ def _set_agent_active(username: str, active: bool) -> None:
 
 @contextmanager
 def _database_session() -> Iterator[Session]:
-    """One committed transaction on the configured database, for commands that need no other service."""
+    """One committed transaction on the configured database, for commands that need no other service. A
+    database that is missing or not migrated is said so, with where it was looked for; never a traceback."""
+    from sqlalchemy.exc import OperationalError
+
     import wxbot.models  # noqa: F401  (every table known before the first query)
+    from wxbot.checkout import missing_database
     from wxbot.db import make_engine, make_session_factory, session_scope
 
-    engine = make_engine(_settings().database.url)
+    url = _settings().database.url
+    problem = missing_database(url)
+    if problem:
+        raise click.ClickException(problem)
+    engine = make_engine(url)
     try:
         with session_scope(make_session_factory(engine)) as session:
             yield session
+    except OperationalError as exc:
+        raise click.ClickException(
+            f"the database ({engine.url.render_as_string(hide_password=True)}) did not answer or is not "
+            f"migrated: {type(exc.orig).__name__}: {str(exc.orig)[:200]}; run `wxbot db upgrade`"
+        ) from exc
     finally:
         engine.dispose()
 

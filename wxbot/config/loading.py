@@ -24,6 +24,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from wxbot.checkout import embedded_var_dir
 from wxbot.config import strength
 from wxbot.config.schema import SANDBOX_API_PATH, WECHAT_API_HOST, ConfigError, Settings
 from wxbot.config.validation import validate
@@ -77,8 +78,10 @@ DEMO_MENU: list[dict[str, Any]] = [
 
 def embedded_defaults() -> dict[str, Any]:
     """The laptop setup: SQLite, in-process cache and scheduler, the sandbox with a demo official account."""
+    var = embedded_var_dir()
     return {
-        "app": {"environment": "development"},
+        "app": {"environment": "development", "var_dir": str(var)},
+        "database": {"url": f"sqlite:///{var / 'wxbot.db'}"},
         "sandbox": {"enabled": True},
         "console": {"secure_cookie": False, "public_url": "http://127.0.0.1:8000"},
         "wechat": {

@@ -218,6 +218,13 @@ class SandboxState:
             follower.grants = [g for g in follower.grants if g.kind != kind]
             follower.grants.append(Grant(kind, allowed, clock.now() + valid_for))
 
+    def restore_grant(self, appid: str, openid: str, kind: str, remaining: int, expires_at: datetime) -> None:
+        """A window the bot's database says is open (a restart of the sandbox lost its own record of it)."""
+        with self._lock:
+            follower = self._follower(appid, openid)
+            follower.grants = [g for g in follower.grants if g.kind != kind]
+            follower.grants.append(Grant(kind, remaining, expires_at))
+
     def grant_subscription(self, appid: str, openid: str, template_id: str, count: int = 1, *,
                            long_term: bool = False) -> None:  # fmt: skip
         """The user tapped "allow" for a one-time subscribe template: one send each (a long-term 订阅通知:

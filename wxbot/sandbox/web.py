@@ -26,6 +26,7 @@ from wxbot.config.menus import menu_json
 from wxbot.config.schema import SANDBOX_API_PATH, OfficialAccount
 from wxbot.sandbox.api import create_sandbox_app
 from wxbot.sandbox.callbacks import CallbackAnswer, CallbackSender
+from wxbot.sandbox.restore import restore_followers
 from wxbot.sandbox.state import ChatLine, Delivered, SandboxState
 from wxbot.services import Services
 from wxbot.web import services as current_services
@@ -60,6 +61,7 @@ def mount_sandbox(app: Flask, services: Services) -> SandboxState:
             if account is not None:
                 state.official.add_template(account.appid, template.template_id, sorted(template.fields))
     state.base_url = settings.sandbox.public_url.rstrip("/") + SANDBOX_API_PATH
+    restore_followers(state, services)
     services.sandbox = state
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_API_PATH: create_sandbox_app(state)})  # type: ignore[method-assign]
     app.register_blueprint(bp)
