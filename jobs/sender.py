@@ -151,8 +151,9 @@ class _Drain:
         self.answers.put((token, send, _call(self.services.wechat, send)))
 
     def _dispatching(self, token: str, send: sender.Send) -> bool:
-        """A customer-service send is marked unsure before it goes (it is never repeated blindly)."""
-        if send.channel != "custom":
+        """A send without client_msg_id (customer-service, 订阅通知) is marked unsure before it goes (it is
+        never repeated blindly)."""
+        if send.channel not in sender.UNKEYED_CHANNELS:
             return True
         try:
             with session_scope(self.services.session_factory) as session:

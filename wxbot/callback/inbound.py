@@ -1,4 +1,4 @@
-"""Deliveries from WeChat to an official account: what one is (Inbound, read from the parsed XML by
+"""Deliveries from WeChat to an official account (or a mini program's 消息推送): what one is (Inbound, read from the parsed XML by
 to_inbound), and receiving it exactly once.
 
 WeChat re-sends a delivery it got no answer to within 5 seconds (up to three times, wechat-platform.md §2),
@@ -34,7 +34,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from wxbot import clock, db
+from wxbot import clock, db, metrics
 from wxbot.cache import Cache, CacheUnavailable
 from wxbot.conversations import reply_window
 from wxbot.identity import followers
@@ -45,8 +45,10 @@ from wxbot.wechat.messages import BadMessage
 
 log = logging.getLogger(__name__)
 
-# What opens a customer-service window (wechat-platform.md §5.1): anything the follower writes, and these events.
-ACTION_EVENTS = frozenset({"subscribe", "scan", "click", "scancode_push", "scancode_waitmsg"})
+# What opens a customer-service window (wechat-platform.md §5.1): anything the follower writes, and these events
+# (user_enter_tempsession: a mini-program user opened its customer-service chat).
+ACTION_EVENTS = frozenset({"subscribe", "scan", "click", "scancode_push", "scancode_waitmsg",
+                           "user_enter_tempsession"})  # fmt: skip
 # Events the follower caused themselves (as opposed to WeChat's reports such as TEMPLATESENDJOBFINISH).
 USER_EVENTS = ACTION_EVENTS | {"view", "location", "location_select", "pic_sysphoto", "pic_photo_or_album",
                                "pic_weixin", "view_miniprogram"}  # fmt: skip
@@ -75,6 +77,7 @@ class Inbound:
     msg_id: str | None
     create_time: int
     fields: dict[str, Any] = field(default_factory=dict)
+    app_kind: str = "official"  # or miniprogram: its 消息推送 (customer service)
 
     @property
     def scene(self) -> str | None:
@@ -144,7 +147,7 @@ def _required(fields: dict[str, Any], name: str, pattern: re.Pattern[str]) -> st
     return value
 
 
-def to_inbound(app_name: str, appid: str, fields: dict[str, Any]) -> Inbound:
+def to_inbound(app_name: str, appid: str, fields: dict[str, Any], *, app_kind: str = "official") -> Inbound:
     """A parsed (and decrypted) delivery as the handlers see it; BadMessage when a required field is wrong."""
     openid = _required(fields, "FromUserName", _OPENID)
     create_time = _required(fields, "CreateTime", _DIGITS)
@@ -165,6 +168,7 @@ def to_inbound(app_name: str, appid: str, fields: dict[str, Any]) -> Inbound:
         msg_id=_matching(fields, "MsgId", _DIGITS) if msg_type != "event" else None,
         create_time=int(create_time),
         fields={k: v for k, v in fields.items() if k not in _ENVELOPE},
+        app_kind=app_kind,
     )
 
 
@@ -181,6 +185,12 @@ class FallbackReply(Exception):
         self.reply = reply
 
 
+@dataclass(frozen=True)
+class Received:
+    reply: dict[str, Any] | None  # None: answer with nothing
+    repeat: bool  # a copy of a delivery stored before, answered as the first was
+
+
 def receive(
     session_factory: sessionmaker[Session],
     cache: Cache,
@@ -189,25 +199,30 @@ def receive(
     *,
     cache_ttl: float,
     wait_seconds: float = 3.0,
-) -> dict[str, Any] | None:
-    """Store `message` once and return its reply (None: answer with nothing); a repeat gets the first reply."""
+) -> Received:
+    """Store `message` once and return its reply; a repeat gets the first reply."""
     key = f"wechat:delivery:{message.appid}:{message.dedupe_key}"
     claim = PENDING + uuid.uuid4().hex
     if not _claim(cache, key, claim, cache_ttl):
         answered = _wait_for_reply(cache, key, wait_seconds)
         if answered is not None:
-            return answered[0]
+            metrics.DUPLICATE_DELIVERIES.labels(message.app_name, "cache").inc()
+            return Received(answered[0], repeat=True)
         # the first copy is slow or gone: the database decides below
     try:
-        reply = db.retry_transaction(
+        received = db.retry_transaction(
             lambda: _store_once(session_factory, message, respond), retry_on=db.is_lock_conflict
         )
     except BaseException:
         _unclaim(cache, key, claim)  # let a retry try again
         raise
+    if received.repeat:
+        metrics.DUPLICATE_DELIVERIES.labels(message.app_name, "database").inc()
+    else:
+        metrics.DELIVERIES_STORED.labels(message.app_name).inc()
     with suppress(CacheUnavailable):  # stored and committed: a repeat finds the reply in the database
-        cache.set(key, json.dumps({"reply": reply}, ensure_ascii=False), cache_ttl)
-    return reply
+        cache.set(key, json.dumps({"reply": received.reply}, ensure_ascii=False), cache_ttl)
+    return received
 
 
 def _claim(cache: Cache, key: str, claim: str, ttl: float) -> bool:
@@ -240,9 +255,7 @@ def _wait_for_reply(cache: Cache, key: str, wait_seconds: float) -> tuple[dict[s
         time.sleep(0.02)
 
 
-def _store_once(
-    session_factory: sessionmaker[Session], message: Inbound, respond: Respond
-) -> dict[str, Any] | None:
+def _store_once(session_factory: sessionmaker[Session], message: Inbound, respond: Respond) -> Received:
     with session_factory() as session:
         try:
             try:
@@ -252,7 +265,7 @@ def _store_once(
                 session.rollback()
                 reply = _store(session, message, _answer(failed.reply))
             session.commit()
-            return reply
+            return Received(reply, repeat=False)
         except IntegrityError:
             # a copy committed first (the insert waited for it): answer what it answered
             session.rollback()
@@ -266,7 +279,7 @@ def _store_once(
             log.info(
                 "repeated delivery answered as before app=%s type=%s", message.app_name, message.msg_type
             )
-            return row.reply
+            return Received(row.reply, repeat=True)
 
 
 def _answer(reply: dict[str, Any] | None) -> Respond:
@@ -288,7 +301,7 @@ def _store(session: Session, message: Inbound, respond: Respond) -> dict[str, An
     """The row first: a copy that loses the race fails on its insert (after waiting for the winner's
     commit) before any handler runs. Then the delivery's effects and the reply, in the same transaction."""
     identity_id = followers.identity_id_for(
-        session, app_name=message.app_name, appid=message.appid, openid=message.openid
+        session, app_name=message.app_name, appid=message.appid, openid=message.openid, kind=message.app_kind
     )
     inserted = session.connection().execute(
         _INSERT,
@@ -315,6 +328,11 @@ def _store(session: Session, message: Inbound, respond: Respond) -> dict[str, An
 
 
 def _update_follower(session: Session, identity_id: int, message: Inbound) -> None:
+    if message.app_kind == "miniprogram":  # no following there: the user's chat opens the window alone
+        followers.used_miniprogram(session, identity_id)
+        if message.trigger:
+            reply_window.record_trigger(session, identity_id, message.trigger, app_kind=message.app_kind)
+        return
     if message.event in ("subscribe", "unsubscribe", "scan"):
         identity = session.get_one(Identity, identity_id)
         if message.event == "subscribe":

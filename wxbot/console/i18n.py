@@ -68,7 +68,8 @@ def translate(text: str | None) -> str:
 
 
 KINDS = {"text": _l("text"), "image": _l("image"), "voice": _l("voice"), "video": _l("video"),
-         "shortvideo": _l("short video"), "location": _l("location"), "link": _l("link")}  # fmt: skip
+         "shortvideo": _l("short video"), "location": _l("location"), "link": _l("link"),
+         "miniprogrampage": _l("mini-program card"), "tempsession": _l("entered the chat")}  # fmt: skip
 
 
 @bp.app_template_filter("kind_label")

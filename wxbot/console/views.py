@@ -19,14 +19,14 @@ from wxbot.applications import status_changes as applications
 from wxbot.console import act, admin_required, bp, notice
 from wxbot.console.reader import reader_link
 from wxbot.conversations import canned as canned_replies
-from wxbot.conversations import conversations, replies
+from wxbot.conversations import conversations, doors, replies
 from wxbot.conversations import inbox as inbox_list
 from wxbot.conversations import media as media_files
 from wxbot.conversations import statistics as service_level
 from wxbot.conversations.media import OPAQUE_TYPE
 from wxbot.conversations.media import kept_type as kept_media_type
 from wxbot.errors import DomainError, NotFound
-from wxbot.models.conversations import Agent, CannedReply, TicketMessage
+from wxbot.models.conversations import Agent, CannedReply, Conversation, TicketMessage
 from wxbot.privacy import requests as rights_requests
 from wxbot.privacy.pii import mask_phone, normalise_phone
 from wxbot.web import db, services
@@ -334,6 +334,17 @@ def duration(value: timedelta | None) -> str:
 @bp.app_template_filter("local")
 def local_time(value: Any) -> str:
     return clock.local_text(value, services().settings.app.timezone, empty="—")
+
+
+@bp.app_template_filter("door")
+def door(value: Conversation | TicketMessage) -> str:
+    """The door a message came through, or the one a conversation's replies go through (公众号 / 小程序)."""
+    if isinstance(value, TicketMessage):
+        name = value.app_name or value.conversation.identity.app_name
+        kind = "miniprogram" if services().settings.miniprogram(name) else "official"
+        return doors.door_label(kind, name)
+    identity = value.reply_identity
+    return doors.door_label(identity.kind, identity.app_name)
 
 
 @bp.get("/privacy-requests")

@@ -23,7 +23,7 @@ from wxbot import clock
 from wxbot.conversations import agents
 from wxbot.conversations.media import MEDIA_KINDS
 from wxbot.errors import Conflict, Invalid, NotFound, Refused
-from wxbot.models.conversations import INBOUND_KINDS, Agent, Conversation, TicketMessage
+from wxbot.models.conversations import INBOUND_KINDS, MINIPROGRAM_KINDS, Agent, Conversation, TicketMessage
 from wxbot.privacy import audit
 from wxbot.privacy.pii import mask_numbers
 from wxbot.texts import N_
@@ -102,9 +102,12 @@ def add_inbound(
     kind: str,
     content: str = "",
     fields: dict[str, Any] | None = None,
+    door: tuple[int, str] | None = None,
 ) -> Added | None:
-    """Store a follower's message in the conversation; None when this delivery is already stored."""
-    if kind not in INBOUND_KINDS:
+    """Store a follower's message in the conversation; None when this delivery is already stored. `door`:
+    (identity id, app name) of the person's other identity it came through (the mini program's customer
+    service into a conversation of the official account, or the reverse); replies follow it."""
+    if kind not in INBOUND_KINDS + MINIPROGRAM_KINDS:
         raise Invalid("unsupported_message_type", f"unsupported message type {kind!r}")
     fields = fields or {}
     lock(session, conversation)
@@ -116,6 +119,7 @@ def add_inbound(
         # Phone and ID numbers the follower types are kept masked, as in the inbound log (privacy policy).
         body=mask_numbers((content or "")[:MAX_INBOUND_TEXT]),
         details=_details(kind, fields),
+        app_name=door[1] if door else None,
         created_at=clock.now(),
     )
     if kind in MEDIA_KINDS and fields.get("MediaId"):
@@ -129,7 +133,8 @@ def add_inbound(
     except IntegrityError:
         return None  # WeChat retried a delivery we already stored
     now = message.created_at
-    values: dict[str, Any] = {"last_user_message_at": now, "state": "open", "updated_at": now}
+    values: dict[str, Any] = {"last_user_message_at": now, "state": "open", "updated_at": now,
+                              "door_identity_id": door[0] if door else None}  # fmt: skip
     session.execute(update(Conversation).where(Conversation.id == conversation.id).values(values))
     session.execute(
         update(Conversation)
@@ -172,6 +177,10 @@ def _details(kind: str, fields: dict[str, Any]) -> str | None:
         keys = {"latitude": "Location_X", "longitude": "Location_Y", "scale": "Scale", "label": "Label"}
     elif kind == "link":
         keys = {"title": "Title", "description": "Description", "url": "Url"}
+    elif kind == "miniprogrampage":
+        keys = {"title": "Title", "pagepath": "PagePath", "appid": "AppId"}
+    elif kind == "tempsession":
+        keys = {"session_from": "SessionFrom"}
     else:
         return None
     return json.dumps({k: str(fields.get(v, ""))[:1000] for k, v in keys.items()}, ensure_ascii=False)

@@ -103,7 +103,7 @@ def page(
     rows = [
         InboxRow(
             c,
-            reply_window.status(session, c.identity_id),
+            reply_window.status(session, c.reply_identity_id),
             is_overdue(c, target, now),
             last.get(c.id),
             c.id in undelivered,

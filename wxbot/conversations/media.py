@@ -67,7 +67,8 @@ def pending(session: Session, limit: int) -> list[PendingMedia]:
         .limit(limit)
     ).all()
     return [
-        PendingMedia(m.id, m.conversation_id, app_name, m.media_id or "", m.media_attempts)
+        # the app it came through (the mini program's chat into an official account's conversation)
+        PendingMedia(m.id, m.conversation_id, m.app_name or app_name, m.media_id or "", m.media_attempts)
         for m, app_name in rows
     ]
 

@@ -93,16 +93,17 @@ class ReplyBlocked(Conflict):
 
 
 def window_problem(session: Session, conversation: Conversation) -> str | None:
-    """Why a customer-service message cannot go now, in plain words; None when it can."""
-    identity = conversation.identity
-    if not identity.subscribed:
+    """Why a customer-service message cannot go now, in plain words; None when it can. It goes through the
+    door the user last wrote through (the official account or the mini program's customer service)."""
+    identity = conversation.reply_identity
+    if identity.kind == "official" and not identity.subscribed:
         return N_("The follower no longer follows the official account.")
-    if reply_window.status(session, conversation.identity_id).open:
+    if reply_window.status(session, identity.id).open:
         return None
     unexpired = session.scalar(
         select(func.count())
         .select_from(ReplyWindow)
-        .where(ReplyWindow.identity_id == conversation.identity_id, ReplyWindow.expires_at > clock.now())
+        .where(ReplyWindow.identity_id == identity.id, ReplyWindow.expires_at > clock.now())
     )
     if unexpired:
         return WINDOW_SPENT_TEXT
@@ -173,7 +174,7 @@ def reply(
         return message  # the same form again: already queued
     # the chat message takes its slot of the window now, in this transaction: a budget of five accepts five
     # replies however fast they are sent, the sixth is refused before anything is queued
-    if not fallback and not reply_window.consume(session, conversation.identity_id):
+    if not fallback and not reply_window.consume(session, conversation.reply_identity_id):
         raise ReplyBlocked(window_problem(session, conversation) or WINDOW_SPENT_TEXT)
     channels = FALLBACK_CHANNELS if fallback else ("custom", *FALLBACK_CHANNELS)
     # the template's fields pick from these ({conversation_id}, {replied_at}, {link}); no reply text in
@@ -188,11 +189,12 @@ def reply(
         template=TemplateContent(REPLY_TEMPLATE, data, url=reader_link),
         subscribe=SubscribeContent(REPLY_TEMPLATE, data),
     )
+    door = conversation.reply_identity
     notification = enqueue(
         session,
         purpose="ticket_reply",
-        identity_id=conversation.identity_id,
-        account_id=conversation.identity.account_id,
+        identity_id=door.id,
+        account_id=door.account_id or conversation.identity.account_id,
         content=content,
         channels=channels,
         dedupe_key=f"ticket_message:{message.id}",
@@ -297,8 +299,9 @@ def deliveries(session: Session, conversation: Conversation) -> dict[int, Delive
 
 
 def window(session: Session, conversation: Conversation) -> reply_window.WindowStatus:
-    """Can a customer-service message reach the follower now, until when, and how many are left."""
-    return reply_window.status(session, conversation.identity_id)
+    """Can a customer-service message reach the follower now (through the door they last wrote through),
+    until when, and how many are left."""
+    return reply_window.status(session, conversation.reply_identity_id)
 
 
 SETTLE_BATCH = 500

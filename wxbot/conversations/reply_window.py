@@ -1,8 +1,12 @@
-"""May we send this follower a customer-service message now, and how many are left? (wechat-platform.md §5.1)
+"""May we send this user a customer-service message now, and how many are left? (wechat-platform.md §5.1)
 
-Each follower action grants an allowance: a message they send opens 48 hours and 5 messages; a follow, a
-scan of a parametric QR code or a menu click opens 1 minute and 3. The callback records the trigger, the
-sender asks status() and consume()s one before each customer-service message.
+Each user action grants an allowance, by the kind of app it happened in (RULES):
+  - official account: a message opens 48 hours and 5 messages; a follow, a scan of a parametric QR code or a
+    menu click (an "action") 1 minute and 3;
+  - mini program (its customer-service chat): a message opens 48 hours and 5; entering the chat
+    (user_enter_tempsession, the mini program's "action") 1 minute and 2.
+The callback records the trigger, the sender asks status() and consume()s one before each customer-service
+message; both doors answer through these same functions.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from sqlalchemy.orm import Session
 from wxbot import clock
 from wxbot.models.reply_window import ReplyWindow
 
-# the 48-hour window a follower's message opens
+# the 48-hour window a user's message opens, through either door
 MESSAGE_WINDOW = timedelta(hours=48)
-GRANTS: dict[str, tuple[timedelta, int]] = {
-    "message": (MESSAGE_WINDOW, 5),
-    "action": (timedelta(minutes=1), 3),
+# app kind -> trigger -> (valid for, messages allowed)
+RULES: dict[str, dict[str, tuple[timedelta, int]]] = {
+    "official": {"message": (MESSAGE_WINDOW, 5), "action": (timedelta(minutes=1), 3)},
+    "miniprogram": {"message": (MESSAGE_WINDOW, 5), "action": (timedelta(minutes=1), 2)},
 }
 
 
@@ -45,9 +50,10 @@ _RENEW = (
 )
 
 
-def record_trigger(session: Session, identity_id: int, kind: str) -> None:
-    """The follower did something that opens a window of `kind` (message | action): grant it afresh."""
-    ttl, quota = GRANTS[kind]
+def record_trigger(session: Session, identity_id: int, kind: str, *, app_kind: str = "official") -> None:
+    """The user did something that opens a window of `kind` (message | action) in an app of `app_kind`
+    (official | miniprogram): grant it afresh."""
+    ttl, quota = RULES[app_kind][kind]
     now = clock.now()
     values = {"opened_at": now, "expires_at": now + ttl, "remaining": quota}
     if _renew(session, identity_id, kind, values):

@@ -24,6 +24,7 @@ from enum import IntEnum
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from wxbot import metrics
 from wxbot.callback.inbound import FallbackReply, Inbound
 from wxbot.db import is_lock_conflict
 from wxbot.handlers.replies import text_reply
@@ -88,6 +89,7 @@ def normalise(text: str) -> str:
 class Router:
     rules: list[Rule] = field(default_factory=list)
     default_handler: Handler | None = None
+    click_keys: frozenset[str] = frozenset()  # every menu key a click rule answers (menus are checked on it)
 
     def add(
         self, matches: Matcher, handler: Handler, *, priority: int = Priority.DEFAULT, description: str = ""
@@ -136,6 +138,7 @@ class Router:
     def click(self, *keys: str, priority: int = Priority.DEFAULT) -> Callable[[Handler], Handler]:
         """Menu clicks (CLICK events) by EventKey."""
         wanted = frozenset(keys)
+        self.click_keys |= wanted
 
         def matches(ctx: HandlerContext) -> bool:
             return ctx.message.event == "click" and ctx.message.event_key in wanted
@@ -183,6 +186,8 @@ class Router:
                 break
         if handler is None:
             return None
+        name = getattr(handler, "__name__", type(handler).__name__)
+        metrics.ROUTER_RULE_HITS.labels(name).inc()
         try:
             reply = handler(ctx)
             if reply is not None and not isinstance(reply, TextReply | NewsReply):
@@ -191,6 +196,7 @@ class Router:
         except Exception as exc:
             if isinstance(exc, DBAPIError) and is_lock_conflict(exc):
                 raise  # the whole delivery runs again; an apology would store it without the handler's work
+            metrics.HANDLER_ERRORS.labels(name).inc()
             log.exception(
                 "handler %s (%s) failed on %s/%s app=%s",
                 getattr(handler, "__qualname__", type(handler).__name__),

@@ -1,7 +1,7 @@
 """agents.locale: the console's language per agent (NULL: 简体中文)
 
 Revision ID: f6a1b2c3d4e5
-Revises: c3a1b2c4d5e6
+Revises: a7b1c2d3e4f5
 Create Date: 2026-12-03 14:00:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "f6a1b2c3d4e5"
-down_revision = "c3a1b2c4d5e6"
+down_revision = "a7b1c2d3e4f5"
 branch_labels = None
 depends_on = None
 
