@@ -302,4 +302,4 @@ def console_globals() -> dict[str, Any]:
     return {"current_agent": g.get("agent"), "csrf_token": lambda: g.get("csrf", ""), "notices": take_notices}
 
 
-from wxbot.console import i18n, images, limits, live, views  # noqa: E402,F401  (routes register on bp)
+from wxbot.console import admin, i18n, images, limits, live, views  # noqa: E402,F401  (routes register on bp)

@@ -237,8 +237,8 @@ def reply(conversation_id: int) -> Any:
         # the fallback offered
         if isinstance(refusal, replies.ReplyBlocked):
             return _conversation_page(conv, draft=body, blocked=refusal.message), 409
-        if refusal.code == "no_fallback":
-            return _conversation_page(conv, draft=body), 409  # the page says why there is none
+        if refusal.code in ("no_fallback", "claimed_by_other"):
+            return _conversation_page(conv, draft=body), 409  # the page says why
         return _conversation_page(conv, draft=body, error=_(refusal.message)), 400
 
     return act(
@@ -251,6 +251,7 @@ def reply(conversation_id: int) -> Any:
             fallback=request.form.get("mode") == "fallback",
             reader_link=reader_link(conv, request.host_url),
             settings=services().settings,
+            over_claim=request.form.get("over_claim") == "1",
         ),
         back=_thread_end(conversation_id),
         refused=refused,

@@ -145,16 +145,21 @@ def reply(
     fallback: bool,
     reader_link: str,
     settings: Settings,
+    over_claim: bool = False,
 ) -> TicketMessage:
     """An agent's answer, queued on the outbox in this transaction.
 
     In the window it goes as a customer-service message; should WeChat refuse that (window closed, budget
     spent) the sender moves on to the fallback channels by itself. Outside the window the agent is refused
     (ReplyBlocked) unless they chose the fallback: a template or subscribe message saying a reply is waiting,
-    with `reader_link`, where the follower reads the replies.
+    with `reader_link`, where the follower reads the replies. On a conversation another agent claimed, only
+    with `over_claim` (the agent was warned and chose to reply anyway).
     """
     if conversation.state == "resolved":
         raise Conflict("conversation_resolved", N_("the conversation is resolved; reopen it to reply"))
+    if conversation.assignee_id not in (None, agent.id) and not over_claim:
+        # another agent took it: a reply on top of theirs only when this agent says so
+        raise Conflict("claimed_by_other", N_("Another agent has claimed this conversation."))
     if fallback:
         missing = fallback_problem(session, settings, conversation)
         if missing is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wxbot import clock
@@ -21,3 +22,15 @@ def log(
             detail=detail[:255],
         )
     )
+
+
+def entries(
+    session: Session, *, before: int | None = None, action: str = "", limit: int = 50
+) -> list[AuditEntry]:
+    """The latest entries (older than id `before`), those whose action starts with `action` if given."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(AuditEntry.id < before)
+    if action:
+        query = query.where(AuditEntry.action.startswith(action, autoescape=True))
+    return list(session.scalars(query))
