@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import AES_KEY
 from tests.mp_push_helpers import MpUser
-from wxbot.wechat.messages import BadMessage, parse_json
+from wxbot.wechat.messages import MAX_DEPTH, BadMessage, parse_json
 
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
 JSON_VALUES = st.recursive(
@@ -45,11 +45,14 @@ def test_flat_text_objects_come_back_as_they_were(value):
     assert parse_json(json.dumps(value).encode()) == value
 
 
-@given(depth=st.integers(3, 5000))
+@given(depth=st.integers(MAX_DEPTH - 1, 5000))
 def test_deep_nesting_is_refused(depth):
     with pytest.raises(BadMessage, match="nested too deeply|malformed"):
         parse_json(('{"a":' + "[" * depth + "]" * depth + "}").encode())
-    assert parse_json(b'{"a": {"b": {"c": "x"}}}') == {"a": {"b": {"c": "x"}}}  # as deep as XML goes
+    deepest = "x"
+    for _ in range(MAX_DEPTH - 1):  # as deep as the XML form goes
+        deepest = {"a": deepest}
+    assert parse_json(json.dumps(deepest).encode()) == deepest
 
 
 @pytest.fixture
