@@ -49,8 +49,9 @@ def test_flat_text_objects_come_back_as_they_were(value):
 def test_deep_nesting_is_refused(depth):
     with pytest.raises(BadMessage, match="nested too deeply|malformed"):
         parse_json(('{"a":' + "[" * depth + "]" * depth + "}").encode())
-    # as deep as WeChat's documented deliveries go (the XML form's limit)
-    deepest = {"a": {"b": {"c": {"d": "x"}}}}
+    deepest = "x"
+    for _ in range(MAX_DEPTH - 1):  # as deep as the XML form goes
+        deepest = {"a": deepest}
     assert parse_json(json.dumps(deepest).encode()) == deepest
 
 
