@@ -236,6 +236,47 @@ def in_process_cpu(apps: dict[str, Any], count: int) -> dict[tuple[str, str], fl
     return figures
 
 
+def round_trips(apps: dict[str, Any], count: int) -> dict[tuple[str, str], tuple[float, float]]:
+    """Database and Redis round trips per delivery of each app called in process (wxbot.roundtrips: SQLAlchemy's
+    event hooks for wxbot; the floor's raw PyMySQL statements counted at its cursor), one delivery at a time."""
+    import pymysql.cursors
+    from werkzeug.test import EnvironBuilder
+
+    from wxbot.roundtrips import counted
+
+    floor_statements = [0]
+    execute = pymysql.cursors.Cursor.execute
+
+    def counting_execute(self: Any, query: Any, args: Any = None) -> Any:
+        floor_statements[0] += 1
+        return execute(self, query, args)
+
+    figures = {}
+    pymysql.cursors.Cursor.execute = counting_execute  # type: ignore[method-assign]
+    try:
+        for mode in MODES:
+            for server, app in apps.items():
+                if server == "echo":
+                    continue
+                engine = app.extensions["wxbot"].engine if server == "wxbot" else None
+                environs = []
+                for target, body in make_requests(count, mode):
+                    path, _, query = target.partition("?")
+                    builder = EnvironBuilder(
+                        path=path, query_string=query, method="POST", data=body, content_type="text/xml"
+                    )
+                    environs.append(builder.get_environ())
+                floor_statements[0] = 0
+                with counted(engine) as trips:
+                    for environ in environs:
+                        b"".join(app(environ, lambda *a, **k: None))
+                database = trips.database if engine is not None else floor_statements[0]
+                figures[(server, mode)] = (database / count, trips.redis / count)
+    finally:
+        pymysql.cursors.Cursor.execute = execute  # type: ignore[method-assign]
+    return figures
+
+
 def write_config(directory: Path, database_url: str, redis_url: str, prefix: str) -> Path:
     import base64
 
@@ -381,6 +422,7 @@ def main() -> None:
 
             apps = {"echo": echo_app.app, "floor": floor_app.app, "wxbot": create_app()}
             in_process = in_process_cpu(apps, args.in_process)
+            trips = round_trips(apps, 200)
         engine.dispose()
     finally:
         for process in processes:
@@ -424,6 +466,11 @@ def main() -> None:
         print(
             f"  {mode:<10} {figures}; wxbot/echo = {in_process[('wxbot', mode)] / in_process[('echo', mode)]:.1f}x"
         )
+    print("round trips per delivery (database + Redis), in process, 200 per app and mode:")
+    for mode in MODES:
+        figures = ", ".join(f"{server} {trips[(server, mode)][0]:.1f} + {trips[(server, mode)][1]:.1f}"
+                            for server in ("floor", "wxbot"))  # fmt: skip
+        print(f"  {mode:<10} {figures}")
     print(f"wxbot stored {stored} messages for {sent_to_wxbot} answered deliveries; run took "
           f"{time.monotonic() - started:.0f} s")  # fmt: skip
     sys.exit(0 if all(verdicts) else 1)
