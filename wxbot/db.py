@@ -7,12 +7,13 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import PoolResetState
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,29 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+# PyMySQL's server status bit: a transaction is open on this connection
+_SERVER_STATUS_IN_TRANS = 1
+
+
+def transaction_open(dbapi_connection: Any) -> bool:
+    """Whether the driver's connection has a transaction open; True when the driver does not say."""
+    in_transaction = getattr(dbapi_connection, "in_transaction", None)  # sqlite3
+    if isinstance(in_transaction, bool):
+        return in_transaction
+    status = getattr(dbapi_connection, "server_status", None)  # PyMySQL, from the server's last answer
+    if isinstance(status, int):
+        return bool(status & _SERVER_STATUS_IN_TRANS)
+    return True
+
+
+def _roll_back_what_is_open(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+    """The pool's reset on return, without its round trip after every committed session: a Session that
+    committed closes a Connection whose transaction is over, and the pool's default would still send a
+    ROLLBACK. Roll back only a transaction left open (the driver knows from the server's last answer)."""
+    if not state.transaction_was_reset and transaction_open(dbapi_connection):
+        dbapi_connection.rollback()
+
+
 def make_engine(url: str, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -44,7 +68,9 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             echo=echo,
             hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": 30},
+            pool_reset_on_return=None,
         )
+        event.listen(engine, "reset", _roll_back_what_is_open)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -62,17 +88,24 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         echo=echo,
         # Statement parameters hold what people wrote; they must not reach tracebacks in the logs.
         hide_parameters=True,
-        pool_pre_ping=True,
-        pool_recycle=3600,
+        # No ping before every checkout (a round trip per request): connections are replaced well before the
+        # server's wait_timeout (8 hours by default), and a connection that went stale anyway (the server
+        # restarted) fails its first statement, which invalidates the pool's older connections; the
+        # callback's transaction then runs again on a fresh one (retry_transaction, is_transient).
+        pool_pre_ping=False,
+        pool_recycle=1800,
         pool_size=10,
         max_overflow=20,
+        pool_reset_on_return=None,
         isolation_level="READ COMMITTED",
     )
+    event.listen(engine, "reset", _roll_back_what_is_open)
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

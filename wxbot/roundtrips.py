@@ -3,7 +3,7 @@ what tests hold the callback to.
 
 The database's are counted through SQLAlchemy's event hooks: every statement the engine sends (savepoints
 included), every COMMIT and ROLLBACK, the pool's pre-ping at checkout when it is on, and the pool's
-rollback on return when the transaction was not already ended. Redis's are counted where the client writes
+rollback on return when one is sent (wxbot.db sends it only for a transaction left open). Redis's are counted where the client writes
 to its socket: a pipeline or a script is one round trip, as on the wire. Connecting is not counted (a pooled
 connection is set up once, not per request).
 """
@@ -18,6 +18,9 @@ from typing import Any
 import redis.connection
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool.base import reset_none
+
+from wxbot.db import transaction_open
 
 
 @dataclass
@@ -38,9 +41,18 @@ def counted(engine: Engine | None = None) -> Iterator[RoundTrips]:
         if engine is not None and engine.pool._pre_ping:  # one PING before the connection is handed out
             trips.database += 1
 
-    def reset(_dbapi_connection: Any, _record: Any, state: Any) -> None:
-        if not state.transaction_was_reset:
-            trips.database += 1  # the pool rolls back what was left open
+    def reset(dbapi_connection: Any, _record: Any, state: Any) -> None:
+        # the pool's own reset rolls back unless the Connection ended the transaction; wxbot.db's (run after
+        # this hook) only when the driver says a transaction is open
+        if state.transaction_was_reset:
+            return
+        if (
+            engine is not None
+            and engine.pool._reset_on_return is reset_none
+            and not transaction_open(dbapi_connection)
+        ):
+            return
+        trips.database += 1
 
     def sent(self: Any, command: Any, check_health: bool = True) -> None:
         trips.redis += 1
@@ -56,7 +68,7 @@ def counted(engine: Engine | None = None) -> Iterator[RoundTrips]:
             (engine.pool, "reset", reset),
         ]
     for target, name, hook in hooks:
-        event.listen(target, name, hook)
+        event.listen(target, name, hook, insert=True)  # before wxbot.db's reset
     original = redis.connection.AbstractConnection.send_packed_command
     redis.connection.AbstractConnection.send_packed_command = sent  # type: ignore[method-assign]
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,6 @@ from wxbot.conversations import agents, conversations, reply_window
 from wxbot.errors import Conflict, Invalid, NotFound
 from wxbot.models.conversations import Agent, Conversation, TicketMessage
 from wxbot.models.outbox import Notification
-from wxbot.models.reply_window import ReplyWindow
 from wxbot.push import enqueue as outbox
 from wxbot.push.enqueue import PushContent, SubscribeContent, TemplateContent, enqueue
 from wxbot.push.explain import explain
@@ -96,12 +95,7 @@ def window_problem(session: Session, conversation: Conversation) -> str | None:
         return "The follower no longer follows the official account."
     if reply_window.status(session, conversation.identity_id).open:
         return None
-    unexpired = session.scalar(
-        select(func.count())
-        .select_from(ReplyWindow)
-        .where(ReplyWindow.identity_id == conversation.identity_id, ReplyWindow.expires_at > clock.now())
-    )
-    if unexpired:
+    if reply_window.unexpired(session, conversation.identity_id):
         return "The reply budget of this window is spent: WeChat allows no more chat messages until the follower writes again."
     return (
         "The 48-hour reply window is closed: WeChat allows no chat message until the follower writes again."

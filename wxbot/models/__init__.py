@@ -10,7 +10,6 @@ from wxbot.models.ledger import AuditEntry, Consent
 from wxbot.models.login import LoginSession, SessionKey
 from wxbot.models.outbox import ApiPause, AppHealth, DailyCount, Notification, SubscribeGrant
 from wxbot.models.privacy import PrivacyRequest, RetentionRun
-from wxbot.models.reply_window import ReplyWindow
 from wxbot.models.tokens import AccessToken
 
 __all__ = [
@@ -33,7 +32,6 @@ __all__ = [
     "LoginSession",
     "PrivacyRequest",
     "Notification",
-    "ReplyWindow",
     "RetentionRun",
     "SessionKey",
     "StatusChange",
