@@ -5,9 +5,11 @@ need (their transaction starts with the first statement), so it is counted on to
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from tests.wechat_helpers import Follower
 from wxbot.handlers.replies import render_reply_text
+from wxbot.models import Identity, InboundMessage, Notification
 from wxbot.roundtrips import RoundTrips, counted
 
 
@@ -52,3 +54,60 @@ def test_a_repeated_delivery_still_gets_the_first_reply(follower, services):
     trips, again = _delivered(services, follower.redeliver)
     assert again.content == first.content
     assert trips.database <= 4 + _begin(services)
+
+
+def _sent_template(db, follower, msgid: str) -> int:
+    identity = db.scalars(sa.select(Identity).where(Identity.openid == follower.openid)).one()
+    push = Notification(purpose="application_status", identity_id=identity.id, content={"text": "x"},
+                        channels="template", status="sent", sent_app="oa", msgid=msgid)  # fmt: skip
+    db.add(push)
+    db.commit()
+    return push.id
+
+
+def _push(db, push_id: int) -> Notification:
+    db.expire_all()
+    push = db.get_one(Notification, push_id)
+    db.rollback()
+    return push
+
+
+def _stored(db, event: str) -> int:
+    count = db.scalar(
+        sa.select(sa.func.count()).select_from(InboundMessage).where(InboundMessage.event == event)
+    )
+    db.rollback()
+    return count
+
+
+def test_a_template_report_is_stored_and_applied_in_three_round_trips_without_redis(follower, services, db):
+    push_id = _sent_template(db, follower, "700001")
+    report = lambda: follower.event("TEMPLATESENDJOBFINISH", MsgID="700001", Status="failed:user block")  # noqa: E731
+    trips, reply = _delivered(services, report)
+    assert reply.status == 200 and not reply  # answered with nothing
+    # the message with its identity looked up in the same statement, the outbox row, COMMIT
+    assert trips.database <= 3 + _begin(services) and trips.redis == 0
+    push = _push(db, push_id)
+    assert (push.status, push.reason) == ("failed", "blocked_by_user")
+    assert _stored(db, "templatesendjobfinish") == 1
+    again = follower.redeliver()
+    assert again.status == 200 and not again
+    assert _stored(db, "templatesendjobfinish") == 1
+
+
+def test_a_subscribe_message_report_is_applied_to_its_outbox_row(follower, services, db):
+    delivered, refused = _sent_template(db, follower, "800001"), _sent_template(db, follower, "800002")
+    items = {"List": {"TemplateId": "tid", "MsgID": "800001", "ErrorCode": "0", "ErrorStatus": "success"}}
+    follower.event("subscribe_msg_sent_event", SubscribeMsgSentEvent=items)
+    items = {"List": {"TemplateId": "tid", "MsgID": "800002", "ErrorCode": "43101", "ErrorStatus": "refused"}}
+    follower.event("subscribe_msg_sent_event", SubscribeMsgSentEvent=items)
+    assert _push(db, delivered).status == "delivered" and _push(db, delivered).delivered_at is not None
+    push = _push(db, refused)
+    assert (push.status, push.reason, push.detail) == ("failed", "delivery_failed", "43101 refused")
+    assert _stored(db, "subscribe_msg_sent_event") == 2
+
+
+def test_a_report_from_a_follower_not_known_yet_is_stored_the_ordinary_way(client, services, db):
+    stranger = Follower(client)
+    assert stranger.event("MASSSENDJOBFINISH", MsgID="1", Status="send success").status == 200
+    assert _stored(db, "masssendjobfinish") == 1

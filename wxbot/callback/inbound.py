@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, event, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from wxbot import clock, db
@@ -211,6 +211,42 @@ def receive(
         raise
 
 
+def receive_report(
+    session_factory: sessionmaker[Session], message: Inbound, apply: Callable[[Session], None]
+) -> bool:
+    """A report from WeChat (TEMPLATESENDJOBFINISH and the like, wxbot.handlers.router.Router.report): no
+    reply, no routing, nothing on the follower's row to change. Stored and applied with the least work, as
+    durably as any delivery: the message inserted with its identity looked up in the same statement, `apply`
+    (the outbox row's delivery state), COMMIT. No Redis and no identity lock: a repeat's insert fails on the
+    unique key (after waiting for the first copy's commit) and is answered as the first was, with nothing.
+    False, with nothing stored, when the follower is not known yet: `receive` then stores it."""
+    params = _report_params(message)
+
+    def once() -> bool:
+        with session_factory() as session:
+            connection = session.connection()
+            try:
+                if not connection.execute(_INSERT_REPORT, params).rowcount:
+                    return False
+            except IntegrityError:
+                log.info(
+                    "repeated report answered as before app=%s event=%s", message.app_name, message.event
+                )
+                return True
+            try:
+                apply(session)
+            except Exception as exc:
+                if isinstance(exc, DBAPIError) and db.is_lock_conflict(exc):
+                    raise  # the whole delivery runs again
+                log.exception("report %s failed app=%s", message.event, message.app_name)
+                session.rollback()  # stored without what the report would have changed
+                session.connection().execute(_INSERT_REPORT, params)
+            session.commit()
+            return True
+
+    return db.retry_transaction(once)
+
+
 def _claim(cache: Cache, key: str, claim: str, ttl: float) -> bool:
     """True when this copy goes on to the database: the first one, or any while the cache does not answer
     (then the unique key decides)."""
@@ -312,6 +348,33 @@ _READ = select(
     .where(_MESSAGES.c.appid == bindparam("appid"), _MESSAGES.c.dedupe_key == bindparam("dedupe_key"))
     .scalar_subquery(),
 ).where(_IDENTITIES.c.appid == bindparam("appid"), _IDENTITIES.c.openid == bindparam("openid"))
+# A report's row, its identity found in the same statement (none found: nothing inserted).
+_REPORT_COLUMNS = ("app_name", "appid", "dedupe_key", "msg_type", "event", "event_key", "msg_id", "sent_at",
+                   "fields", "received_at")  # fmt: skip
+_INSERT_REPORT = insert(_MESSAGES).from_select(  # type: ignore[arg-type]
+    [*_REPORT_COLUMNS, "identity_id"],
+    select(
+        *(bindparam(f"r_{c}", type_=_MESSAGES.c[c].type) for c in _REPORT_COLUMNS), _IDENTITIES.c.id
+    ).where(_IDENTITIES.c.appid == bindparam("r_appid"), _IDENTITIES.c.openid == bindparam("r_openid")),
+)
+
+
+def _report_params(message: Inbound) -> dict[str, Any]:
+    return {
+        "r_app_name": message.app_name,
+        "r_appid": message.appid,
+        "r_openid": message.openid,
+        "r_dedupe_key": message.dedupe_key,
+        "r_msg_type": message.msg_type,
+        "r_event": message.event,
+        "r_event_key": message.event_key,
+        "r_msg_id": message.msg_id,
+        "r_sent_at": message.sent_at,
+        "r_fields": message_log.storable_fields(message.fields),
+        "r_received_at": clock.now(),
+    }
+
+
 # the follow state's events, handled on the loaded identity (rare: the ORM's cost does not matter)
 _FOLLOW_EVENTS = frozenset({"subscribe", "unsubscribe", "scan"})
 

@@ -187,14 +187,20 @@ def receive(name: str) -> Response:
         reply = router.dispatch(HandlerContext(message, identity_id, session, services))
         return reply.to_dict() if reply is not None else None
 
+    report = router.report_for(message)
     try:
-        stored = inbound.receive(
-            services.session_factory,
-            services.cache,
-            message,
-            respond,
-            cache_ttl=services.settings.callback.dedupe_ttl_seconds,
-        )
+        if report is not None and inbound.receive_report(
+            services.session_factory, message, lambda session: report(session, message)
+        ):
+            stored = None  # WeChat's reports get no reply
+        else:
+            stored = inbound.receive(
+                services.session_factory,
+                services.cache,
+                message,
+                respond,
+                cache_ttl=services.settings.callback.dedupe_ttl_seconds,
+            )
     except (OperationalError, InterfaceError, RedisError) as exc:
         # Nothing was stored; WeChat retries a failed delivery. The exception's text can carry the
         # message's content (SQL parameters), so only its type is logged.
