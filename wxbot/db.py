@@ -38,27 +38,41 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-# PyMySQL's server status bit: a transaction is open on this connection
-_SERVER_STATUS_IN_TRANS = 1
+# the pool's record of a connection: whether a transaction begun through SQLAlchemy is still open on it
+_OPEN = "wxbot.transaction_open"
 
 
-def transaction_open(dbapi_connection: Any) -> bool:
-    """Whether the driver's connection has a transaction open; True when the driver does not say."""
-    in_transaction = getattr(dbapi_connection, "in_transaction", None)  # sqlite3
-    if isinstance(in_transaction, bool):
-        return in_transaction
-    status = getattr(dbapi_connection, "server_status", None)  # PyMySQL, from the server's last answer
-    if isinstance(status, int):
-        return bool(status & _SERVER_STATUS_IN_TRANS)
-    return True
+def transaction_open(connection_record: Any) -> bool:
+    """Whether a transaction is open on the pooled connection; True when unknown (never tracked)."""
+    return bool(connection_record.info.get(_OPEN, True))
 
 
-def _roll_back_what_is_open(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+def _track_transactions(engine: Engine) -> None:
     """The pool's reset on return, without its round trip after every committed session: a Session that
     committed closes a Connection whose transaction is over, and the pool's default would still send a
-    ROLLBACK. Roll back only a transaction left open (the driver knows from the server's last answer)."""
-    if not state.transaction_was_reset and transaction_open(dbapi_connection):
-        dbapi_connection.rollback()
+    ROLLBACK. Each connection's record says whether a transaction is open; only one left open is rolled
+    back on return."""
+
+    def began(conn: Any) -> None:
+        conn.connection.info[_OPEN] = True
+
+    def ended(conn: Any) -> None:
+        conn.connection.info[_OPEN] = False
+
+    def reset(dbapi_connection: Any, connection_record: Any, state: PoolResetState) -> None:
+        # (a connection about to be closed needs none: the server rolls back what a closed one left open)
+        if (
+            not state.transaction_was_reset
+            and not state.terminate_only
+            and transaction_open(connection_record)
+        ):
+            dbapi_connection.rollback()
+        connection_record.info[_OPEN] = False
+
+    event.listen(engine, "begin", began)
+    event.listen(engine, "commit", ended)
+    event.listen(engine, "rollback", ended)
+    event.listen(engine, "reset", reset)
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:
@@ -70,7 +84,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_reset_on_return=None,
         )
-        event.listen(engine, "reset", _roll_back_what_is_open)
+        _track_transactions(engine)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -104,7 +118,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         pool_reset_on_return=None,
         isolation_level="READ COMMITTED",
     )
-    event.listen(engine, "reset", _roll_back_what_is_open)
+    _track_transactions(engine)
     return engine
 
 

@@ -41,16 +41,12 @@ def counted(engine: Engine | None = None) -> Iterator[RoundTrips]:
         if engine is not None and engine.pool._pre_ping:  # one PING before the connection is handed out
             trips.database += 1
 
-    def reset(dbapi_connection: Any, _record: Any, state: Any) -> None:
+    def reset(_dbapi_connection: Any, record: Any, state: Any) -> None:
         # the pool's own reset rolls back unless the Connection ended the transaction; wxbot.db's (run after
-        # this hook) only when the driver says a transaction is open
-        if state.transaction_was_reset:
+        # this hook) only when the connection's record says a transaction is open
+        if state.transaction_was_reset or state.terminate_only:
             return
-        if (
-            engine is not None
-            and engine.pool._reset_on_return is reset_none
-            and not transaction_open(dbapi_connection)
-        ):
+        if engine is not None and engine.pool._reset_on_return is reset_none and not transaction_open(record):
             return
         trips.database += 1
 
