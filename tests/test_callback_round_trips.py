@@ -111,3 +111,23 @@ def test_a_report_from_a_follower_not_known_yet_is_stored_the_ordinary_way(clien
     stranger = Follower(client)
     assert stranger.event("MASSSENDJOBFINISH", MsgID="1", Status="send success").status == 200
     assert _stored(db, "masssendjobfinish") == 1
+
+
+@pytest.fixture
+def mysqlclient(backend, config_dict):
+    """The C driver instead of PyMySQL (database.url mysql+mysqldb://), where MariaDB and mysqlclient are."""
+    if backend != "production":
+        pytest.skip("mysqlclient is a MariaDB driver")
+    pytest.importorskip("MySQLdb")
+    url = config_dict["database"]["url"]
+    config_dict["database"]["url"] = url.replace("mysql+pymysql://", "mysql+mysqldb://")
+
+
+def test_the_mysqlclient_driver_is_an_option_with_the_same_round_trips(mysqlclient, client, services):
+    assert services.engine.driver == "mysqldb"
+    follower = Follower(client)
+    follower.follow()
+    follower.send_text("你好")
+    trips, reply = _delivered(services, lambda: follower.send_text("帮助"))
+    assert reply.content == render_reply_text("help")
+    assert trips.database <= 4 and trips.redis <= 1
