@@ -131,3 +131,13 @@ def test_the_mysqlclient_driver_is_an_option_with_the_same_round_trips(mysqlclie
     trips, reply = _delivered(services, lambda: follower.send_text("帮助"))
     assert reply.content == render_reply_text("help")
     assert trips.database <= 4 and trips.redis <= 1
+
+
+def test_two_reports_to_one_follower_in_the_same_second_are_both_applied(follower, db):
+    first, second = _sent_template(db, follower, "900001"), _sent_template(db, follower, "900002")
+    fields = follower.fields(MsgType="event", Event="TEMPLATESENDJOBFINISH", MsgID="900001", Status="success")
+    follower.send(fields)
+    follower.send({**fields, "MsgID": "900002"})
+    follower.send(fields)  # WeChat's retry of the first
+    assert _push(db, first).status == _push(db, second).status == "delivered"
+    assert _stored(db, "templatesendjobfinish") == 2

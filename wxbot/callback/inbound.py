@@ -101,12 +101,15 @@ class Inbound:
 
     @property
     def dedupe_key(self) -> str:
-        """MsgId for messages; for events (no MsgId) sender, time, event and key, hashed so that neither
-        openids nor URLs end up in cache keys."""
+        """MsgId for messages; for events (no MsgId) sender, time, event and key (and a report's MsgID),
+        hashed so that neither openids nor URLs end up in cache keys."""
         if self.msg_id:
             return f"m:{self.msg_id}"
+        # a report's MsgID tells apart two reports to one follower in the same second (two pushes at once)
+        report_id = self.fields.get("MsgID")
         parts = "|".join(
             (self.openid, str(self.create_time), self.msg_type, self.event or "", self.event_key or "")
+            + ((report_id,) if isinstance(report_id, str) else ())
         )
         return "e:" + hashlib.sha256(parts.encode()).hexdigest()
 
