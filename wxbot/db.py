@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import PoolResetState
@@ -75,6 +75,26 @@ def _track_transactions(engine: Engine) -> None:
     event.listen(engine, "reset", reset)
 
 
+# Connection.info: what to run before the connection's next statement (before_next_statement)
+_BEFORE_NEXT = "wxbot.before_next_statement"
+
+
+def before_next_statement(connection: Connection, work: Callable[[], object] | None) -> None:
+    """Run `work` once, just before the next statement sent on `connection` (statements `work` sends do
+    not wait for it); None forgets it. One listener on the engine, not one added per use: adding and
+    removing an event listener costs more than the statement it guards."""
+    if work is None:
+        connection.info.pop(_BEFORE_NEXT, None)
+    else:
+        connection.info[_BEFORE_NEXT] = work
+
+
+def _run_before_next(connection: Connection, *_args: Any) -> None:
+    work = connection.info.pop(_BEFORE_NEXT, None)
+    if work is not None:
+        work()
+
+
 def make_engine(url: str, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -85,6 +105,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             pool_reset_on_return=None,
         )
         _track_transactions(engine)
+        event.listen(engine, "before_execute", _run_before_next)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -119,6 +140,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         isolation_level="READ COMMITTED",
     )
     _track_transactions(engine)
+    event.listen(engine, "before_execute", _run_before_next)
     return engine
 
 

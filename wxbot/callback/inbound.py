@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, event, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -419,18 +419,17 @@ def _store(session: Session, message: Inbound, respond: Respond) -> dict[str, An
     connection = session.connection()
     inserted: list[int] = []  # the message's id, once stored ahead of the handler's statements
 
-    def message_first(*_args: Any) -> None:
+    def message_first() -> None:
         # before the handler's first statement the message is stored (the handler may count on it)
-        if not inserted:
-            inserted.append(0)
-            (inserted[0],) = connection.execute(_INSERT, row).inserted_primary_key  # type: ignore[misc]
+        (row_id,) = connection.execute(_INSERT, row).inserted_primary_key  # type: ignore[misc]
+        inserted.append(row_id)
 
     conversations.known_capturing(session, identity_id, bool(capturing))
-    event.listen(connection, "before_execute", message_first)
+    db.before_next_statement(connection, message_first)
     try:
         reply = respond(session, identity_id)
     finally:
-        event.remove(connection, "before_execute", message_first)
+        db.before_next_statement(connection, None)
         conversations.known_capturing(session, identity_id, None)
     if inserted:
         if reply is not None:
