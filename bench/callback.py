@@ -454,10 +454,12 @@ def main() -> None:
             # Every server warmed in every mode before anything is measured: gunicorn opens the port before
             # its workers have imported the app, and a server still starting takes CPU from the one measured.
             answered = dict.fromkeys(servers, 0)
+            warmup_errors = dict.fromkeys(servers, 0)  # not answered 200 within 10 s while starting
             for mode in MODES:
                 for target in servers:
                     warmup = load(ports[target], make_requests(args.warmup, mode), args.concurrency, deadline)
                     answered[target] += len(warmup.latencies)
+                    warmup_errors[target] += warmup.errors
             # Measured in rounds, the servers' order rotating from round to round, so that a change in the
             # machine's other work during the run falls on all of them alike.
             results = {(target, mode): Result([], 0.0, 0) for target in servers for mode in MODES}
@@ -561,6 +563,7 @@ def main() -> None:
     }
     for target, count in stored.items():
         print(f"{target} stored {count} deliveries for {sent[target]} answered")
+    print(f"not answered during the warm-up: {', '.join(f'{t} {n}' for t, n in warmup_errors.items())}")
     print(f"run took {time.monotonic() - started:.0f} s")
     sys.exit(0 if all(verdicts) else 1)
 
