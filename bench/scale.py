@@ -41,11 +41,12 @@ SIZES = {"identities": 1_000_000, "inbound_messages": 5_000_000, "conversations"
 CHUNK = 250_000
 APPID = callback.APPID + "p"  # the plaintext account the deliveries go to
 
-# Each statement fills rows [a, b] of a table; {n} is the number of identities.
+# Each statement fills rows [a, b] of a table; {n} is the number of identities, whose ids are 1..n (given:
+# a bulk insert's auto-increment leaves gaps).
 LOAD = {
-    "identities": """INSERT INTO identities (app_name, appid, kind, openid, subscribed, subscribed_at,
+    "identities": """INSERT INTO identities (id, app_name, appid, kind, openid, subscribed, subscribed_at,
         last_interaction_at, message_window_remaining, action_window_remaining, created_at, updated_at)
-        SELECT 'benchplain', '{appid}', 'official', CONCAT('oBench', LPAD(seq - 1, 22, '0')), 1,
+        SELECT seq, 'benchplain', '{appid}', 'official', CONCAT('oBench', LPAD(seq - 1, 22, '0')), 1,
         NOW() - INTERVAL (MOD(seq, 365)) DAY, NOW() - INTERVAL (MOD(seq, 86400)) MINUTE, 0, 0,
         NOW() - INTERVAL (MOD(seq, 365)) DAY, NOW() FROM seq_{a}_to_{b}""",
     "inbound_messages": """INSERT INTO inbound_messages (app_name, appid, dedupe_key, identity_id, msg_type,
