@@ -352,7 +352,7 @@ def gunicorn(
     target: str, port: int, args: argparse.Namespace, env: dict[str, str], cwd: Path = ROOT
 ) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-               "--threads", str(args.threads), "--log-level", "warning", target]  # fmt: skip
+               "--threads", str(args.threads), "--log-level", "warning", "--no-control-socket", target]  # fmt: skip
     return subprocess.Popen(command, cwd=cwd, env=env)  # noqa: S603
 
 
