@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint typecheck pytest install browser bench clean
+.PHONY: run test lint typecheck pytest install browser bench clean catalog
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,14 @@ bench: install
 	$(PY) bench/callback.py
 	$(PY) bench/sender.py
 	$(PY) bench/signups.py
+
+## make catalog: the console's texts extracted, wxbot/translations/*/messages.po updated (write the new
+## msgstr there) and compiled to the messages.mo the app loads (committed beside it)
+catalog: install
+	mkdir -p var
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l --no-location --sort-output -o var/messages.pot .
+	$(VENV)/bin/pybabel update -i var/messages.pot -d wxbot/translations --no-fuzzy-matching --ignore-obsolete -w 110
+	$(VENV)/bin/pybabel compile -d wxbot/translations --statistics
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

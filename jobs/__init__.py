@@ -12,13 +12,17 @@ import logging
 import os
 import signal
 import threading
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from wxbot import metrics
 from wxbot.config import Settings
+from wxbot.logs import request_id
 from wxbot.services import Services, build_services
 
 log = logging.getLogger(__name__)
@@ -37,8 +41,13 @@ def registered_jobs() -> list[Job]:
     from jobs import unionid
     from jobs.campus import send_event_reminders
     from jobs.cancellations import run_cancellations
+    from jobs.interceptions import INTERVAL_SECONDS as INTERCEPTIONS_SECONDS
+    from jobs.interceptions import check_interceptions
     from jobs.media import INTERVAL_SECONDS as MEDIA_SECONDS
     from jobs.media import fetch_media
+    from jobs.phone_quota import INTERVAL_SECONDS as PHONE_QUOTA_SECONDS
+    from jobs.phone_quota import check_phone_quota
+    from jobs.quota import QUOTA_SECONDS, sample_quotas
     from jobs.retention import run_retention
     from jobs.sender import JOB_SECONDS, sender_job
 
@@ -50,6 +59,9 @@ def registered_jobs() -> list[Job]:
         Job("unionid", unionid.fetch_unionids, unionid.INTERVAL_SECONDS),
         Job("ticket-media", fetch_media, MEDIA_SECONDS),
         Job("event-reminders", send_event_reminders, seconds=300),
+        Job("quota", sample_quotas, seconds=QUOTA_SECONDS),
+        Job("template-interceptions", check_interceptions, seconds=INTERCEPTIONS_SECONDS),
+        Job("phone-quota", check_phone_quota, seconds=PHONE_QUOTA_SECONDS),
     ]
 
 
@@ -59,12 +71,19 @@ def _guarded(services: Services, job: Job) -> Callable[[], None]:
         if job.singleton:
             token = services.cache.try_lock(f"job:{job.name}", ttl=max(job.seconds * 10, 60))
             if token is None:
+                metrics.JOB_RUNS.labels(job.name, "skipped").inc()  # another process runs it
                 return
+        started, result = time.perf_counter(), "failed"
+        run_id = request_id.set(f"job:{job.name}:{uuid.uuid4().hex[:12]}")  # on each log line of the run
         try:
             job.func(services)
+            result = "ok"
         except Exception:
             log.exception("job %s failed", job.name)
         finally:
+            request_id.reset(run_id)
+            metrics.JOB_RUNS.labels(job.name, result).inc()
+            metrics.JOB_SECONDS.labels(job.name).observe(time.perf_counter() - started)
             if token is not None:
                 services.cache.release(f"job:{job.name}", token)
 
@@ -113,11 +132,18 @@ def stop_embedded() -> None:
         _embedded = None
 
 
-def run_forever(settings: Settings) -> None:
+def run_forever(settings: Settings, metrics_bind: str | None = None) -> None:
+    """The jobs process: the scheduler, and its metrics on `metrics_bind` (default `[metrics] jobs_bind`;
+    empty: none)."""
     from wxbot.logs import setup_logging
+    from wxbot.metrics_state import StateCollector
 
     setup_logging(settings.app.log_format, settings.app.log_level)
     services = build_services(settings)
+    bind = settings.metrics.jobs_bind if metrics_bind is None else metrics_bind
+    if bind:
+        host, port = metrics.serve(bind, StateCollector(services))
+        log.info("jobs metrics on http://%s:%d/metrics", host, port)
     scheduler = build_scheduler(services)
     scheduler.start()
     stop = threading.Event()

@@ -1,8 +1,9 @@
 """Media followers send into 留言 conversations (images, voice, video): fetched from WeChat's media API and
 kept under <var_dir>/media/, where the console serves them to logged-in agents only. Never in the callback.
 
-WeChat keeps a follower's temporary media for 3 days: a transient failure is tried again on the next runs, a
-permanent one (the media id is unknown or gone) ends with the reason shown to the agents. Files whose message
+WeChat keeps a follower's temporary media for 3 days: a transient failure (no answer, busy, a limit) is tried
+again on the next runs, up to MAX_ATTEMPTS; a permanent one (the media id is unknown or gone) ends at once.
+Either way the agents read why in words (wxbot.conversations.media.problem) and may ask for it again. Files whose message
 was erased (the follower's rights, retention) are swept away.
 """
 
@@ -38,14 +39,12 @@ def fetch_media(services: Services) -> int:
     for item in pending:
         try:
             content, content_type = api.get_media(item.app_name, item.media_id)
-        except WeChatError as exc:
+        except (WeChatError, WeChatUnavailable) as exc:
+            code = f"wechat:{exc.errcode}" if isinstance(exc, WeChatError) else media.UNAVAILABLE
+            transient = isinstance(exc, WeChatUnavailable) or exc.errcode in media.TRANSIENT
             with session_scope(services.session_factory) as session:
-                media.mark_failed(session, item.message_id, f"WeChat error {exc.errcode}", final=True)
-            continue
-        except WeChatUnavailable as exc:
-            with session_scope(services.session_factory) as session:
-                final = item.attempts + 1 >= MAX_ATTEMPTS
-                media.mark_failed(session, item.message_id, f"WeChat unavailable: {exc}"[:200], final=final)
+                final = not transient or item.attempts + 1 >= MAX_ATTEMPTS
+                media.mark_failed(session, item.message_id, code, final=final)
             continue
         extension = mimetypes.guess_extension(media.kept_type(content_type)) or ".bin"
         relative = Path(str(item.conversation_id), f"{item.message_id}{extension}")

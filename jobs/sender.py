@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
+from wxbot.conversations import replies
 from wxbot.db import error_code, is_transient, retry_transaction, session_scope
 from wxbot.push import results, sender
 from wxbot.services import Services
@@ -150,8 +151,9 @@ class _Drain:
         self.answers.put((token, send, _call(self.services.wechat, send)))
 
     def _dispatching(self, token: str, send: sender.Send) -> bool:
-        """A customer-service send is marked unsure before it goes (it is never repeated blindly)."""
-        if send.channel != "custom":
+        """A send without client_msg_id (customer-service, 订阅通知) is marked unsure before it goes (it is
+        never repeated blindly)."""
+        if send.channel not in sender.UNKEYED_CHANNELS:
             return True
         try:
             with session_scope(self.services.session_factory) as session:
@@ -240,8 +242,17 @@ class _Drain:
 
 
 def send_due(services: Services, *, deadline_seconds: float | None = None) -> Totals:
-    """Send rounds until nothing is due (or the deadline passes)."""
-    return _Drain(services).run(deadline_seconds)
+    """Send rounds until nothing is due (or the deadline passes), then move on the conversations whose
+    replies WeChat took or refused."""
+    totals = _Drain(services).run(deadline_seconds)
+    try:
+        with session_scope(services.session_factory) as session:
+            replies.settle_outcomes(session)
+    except DBAPIError as exc:
+        if not is_transient(exc):
+            raise
+        log.warning("sender: settling replies failed (database error %s); next round", error_code(exc))
+    return totals
 
 
 def _claim(services: Services) -> sender.Claim | None:

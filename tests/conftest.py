@@ -24,6 +24,8 @@ from wxbot.db import Base
 hypothesis_settings.register_profile("wxbot", deadline=None)
 hypothesis_settings.load_profile("wxbot")
 
+pytest_plugins = ("tests.browser_helpers",)  # the console in Chromium: browser, live_url, page
+
 MARIADB_URL = os.environ.get("WXBOT_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("WXBOT_TEST_REDIS_URL", "")
 BACKENDS = ["embedded"] + (["production"] if MARIADB_URL and REDIS_URL else [])

@@ -89,7 +89,7 @@ class MiniProgramUser:
 
     def authorise_phone(self, phone=PHONE, **extra):
         code = self.code()
-        self.sandbox.add_phone_code(MP_APPID, code, phone)
+        self.sandbox.add_phone_code(MP_APPID, code, phone, openid=self.openid)
         return self.post("/mp/mp/phone", {"code": code, "consent": True, **extra})
 
     def authorise_phone_legacy(self, phone=PHONE, *, session_key=None, appid=MP_APPID, issued=None):

@@ -15,6 +15,15 @@ from wxbot.models import Account, Application, Notification, StatusChange
 PATH = "/platform/applications/status"
 
 
+@pytest.fixture
+def config_dict(config_dict):
+    fields = {"thing1": "{job_title}", "phrase2": "{status}"}
+    config_dict["notify"] = {"templates": {
+        f"status_{status}": {"oa": {"template_id": "oa-tid", "fields": fields}} for status in STATUSES
+    }}  # fmt: skip
+    return config_dict
+
+
 def event(**changes):
     body = {
         "event_id": "ev-1",
@@ -47,13 +56,13 @@ def test_a_status_change_is_stored_and_its_push_queued(client, db, clock):
     response = platform_post(client, PATH, event(status="to_communicate"))
     assert response.status_code == 200
     assert response.get_json() == {"event_id": "ev-1", "application_id": "app-1", "status": "to_communicate",
-                                   "pushed": True, "reason": None}  # fmt: skip
+                                   "queued": True, "reason": None, "explanation": "排队等待发送"}  # fmt: skip
     application = rows(db, Application)[0]
     assert (application.status, application.job_title) == ("to_communicate", "后端开发工程师")
     assert rows(db, Account)[0].platform_account_id == "acc-1"
     push = rows(db, Notification)[0]
     assert push.status == "pending" and push.reminder == "key" and not push.urgent
-    assert push.channel_list() == ["template", "subscribe"]
+    assert push.channel_list() == ["template", "oa_subscribe", "subscribe"]
     assert push.content["template"]["key"] == "status_to_communicate"
     assert push.content["template"]["data"]["status"] == "待沟通"
     assert push.content["template"]["data"]["changed_at"] == "2026年11月28日 10:00"
@@ -91,7 +100,8 @@ def test_an_older_change_is_recorded_and_not_pushed(client, db, clock):
     response = platform_post(
         client, PATH, event(event_id="old", status="viewed", changed_at="2026-11-28T03:00:00Z")
     )  # 11:00 in Shanghai
-    assert response.get_json()["pushed"] is False and response.get_json()["reason"] == "stale"
+    assert response.get_json()["queued"] is False and response.get_json()["reason"] == "stale"
+    assert response.get_json()["explanation"] == "未推送：这条变更早于申请的当前状态"
     assert rows(db, Application)[0].status == "interview"
     assert count(db, StatusChange) == 2 and count(db, Notification) == 1
 
@@ -114,6 +124,27 @@ def test_a_newer_status_supersedes_an_unsent_older_push(client, db, clock):
     other = platform_post(client, PATH, event(event_id="3", application_id="app-2", status="rejected"))
     assert other.status_code == 200
     assert {n.id: n.status for n in rows(db, Notification)}[by_status["待沟通"].id] == "pending"  # untouched
+
+
+def test_a_status_without_any_template_is_not_queued_and_the_answer_says_why(client, db, clock, settings):
+    del settings.notify.templates["status_hired"]
+    response = platform_post(client, PATH, event(status="hired")).get_json()
+    assert (response["queued"], response["reason"]) == (False, "no_channel")
+    assert response["explanation"] == ("未发送：没有可用的渠道（公众号模板消息：没有配置模板；公众号订阅通知：没有配置模板；"
+                                       "小程序订阅消息：没有配置模板）")  # fmt: skip
+    assert rows(db, Notification)[0].status == "skipped"
+
+
+def test_a_push_the_reminder_choice_stops_is_not_queued(client, db, clock):
+    platform_post(client, PATH, event(event_id="1"))
+    account = rows(db, Account)[0]
+    applications.set_reminder_choice(db, account.id, "off", channel="official_account")
+    db.commit()
+    response = platform_post(
+        client, PATH, event(event_id="2", status="hired", changed_at="2026-11-28T11:00:00+08:00")
+    )
+    assert response.get_json()["queued"] is False and response.get_json()["reason"] == "preference"
+    assert response.get_json()["explanation"] == "未发送：按提醒设置不发送"
 
 
 def test_an_application_of_another_account_is_a_conflict(client, db, clock):

@@ -56,10 +56,10 @@ def test_a_repeated_delivery_still_gets_the_first_reply(follower, services):
     assert trips.database <= 4 + _begin(services)
 
 
-def _sent_template(db, follower, msgid: str) -> int:
+def _sent_template(db, follower, msgid: str, channel: str = "template") -> int:
     identity = db.scalars(sa.select(Identity).where(Identity.openid == follower.openid)).one()
     push = Notification(purpose="application_status", identity_id=identity.id, content={"text": "x"},
-                        channels="template", status="sent", sent_app="oa", msgid=msgid)  # fmt: skip
+                        channels=channel, channel=channel, status="sent", sent_app="oa", msgid=msgid)  # fmt: skip
     db.add(push)
     db.commit()
     return push.id
@@ -96,14 +96,15 @@ def test_a_template_report_is_stored_and_applied_in_three_round_trips_without_re
 
 
 def test_a_subscribe_message_report_is_applied_to_its_outbox_row(follower, services, db):
-    delivered, refused = _sent_template(db, follower, "800001"), _sent_template(db, follower, "800002")
+    delivered = _sent_template(db, follower, "800001", "oa_subscribe")
+    refused = _sent_template(db, follower, "800002", "oa_subscribe")
     items = {"List": {"TemplateId": "tid", "MsgID": "800001", "ErrorCode": "0", "ErrorStatus": "success"}}
     follower.event("subscribe_msg_sent_event", SubscribeMsgSentEvent=items)
     items = {"List": {"TemplateId": "tid", "MsgID": "800002", "ErrorCode": "43101", "ErrorStatus": "refused"}}
     follower.event("subscribe_msg_sent_event", SubscribeMsgSentEvent=items)
     assert _push(db, delivered).status == "delivered" and _push(db, delivered).delivered_at is not None
     push = _push(db, refused)
-    assert (push.status, push.reason, push.detail) == ("failed", "delivery_failed", "43101 refused")
+    assert (push.status, push.errcode, push.detail) == ("failed", 43101, "oa_subscribe: refused")
     assert _stored(db, "subscribe_msg_sent_event") == 2
 
 

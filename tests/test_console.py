@@ -57,7 +57,7 @@ def test_a_form_without_its_csrf_token_is_refused(client, db):
     login(client)
     response = client.post(f"/console/c/{conv.id}/note", data={"body": "x", "form_token": "t"})
     assert response.status_code == 400
-    assert "security token" in response.get_data(as_text=True)
+    assert "安全令牌" in response.get_data(as_text=True)
     login_without_token = client.post("/console/login", data={"username": "alice", "password": PASSWORD})
     assert login_without_token.status_code == 400
     assert db.scalar(select(TicketMessage).where(TicketMessage.direction == "note")) is None
@@ -123,15 +123,15 @@ def test_the_phone_is_masked_and_only_an_admin_may_reveal_it(client, db, service
 
 def test_inbox_filters_and_statistics(client, db, clock):
     alice = make_agent(db, "alice")
-    mine = make_conversation(db, "o-1", text="first")
-    make_conversation(db, "o-2", text="second", msg_id="5002")
+    mine = make_conversation(db, "o-1", text="问题甲")
+    make_conversation(db, "o-2", text="问题乙", msg_id="5002")
     conversations.claim(db, mine, alice)
     db.commit()
     login(client)
-    assert "first" in client.get("/console/?scope=mine").get_data(as_text=True)
-    assert "second" not in client.get("/console/?scope=mine").get_data(as_text=True)
+    assert "问题甲" in client.get("/console/?scope=mine").get_data(as_text=True)
+    assert "问题乙" not in client.get("/console/?scope=mine").get_data(as_text=True)
     unassigned = client.get("/console/?scope=unassigned").get_data(as_text=True)
-    assert "second" in unassigned and "first" not in unassigned
+    assert "问题乙" in unassigned and "问题甲" not in unassigned
     assert client.get("/console/?state=bogus").status_code == 400
     clock.advance(hours=5)
     login(client)  # five idle hours end a session

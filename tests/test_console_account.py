@@ -61,13 +61,16 @@ def test_admins_see_pending_privacy_requests_with_overdue_flagged_and_close_them
     login(client, "root")
     page = client.get("/console/privacy-requests").get_data(as_text=True)
     assert (
-        "correction" in page and "1 pending" in page and "0 overdue" in page and "badge overdue" not in page
+        "correction" in page
+        and "待处理 1 个" in page
+        and "已超期 0 个" in page
+        and "badge overdue" not in page
     )
 
     clock.advance(timedelta(days=16))
     login(client, "root")  # the session ended long ago
     page = client.get("/console/privacy-requests").get_data(as_text=True)
-    assert "1 overdue" in page and "badge overdue" in page
+    assert "已超期 1 个" in page and "badge overdue" in page
 
     closed = client.post(f"/console/privacy-requests/{request.id}/close",
                          data={"csrf_token": form_csrf(page), "outcome": "completed"})  # fmt: skip
@@ -79,7 +82,7 @@ def test_admins_see_pending_privacy_requests_with_overdue_flagged_and_close_them
     ).all()
     assert closers == [f"agent:{root.id}"]
     db.commit()
-    assert "No pending requests." in client.get("/console/privacy-requests").get_data(as_text=True)
+    assert "没有待处理的请求。" in client.get("/console/privacy-requests").get_data(as_text=True)
 
 
 def test_closing_a_privacy_request_needs_the_csrf_token(client, db):
@@ -118,7 +121,7 @@ def test_admins_read_what_a_user_asked_to_correct_audited_also_without_an_accoun
     client.post("/console/logout", data={"csrf_token": form_csrf(page)})
     login(client, "root")
     page = client.get("/console/privacy-requests").get_data(as_text=True)
-    assert f"WeChat identity #{conv.identity_id}" in page and "我的昵称写错了" not in page
+    assert f"微信身份 #{conv.identity_id}" in page and "我的昵称写错了" not in page
     assert client.post(read).status_code == 400  # no CSRF token, nothing shown
     shown = client.post(read, data={"csrf_token": form_csrf(page)}).get_data(as_text=True)
     assert "我的昵称写错了" in shown and "13812345678" not in shown  # numbers were masked when it was kept

@@ -2,85 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
-from werkzeug.serving import make_server
 
 from jobs.sender import send_due
+from tests.browser_helpers import log_in, screenshot
 from tests.conftest import OA
-from tests.console_helpers import PASSWORD, make_agent, make_conversation
+from tests.console_helpers import make_agent, make_conversation
 from wxbot.conversations import reply_window
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]  # fmt: skip
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
 def config_dict(config_dict):
     config_dict["console"] = {"secure_cookie": False}  # plain http on the loopback
     return config_dict
-
-
-@pytest.fixture
-def live_url(app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-
-
-@pytest.fixture
-def page(browser) -> Iterator[Any]:
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 860})
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    yield page
-    context.close()
-
-
-def screenshot(page: Any, tmp_path: Path, name: str) -> Path:
-    path = tmp_path / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    keep = os.environ.get("WXBOT_SCREENSHOT_DIR")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(keep) / path.name)
-    return path
-
-
-def log_in(page: Any, live_url: str, username: str = "alice") -> None:
-    page.goto(f"{live_url}/console/")
-    assert "/console/login" in page.url  # no session: sent to login
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_url}/console/")
 
 
 def test_log_in_open_reply_and_see_the_delivery_state(page, live_url, db, services, sandbox, tmp_path):
@@ -95,19 +31,19 @@ def test_log_in_open_reply_and_see_the_delivery_state(page, live_url, db, servic
     log_in(page, live_url)
     rows = page.locator("table.inbox tbody tr")
     assert rows.count() == 2
-    assert "left" in rows.nth(0).inner_text() and "请问周末" in rows.nth(0).inner_text()  # open window first
-    assert "closed" in rows.nth(1).inner_text()
+    assert "还剩" in rows.nth(0).inner_text() and "请问周末" in rows.nth(0).inner_text()  # open window first
+    assert "已关闭" in rows.nth(1).inner_text()
     screenshot(page, tmp_path, "inbox")
 
     page.click(f"a[href='/console/c/{conv.id}']")
     page.fill("form#reply textarea[name=body]", "可以的，周六上午十点。")
     page.click("form#reply button[type=submit]")
     page.wait_for_selector(".msg.outbound")
-    assert "sending" in page.locator(".msg.outbound .delivery").inner_text()
+    assert "发送中" in page.locator(".msg.outbound .delivery").inner_text()
 
     send_due(services)
     page.reload()
-    assert page.locator(".msg.outbound .delivery").inner_text().startswith("sent in the chat")
+    assert page.locator(".msg.outbound .delivery").inner_text().startswith("已在聊天中发送")
     screenshot(page, tmp_path, "conversation")
     (call,) = sandbox.calls("/cgi-bin/message/custom/send")
     assert call.body["text"]["content"] == "可以的，周六上午十点。"
@@ -121,7 +57,7 @@ def test_a_form_without_its_csrf_token_is_refused(page, live_url, db):
     page.eval_on_selector("form.note input[name=csrf_token]", "input => input.remove()")
     page.fill("form.note textarea[name=body]", "should not be stored")
     page.click("form.note button[type=submit]")
-    assert "security token" in page.content()
+    assert "安全令牌" in page.content()
     page.goto(f"{live_url}/console/c/{conv.id}")
     assert "should not be stored" not in page.content()
 
@@ -129,7 +65,7 @@ def test_a_form_without_its_csrf_token_is_refused(page, live_url, db):
 def test_logging_out_ends_the_session(page, live_url, db):
     make_agent(db)
     log_in(page, live_url)
-    page.click("text=Log out")
+    page.click("text=退出登录")
     page.wait_for_url("**/console/login")
     page.goto(f"{live_url}/console/stats")
     assert "/console/login" in page.url

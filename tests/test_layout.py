@@ -28,6 +28,7 @@ EDGES = ("wxbot.handlers", "wxbot.console", "wxbot.miniprogram", "wxbot.platform
 WECHAT_MAY_USE = {
     "wxbot.cache": "the token store keeps tokens and its refresh lock in the shared cache",
     "wxbot.config": "WeChatApi is built from the settings (the schema: plain dataclasses)",
+    "wxbot.metrics": "the client counts its calls and token fetches (a leaf: prometheus_client only)",
 }
 
 MAX_LINES = 500

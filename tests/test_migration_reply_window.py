@@ -12,7 +12,7 @@ from alembic import command
 
 from wxbot.migrate import alembic_config, upgrade
 
-BEFORE = "c3a1b2c4d5e6"
+BEFORE = "f6b2c3d4e5f6"
 
 
 def _moves_the_grants(url: str) -> None:

@@ -19,7 +19,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from tests.conftest import OA
 from wxbot import create_app
 from wxbot.config import settings_from_dict
-from wxbot.config.loading import embedded_defaults
+from wxbot.config.loading import DEMO_MENU, embedded_defaults
 from wxbot.db import Base
 from wxbot.handlers.replies import render_reply_text
 from wxbot.models.identity import Identity
@@ -43,7 +43,9 @@ def live(config_dict):
     url = f"http://127.0.0.1:{server.server_port}"
     config_dict["sandbox"] = {"enabled": True, "public_url": url}
     config_dict["wechat"]["api_base_url"] = "https://api.weixin.qq.com"  # the sandbox takes WeChat's place
-    config_dict["wechat"]["official"].append(dict(PLAIN))
+    config_dict["wechat"]["official"][0]["menu"] = DEMO_MENU
+    plain_menu = [*DEMO_MENU[:2], {"type": "view", "name": "官网", "url": "https://jobs.example.com/"}]
+    config_dict["wechat"]["official"].append({**PLAIN, "menu": plain_menu})
     settings = settings_from_dict(config_dict, env={})
     app = holder["app"] = create_app(settings)
     services = app.extensions["wxbot"]
@@ -119,6 +121,51 @@ def test_a_follower_round_trip(live, app_name):
     person.act("unfollow")
     assert identity(live, app_name, person.openid).subscribed is False
     assert "Follow</button>" in person.page().text
+
+
+def menu_of(page):
+    """The menu as the page shows it: (button, [sub-entries]) per button."""
+    nav = re.search(r'<nav class="menu".*?</nav>', page.text, re.S).group(0)
+    buttons = []
+    for block in re.findall(r'<div class="button">(.*?)</div>\s*(?=<div class="button">|</nav>)', nav, re.S):
+        summary = re.search(r"<summary>☰ (.*?)</summary>", block)
+        entries = [html.unescape(n) for n in re.findall(r"<button [^>]*>(.*?)</button>", block)]
+        buttons.append((summary.group(1), entries) if summary else (entries[0], []))
+    return buttons
+
+
+def test_the_page_shows_the_menu_wechat_has_with_its_sub_menus(live):
+    person = Person(live, "oa")
+    person.act("follow")
+    assert menu_of(person.page()) == [
+        ("最新职位", []),
+        ("帮助", ["使用帮助", "留言给客服"]),
+        ("关于我们", []),
+    ]
+
+    # a menu/create the bot makes is what the page shows next
+    live.state.official.set_menu(
+        OA["appid"], {"button": [{"type": "click", "name": "只此一项", "key": "HELP"}]}
+    )
+    assert menu_of(person.page()) == [("只此一项", [])]
+    assert person.lines(person.act("click", key="HELP"))[-1] == ("bot", render_reply_text("help"))
+    assert person.http.post(f"{live.url}/sandbox/act", timeout=10, data={"app": "oa", "openid": person.openid,
+                            "action": "click", "key": "JOBS"}).status_code == 400  # fmt: skip
+
+
+def test_a_sub_menu_entry_and_a_view_entry_deliver_their_events(live):
+    person = Person(live, "plain")
+    person.act("follow")
+    assert person.lines(person.act("click", key="LEAVE_MESSAGE"))[-2][1] == "（点击菜单「留言给客服」）"
+    lines = person.lines(person.act("view", url="https://jobs.example.com/"))
+    assert lines[-1] == ("follower", "（点击菜单「官网」，打开 https://jobs.example.com/）")
+    with live.services.session_factory() as session:
+        from wxbot.models import InboundMessage
+
+        events = [
+            m.fields.get("Event") for m in session.scalars(select(InboundMessage).order_by(InboundMessage.id))
+        ]
+    assert events[-2:] == ["CLICK", "VIEW"]
 
 
 def test_scanning_a_qr_code_the_bot_created(live):
@@ -206,6 +253,9 @@ def test_the_page_in_a_real_browser(live):
 
             page.get_by_role("button", name="最新职位").click()
             expect(replies.last).to_contain_text("https://jobs.example.com/latest")
+            page.get_by_text("☰ 帮助").click()  # the sub-menu opens above its button, as in WeChat
+            page.get_by_role("button", name="留言给客服").click()
+            expect(page.locator("#chat li.follower").last).to_contain_text("留言给客服")
             if os.environ.get("WXBOT_SANDBOX_SCREENSHOT"):
                 page.screenshot(path=os.environ["WXBOT_SANDBOX_SCREENSHOT"], full_page=True)
 

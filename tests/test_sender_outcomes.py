@@ -280,7 +280,7 @@ def test_the_agent_sees_an_unknown_delivery_and_resends_it_with_one_click(
     sandbox.inject(CUSTOM, latency=TIMEOUT * 3, answer_late=True)
     send_due(services)
     page = client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
-    assert "delivery unknown" in page and "重新发送" in page
+    assert "送达情况未知" in page and "重新发送" in page
     action = f"/console/c/{conversation.id}/m/"
     assert action in page
     path = page[page.index(action) :].split('"')[0]
@@ -290,7 +290,7 @@ def test_the_agent_sees_an_unknown_delivery_and_resends_it_with_one_click(
     calls = sandbox.calls(CUSTOM)
     assert [c.body["text"]["content"] for c in calls] == ["您好，三天内通知。"] * 2
     page = client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
-    assert "sent in the chat" in page and "重新发送" not in page
+    assert "已在聊天中发送" in page and "重新发送" not in page
     client.post(path, data={"csrf_token": form_csrf(page)})  # again: it was sent, nothing to resend
     send_due(services)
     assert len(sandbox.calls(CUSTOM)) == 2

@@ -25,11 +25,23 @@ from wxbot.cli import is_loopback, main
 from wxbot.config import settings_from_dict
 
 
+class Execs(list):
+    """The argument lists `wxbot serve` would exec; `environments` the environments it would give them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.environments: list[dict[str, str]] = []
+
+    def __call__(self, file: str, args: list[str], env: dict[str, str]) -> None:
+        self.append(list(args))
+        self.environments.append(dict(env))
+
+
 @pytest.fixture
 def exec_calls(monkeypatch):
     """What `wxbot serve` would exec, instead of exec'ing it."""
-    calls: list[list[str]] = []
-    monkeypatch.setattr(os, "execvp", lambda file, args: calls.append(list(args)))
+    calls = Execs()
+    monkeypatch.setattr(os, "execvpe", calls)
     return calls
 
 

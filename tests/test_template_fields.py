@@ -114,3 +114,14 @@ def test_bad_notify_settings_stop_start_up(tmp_path, notify, where):
     raw["notify"] = notify
     with pytest.raises(ConfigError, match="^" + re.escape(where)):
         settings_from_dict(raw, env={})
+
+
+@pytest.mark.parametrize(
+    ("field_key", "app", "says"),
+    [("first", "oa", "first line"), ("remark", "oa", "remark"), ("remark", "mp", "remark"),
+     ("color", "oa", "colours"), ("topcolor", "oa", "colours"), ("thing1_color", "oa", "colours")],
+)  # fmt: skip
+def test_first_remark_and_colours_of_before_2023_stop_start_up(tmp_path, field_key, app, says):
+    raw = with_template(tmp_path, app=app, fields={"thing1": "{job_title}", field_key: "您好"})
+    with pytest.raises(ConfigError, match=f"fields.{field_key}: .*{says}.*2023-05-04|2023-05-04.*{says}"):
+        settings_from_dict(raw, env={})

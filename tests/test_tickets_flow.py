@@ -21,6 +21,7 @@ from wxbot.models import Conversation, Identity, TicketMessage
 
 CUSTOM = "/cgi-bin/message/custom/send"
 TEMPLATE = "/cgi-bin/message/template/send"
+MEDIA = "/cgi-bin/media/get"
 REPLY_TID = "oa-reply-waiting-tid"
 
 
@@ -109,7 +110,7 @@ def test_the_follower_flow_and_a_reply_inside_the_window(client, db, sandbox, cl
     assert call.body["touser"] == follower.openid
     assert call.body["text"]["content"] == "您好，面试结果会在 3 个工作日内通知。"
     page = client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
-    assert "sent in the chat" in page
+    assert "已在聊天中发送" in page
 
     assert "已提交给客服" in follower.send_text("结束").content
     assert (
@@ -133,7 +134,9 @@ def test_phone_numbers_typed_into_a_conversation_are_kept_and_shown_masked(clien
         assert "138****5678" in text and "13812345678" not in text
 
 
-def test_a_resolved_conversation_stays_closed_and_the_next_one_is_new(client, db, sandbox, clock):
+def test_a_follow_up_soon_after_resolve_reopens_it_and_a_later_message_starts_anew(
+    client, db, sandbox, clock
+):
     follower = follower_in_sandbox(client, sandbox)
     follower.send_text("留言")
     write(follower, sandbox, "第一个问题")
@@ -142,12 +145,36 @@ def test_a_resolved_conversation_stays_closed_and_the_next_one_is_new(client, db
     (conversation,) = stored(db, Conversation)
     page = client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
     client.post(f"/console/c/{conversation.id}/resolve", data={"csrf_token": form_csrf(page)})
-    assert "没有看懂" in write(follower, sandbox, "还在吗").content  # not captured by the resolved one
+    clock.advance(hours=23)  # within [console] reopen_hours (24) of the Resolve
+    assert "重新提交给客服" in write(follower, sandbox, "还有一个问题").content
+    (reopened,) = stored(db, Conversation)
+    assert reopened.state == "open" and reopened.awaiting_since is not None
+    assert [m.body for m in reopened.messages] == ["第一个问题", "还有一个问题"]  # the agents have it
+    assert write(follower, sandbox, "补充一下").content is None  # captured as usual now
+    login(client)
+    page = client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
+    client.post(f"/console/c/{conversation.id}/resolve", data={"csrf_token": form_csrf(page)})
+    clock.advance(hours=25)  # past it: the default reply, and a 「留言」 starts a new conversation
+    assert "没有看懂" in write(follower, sandbox, "还在吗").content
     assert "请直接发送你的问题" in follower.send_text("留言").content
     assert "已收到你的留言" in write(follower, sandbox, "第二个问题").content
     first, second = stored(db, Conversation)
     assert (first.state, second.state) == ("resolved", "open")
     assert [m.body for m in second.messages] == ["第二个问题"]
+
+
+def test_help_and_reminder_keywords_are_answered_inside_an_open_conversation_and_noted(client, db, sandbox):
+    follower = follower_in_sandbox(client, sandbox)
+    follower.send_text("留言")
+    write(follower, sandbox, "我想问个问题")
+    helped = write(follower, sandbox, "帮助").content
+    assert "回复“结束”结束留言" in helped and "我的数据" in helped and "注销" in helped
+    assert "订阅全部" in helped
+    reminders = write(follower, sandbox, "订阅全部").content
+    assert "还没有关联招聘平台账号" in reminders  # the reminders' own answer (this follower has no account)
+    (conversation,) = stored(db, Conversation)
+    assert [m.body for m in conversation.messages][:3] == ["我想问个问题", "帮助", "订阅全部"]
+    assert write(follower, sandbox, "面试地点在哪").content is None  # captured, not answered again
 
 
 def test_45015_from_wechat_falls_back_to_the_template_once_and_never_loops(client, db, sandbox, clock, mode):
@@ -168,8 +195,8 @@ def test_45015_from_wechat_falls_back_to_the_template_once_and_never_loops(clien
     link = template.body["url"]
     assert link.startswith("https://wx.example.com/replies/")
     page = client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
-    assert "fell back: template message" in page and "45015" in page
-    assert "sent in the chat" not in page
+    assert "已改用公众号模板消息" in page and "45015" in page
+    assert "已在聊天中发送" not in page
     # the link shows the reply (and only the agents' replies)
     reader = client.get(link.removeprefix("https://wx.example.com")).get_data(as_text=True)
     assert "在的，请讲" in reader and "有人吗" not in reader
@@ -187,13 +214,13 @@ def test_a_closed_window_is_told_before_sending_and_the_fallback_goes_instead(cl
     blocked = agent_reply(client, conversation.id, "可以的，周六上午。")
     assert blocked.status_code == 409
     page = blocked.get_data(as_text=True)
-    assert "reply window is closed" in page and "可以的，周六上午。" in page  # the draft is kept
+    assert "回复窗口已关闭" in page and "可以的，周六上午。" in page  # the draft is kept
     assert stored(db)[-1].direction == "inbound"  # nothing queued
     assert agent_reply(client, conversation.id, "可以的，周六上午。", mode="fallback").status_code == 302
     send_due(client.application.extensions["wxbot"])
     assert sandbox.calls(CUSTOM) == []
     assert len(sandbox.calls(TEMPLATE)) == 1
-    assert "fell back: template message" in client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
+    assert "已改用公众号模板消息" in client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
 
 
 def test_a_spent_budget_is_told_and_45047_from_wechat_falls_back(client, db, sandbox, clock):
@@ -215,7 +242,7 @@ def test_a_spent_budget_is_told_and_45047_from_wechat_falls_back(client, db, san
     send_due(services)
     assert len(sandbox.calls(CUSTOM)) == 5
     blocked = agent_reply(client, conversation.id, "回复六")
-    assert blocked.status_code == 409 and "budget of this window is spent" in blocked.get_data(as_text=True)
+    assert blocked.status_code == 409 and "回复条数已用完" in blocked.get_data(as_text=True)
 
 
 def test_a_failed_reply_shows_the_errcode_and_is_never_shown_as_sent(client, db, sandbox, clock):
@@ -229,7 +256,7 @@ def test_a_failed_reply_shows_the_errcode_and_is_never_shown_as_sent(client, db,
     agent_reply(client, conversation.id, "answer")
     send_due(client.application.extensions["wxbot"])
     page = client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
-    assert "WeChat error 48001" in page and "failed" in page and "sent in the chat" not in page
+    assert "WeChat error 48001" in page and "failed" in page and "已在聊天中发送" not in page
 
 
 def test_two_agents_replying_at_once_both_reach_the_follower_once(app, db, sandbox, clock):
@@ -315,3 +342,33 @@ def test_an_unsubscribe_forgets_the_conversation_and_resolved_ones_expire(
     clock.advance(days=services.settings.retention.resolved_conversations_days, seconds=1)
     run_retention(services)
     assert stored(db, Conversation) == [] and stored(db) == []
+
+
+def test_a_failed_media_fetch_is_told_in_words_retried_and_fetched_again_on_an_agents_request(
+    client, db, sandbox
+):
+    services = client.application.extensions["wxbot"]
+    follower = follower_in_sandbox(client, sandbox)
+    follower.send_text("留言")
+    follower.message("image", PicUrl="http://img.example/1.jpg", MediaId="media-busy")
+    follower.message("image", PicUrl="http://img.example/2.jpg", MediaId="media-gone")
+    sandbox.add_media(OA["appid"], "media-busy", b"\x89PNG busy", "image/png")
+    sandbox.inject(MEDIA, errcode=-1, times=1)  # busy once: tried again on the next run by itself
+    assert fetch_media(services) == 0  # the busy one waits; the unknown media id fails for good
+    assert fetch_media(services) == 1
+    make_agent(db)
+    login(client)
+    (conversation,) = stored(db, Conversation)
+    page = client.get(f"/console/c/{conversation.id}").get_data(as_text=True)
+    assert "微信已不再保存这个文件" in page  # 40007, in words
+    assert "WeChat error" not in page and "重新获取" in page
+    gone = stored(db)[-1]
+    assert gone.media_status == "failed"
+    again = f"/console/c/{conversation.id}/m/{gone.id}/fetch"
+    assert client.post(again, data={"csrf_token": form_csrf(page)}).status_code == 302
+    sandbox.add_media(OA["appid"], "media-gone", b"\x89PNG late", "image/png")
+    assert fetch_media(services) == 1
+    assert client.get(f"/console/media/{gone.id}").data == b"\x89PNG late"
+    refused = client.post(again, data={"csrf_token": form_csrf(page)})  # stored now: nothing to fetch
+    assert refused.status_code == 302
+    assert "无需重新获取" in client.get(refused.headers["Location"]).get_data(as_text=True)

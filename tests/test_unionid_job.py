@@ -1,4 +1,4 @@
-"""The unionid job: followers' unionids learned through user/info, a batch per run."""
+"""The unionid job: followers' unionids learned through user/info/batchget (100 a call), a batch per run."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from wxbot.models.identity import Account, Identity
 from wxbot.models.ledger import AuditEntry
 
 USER_INFO = "/cgi-bin/user/info"
+BATCHGET = "/cgi-bin/user/info/batchget"
 
 
 def follower(db, openid, *, subscribed=True, kind="official", checked=False, unionid=None, account=None):
@@ -35,7 +36,14 @@ def reload(db, identity):
 
 
 def asked(sandbox) -> list[str]:
-    return [c.params["openid"] for c in sandbox.calls(USER_INFO)]
+    """The openids WeChat was asked about, by batchget or one at a time."""
+    found = []
+    for call in sandbox.calls():
+        if call.path == BATCHGET:
+            found += [u["openid"] for u in call.body["user_list"]]
+        elif call.path == USER_INFO:
+            found.append(call.params["openid"])
+    return found
 
 
 def test_the_job_is_registered():
@@ -54,6 +62,7 @@ def test_followers_get_their_unionid_once(services, db, sandbox, clock):
     assert (first.unionid, first.unionid_checked_at) == ("union-1", clock.current)
     assert (second.unionid, second.unionid_checked_at) == (None, clock.current)
     assert sorted(asked(sandbox)) == ["oa-1", "oa-2"]
+    assert len(sandbox.calls(BATCHGET)) == 1 and not sandbox.calls(USER_INFO)  # one call for both
 
     fetch_unionids(services)
     assert len(asked(sandbox)) == 2  # checked followers are not asked again
@@ -84,22 +93,41 @@ def test_a_follower_wechat_says_has_left_is_marked_unsubscribed(services, db, sa
 
 def test_an_openid_wechat_does_not_know_is_not_asked_again(services, db, sandbox, clock):
     identity = follower(db, "stranger")
+    known = follower(db, "oa-1")
+    sandbox.set_follower(OA["appid"], "oa-1", unionid="union-1")
 
     fetch_unionids(services)
     fetch_unionids(services)
 
-    assert [c.errcode for c in sandbox.calls(USER_INFO)] == [40003]
+    # the batch is refused for the stranger's sake, then each is asked alone: the other is learned
+    assert [c.errcode for c in sandbox.calls(BATCHGET)] == [40003]
+    assert [(c.params["openid"], c.errcode) for c in sandbox.calls(USER_INFO)] == [
+        ("stranger", 40003),
+        ("oa-1", 0),
+    ]
     assert reload(db, identity).unionid_checked_at == clock.current
+    assert reload(db, known).unionid == "union-1"
+
+
+def test_a_burst_of_follows_is_asked_100_at_a_time(services, db, sandbox):
+    for i in range(250):
+        follower(db, f"oa-{i:03d}")
+        sandbox.set_follower(OA["appid"], f"oa-{i:03d}", unionid=f"union-{i}")
+
+    fetch_unionids(services, batch_size=250)
+
+    assert [len(c.body["user_list"]) for c in sandbox.calls(BATCHGET)] == [100, 100, 50]
+    assert db.scalars(select(Identity).where(Identity.unionid.is_(None))).all() == []
 
 
 def test_a_busy_wechat_stops_the_run_and_the_next_run_resumes(services, db, sandbox):
     identities = [follower(db, f"oa-{i}") for i in range(3)]
     for i in range(3):
         sandbox.set_follower(OA["appid"], f"oa-{i}", unionid=f"union-{i}")
-    sandbox.inject(USER_INFO, errcode=-1)
+    sandbox.inject(BATCHGET, errcode=-1)
 
     fetch_unionids(services)
-    assert len(asked(sandbox)) == 1
+    assert len(sandbox.calls(BATCHGET)) == 1
     assert all(reload(db, i).unionid_checked_at is None for i in identities)
 
     fetch_unionids(services)
@@ -109,7 +137,7 @@ def test_a_busy_wechat_stops_the_run_and_the_next_run_resumes(services, db, sand
 def test_an_unreachable_wechat_stops_the_run(services, db, sandbox):
     identity = follower(db, "oa-1")
     sandbox.set_follower(OA["appid"], "oa-1", unionid="union-1")
-    sandbox.inject(USER_INFO, http_status=502)
+    sandbox.inject(BATCHGET, http_status=502)
 
     fetch_unionids(services)
 
@@ -122,7 +150,8 @@ def test_each_run_asks_one_batch(services, db, sandbox):
         sandbox.set_follower(OA["appid"], f"oa-{i}")
 
     fetch_unionids(services, batch_size=5)
-    assert asked(sandbox) == [f"oa-{i}" for i in range(5)]  # the oldest first
+    assert asked(sandbox) == [f"oa-{i}" for i in range(5)]  # the oldest first, in one call
+    assert len(sandbox.calls(BATCHGET)) == 1
     fetch_unionids(services, batch_size=5)
     assert len(asked(sandbox)) == 8
     assert db.scalars(select(Identity).where(Identity.unionid_checked_at.is_(None))).all() == []
@@ -151,17 +180,17 @@ def test_a_follow_change_while_asking_wins_over_the_answer(
     sandbox.set_follower(OA["appid"], "oa-1", subscribed=answer_subscribed, unionid="union-1")
     # While WeChat is being asked, the follower unfollows and follows again (a new subscribed_at).
     api = services.wechat
-    ask = api.user_info
+    ask = api.call
 
-    def ask_while_refollowing(app_name, openid):
+    def ask_while_refollowing(*args, **kwargs):
         clock.advance(seconds=5)
         with services.session_factory() as s:
             row = s.get(Identity, identity.id)
             row.subscribed_at = clock.current
             s.commit()
-        return ask(app_name, openid)
+        return ask(*args, **kwargs)
 
-    monkeypatch.setattr(api, "user_info", ask_while_refollowing)
+    monkeypatch.setattr(api, "call", ask_while_refollowing)
     fetch_unionids(services)
 
     identity = reload(db, identity)

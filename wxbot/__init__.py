@@ -9,6 +9,7 @@ import threading
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from wxbot import request_ids
 from wxbot.config import Settings, load_settings
 from wxbot.logs import setup_logging
 from wxbot.services import Services, build_services
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, *, start_scheduler: bool | None
     services = build_services(settings)
     app.extensions["wxbot"] = services
     app.teardown_appcontext(close_db)
+    request_ids.register(app)
     register_errorhandlers(app)
     from wxbot.handlers import build_router  # the edges load with the app, not with `import wxbot`
 
@@ -44,10 +46,6 @@ def create_app(settings: Settings | None = None, *, start_scheduler: bool | None
         from wxbot.sandbox.web import mount_sandbox
 
         mount_sandbox(app, services)
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     if settings.scheduler.embedded if start_scheduler is None else start_scheduler:
         register_scheduler(app, services)
@@ -95,12 +93,25 @@ def register_scheduler(app: Flask, services: Services) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Each edge owns its blueprints (the order does not matter)."""
+    from wxbot.callback.miniprogram import bp as callback_mp_bp
     from wxbot.callback.views import bp as callback_bp
     from wxbot.console import bp as console_bp
     from wxbot.console.reader import reader_bp
+    from wxbot.health import bp as health_bp
+    from wxbot.metrics_web import bp as metrics_bp
     from wxbot.miniprogram import bp as miniprogram_bp
     from wxbot.miniprogram.openapi import docs_bp as miniprogram_docs_bp
     from wxbot.platform import bp as platform_bp
 
-    for blueprint in (callback_bp, miniprogram_bp, miniprogram_docs_bp, platform_bp, console_bp, reader_bp):
+    for blueprint in (
+        health_bp,
+        metrics_bp,
+        callback_bp,
+        callback_mp_bp,
+        miniprogram_bp,
+        miniprogram_docs_bp,
+        platform_bp,
+        console_bp,
+        reader_bp,
+    ):
         app.register_blueprint(blueprint)

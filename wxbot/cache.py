@@ -81,6 +81,10 @@ class Cache(Protocol):
 
     def release(self, name: str, token: str) -> None: ...
 
+    def ping(self) -> None:
+        """Nothing when the cache answers; CacheUnavailable when it does not (readiness)."""
+        ...
+
 
 class _Locks(ABC):
     """Locks built on set-if-absent and compare-and-delete, the same for both caches."""
@@ -112,6 +116,9 @@ class _Locks(ABC):
 
 
 class InProcessCache(_Locks):
+    def ping(self) -> None:
+        pass  # this process's memory always answers
+
     def __init__(self) -> None:
         self._data: dict[str, tuple[str, float | None]] = {}
         self._mutex = threading.RLock()
@@ -252,6 +259,9 @@ class RedisCache(_Locks):
             raise
         self.breaker.answered()
         return result
+
+    def ping(self) -> None:
+        self._call(self.client.ping)
 
     def get(self, key: str) -> str | None:
         value = self._call(lambda: self.client.get(self._k(key)))

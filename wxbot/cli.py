@@ -50,7 +50,7 @@ def db_upgrade() -> None:
 
 
 # No query string: a callback's signature authorises a plaintext body for the whole timestamp window.
-ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s'
 
 
 def is_loopback(bind: str) -> bool:
@@ -94,6 +94,13 @@ def serve(bind: str, workers: int | None, threads: int, behind_proxy: bool) -> N
         workers = (
             1 if (settings.scheduler.embedded or not settings.redis.url) else (os.cpu_count() or 1) * 2 + 1
         )
+    from wxbot import metrics
+
+    # the workers' metrics, summed by whichever worker is scraped
+    env = {
+        **os.environ,
+        metrics.MULTIPROCESS_ENV: metrics.prepare_multiprocess_dir(settings.app.var_dir, bind),
+    }
     args = [
         "gunicorn",
         "--bind", bind,
@@ -104,15 +111,20 @@ def serve(bind: str, workers: int | None, threads: int, behind_proxy: bool) -> N
         "--no-control-socket",  # gunicorn's default socket is one per user: another instance could drive ours
         "wsgi:app",
     ]  # fmt: skip
-    os.execvp(sys.executable, [sys.executable, "-m", *args])  # noqa: S606  (replaces this process)
+    os.execvpe(sys.executable, [sys.executable, "-m", *args], env)  # noqa: S606  (replaces this process)
 
 
 @main.command("jobs")
-def jobs_command() -> None:
+@click.option(
+    "--metrics-bind",
+    default=None,
+    help="host:port of this process's /metrics (default: [metrics] jobs_bind; '' for none)",
+)
+def jobs_command(metrics_bind: str | None) -> None:
     """Run the scheduled jobs as their own process (production)."""
     from jobs import run_forever
 
-    run_forever(_settings())
+    run_forever(_settings(), metrics_bind)
 
 
 @main.group("keys")
@@ -356,3 +368,9 @@ def apps_health() -> None:
                        f"with token error {h.errcode} after a refresh (check the AppSecret and IP whitelist)")  # fmt: skip
     if any(not h.healthy for h in found):
         sys.exit(1)
+
+
+from wxbot import official_cli  # noqa: E402  (menu, followers, doctor)
+
+for _command in official_cli.COMMANDS:
+    main.add_command(_command)

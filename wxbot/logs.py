@@ -7,6 +7,10 @@ secrets (session_key, access tokens, app secrets, bearer tokens, login codes, ca
 of /replies/ links, which become their token id) -- in the message, its arguments, the exception and stack
 text, and string `extra` fields. Don't log those things in the first place; this is the net under the rule,
 not the rule.
+
+Every record also carries `request_id`: the id of the HTTP request (X-Request-Id, wxbot.request_ids) or the job
+run the thread works for, "-" outside both; both formatters print it. It is masked like any `extra` field,
+since a client chooses it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from wxbot.privacy.pii import ID_NUMBER_PATTERN, PHONE_PATTERN, mask_id_number, mask_identifier, mask_phone
@@ -120,12 +125,19 @@ class MaskingFilter(logging.Filter):
         return True
 
 
+# The id of the request (or job run) this thread works for: every record carries it as `request_id`.
+NO_REQUEST = "-"
+request_id: ContextVar[str] = ContextVar("request_id", default=NO_REQUEST)
+
+
 class _MaskingRecordFactory:
     def __init__(self, inner: Callable[..., logging.LogRecord]) -> None:
         self.inner = inner
 
     def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
-        return mask_record(self.inner(*args, **kwargs))
+        record = self.inner(*args, **kwargs)
+        record.request_id = request_id.get()
+        return mask_record(record)
 
 
 def install_masking() -> None:
@@ -141,6 +153,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", NO_REQUEST),
         }
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
@@ -168,7 +181,10 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
     handler.setFormatter(
         JsonFormatter()
         if fmt == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        else logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
+            defaults={"request_id": NO_REQUEST},
+        )
     )
     handler.addFilter(MaskingFilter())
     root.addHandler(handler)

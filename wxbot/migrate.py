@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -25,3 +29,14 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 def autogenerate(url: str, message: str) -> None:
     command.revision(alembic_config(url), message=message, autogenerate=True)
+
+
+@functools.cache
+def heads() -> frozenset[str]:
+    """The revisions the code expects the database at (read once: the scripts don't change in a process)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def applied(connection: Connection) -> frozenset[str]:
+    """The revisions the database says it is at (none before the first `wxbot db upgrade`)."""
+    return frozenset(MigrationContext.configure(connection).get_current_heads())

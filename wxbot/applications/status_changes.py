@@ -21,7 +21,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from wxbot import clock
-from wxbot.applications.statuses import KEY_STATUSES, LABELS, STATUSES, URGENT_STATUSES, template_key
+from wxbot.applications.statuses import (
+    CHANNELS,
+    KEY_STATUSES,
+    LABELS,
+    STATUSES,
+    URGENT_STATUSES,
+    template_key,
+)
+from wxbot.config import Settings
 from wxbot.db import is_mysql
 from wxbot.errors import Conflict, Invalid
 from wxbot.models.applications import Application, StatusChange
@@ -30,7 +38,7 @@ from wxbot.models.outbox import Notification
 from wxbot.privacy import audit, consent
 from wxbot.privacy import registry as rights
 from wxbot.push import explain, policy
-from wxbot.push.enqueue import PushContent, SubscribeContent, TemplateContent, enqueue
+from wxbot.push.enqueue import PushContent, SubscribeContent, TemplateContent, enqueue, skip
 
 PURPOSE = "application_status"
 FIELDS = ("event_id", "account_id", "application_id", "job_title", "company", "status", "changed_at")
@@ -116,7 +124,9 @@ def _timestamp(value: Any) -> datetime:
 # ---------------------------------------------------------------- recording a change
 
 
-def record_status_change(session: Session, event: StatusEvent, *, tz: str) -> tuple[StatusChange, bool]:
+def record_status_change(
+    session: Session, event: StatusEvent, *, settings: Settings
+) -> tuple[StatusChange, bool]:
     """Store the change and enqueue its push, in the caller's transaction. Returns (change, created):
     a repeat of a stored event_id returns the stored change; with a different body it raises Conflict."""
     existing = _change_by_event(session, event.event_id)
@@ -152,7 +162,7 @@ def record_status_change(session: Session, event: StatusEvent, *, tz: str) -> tu
     application.status, application.status_changed_at = event.status, event.changed_at
     application.job_title, application.company = event.job_title, event.company
     if not unchanged:
-        change.notification_id = _enqueue_push(session, application, change, tz).id
+        change.notification_id = _enqueue_push(session, application, change, settings).id
     session.flush()
     return change, True
 
@@ -211,7 +221,10 @@ def _application(session: Session, event: StatusEvent, account: Account) -> tupl
     return created, True
 
 
-def _enqueue_push(session: Session, application: Application, change: StatusChange, tz: str) -> Notification:
+def _enqueue_push(
+    session: Session, application: Application, change: StatusChange, settings: Settings
+) -> Notification:
+    tz = settings.app.timezone
     data = {
         "job_title": application.job_title,
         "company": application.company,
@@ -220,12 +233,13 @@ def _enqueue_push(session: Session, application: Application, change: StatusChan
         "application_id": application.platform_application_id,
     }
     key = template_key(change.status)
-    return enqueue(
+    channels = tuple(settings.notify.status_channels.get(change.status) or CHANNELS)
+    row = enqueue(
         session,
         purpose=PURPOSE,
         account_id=application.account_id,
         content=PushContent(template=TemplateContent(key, data), subscribe=SubscribeContent(key, data)),
-        channels=("template", "subscribe"),
+        channels=channels,
         dedupe_key=f"application-status:{change.event_id}",
         urgent=change.status in URGENT_STATUSES,
         reminder="key" if change.status in KEY_STATUSES else "other",
@@ -233,18 +247,39 @@ def _enqueue_push(session: Session, application: Application, change: StatusChan
         source_type="application_status_change",
         source_id=change.id,
     )
+    unconfigured = [c for c in channels if not _has_template(settings, key, c)]
+    if row.status == "pending" and len(unconfigured) == len(channels):
+        # no app has a template for this status: say so now rather than when the sender finds nothing
+        skip(row, "no_channel", "; ".join(f"{c}:no_template" for c in unconfigured))
+    return row
 
 
-def answer(change: StatusChange) -> dict[str, Any]:
-    """The platform's answer for a change; the same for every repeat of its event_id."""
-    reason = "stale" if change.stale else "unchanged" if change.unchanged else None
+def _has_template(settings: Settings, key: str, channel: str) -> bool:
+    ns = settings.notify
+    if channel == "subscribe":
+        return any(ns.template(key, mp.name) is not None for mp in settings.wechat.miniprogram)
+    lookup = ns.notice if channel == "oa_subscribe" else ns.template
+    return any(lookup(key, oa.name) is not None for oa in settings.wechat.official)
+
+
+def answer(change: StatusChange, tz: str) -> dict[str, Any]:
+    """The platform's answer for a change: the event (the same for every repeat of its event_id) and where
+    its push is now: queued (waiting, being sent, or sent), or not and why, in the seeker's words too."""
+    outcome = explain_change(change, tz)
+    notification = change.notification
+    queued = notification is not None and notification.status not in NOT_QUEUED
     return {
         "event_id": change.event_id,
         "application_id": change.application.platform_application_id,
         "status": change.status,
-        "pushed": reason is None,
-        "reason": reason,
+        "queued": queued,
+        "reason": None if queued else outcome["reason"],
+        "explanation": outcome["explanation"],
     }
+
+
+# a push in these states is not (or no longer) on its way
+NOT_QUEUED = ("skipped", "superseded", "cancelled")
 
 
 # ---------------------------------------------------------------- the seeker's choice

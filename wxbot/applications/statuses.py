@@ -16,6 +16,9 @@ STATUSES = tuple(LABELS)
 KEY_STATUSES = frozenset({"to_communicate", "interview"})
 # Sent at once even in quiet hours and over the daily cap: an interview invitation cannot wait for morning.
 URGENT_STATUSES = frozenset({"interview"})
+# The channels a status push tries, in this order unless [notify] status_channels says otherwise for its
+# status: template message, the official account's 订阅通知, the mini program's subscribe message.
+CHANNELS = ("template", "oa_subscribe", "subscribe")
 # The names a status template may use in its fields: {job_title}, {company}, ...
 TEMPLATE_DATA = ("job_title", "company", "status", "changed_at", "application_id")
 

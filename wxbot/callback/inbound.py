@@ -1,4 +1,4 @@
-"""Deliveries from WeChat to an official account: what one is (Inbound, read from the parsed XML by
+"""Deliveries from WeChat to an official account (or a mini program's 消息推送): what one is (Inbound, read from the parsed XML by
 to_inbound), and receiving it exactly once.
 
 WeChat re-sends a delivery it got no answer to within 5 seconds (up to three times, wechat-platform.md §2),
@@ -37,7 +37,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from wxbot import clock, db
+from wxbot import clock, db, metrics
 from wxbot.cache import Cache, CacheUnavailable
 from wxbot.conversations import conversations, reply_window
 from wxbot.identity import followers
@@ -48,8 +48,10 @@ from wxbot.wechat.messages import BadMessage
 
 log = logging.getLogger(__name__)
 
-# What opens a customer-service window (wechat-platform.md §5.1): anything the follower writes, and these events.
-ACTION_EVENTS = frozenset({"subscribe", "scan", "click", "scancode_push", "scancode_waitmsg"})
+# What opens a customer-service window (wechat-platform.md §5.1): anything the follower writes, and these events
+# (user_enter_tempsession: a mini-program user opened its customer-service chat).
+ACTION_EVENTS = frozenset({"subscribe", "scan", "click", "scancode_push", "scancode_waitmsg",
+                           "user_enter_tempsession"})  # fmt: skip
 # Events the follower caused themselves (as opposed to WeChat's reports such as TEMPLATESENDJOBFINISH).
 USER_EVENTS = ACTION_EVENTS | {"view", "location", "location_select", "pic_sysphoto", "pic_photo_or_album",
                                "pic_weixin", "view_miniprogram"}  # fmt: skip
@@ -78,6 +80,7 @@ class Inbound:
     msg_id: str | None
     create_time: int
     fields: dict[str, Any] = field(default_factory=dict)
+    app_kind: str = "official"  # or miniprogram: its 消息推送 (customer service)
 
     @property
     def scene(self) -> str | None:
@@ -150,7 +153,7 @@ def _required(fields: dict[str, Any], name: str, pattern: re.Pattern[str]) -> st
     return value
 
 
-def to_inbound(app_name: str, appid: str, fields: dict[str, Any]) -> Inbound:
+def to_inbound(app_name: str, appid: str, fields: dict[str, Any], *, app_kind: str = "official") -> Inbound:
     """A parsed (and decrypted) delivery as the handlers see it; BadMessage when a required field is wrong."""
     openid = _required(fields, "FromUserName", _OPENID)
     create_time = _required(fields, "CreateTime", _DIGITS)
@@ -171,6 +174,7 @@ def to_inbound(app_name: str, appid: str, fields: dict[str, Any]) -> Inbound:
         msg_id=_matching(fields, "MsgId", _DIGITS) if msg_type != "event" else None,
         create_time=int(create_time),
         fields={k: v for k, v in fields.items() if k not in _ENVELOPE},
+        app_kind=app_kind,
     )
 
 
@@ -187,6 +191,12 @@ class FallbackReply(Exception):
         self.reply = reply
 
 
+@dataclass(frozen=True)
+class Received:
+    reply: dict[str, Any] | None  # None: answer with nothing
+    repeat: bool  # a copy of a delivery stored before, answered as the first was
+
+
 def receive(
     session_factory: sessionmaker[Session],
     cache: Cache,
@@ -195,47 +205,57 @@ def receive(
     *,
     cache_ttl: float,
     wait_seconds: float = 3.0,
-) -> dict[str, Any] | None:
-    """Store `message` once and return its reply (None: answer with nothing); a repeat gets the first reply."""
+) -> Received:
+    """Store `message` once and return its reply; a repeat gets the first reply."""
     key = f"wechat:delivery:{message.appid}:{message.dedupe_key}"
     claim = PENDING + uuid.uuid4().hex
     if not _claim(cache, key, claim, cache_ttl):
         answered = _wait_for_reply(session_factory, cache, key, message, wait_seconds)
         if answered is not None:
-            return answered[0]
+            metrics.DUPLICATE_DELIVERIES.labels(message.app_name, "cache").inc()
+            return Received(answered[0], repeat=True)
         # the first copy is slow or gone: the database decides below
     try:
         # run again on a lock conflict, or on a connection that went stale in the pool (no pre-ping:
         # wxbot.db); safe even when the connection died during COMMIT: a delivery that did commit is found
         # by its unique key and answered as stored
-        return db.retry_transaction(lambda: _store_once(session_factory, message, respond))
+        received = db.retry_transaction(lambda: _store_once(session_factory, message, respond))
     except BaseException:
         _unclaim(cache, key, claim)  # let a retry try again
         raise
+    _count(message, received)
+    return received
+
+
+def _count(message: Inbound, received: Received) -> None:
+    if received.repeat:
+        metrics.DUPLICATE_DELIVERIES.labels(message.app_name, "database").inc()
+    else:
+        metrics.DELIVERIES_STORED.labels(message.app_name).inc()
 
 
 def receive_report(
     session_factory: sessionmaker[Session], message: Inbound, apply: Callable[[Session], None]
-) -> bool:
+) -> Received | None:
     """A report from WeChat (TEMPLATESENDJOBFINISH and the like, wxbot.handlers.router.Router.report): no
     reply, no routing, nothing on the follower's row to change. Stored and applied with the least work, as
     durably as any delivery: the message inserted with its identity looked up in the same statement, `apply`
     (the outbox row's delivery state), COMMIT. No Redis and no identity lock: a repeat's insert fails on the
     unique key (after waiting for the first copy's commit) and is answered as the first was, with nothing.
-    False, with nothing stored, when the follower is not known yet: `receive` then stores it."""
+    None, with nothing stored, when the follower is not known yet: `receive` then stores it."""
     params = _report_params(message)
 
-    def once() -> bool:
+    def once() -> Received | None:
         with session_factory() as session:
             connection = session.connection()
             try:
                 if not connection.execute(_INSERT_REPORT, params).rowcount:
-                    return False
+                    return None
             except IntegrityError:
                 log.info(
                     "repeated report answered as before app=%s event=%s", message.app_name, message.event
                 )
-                return True
+                return Received(None, repeat=True)
             try:
                 apply(session)
             except Exception as exc:
@@ -245,9 +265,12 @@ def receive_report(
                 session.rollback()  # stored without what the report would have changed
                 session.connection().execute(_INSERT_REPORT, params)
             session.commit()
-            return True
+            return Received(None, repeat=False)
 
-    return db.retry_transaction(once)
+    received = db.retry_transaction(once)
+    if received is not None:
+        _count(message, received)
+    return received
 
 
 def _claim(cache: Cache, key: str, claim: str, ttl: float) -> bool:
@@ -298,9 +321,7 @@ class _Stored(Exception):
     """The delivery is stored already (a copy committed first): its reply is the answer."""
 
 
-def _store_once(
-    session_factory: sessionmaker[Session], message: Inbound, respond: Respond
-) -> dict[str, Any] | None:
+def _store_once(session_factory: sessionmaker[Session], message: Inbound, respond: Respond) -> Received:
     with session_factory() as session:
         try:
             try:
@@ -310,7 +331,7 @@ def _store_once(
                 session.rollback()
                 reply = _store(session, message, _answer(failed.reply))
             session.commit()
-            return reply
+            return Received(reply, repeat=False)
         except (_Stored, IntegrityError):
             # a copy committed first (found under the identity's lock, or the insert waited for it): answer
             # what it answered
@@ -325,7 +346,7 @@ def _store_once(
             log.info(
                 "repeated delivery answered as before app=%s type=%s", message.app_name, message.msg_type
             )
-            return row.reply
+            return Received(row.reply, repeat=True)
 
 
 def _answer(reply: dict[str, Any] | None) -> Respond:
@@ -389,12 +410,20 @@ def _store(session: Session, message: Inbound, respond: Respond) -> dict[str, An
     a follower's message. A handler that runs statements finds the message stored before its first one
     (the reply is then written after it)."""
     interacted = message.msg_type != "event" or message.event in USER_EVENTS
-    touched = message.event not in _FOLLOW_EVENTS and followers.record_delivery(
-        session, interacted=interacted, window=message.trigger, appid=message.appid, openid=message.openid
+    touched = (
+        message.app_kind == "official"
+        and message.event not in _FOLLOW_EVENTS
+        and followers.record_delivery(
+            session, interacted=interacted, window=message.trigger, appid=message.appid, openid=message.openid
+        )
     )
-    if not touched:  # first contact, a follow event, or a delivery that changes nothing on the row
+    if not touched:  # first contact, a follow event, a mini program's, or one that changes nothing on the row
         identity_id = followers.identity_id_for(
-            session, app_name=message.app_name, appid=message.appid, openid=message.openid
+            session,
+            app_name=message.app_name,
+            appid=message.appid,
+            openid=message.openid,
+            kind=message.app_kind,
         )
         _update_follower(session, identity_id, message, interacted)
     found = session.connection().execute(
@@ -442,6 +471,11 @@ def _store(session: Session, message: Inbound, respond: Respond) -> dict[str, An
 
 
 def _update_follower(session: Session, identity_id: int, message: Inbound, interacted: bool) -> None:
+    if message.app_kind == "miniprogram":  # no following there: the user's chat opens the window alone
+        followers.used_miniprogram(session, identity_id)
+        if message.trigger:
+            reply_window.record_trigger(session, identity_id, message.trigger, app_kind=message.app_kind)
+        return
     if message.event in _FOLLOW_EVENTS:
         identity = session.get_one(Identity, identity_id)
         if message.event == "subscribe":

@@ -26,14 +26,17 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from flask import Blueprint, Response, request
 from redis.exceptions import RedisError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from wxbot import clock
+from wxbot import clock, metrics
 from wxbot.callback import inbound
 from wxbot.config.schema import OfficialAccount
 from wxbot.handlers.router import HandlerContext
@@ -52,6 +55,17 @@ _NONCE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _HEX40 = re.compile(r"[0-9a-fA-F]{40}")
 _ECHOSTR = re.compile(r"[A-Za-z0-9_=+/-]{1,256}")
 _TEXT_PLAIN = "text/plain; charset=utf-8"
+
+
+class Door(Protocol):
+    """What the checks below need of an app that WeChat pushes to: an official account, or a mini program's
+    消息推送 (wxbot.callback.miniprogram)."""
+
+    name: str
+    appid: str
+    token: str
+    encoding_aes_key: str
+    mode: str
 
 
 class DeliveryRefused(Exception):
@@ -77,7 +91,7 @@ def _account(services: Services, name: str) -> OfficialAccount:
     return account
 
 
-def _crypto(services: Services, account: OfficialAccount) -> MessageCrypto:
+def _crypto(services: Services, account: Door) -> MessageCrypto:
     """One MessageCrypto per account and process (the key derivation is not redone per request)."""
     cryptos = services.callback_crypto
     crypto = cryptos.get(account.name)
@@ -93,7 +107,7 @@ def _param(name: str, pattern: re.Pattern[str]) -> str:
     return value
 
 
-def _check_signature(services: Services, account: OfficialAccount) -> tuple[str, str]:
+def _check_signature(services: Services, account: Door) -> tuple[str, str]:
     """The query's timestamp and nonce, once `signature` over them is right and the timestamp fresh."""
     timestamp, nonce = _param("timestamp", _TIMESTAMP), _param("nonce", _NONCE)
     given = request.args.get("signature", "")
@@ -129,8 +143,15 @@ def _read_body(limit: int) -> bytes:
     return body
 
 
-def _delivery(services: Services, account: OfficialAccount, timestamp: str, nonce: str) -> dict[str, Any]:
-    """The delivery's fields, decrypted in encrypted modes, after every check on the body."""
+def _delivery(
+    services: Services,
+    account: Door,
+    timestamp: str,
+    nonce: str,
+    parse: Callable[[bytes], dict[str, Any]] = parse_xml,
+) -> dict[str, Any]:
+    """The delivery's fields, decrypted in encrypted modes, after every check on the body (`parse`: the
+    data format's parser, for the body and for the decrypted text alike)."""
     encrypt_type = request.args.get("encrypt_type", "raw")
     if encrypt_type not in ("raw", "aes"):
         raise DeliveryRefused(400, "encrypt_type must be raw or aes")
@@ -141,7 +162,7 @@ def _delivery(services: Services, account: OfficialAccount, timestamp: str, nonc
         raise DeliveryRefused(403, "plaintext delivery but this account's mode is safe (encrypted only)")
     body = _read_body(services.settings.callback.max_body_bytes)
     try:
-        fields = parse_xml(body)
+        fields = parse(body)
         if not encrypted:
             return fields
         msg_signature = request.args.get("msg_signature", "")
@@ -156,16 +177,42 @@ def _delivery(services: Services, account: OfficialAccount, timestamp: str, nonc
             inner = _crypto(services, account).decrypt(ciphertext)
         except CryptoError as exc:
             raise DeliveryRefused(403, f"ciphertext refused: {exc}") from exc
-        return parse_xml(inner)
+        return parse(inner)
     except BadMessage as exc:
         raise DeliveryRefused(400, str(exc)) from exc
 
 
 @bp.post("/<name>")
 def receive(name: str) -> Response:
+    started = time.perf_counter()
+    try:
+        app, answer = _answer(name)
+    except Exception:  # answered 500 by the app's error handler
+        metrics.CALLBACK_SECONDS.labels(name if name in _names() else "unknown", "error").observe(
+            time.perf_counter() - started
+        )
+        raise
+    metrics.CALLBACK_SECONDS.labels(app, answer.outcome).observe(time.perf_counter() - started)
+    return answer.response
+
+
+def _names() -> set[str]:
+    return {a.name for a in current_services().settings.wechat.official}
+
+
+@dataclass(frozen=True)
+class _Answered:
+    response: Response
+    outcome: str  # the label of wxbot_callback_seconds (and "error": answered 500)
+
+
+def _answer(name: str) -> tuple[str, _Answered]:
+    """(the account's name or "unknown", the answer to the delivery)."""
+    app = "unknown"
     try:
         services = current_services()
         account = _account(services, name)
+        app = account.name
         timestamp, nonce = _check_signature(services, account)
         fields = _delivery(services, account, timestamp, nonce)
         try:
@@ -178,7 +225,7 @@ def receive(name: str) -> Response:
         if account.original_id and to_user != account.original_id:
             raise DeliveryRefused(403, "ToUserName is not this account")
     except DeliveryRefused as exc:
-        return _refusal(name, exc)
+        return app, _Answered(_refusal(name, exc), f"refused_{exc.status}")
 
     router = services.router
     assert router is not None  # create_app() sets it
@@ -189,32 +236,35 @@ def receive(name: str) -> Response:
 
     report = router.report_for(message)
     try:
-        if report is not None and inbound.receive_report(
-            services.session_factory, message, lambda session: report(session, message)
-        ):
-            stored = None  # WeChat's reports get no reply
-        else:
-            stored = inbound.receive(
-                services.session_factory,
-                services.cache,
-                message,
-                respond,
-                cache_ttl=services.settings.callback.dedupe_ttl_seconds,
+        received = (
+            report is not None
+            and inbound.receive_report(
+                services.session_factory, message, lambda session: report(session, message)
             )
+        ) or inbound.receive(
+            services.session_factory,
+            services.cache,
+            message,
+            respond,
+            cache_ttl=services.settings.callback.dedupe_ttl_seconds,
+        )
     except (OperationalError, InterfaceError, RedisError) as exc:
         # Nothing was stored; WeChat retries a failed delivery. The exception's text can carry the
         # message's content (SQL parameters), so only its type is logged.
         log.error("wechat callback unavailable app=%s error=%s", account.name, type(exc).__name__)
-        return Response("temporarily unavailable", status=503, mimetype="text/plain")
+        return app, _Answered(
+            Response("temporarily unavailable", status=503, mimetype="text/plain"), "unavailable"
+        )
     encrypted = request.args.get("encrypt_type") == "aes"
-    if stored is None:
-        return Response("" if encrypted else "success", mimetype="text/plain")
+    outcome = "retried_copy" if received.repeat else "replied" if received.reply is not None else "success"
+    if received.reply is None:
+        return app, _Answered(Response("" if encrypted else "success", mimetype="text/plain"), outcome)
     xml = render_reply_xml(
-        reply_from_dict(stored),
+        reply_from_dict(received.reply),
         to_openid=message.openid,
         from_account=to_user,
         create_time=clock.timestamp(),
     )
     if encrypted:
         xml = _crypto(services, account).envelope(xml.encode(), timestamp, nonce)
-    return Response(xml, mimetype="application/xml")
+    return app, _Answered(Response(xml, mimetype="application/xml"), outcome)

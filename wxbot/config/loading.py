@@ -61,6 +61,20 @@ def settings_from_dict(raw: dict[str, Any], env: dict[str, str] | None = None) -
     return settings
 
 
+# The demo account's menu; its click keys are answered in wxbot.handlers (basic, conversations).
+DEMO_MENU: list[dict[str, Any]] = [
+    {"type": "click", "name": "最新职位", "key": "JOBS"},
+    {
+        "name": "帮助",
+        "sub_button": [
+            {"type": "click", "name": "使用帮助", "key": "HELP"},
+            {"type": "click", "name": "留言给客服", "key": "LEAVE_MESSAGE"},
+        ],
+    },
+    {"type": "click", "name": "关于我们", "key": "ABOUT"},
+]
+
+
 def embedded_defaults() -> dict[str, Any]:
     """The laptop setup: SQLite, in-process cache and scheduler, the sandbox with a demo official account."""
     return {
@@ -76,10 +90,54 @@ def embedded_defaults() -> dict[str, Any]:
                     "token": "demotoken",
                     "encoding_aes_key": "",
                     "original_id": "gh_demo00000001",
+                    "menu": DEMO_MENU,
                 }
             ],
-            "miniprogram": [{"name": "demo-mp", "appid": "wxdemo00000000002", "appsecret": "demo-mp-secret"}],
+            "miniprogram": [
+                {
+                    "name": "demo-mp",
+                    "appid": "wxdemo00000000002",
+                    "appsecret": "demo-mp-secret",
+                    "token": "demomptoken",
+                    "original_id": "gh_demomp000001",
+                }
+            ],
         },
+        # the status pushes, and the demo mini program's "a reply is waiting" subscribe message (the
+        # customer-service fallback)
+        "notify": {
+            "templates": {
+                **_demo_status_templates(),
+                "ticket_reply": {
+                    "demo-mp": {
+                        "template_id": "demo-mp-reply-waiting",
+                        "fields": {"thing1": "客服已回复你的留言", "time2": "{replied_at}"},
+                        "page": "pages/replies/index",
+                    }
+                },
+            }
+        },
+    }
+
+
+def _demo_status_templates() -> dict[str, Any]:
+    """The demo account's status pushes: a status change from the platform arrives in /sandbox as a template
+    message (a seeker who does not follow gets the demo mini program's subscribe message, where allowed)."""
+    from wxbot.applications.statuses import STATUSES, template_key
+
+    fields = {"thing1": "{job_title}", "thing2": "{company}", "phrase3": "{status}", "time4": "{changed_at}"}
+    page = "pages/applications/detail?id={application_id}"
+    return {
+        template_key(status): {
+            "demo": {
+                "template_id": "demo-status-template",
+                "fields": fields,
+                "page": page,
+                "miniprogram": "demo-mp",
+            },
+            "demo-mp": {"template_id": "demo-mp-status-template", "fields": fields, "page": page},
+        }  # fmt: skip
+        for status in STATUSES
     }
 
 

@@ -47,6 +47,27 @@ class RedisSettings:
 
 
 @dataclass
+class MenuButton:
+    """One entry of an official account's menu (wxbot.config.menus checks it against WeChat's limits)."""
+
+    name: str
+    type: str = ""  # click | view | miniprogram; empty for a button that opens sub_button
+    key: str = ""  # click: the EventKey a router rule answers
+    url: str = ""  # view: the page; miniprogram: the page for clients that cannot open mini programs
+    miniprogram: str = ""  # miniprogram: the name of a configured [[wechat.miniprogram]]
+    pagepath: str = ""  # miniprogram: its page
+    sub_button: list[MenuButton] = field(default_factory=list)
+
+
+@dataclass
+class ConditionalMenu:
+    """The menu the followers with one tag see instead of the default (menu/addconditional, matched by tag)."""
+
+    tag_id: str  # the tag's id in WeChat (用户标签)
+    button: list[MenuButton] = field(default_factory=list)
+
+
+@dataclass
 class OfficialAccount:
     name: str
     appid: str
@@ -57,9 +78,14 @@ class OfficialAccount:
     # 消息加解密方式 as set in WeChat's console: plaintext | compatible | safe; empty: safe when
     # encoding_aes_key is set, else plaintext
     mode: str = ""
+    menu: list[MenuButton] = field(default_factory=list)  # `wxbot menu sync` sends it to WeChat
+    conditional_menu: list[ConditionalMenu] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.mode = self.mode or ("safe" if self.encoding_aes_key else "plaintext")
+
+
+DATA_FORMATS = ("xml", "json")
 
 
 @dataclass
@@ -67,6 +93,17 @@ class MiniProgram:
     name: str
     appid: str
     appsecret: str
+    # 消息推送 (customer service) at /wechat/mp/<name>, as set in the mini program's admin console; an empty
+    # token: no message push (the URL answers 404)
+    token: str = ""
+    encoding_aes_key: str = ""  # 43 characters; needed by the compatible and safe modes
+    mode: str = ""  # plaintext | compatible | safe; empty: safe when encoding_aes_key is set, else plaintext
+    data_format: str = "xml"  # 数据格式: xml | json
+    original_id: str = ""  # gh_... ; when set, a push addressed to another ToUserName is refused
+
+    def __post_init__(self) -> None:
+        self.mode = self.mode or ("safe" if self.encoding_aes_key else "plaintext")
+        self.data_format = self.data_format.lower()
 
 
 WECHAT_API_HOST = "https://api.weixin.qq.com"
@@ -118,6 +155,9 @@ class IdentitySettings:
     # phone lookups cost money per success (wechat-platform.md 7.2): daily caps, per user and per mini program
     phone_lookups_per_identity_per_day: int = 5
     phone_lookups_per_app_per_day: int = 2000
+    # the paid quota of phone verifications (checked daily): below this many left, the console and the log
+    # say so
+    phone_quota_warn_below: int = 100
     bind_token_ttl_seconds: int = 600  # the one-time token of the official account's 绑定 link
     bind_qr_ttl_seconds: int = 600  # the temporary QR code of POST /platform/bind-qr
     bind_miniprogram: str = ""  # which mini program the 绑定 link opens; empty: the first configured one
@@ -149,6 +189,23 @@ class ConsoleSettings:
     # where followers open a signed link to read replies they could not get in the chat (the fallback)
     public_url: str = ""
     reply_link_days: int = 7
+    # while a 留言 is open these keywords are still answered as usual (and noted in the conversation)
+    follower_commands: list[str] = field(
+        default_factory=lambda: [
+            "帮助",
+            "help",
+            "订阅全部",
+            "全部提醒",
+            "只提醒关键",
+            "关键提醒",
+            "退订",
+            "关闭提醒",
+            "提醒设置",
+            "绑定",
+            "活动",
+        ]  # fmt: skip
+    )
+    reopen_hours: float = 24.0  # a follower's message this long after Resolve reopens the conversation
 
 
 @dataclass
@@ -158,6 +215,12 @@ class EventsSettings:
     miniprogram: str = ""  # the mini program the official account's 「活动」 reply links into
     list_url: str = ""  # https URL (a URL Link) that opens that mini program's event list
     list_picurl: str = ""  # picture of that news item
+    # mini-program codes for events (POST /platform/events/<id>/code): the page they open (published),
+    # with ?scene=<key>; the version to open (release | trial | develop); WeChat's limit of 5,000 a minute
+    code_page: str = "pages/event/index"
+    code_env_version: str = "release"
+    code_check_path: bool = True  # false: WeChat takes an unpublished page (for trial versions)
+    codes_per_minute: int = 5000
 
 
 @dataclass
@@ -192,8 +255,10 @@ class NotifyTemplate:
     template_id: str
     fields: dict[str, str] = field(default_factory=dict)
     page: str = ""  # mini-program page opened by the message ({placeholders} allowed)
-    url: str = ""  # template messages: web page opened when no mini program is linked
-    miniprogram: str = ""  # template messages: name of the linked mini program that `page` belongs to
+    url: str = ""  # official account: web page opened when no mini program is linked
+    miniprogram: str = ""  # official account: name of the linked mini program that `page` belongs to
+    # 订阅通知 ([notify.notices]): a long-term template; one acceptance allows every send until withdrawn
+    long_term: bool = False
 
 
 @dataclass
@@ -212,9 +277,33 @@ class NotifySettings:
     retry_max_seconds: float = 3600.0
     # template key -> app name -> template (status pushes use the keys status_<status>)
     templates: dict[str, dict[str, NotifyTemplate]] = field(default_factory=dict)
+    # the official accounts' 订阅通知 (message/subscribe/bizsend), by the same keys: key -> app name -> template
+    notices: dict[str, dict[str, NotifyTemplate]] = field(default_factory=dict)
+    # status -> the channels its push tries, in order (default: template message, 订阅通知, mini-program
+    # subscribe message); a status may use fewer
+    status_channels: dict[str, list[str]] = field(default_factory=dict)
 
     def template(self, key: str, app_name: str) -> NotifyTemplate | None:
         return self.templates.get(key, {}).get(app_name)
+
+    def notice(self, key: str, app_name: str) -> NotifyTemplate | None:
+        return self.notices.get(key, {}).get(app_name)
+
+
+@dataclass
+class MetricsSettings:
+    """Prometheus metrics (docs/operations.md)."""
+
+    # the bearer token GET /metrics on the web service asks for; empty: /metrics is not served (development:
+    # served to anyone who reaches the loopback-bound laptop server)
+    token: str = ""
+    # where each `wxbot jobs` process serves its metrics (its own port; `wxbot jobs --metrics-bind` per process)
+    jobs_bind: str = "127.0.0.1:9108"
+    # the daily quotas the `quota` job samples (openapi/quota/get) for each official account / mini program
+    official_quota_apis: list[str] = field(
+        default_factory=lambda: ["/cgi-bin/message/template/send", "/cgi-bin/message/custom/send"]
+    )
+    miniprogram_quota_apis: list[str] = field(default_factory=lambda: ["/cgi-bin/message/subscribe/send"])
 
 
 @dataclass
@@ -234,6 +323,7 @@ class Settings:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @property
     def development(self) -> bool:

@@ -7,8 +7,10 @@ import dataclasses
 import re
 import zoneinfo
 
+from wxbot.config.menus import validate_menus
 from wxbot.config.schema import (
     CALLBACK_MODES,
+    DATA_FORMATS,
     ENVIRONMENTS,
     ConfigError,
     MiniProgram,
@@ -79,6 +81,8 @@ def validate(settings: Settings) -> None:
             raise ConfigError(f"{where}.mode: must be plaintext, compatible or safe (as in WeChat's console)")
         if oa.mode != "plaintext" and not oa.encoding_aes_key:
             raise ConfigError(f"{where}.encoding_aes_key: missing ({oa.mode} mode decrypts with it)")
+    for i, mp in enumerate(settings.wechat.miniprogram):
+        _validate_message_push(f"wechat.miniprogram[{i}]", mp)
     if not settings.security.pii_keys:
         raise ConfigError(f"security.pii_keys: missing (or set WXBOT_SECURITY_PII_KEYS); {GENERATE_HINT}")
     for i, k in enumerate(settings.security.pii_keys):
@@ -115,6 +119,8 @@ def validate(settings: Settings) -> None:
     ):
         if getattr(ident, key) < 1:
             raise ConfigError(f"identity.{key}: at least 1")
+    if ident.phone_quota_warn_below < 0:
+        raise ConfigError("identity.phone_quota_warn_below: 0 or more")
     # WeChat's temporary QR codes live 60 s to 30 days
     if not 60 <= ident.bind_qr_ttl_seconds <= 2592000:
         raise ConfigError("identity.bind_qr_ttl_seconds: between 60 and 2592000")
@@ -141,6 +147,7 @@ def validate(settings: Settings) -> None:
     except Exception as exc:
         raise ConfigError(f"app.timezone: unknown time zone {settings.app.timezone!r}") from exc
     _validate_notify(settings)
+    validate_menus(settings)
     if not settings.development:
         _validate_production(settings)
 
@@ -157,6 +164,7 @@ def _validate_production(settings: Settings) -> None:
     for key, value in (
         ("app.secret_key", settings.app.secret_key),
         ("platform.secret", settings.platform.secret),
+        *([("metrics.token", settings.metrics.token)] if settings.metrics.token else []),
     ):
         problem = weak_secret(value)
         if problem:
@@ -170,7 +178,10 @@ def _validate_production(settings: Settings) -> None:
         raise ConfigError(f"security.hash_key: the same as a pii key; each key is its own, {GENERATE_HINT}")
     demo = embedded_defaults()["wechat"]
     demo_values = {
-        v for app in demo["official"] + demo["miniprogram"] for k, v in app.items() if k != "name" and v
+        v
+        for app in demo["official"] + demo["miniprogram"]
+        for k, v in app.items()
+        if k not in ("name", "menu") and v
     }
     apps: list[tuple[str, OfficialAccount | MiniProgram]] = [
         *((f"wechat.official[{i}]", a) for i, a in enumerate(settings.wechat.official)),
@@ -187,6 +198,29 @@ def _validate_production(settings: Settings) -> None:
                 f"wechat.official[{i}].token: {problem}; choose 3-32 random letters and digits and set the "
                 "same in WeChat's console (`wxbot keys generate` prints one)"
             )
+    for i, mp in enumerate(settings.wechat.miniprogram):
+        problem = weak_token(mp.token) if mp.token else None
+        if problem:
+            raise ConfigError(
+                f"wechat.miniprogram[{i}].token: {problem}; choose 3-32 random letters and digits and set the "
+                "same in the mini program's 消息推送 settings"
+            )
+
+
+def _validate_message_push(where: str, mp: MiniProgram) -> None:
+    """A mini program's 消息推送 settings: none at all (no token), or a complete set."""
+    if not mp.token:
+        return
+    if mp.encoding_aes_key and not _AES_KEY.match(mp.encoding_aes_key):
+        raise ConfigError(f"{where}.encoding_aes_key: must be 43 letters and digits")
+    if mp.mode not in CALLBACK_MODES:
+        raise ConfigError(
+            f"{where}.mode: must be plaintext, compatible or safe (as in the 消息推送 settings)"
+        )
+    if mp.mode != "plaintext" and not mp.encoding_aes_key:
+        raise ConfigError(f"{where}.encoding_aes_key: missing ({mp.mode} mode decrypts with it)")
+    if mp.data_format not in DATA_FORMATS:
+        raise ConfigError(f"{where}.data_format: must be xml or json (数据格式 in the 消息推送 settings)")
 
 
 _CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
@@ -213,28 +247,48 @@ def _validate_notify(settings: Settings) -> None:
     if notify.retry_base_seconds <= 0 or notify.retry_max_seconds < notify.retry_base_seconds:
         raise ConfigError("notify.retry_max_seconds: must be at least retry_base_seconds (> 0)")
     status_keys = {application_status.template_key(s) for s in application_status.STATUSES}
-    for key, per_app in notify.templates.items():
-        for app_name, template in per_app.items():
-            where = f"notify.templates.{key}.{app_name}"
-            official = settings.official_account(app_name) is not None
-            if not official and settings.miniprogram(app_name) is None:
-                raise ConfigError(f"{where}: no official account or mini program named {app_name!r}")
-            if not template.template_id:
-                raise ConfigError(f"{where}.template_id: missing")
-            if not template.fields:
-                raise ConfigError(f"{where}.fields: missing")
-            if template.miniprogram and settings.miniprogram(template.miniprogram) is None:
-                raise ConfigError(f"{where}.miniprogram: no mini program named {template.miniprogram!r}")
-            names = application_status.TEMPLATE_DATA if key in status_keys else None
-            for field_key, text in template.fields.items():
-                try:
-                    check_field_template(field_key, text, names, official=official)
-                except FieldRuleError as exc:
-                    raise ConfigError(f"{where}.fields.{field_key}: {exc}") from exc
-            if names is not None:
-                unknown = [n for n in placeholders(template.page) if n not in names]
-                if unknown:
-                    raise ConfigError(f"{where}.page: unknown placeholder {{{unknown[0]}}}")
+    for section, templates in (("templates", notify.templates), ("notices", notify.notices)):
+        for key, per_app in templates.items():
+            for app_name, template in per_app.items():
+                where = f"notify.{section}.{key}.{app_name}"
+                official = settings.official_account(app_name) is not None
+                if section == "notices" and not official:
+                    raise ConfigError(f"{where}: 订阅通知 are the official accounts'; no official account "
+                                      f"named {app_name!r}")  # fmt: skip
+                if not official and settings.miniprogram(app_name) is None:
+                    raise ConfigError(f"{where}: no official account or mini program named {app_name!r}")
+                if template.long_term and section != "notices":
+                    raise ConfigError(f"{where}.long_term: only 订阅通知 ([notify.notices]) are long-term")
+                if not template.template_id:
+                    raise ConfigError(f"{where}.template_id: missing")
+                if not template.fields:
+                    raise ConfigError(f"{where}.fields: missing")
+                if template.miniprogram and settings.miniprogram(template.miniprogram) is None:
+                    raise ConfigError(f"{where}.miniprogram: no mini program named {template.miniprogram!r}")
+                names = application_status.TEMPLATE_DATA if key in status_keys else None
+                for field_key, text in template.fields.items():
+                    try:  # a template message has the 2023 limits; 订阅通知 the subscribe message's rules
+                        check_field_template(
+                            field_key, text, names, official=official and section == "templates"
+                        )
+                    except FieldRuleError as exc:
+                        raise ConfigError(f"{where}.fields.{field_key}: {exc}") from exc
+                if names is not None:
+                    unknown = [n for n in placeholders(template.page) if n not in names]
+                    if unknown:
+                        raise ConfigError(f"{where}.page: unknown placeholder {{{unknown[0]}}}")
+    for status, channels in notify.status_channels.items():
+        where = f"notify.status_channels.{status}"
+        if status not in application_status.STATUSES:
+            raise ConfigError(f"{where}: unknown status; one of {', '.join(application_status.STATUSES)}")
+        if (
+            not channels
+            or len(set(channels)) != len(channels)
+            or not set(channels) <= set(application_status.CHANNELS)
+        ):
+            raise ConfigError(
+                f"{where}: distinct channels of {', '.join(application_status.CHANNELS)}, in order"
+            )
 
 
 def _validate_events(settings: Settings) -> None:
@@ -249,3 +303,14 @@ def _validate_events(settings: Settings) -> None:
         raise ConfigError("events.list_url: must be an https URL")
     if events.list_picurl and not events.list_picurl.startswith("https://"):
         raise ConfigError("events.list_picurl: must be an https URL")
+    if (
+        not re.fullmatch(r"[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*", events.code_page)
+        or len(events.code_page) > 128
+    ):
+        raise ConfigError(
+            "events.code_page: a mini-program page path such as pages/event/index (no leading /)"
+        )
+    if events.code_env_version not in ("release", "trial", "develop"):
+        raise ConfigError("events.code_env_version: release, trial or develop")
+    if not 1 <= events.codes_per_minute <= 5000:
+        raise ConfigError("events.codes_per_minute: 1 to 5000 (WeChat's limit)")

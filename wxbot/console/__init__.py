@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.exceptions import ServiceUnavailable, default_exceptions
 from werkzeug.wrappers import Response
 
@@ -36,6 +37,8 @@ bp = Blueprint("console", __name__, url_prefix=PREFIX, static_folder="../static/
 COOKIE = "wxbot_console"
 LOGIN_COOKIE = "wxbot_console_login"
 PUBLIC_ENDPOINTS = ("console.login", "console.static")
+# asked by the page itself (wxbot.console.live): they neither keep an idle session alive nor redirect
+PASSIVE_ENDPOINTS = ("console.live_inbox", "console.live_conversation")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,17 +91,29 @@ def load_session() -> Response | None:
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if g.agent is None:
-        if ended is not None:  # the agent had a session: back to the login page, told why it ended
-            target = request.full_path.rstrip("?") if request.method == "GET" else None
-            response = redirect(url_for("console.login", next=target, ended=ended), 302 if target else 303)
+        if ended is not None and request.endpoint not in PASSIVE_ENDPOINTS:
+            # the agent had a session: back to the login page, told why it ended, and then back to the page
+            # they were on (a form's page: its draft is kept in the browser)
+            target = request.full_path.rstrip("?") if request.method == "GET" else _referring_page()
+            response = redirect(
+                url_for("console.login", next=target, ended=ended), 302 if request.method == "GET" else 303
+            )
             response.delete_cookie(COOKIE, path=PREFIX)
             return response
-        if request.method == "GET":
+        if request.method == "GET" and request.endpoint not in PASSIVE_ENDPOINTS:
             return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
-        abort(401)
+        abort(401, _("Your session has ended: log in again."))
     if request.method == "POST":
         _check_csrf(g.csrf)
     return None
+
+
+def _referring_page() -> str | None:
+    """The console page a form was sent from (browsers send same-origin referrers: Referrer-Policy)."""
+    parts = urlsplit(request.referrer or "")
+    if parts.netloc != request.host or not parts.path.startswith(PREFIX + "/"):
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def _resume(token: str) -> str | None:
@@ -120,8 +135,9 @@ def _resume(token: str) -> str | None:
         ended = "lifetime"
     else:
         g.agent, g.csrf, g.session_key = agent, data["csrf"], key
+        seen = data.get("seen", now) if request.endpoint in PASSIVE_ENDPOINTS else now
         cache.set(
-            key, json.dumps({**data, "seen": now, "started": data.get("started", now)}), _idle_seconds()
+            key, json.dumps({**data, "seen": seen, "started": data.get("started", now)}), _idle_seconds()
         )
         return None
     cache.delete(key)
@@ -132,7 +148,8 @@ def _check_csrf(expected: str) -> None:
     given = request.form.get("csrf_token", "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         abort(
-            400, "The form is missing its security token or it is out of date. Reload the page and try again."
+            400,
+            _("The form is missing its security token or it is out of date. Reload the page and try again."),
         )
 
 
@@ -140,7 +157,7 @@ def admin_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if g.agent.role != "admin":
-            abort(403, "Only an admin may do this.")
+            abort(403, _("Only an admin may do this."))
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
@@ -160,7 +177,9 @@ def login() -> Any:
         if g.agent is not None:
             return redirect(safe_next(request.args.get("next")))
         ended = request.args.get("ended")
-        return _login_page(f"ended_{ended}" if ended in ("idle", "lifetime", "ended") else None)
+        return _login_page(
+            {"idle": "ended_idle", "lifetime": "ended_lifetime", "ended": "ended"}.get(ended or "")
+        )
     _check_csrf(request.cookies.get(LOGIN_COOKIE, ""))
     username = request.form.get("username", "").strip().lower()[:64]
     password = request.form.get("password", "")[:256]
@@ -263,9 +282,7 @@ def refusal_page(refusal: DomainError) -> Any:
 def cache_down(_exc: Exception) -> Any:
     """Sessions and login limits live in the shared cache: without it the console is closed (wxbot.cache)."""
     db().rollback()
-    error = ServiceUnavailable(
-        "登录服务暂时不可用，请稍后再试。The console is unavailable; try again shortly."
-    )
+    error = ServiceUnavailable(_("The console is unavailable; try again shortly."))
     return render_template("console/error.html", error=error), 503
 
 
@@ -285,4 +302,4 @@ def console_globals() -> dict[str, Any]:
     return {"current_agent": g.get("agent"), "csrf_token": lambda: g.get("csrf", ""), "notices": take_notices}
 
 
-from wxbot.console import limits, views  # noqa: E402,F401  (routes register on bp)
+from wxbot.console import i18n, images, limits, live, views  # noqa: E402,F401  (routes register on bp)

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import abort, g, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -17,29 +19,30 @@ from wxbot.applications import status_changes as applications
 from wxbot.console import act, admin_required, bp, notice
 from wxbot.console.reader import reader_link
 from wxbot.conversations import canned as canned_replies
-from wxbot.conversations import conversations, replies
+from wxbot.conversations import conversations, doors, replies
 from wxbot.conversations import inbox as inbox_list
+from wxbot.conversations import media as media_files
 from wxbot.conversations import statistics as service_level
 from wxbot.conversations.media import OPAQUE_TYPE
 from wxbot.conversations.media import kept_type as kept_media_type
 from wxbot.errors import DomainError, NotFound
-from wxbot.models.conversations import Agent, CannedReply, TicketMessage
+from wxbot.models.conversations import Agent, CannedReply, Conversation, TicketMessage
 from wxbot.privacy import requests as rights_requests
-from wxbot.privacy.pii import mask_phone
+from wxbot.privacy.pii import mask_phone, normalise_phone
 from wxbot.web import db, services
 
-STATES = {"open": "Open", "waiting": "Waiting on user", "resolved": "Resolved"}
-SCOPES = {"all": "All", "mine": "Mine", "unassigned": "Unassigned"}
+STATES = {"open": _l("Open"), "waiting": _l("Waiting on user"), "resolved": _l("Resolved")}
+SCOPES = {"all": _l("All"), "mine": _l("Mine"), "unassigned": _l("Unassigned")}
 
 
 def _target() -> timedelta:
     return timedelta(hours=services().settings.console.first_response_target_hours)
 
 
-def _conversation(conversation_id: int) -> Any:
+def conversation_or_404(conversation_id: int) -> Any:
     conversation = conversations.get(db(), conversation_id)
     if conversation is None:
-        abort(404, "No such conversation.")
+        abort(404, _("No such conversation."))
     return conversation
 
 
@@ -53,17 +56,45 @@ def inbox() -> str:
     state = request.args.get("state", "open")
     scope = request.args.get("scope", "all")
     if state not in STATES or scope not in SCOPES:
-        abort(400, "Unknown inbox filter.")
-    rows = inbox_list.rows(db(), state=state, scope=scope, agent_id=g.agent.id, target=_target())
-    return render_template(
-        "console/inbox.html", rows=rows, state=state, scope=scope, states=STATES, scopes=SCOPES
-    )
+        abort(400, _("Unknown inbox filter."))
+    return render_template("console/inbox.html", **inbox_context(state, scope))
+
+
+def inbox_context(state: str, scope: str) -> dict[str, Any]:
+    """What the inbox shows (its page and its live part, wxbot.console.live)."""
+    q = request.args.get("q", "").strip()[: inbox_list.MAX_QUERY]
+    listing = inbox_list.page(db(), state=state, scope=scope, agent_id=g.agent.id, target=_target(),
+                              search=_search(q), page=request.args.get("page", 1, type=int))  # fmt: skip
+    return {"listing": listing, "rows": listing.rows, "state": state, "scope": scope, "q": q, "states": STATES,
+            "scopes": SCOPES, "live_url": url_for("console.live_inbox") + _query()}  # fmt: skip
+
+
+def _query() -> str:
+    return "?" + request.query_string.decode() if request.query_string else ""
+
+
+def _search(q: str) -> inbox_list.Search:
+    """A phone number is looked up by its keyed hashes only; anything else as text."""
+    try:
+        phone = normalise_phone(q) if q else None
+    except ValueError:
+        phone = None
+    if phone is not None:
+        return inbox_list.Search(phone_hashes=tuple(services().pii.lookup_hashes(phone)))
+    return inbox_list.Search(text=q)
+
+
+@bp.app_template_filter("masked_phone")
+def masked_phone(account: Any) -> str:
+    if account is None or not account.phone_enc:
+        return ""
+    return mask_phone(services().pii.decrypt(account.phone_enc))
 
 
 @bp.get("/c/<int:conversation_id>")
 def conversation(conversation_id: int) -> str:
     session = db()
-    conv = _conversation(conversation_id)
+    conv = conversation_or_404(conversation_id)
     conversations.record_view(session, conv, g.agent)
     session.commit()
     return _conversation_page(conv)
@@ -82,38 +113,32 @@ def _conversation_page(
     phone = None
     if account is not None and account.phone_enc:
         phone = revealed_phone or mask_phone(services().pii.decrypt(account.phone_enc))
+    canned = [(c, _filled(c, conv)) for c in canned_replies.all_by_title(session)]
     canned_id = request.args.get("canned", type=int)
-    canned = session.get(CannedReply, canned_id) if canned_id else None
-    if canned is not None:
-        draft = canned_replies.render(
-            canned.body,
-            agent=g.agent.username,
-            conversation=str(conv.id),
-            target_hours=f"{services().settings.console.first_response_target_hours:g}",
-        )
+    chosen = next((text for c, text in canned if c.id == canned_id), None)
+    if chosen is not None:  # (without the script: the link puts the canned reply in the box)
+        draft = chosen
     agents = list(session.scalars(select(Agent).where(Agent.active.is_(True)).order_by(Agent.username)))
-    window = replies.window(session, conv)
+    thread = thread_context(conv)
+    no_fallback = (
+        replies.fallback_problem(session, services().settings, conv)
+        if (thread["window_problem"] or blocked)
+        else None
+    )
     return render_template(
         "console/conversation.html",
-        conv=conv,
+        **thread,
         identity=conv.identity,
         account=account,
         phone=phone,
         revealed=revealed_phone is not None,
-        window=window,
-        time_left=(window.expires_at - clock.now()) if window.expires_at else None,
-        overdue=service_level.is_overdue(conv, _target()),
-        first_response=service_level.first_response_time(conv),
-        canned=canned_replies.all_by_title(session),
-        deliveries=replies.deliveries(session, conv),
-        window_problem=replies.window_problem(session, conv),
+        canned=canned,
+        no_fallback=no_fallback,
         blocked=blocked,
         error=error,
         draft=draft,
         agents=agents,
-        states=STATES,
         form_token=secrets.token_urlsafe(16),
-        details=conversations.details,
         applications=(
             applications.applications_of(session, account.id, services().settings.app.timezone, limit=5)
             if account is not None
@@ -122,12 +147,39 @@ def _conversation_page(
     )
 
 
+def _filled(canned: CannedReply, conv: Any) -> str:
+    return canned_replies.render(
+        canned.body,
+        agent=g.agent.username,
+        conversation=str(conv.id),
+        target_hours=f"{services().settings.console.first_response_target_hours:g}",
+    )
+
+
+def thread_context(conv: Any) -> dict[str, Any]:
+    """What the thread shows that changes by itself (its page and its live parts, wxbot.console.live)."""
+    session = db()
+    window = replies.window(session, conv)
+    return {
+        "conv": conv,
+        "window": window,
+        "time_left": (window.expires_at - clock.now()) if window.expires_at else None,
+        "window_problem": replies.window_problem(session, conv),
+        "overdue": service_level.is_overdue(conv, _target()),
+        "first_response": service_level.first_response_time(conv),
+        "deliveries": replies.deliveries(session, conv),
+        "states": STATES,
+        "details": conversations.details,
+        "live_url": url_for("console.live_conversation", conversation_id=conv.id),
+    }
+
+
 def _thread_end(conversation_id: int) -> str:
     return url_for("console.conversation", conversation_id=conversation_id) + "#thread-end"
 
 
 def _act(conversation_id: int, action: Any) -> Any:
-    conv = _conversation(conversation_id)
+    conv = conversation_or_404(conversation_id)
     return act(lambda: action(db(), conv), back=_thread_end(conversation_id))
 
 
@@ -140,7 +192,7 @@ def claim(conversation_id: int) -> Response:
 def assign(conversation_id: int) -> Response:
     raw = request.form.get("assignee_id", "")
     if raw and not raw.isdigit():
-        abort(400, "Pick an agent.")
+        abort(400, _("Pick an agent."))
     return _act(conversation_id, lambda s, c: conversations.assign(s, c, g.agent, int(raw) if raw else None))
 
 
@@ -165,9 +217,19 @@ def resend(conversation_id: int, message_id: int) -> Response:
     return _act(conversation_id, lambda s, c: replies.resend(s, c, g.agent, message_id))
 
 
+@bp.post("/c/<int:conversation_id>/m/<int:message_id>/fetch")
+def fetch_media_again(conversation_id: int, message_id: int) -> Response:
+    return _act(conversation_id, lambda s, c: media_files.fetch_again(s, c, g.agent, message_id))
+
+
+@bp.app_template_filter("media_problem")
+def media_problem(media_error: str | None) -> str:
+    return media_files.problem(media_error)
+
+
 @bp.post("/c/<int:conversation_id>/reply")
 def reply(conversation_id: int) -> Any:
-    conv = _conversation(conversation_id)
+    conv = conversation_or_404(conversation_id)
     body, token = request.form.get("body", ""), request.form.get("form_token", "")
 
     def refused(refusal: DomainError) -> tuple[str, int]:
@@ -175,7 +237,9 @@ def reply(conversation_id: int) -> Any:
         # the fallback offered
         if isinstance(refusal, replies.ReplyBlocked):
             return _conversation_page(conv, draft=body, blocked=refusal.message), 409
-        return _conversation_page(conv, draft=body, error=refusal.message), 400
+        if refusal.code == "no_fallback":
+            return _conversation_page(conv, draft=body), 409  # the page says why there is none
+        return _conversation_page(conv, draft=body, error=_(refusal.message)), 400
 
     return act(
         lambda: replies.reply(
@@ -186,7 +250,7 @@ def reply(conversation_id: int) -> Any:
             token,
             fallback=request.form.get("mode") == "fallback",
             reader_link=reader_link(conv, request.host_url),
-            timezone=services().settings.app.timezone,
+            settings=services().settings,
         ),
         back=_thread_end(conversation_id),
         refused=refused,
@@ -197,10 +261,10 @@ def reply(conversation_id: int) -> Any:
 @admin_required
 def reveal(conversation_id: int) -> str:
     session = db()
-    conv = _conversation(conversation_id)
+    conv = conversation_or_404(conversation_id)
     account = conv.identity.account
     if account is None or not account.phone_enc:
-        abort(404, "This follower has no linked phone number.")
+        abort(404, _("This follower has no linked phone number."))
     conversations.record_reveal(session, conv, g.agent)  # refused: the error page (wxbot.console)
     session.commit()
     return _conversation_page(conv, revealed_phone=services().pii.decrypt(account.phone_enc))
@@ -210,11 +274,11 @@ def reveal(conversation_id: int) -> str:
 def media(message_id: int) -> Response:
     message = db().get(TicketMessage, message_id)
     if message is None or message.media_status != "stored" or not message.media_path:
-        abort(404, "This media file is not stored.")
+        abort(404, _("This media file is not stored."))
     root = Path(services().settings.app.var_dir, "media").resolve()
     path = (root / message.media_path).resolve()
     if root not in path.parents or not path.is_file():
-        abort(404, "This media file is not stored.")
+        abort(404, _("This media file is not stored."))
     # the allowlist again: rows stored before it may name any type the upstream answered
     content_type = kept_media_type(message.media_type)
     response = send_file(path, mimetype=content_type, max_age=0, download_name=path.name,
@@ -236,7 +300,7 @@ def canned() -> Any:
     session = db()
     if request.method == "POST":
         if g.agent.role != "admin":
-            abort(403, "Only an admin may change canned replies.")
+            abort(403, _("Only an admin may change canned replies."))
         raw_id = request.form.get("canned_id", "")
         return act(
             lambda: canned_replies.save(
@@ -246,7 +310,7 @@ def canned() -> Any:
                 canned_id=int(raw_id) if raw_id.isdigit() else None,
             ),
             back=url_for("console.canned"),
-            done="Saved.",
+            done=_("Saved."),
         )
     return render_template(
         "console/canned.html", canned=canned_replies.all_by_title(session), variables=canned_replies.VARIABLES
@@ -259,16 +323,27 @@ def duration(value: timedelta | None) -> str:
         return "—"
     minutes = max(int(value.total_seconds() // 60), 0)
     if minutes < 60:
-        return f"{minutes} min"
+        return _("%(m)s min", m=minutes)
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
-    return f"{hours // 24} d {hours % 24} h"
+        return _("%(h)s h %(m)s min", h=hours, m=str(minutes).zfill(2)) if minutes else _("%(h)s h", h=hours)
+    return _("%(d)s d %(h)s h", d=hours // 24, h=hours % 24)
 
 
 @bp.app_template_filter("local")
 def local_time(value: Any) -> str:
     return clock.local_text(value, services().settings.app.timezone, empty="—")
+
+
+@bp.app_template_filter("door")
+def door(value: Conversation | TicketMessage) -> str:
+    """The door a message came through, or the one a conversation's replies go through (公众号 / 小程序)."""
+    if isinstance(value, TicketMessage):
+        name = value.app_name or value.conversation.identity.app_name
+        kind = "miniprogram" if services().settings.miniprogram(name) else "official"
+        return doors.door_label(kind, name)
+    identity = value.reply_identity
+    return doors.door_label(identity.kind, identity.app_name)
 
 
 @bp.get("/privacy-requests")
@@ -307,7 +382,7 @@ def close_privacy_request(request_id: int) -> Response:
     session = db()
     outcome = request.form.get("outcome", "")
     if outcome not in ("completed", "rejected"):
-        abort(400, "outcome must be completed or rejected")
+        abort(400, _("outcome must be completed or rejected"))
     try:
         rights_requests.close_request(session, request_id, actor=f"agent:{g.agent.id}", outcome=outcome)
     except DomainError as exc:  # not pending, or a cancellation (closed by its job): said on the page
@@ -315,5 +390,9 @@ def close_privacy_request(request_id: int) -> Response:
         notice(exc.message, "error")
     else:
         session.commit()
-        notice(f"Request #{request_id} {outcome}.")
+        notice(
+            _("Request #%(id)s completed.", id=request_id)
+            if outcome == "completed"
+            else _("Request #%(id)s rejected.", id=request_id)
+        )
     return redirect(url_for("console.privacy_requests"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import bindparam, exists, func, select, update
@@ -22,9 +23,10 @@ from wxbot import clock
 from wxbot.conversations import agents
 from wxbot.conversations.media import MEDIA_KINDS
 from wxbot.errors import Conflict, Invalid, NotFound, Refused
-from wxbot.models.conversations import INBOUND_KINDS, Agent, Conversation, TicketMessage
+from wxbot.models.conversations import INBOUND_KINDS, MINIPROGRAM_KINDS, Agent, Conversation, TicketMessage
 from wxbot.privacy import audit
 from wxbot.privacy.pii import mask_numbers
+from wxbot.texts import N_
 
 MAX_INBOUND_TEXT = 8000
 
@@ -122,9 +124,12 @@ def add_inbound(
     kind: str,
     content: str = "",
     fields: dict[str, Any] | None = None,
+    door: tuple[int, str] | None = None,
 ) -> Added | None:
-    """Store a follower's message in the conversation; None when this delivery is already stored."""
-    if kind not in INBOUND_KINDS:
+    """Store a follower's message in the conversation; None when this delivery is already stored. `door`:
+    (identity id, app name) of the person's other identity it came through (the mini program's customer
+    service into a conversation of the official account, or the reverse); replies follow it."""
+    if kind not in INBOUND_KINDS + MINIPROGRAM_KINDS:
         raise Invalid("unsupported_message_type", f"unsupported message type {kind!r}")
     fields = fields or {}
     lock(session, conversation)
@@ -136,6 +141,7 @@ def add_inbound(
         # Phone and ID numbers the follower types are kept masked, as in the inbound log (privacy policy).
         body=mask_numbers((content or "")[:MAX_INBOUND_TEXT]),
         details=_details(kind, fields),
+        app_name=door[1] if door else None,
         created_at=clock.now(),
     )
     if kind in MEDIA_KINDS and fields.get("MediaId"):
@@ -149,7 +155,8 @@ def add_inbound(
     except IntegrityError:
         return None  # WeChat retried a delivery we already stored
     now = message.created_at
-    values: dict[str, Any] = {"last_user_message_at": now, "state": "open", "updated_at": now}
+    values: dict[str, Any] = {"last_user_message_at": now, "state": "open", "updated_at": now,
+                              "door_identity_id": door[0] if door else None}  # fmt: skip
     session.execute(update(Conversation).where(Conversation.id == conversation.id).values(values))
     session.execute(
         update(Conversation)
@@ -192,6 +199,10 @@ def _details(kind: str, fields: dict[str, Any]) -> str | None:
         keys = {"latitude": "Location_X", "longitude": "Location_Y", "scale": "Scale", "label": "Label"}
     elif kind == "link":
         keys = {"title": "Title", "description": "Description", "url": "Url"}
+    elif kind == "miniprogrampage":
+        keys = {"title": "Title", "pagepath": "PagePath", "appid": "AppId"}
+    elif kind == "tempsession":
+        keys = {"session_from": "SessionFrom"}
     else:
         return None
     return json.dumps({k: str(fields.get(v, ""))[:1000] for k, v in keys.items()}, ensure_ascii=False)
@@ -218,7 +229,7 @@ def claim(session: Session, conversation: Conversation, agent: Agent) -> None:
     )
     session.refresh(conversation)
     if not taken and conversation.assignee_id != agent.id:
-        raise Conflict("claimed_by_another", "another agent has already claimed this conversation")
+        raise Conflict("claimed_by_another", N_("another agent has already claimed this conversation"))
     agents.audit_conversation(session, agent, "conversation.claim", conversation)
 
 
@@ -226,7 +237,7 @@ def assign(session: Session, conversation: Conversation, agent: Agent, assignee_
     if assignee_id is not None:
         assignee = session.get(Agent, assignee_id)
         if assignee is None or not assignee.active:
-            raise NotFound("no_active_agent", "no such active agent")
+            raise NotFound("no_active_agent", N_("no such active agent"))
     conversation.assignee_id = assignee_id
     agents.audit_conversation(
         session,
@@ -239,7 +250,7 @@ def assign(session: Session, conversation: Conversation, agent: Agent, assignee_
 
 def resolve(session: Session, conversation: Conversation, agent: Agent) -> None:
     if conversation.state == "resolved":
-        raise Conflict("already_resolved", "the conversation is already resolved")
+        raise Conflict("already_resolved", N_("the conversation is already resolved"))
     conversation.state = "resolved"
     conversation.open_identity_id = None
     conversation.resolved_at = clock.now()
@@ -249,7 +260,7 @@ def resolve(session: Session, conversation: Conversation, agent: Agent) -> None:
 
 def reopen(session: Session, conversation: Conversation, agent: Agent) -> None:
     if conversation.state != "resolved":
-        raise Conflict("not_resolved", "only a resolved conversation can be reopened")
+        raise Conflict("not_resolved", N_("only a resolved conversation can be reopened"))
     newer = Conflict("newer_conversation", "the follower has a newer open conversation; continue there")
     if _unresolved(session, conversation.identity_id) is not None:
         raise newer
@@ -272,6 +283,50 @@ def reopen(session: Session, conversation: Conversation, agent: Agent) -> None:
         raise newer from None  # the follower opened one at this very moment
     session.refresh(conversation)
     agents.audit_conversation(session, agent, "conversation.reopen", conversation)
+
+
+def recently_resolved(session: Session, identity_id: int, within: timedelta) -> Conversation | None:
+    """The follower's conversation resolved within `within`, when they have none unresolved."""
+    if within <= timedelta(0) or _unresolved(session, identity_id) is not None:
+        return None
+    return session.scalar(
+        select(Conversation)
+        .where(
+            Conversation.identity_id == identity_id,
+            Conversation.state == "resolved",
+            Conversation.resolved_at >= clock.now() - within,
+        )
+        .order_by(Conversation.resolved_at.desc())
+        .limit(1)
+    )
+
+
+def reopen_for_follower(session: Session, identity_id: int, within: timedelta) -> Conversation | None:
+    """A follow-up soon after Resolve: the conversation is open again, capturing what they send (as after
+    「留言」), and back with the agents. None when there is nothing to reopen (or they opened one meanwhile)."""
+    conversation = recently_resolved(session, identity_id, within)
+    if conversation is None:
+        return None
+    now = clock.now()
+    try:
+        with session.begin_nested():
+            session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation.id, Conversation.state == "resolved")
+                .values(
+                    state="open",
+                    resolved_at=None,
+                    open_identity_id=identity_id,
+                    follower_ended_at=None,
+                    updated_at=now,
+                )  # fmt: skip
+            )
+    except IntegrityError:
+        return None  # another delivery of theirs opened one at this very moment
+    session.refresh(conversation)
+    audit.log(session, actor="follower", action="conversation.reopen", subject_type="conversation",
+              subject_id=conversation.id, detail="follow-up after resolve")  # fmt: skip
+    return conversation
 
 
 def record_view(session: Session, conversation: Conversation, agent: Agent) -> None:

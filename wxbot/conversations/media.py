@@ -13,8 +13,26 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wxbot.models.conversations import Conversation, TicketMessage
+from wxbot.conversations import agents
+from wxbot.errors import Conflict, NotFound
+from wxbot.models.conversations import Agent, Conversation, TicketMessage
 from wxbot.models.identity import Identity
+from wxbot.texts import N_
+from wxbot.wechat.errors import DAILY_QUOTA, MEDIA_ID_INVALID, MINUTE_LIMIT, SYSTEM_BUSY
+
+# WeChat's answers worth another try on the next run (the job gives up after a few)
+TRANSIENT = frozenset({SYSTEM_BUSY, MINUTE_LIMIT, DAILY_QUOTA})
+UNAVAILABLE = "unavailable"  # media_error when WeChat did not answer
+# what a failure means, for the agents (media_error holds "wechat:<errcode>" or UNAVAILABLE)
+PROBLEMS = {
+    f"wechat:{MEDIA_ID_INVALID}": N_(
+        "WeChat no longer has this file: it keeps what a follower sends for 3 days."
+    ),
+    f"wechat:{SYSTEM_BUSY}": N_("WeChat was busy and did not hand over the file."),
+    f"wechat:{MINUTE_LIMIT}": N_("WeChat's limit on fetching files was reached for the moment."),
+    f"wechat:{DAILY_QUOTA}": N_("WeChat's daily limit on fetching files was reached."),
+    UNAVAILABLE: N_("WeChat did not answer in time."),
+}
 
 MEDIA_KINDS = ("image", "voice", "video", "shortvideo")
 SAFE_TYPES = frozenset(
@@ -49,7 +67,8 @@ def pending(session: Session, limit: int) -> list[PendingMedia]:
         .limit(limit)
     ).all()
     return [
-        PendingMedia(m.id, m.conversation_id, app_name, m.media_id or "", m.media_attempts)
+        # the app it came through (the mini program's chat into an official account's conversation)
+        PendingMedia(m.id, m.conversation_id, m.app_name or app_name, m.media_id or "", m.media_attempts)
         for m, app_name in rows
     ]
 
@@ -69,6 +88,24 @@ def mark_failed(session: Session, message_id: int, reason: str, *, final: bool) 
         message.media_error = reason[:255]
         if final:
             message.media_status = "failed"
+
+
+def problem(media_error: str | None) -> str:
+    """A failed fetch in words (a text of the catalogs)."""
+    return PROBLEMS.get(media_error or "", N_("WeChat would not hand over the file."))
+
+
+def fetch_again(session: Session, conversation: Conversation, agent: Agent, message_id: int) -> None:
+    """An agent asks for a failed file once more: it is pending again, with its attempts afresh."""
+    message = next((m for m in conversation.messages if m.id == message_id), None)
+    if message is None or message.kind not in MEDIA_KINDS:
+        raise NotFound("media_not_found", N_("no such media in this conversation"))
+    if message.media_status != "failed":
+        raise Conflict("media_not_failed", N_("this file did not fail: nothing to fetch again"))
+    message.media_status, message.media_attempts, message.media_error = "pending", 0, None
+    agents.audit_conversation(
+        session, agent, "conversation.media_refetch", conversation, f"message:{message_id}"
+    )
 
 
 def stored_paths(session: Session) -> set[str]:

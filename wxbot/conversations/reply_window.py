@@ -1,10 +1,13 @@
-"""May we send this follower a customer-service message now, and how many are left? (wechat-platform.md §5.1)
+"""May we send this user a customer-service message now, and how many are left? (wechat-platform.md §5.1)
 
-Each follower action grants an allowance: a message they send opens 48 hours and 5 messages; a follow, a
-scan of a parametric QR code or a menu click opens 1 minute and 3. The latest grant of each kind is kept on
-the identity's row (wxbot.models.identity), so the callback records it in the statement that records the
-delivery's interaction (grant); the sender asks status() and consume()s one before each customer-service
-message.
+Each user action grants an allowance, by the kind of app it happened in (RULES):
+  - official account: a message opens 48 hours and 5 messages; a follow, a scan of a parametric QR code or a
+    menu click (an "action") 1 minute and 3;
+  - mini program (its customer-service chat): a message opens 48 hours and 5; entering the chat
+    (user_enter_tempsession, the mini program's "action") 1 minute and 2.
+The latest grant of each kind is kept on the identity's row (wxbot.models.identity), so the callback records
+it in the statement that records the delivery's interaction (granted); the sender asks status() and
+consume()s one before each customer-service message; both doors answer through these same functions.
 """
 
 from __future__ import annotations
@@ -13,19 +16,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from wxbot import clock
 from wxbot.models.identity import Identity
 
-# the 48-hour window a follower's message opens
+# the 48-hour window a user's message opens, through either door
 MESSAGE_WINDOW = timedelta(hours=48)
-GRANTS: dict[str, tuple[timedelta, int]] = {
-    "message": (MESSAGE_WINDOW, 5),
-    "action": (timedelta(minutes=1), 3),
+# app kind -> trigger -> (valid for, messages allowed)
+RULES: dict[str, dict[str, tuple[timedelta, int]]] = {
+    "official": {"message": (MESSAGE_WINDOW, 5), "action": (timedelta(minutes=1), 3)},
+    "miniprogram": {"message": (MESSAGE_WINDOW, 5), "action": (timedelta(minutes=1), 2)},
 }
-KINDS = tuple(GRANTS)
+KINDS = ("message", "action")
 
 _IDENTITIES = Identity.__table__
 
@@ -36,6 +40,15 @@ def _expires(kind: str) -> Any:
 
 def _remaining(kind: str) -> Any:
     return _IDENTITIES.c[f"{kind}_window_remaining"]
+
+
+def usable_until(identity_id: Any, now: datetime) -> Any:
+    """When the last usable grant of the identity `identity_id` (a column or value) ends, as an expression
+    for a query over many (the console's inbox): NULL when none is usable."""
+    ends = [case((and_(_expires(k) > now, _remaining(k) > 0), _expires(k))) for k in KINDS]
+    latest = case((ends[0].is_(None), ends[1]), (ends[1].is_(None), ends[0]), (ends[0] > ends[1], ends[0]),
+                  else_=ends[1])  # fmt: skip
+    return select(latest).where(_IDENTITIES.c.id == identity_id).scalar_subquery()
 
 
 @dataclass(frozen=True)
@@ -50,21 +63,24 @@ def columns(kind: str) -> tuple[Any, Any]:
     return _expires(kind), _remaining(kind)
 
 
-def granted(kind: str, now: datetime) -> tuple[datetime, int]:
-    """What a trigger of `kind` at `now` grants afresh: (expires_at, remaining)."""
-    ttl, quota = GRANTS[kind]
+def granted(kind: str, now: datetime, app_kind: str = "official") -> tuple[datetime, int]:
+    """What a trigger of `kind` at `now` in an app of `app_kind` grants afresh: (expires_at, remaining)."""
+    ttl, quota = RULES[app_kind][kind]
     return now + ttl, quota
 
 
-def grant(kind: str, now: datetime) -> dict[Any, Any]:
+def grant(kind: str, now: datetime, app_kind: str = "official") -> dict[Any, Any]:
     """The identity's columns a trigger of `kind` sets, with their values."""
-    return dict(zip(columns(kind), granted(kind, now), strict=True))
+    return dict(zip(columns(kind), granted(kind, now, app_kind), strict=True))
 
 
-def record_trigger(session: Session, identity_id: int, kind: str) -> None:
-    """The follower did something that opens a window of `kind` (message | action): grant it afresh."""
+def record_trigger(session: Session, identity_id: int, kind: str, *, app_kind: str = "official") -> None:
+    """The user did something that opens a window of `kind` (message | action) in an app of `app_kind`
+    (official | miniprogram): grant it afresh."""
     session.connection().execute(
-        update(_IDENTITIES).where(_IDENTITIES.c.id == identity_id).values(grant(kind, clock.now()))  # type: ignore[arg-type]
+        update(_IDENTITIES)  # type: ignore[arg-type]
+        .where(_IDENTITIES.c.id == identity_id)
+        .values(grant(kind, clock.now(), app_kind))
     )
 
 

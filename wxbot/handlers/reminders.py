@@ -46,34 +46,40 @@ def template_finished(session: Session, message: Inbound) -> None:
         results.template_job_finished(session, message.app_name, msgid, status[:64])
 
 
-def subscribe_message_sent(session: Session, message: Inbound) -> None:
-    for item in message.subscription_items():
-        msgid, code, status = item.get("MsgID"), item.get("ErrorCode"), item.get("ErrorStatus", "")
-        if isinstance(msgid, str) and msgid.isdigit() and len(msgid) <= 32 and isinstance(code, str):
-            status = status if isinstance(status, str) else ""
-            results.subscribe_message_sent(session, message.app_name, msgid, code[:16], status[:64])
-
-
 def stored_only(session: Session, message: Inbound) -> None:
     """A report kept in the message log and nothing else (wxbot sends no mass messages)."""
 
 
 def subscriptions_changed(ctx: HandlerContext) -> None:
-    """accept: one more send of that template; reject in settings (change event): unused ones are gone.
-    Only templates this app sends are kept."""
-    ours = {
-        t.template_id
-        for per_app in ctx.services.settings.notify.templates.values()
-        for app_name, t in per_app.items()
-        if app_name == ctx.message.app_name
-    }
+    """accept: one more send of that template (every send, for a long-term 订阅通知); reject in settings
+    (change event): unused ones are gone; reject in a popup: a long-term one is gone. Only templates this app
+    sends are kept."""
+    notify = ctx.services.settings.notify
+    ours: dict[str, bool] = {}  # template id -> long-term
+    for templates in (notify.templates, notify.notices):
+        for per_app in templates.values():
+            template = per_app.get(ctx.message.app_name)
+            if template is not None:
+                ours[template.template_id] = ours.get(template.template_id, False) or template.long_term
     for template_id, answer in _template_answers(ctx.message):
         if template_id not in ours:
             continue
+        long_term = ours[template_id]
         if answer == "accept":
-            grants.record_grant(ctx.session, ctx.identity_id, template_id, source="event")
-        elif answer == "reject" and ctx.message.event == "subscribe_msg_change_event":
+            grants.record_grant(
+                ctx.session, ctx.identity_id, template_id, source="event", long_term=long_term
+            )
+        elif answer == "reject" and (long_term or ctx.message.event == "subscribe_msg_change_event"):
             grants.revoke_grants(ctx.session, ctx.identity_id, template_id)
+
+
+def notice_sent(session: Session, message: Inbound) -> None:
+    """subscribe_msg_sent_event: what became of a 订阅通知 (ErrorCode 0, or WeChat's failure)."""
+    for item in message.subscription_items():
+        msgid, code, status = item.get("MsgID"), item.get("ErrorCode"), item.get("ErrorStatus")
+        if isinstance(msgid, str) and msgid.strip().isdigit() and isinstance(code, str):
+            text = status if isinstance(status, str) else ""
+            results.notice_sent(session, message.app_name, msgid.strip(), code.strip(), text[:64])
 
 
 def _template_answers(message: Inbound) -> list[tuple[str, str]]:
@@ -90,6 +96,6 @@ def register(router: Router) -> None:
     router.keyword(*CHOICE_KEYWORDS)(set_choice)
     router.keyword(*SETTINGS_KEYWORDS)(show_choice)
     router.report("templatesendjobfinish")(template_finished)
-    router.report("subscribe_msg_sent_event")(subscribe_message_sent)
+    router.report("subscribe_msg_sent_event")(notice_sent)
     router.report("masssendjobfinish")(stored_only)
     router.event("subscribe_msg_popup_event", "subscribe_msg_change_event")(subscriptions_changed)

@@ -24,6 +24,7 @@ from enum import IntEnum
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from wxbot import metrics
 from wxbot.callback.inbound import FallbackReply, Inbound
 from wxbot.db import is_lock_conflict
 from wxbot.handlers.replies import text_reply
@@ -40,10 +41,12 @@ class Priority(IntEnum):
 
     RIGHTS = 100  # 我的数据, 注销...: a rights request is never taken for anything else
     CONVERSATION_COMMAND = 60  # 「留言」 and 「结束」 keep their meaning inside an open conversation
+    FOLLOWER_COMMAND = 55  # [console] follower_commands: answered inside an open conversation, and noted
     CAPTURE = 50  # while a 留言 conversation is open, what the follower sends goes to the agents
     SCENE = 50  # a scan of a code that carries its own purpose (a binding QR code)
     ACCOUNT_COMMAND = 10  # 「绑定」 above ordinary keywords
     DEFAULT = 0
+    FOLLOW_UP = -10  # what no keyword took, soon after a Resolve: back to the agents (reopens it)
 
 
 @dataclass
@@ -80,7 +83,7 @@ class Rule:
     order: int
 
 
-def _normalise(text: str) -> str:
+def normalise(text: str) -> str:
     return text.strip().casefold()
 
 
@@ -88,6 +91,7 @@ def _normalise(text: str) -> str:
 class Router:
     rules: list[Rule] = field(default_factory=list)
     default_handler: Handler | None = None
+    click_keys: frozenset[str] = frozenset()  # every menu key a click rule answers (menus are checked on it)
     reports: dict[str, Report] = field(default_factory=dict)
 
     def add(
@@ -106,11 +110,11 @@ class Router:
 
     def keyword(self, *words: str, priority: int = Priority.DEFAULT) -> Callable[[Handler], Handler]:
         """Text messages that are exactly one of `words` (ignoring case and surrounding blanks)."""
-        wanted = frozenset(_normalise(w) for w in words)
+        wanted = frozenset(normalise(w) for w in words)
 
         def matches(ctx: HandlerContext) -> bool:
             content = ctx.message.content
-            return ctx.message.msg_type == "text" and content is not None and _normalise(content) in wanted
+            return ctx.message.msg_type == "text" and content is not None and normalise(content) in wanted
 
         return self._register(matches, priority, f"keyword {sorted(wanted)}")
 
@@ -137,6 +141,7 @@ class Router:
     def click(self, *keys: str, priority: int = Priority.DEFAULT) -> Callable[[Handler], Handler]:
         """Menu clicks (CLICK events) by EventKey."""
         wanted = frozenset(keys)
+        self.click_keys |= wanted
 
         def matches(ctx: HandlerContext) -> bool:
             return ctx.message.event == "click" and ctx.message.event_key in wanted
@@ -184,6 +189,17 @@ class Router:
         self.default_handler = handler
         return handler
 
+    def handler_below(self, ctx: HandlerContext, priority: int) -> Handler | None:
+        """The handler of the first rule under `priority` that matches (or the default): what would answer
+        were the rules from `priority` up not there."""
+        for rule in self.rules:
+            if rule.priority < priority:
+                found = rule.matches(ctx)
+                if found:
+                    ctx.match = found if isinstance(found, re.Match) else None
+                    return rule.handler
+        return self.default_handler
+
     def dispatch(self, ctx: HandlerContext) -> Reply | None:
         """The reply of the first matching rule (or the default). A handler that fails is logged and turned
         into FallbackReply(apology): the delivery is then stored without anything the handler wrote."""
@@ -196,6 +212,8 @@ class Router:
                 break
         if handler is None:
             return None
+        name = getattr(handler, "__name__", type(handler).__name__)
+        metrics.ROUTER_RULE_HITS.labels(name).inc()
         try:
             reply = handler(ctx)
             if reply is not None and not isinstance(reply, TextReply | NewsReply):
@@ -204,6 +222,7 @@ class Router:
         except Exception as exc:
             if isinstance(exc, DBAPIError) and is_lock_conflict(exc):
                 raise  # the whole delivery runs again; an apology would store it without the handler's work
+            metrics.HANDLER_ERRORS.labels(name).inc()
             log.exception(
                 "handler %s (%s) failed on %s/%s app=%s",
                 getattr(handler, "__qualname__", type(handler).__name__),

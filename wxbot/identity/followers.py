@@ -99,8 +99,11 @@ def record_delivery(
     return bool(session.connection().execute(statement, params).rowcount)
 
 
-def identity_id_for(session: Session, *, app_name: str, appid: str, openid: str) -> int:
-    """The id of the follower's identity on this official account, created on first contact, its row locked
+def identity_id_for(
+    session: Session, *, app_name: str, appid: str, openid: str, kind: str = "official"
+) -> int:
+    """The id of the follower's identity on this official account (or mini program: `kind`), created on
+    first contact, its row locked
     until the transaction ends. A delivery's inserts share-lock the row (foreign keys) and its updates then
     want it exclusively: two deliveries for one follower doing that at once deadlock on MySQL/MariaDB. Taking
     the exclusive lock first puts one follower's deliveries in a queue instead. (SQLite has one writer.)"""
@@ -108,7 +111,7 @@ def identity_id_for(session: Session, *, app_name: str, appid: str, openid: str)
     connection = session.connection()
     found: int | None = connection.execute(_ID_BY_OPENID, key).scalar()
     if found is None:
-        identity = Identity(app_name=app_name, appid=appid, kind="official", openid=openid)
+        identity = Identity(app_name=app_name, appid=appid, kind=kind, openid=openid)
         try:
             with session.begin_nested():
                 session.add(identity)
@@ -148,6 +151,19 @@ def interacted(session: Session, identity_id: int) -> None:
     followers, so a follow we missed (before this service, or lost) is caught up here: followed now, and the
     unionid asked again."""
     session.connection().execute(_INTERACTED, {"identity_id": identity_id, "now": clock.now()})
+
+
+_USED_MINIPROGRAM = (
+    update(_IDENTITIES)  # type: ignore[arg-type]
+    .where(_IDENTITIES.c.id == bindparam("identity_id"))
+    .values(last_interaction_at=bindparam("now"))
+)
+
+
+def used_miniprogram(session: Session, identity_id: int) -> None:
+    """A mini-program user wrote to its customer service (or opened the chat): active now; nothing about
+    following, which is the official account's."""
+    session.connection().execute(_USED_MINIPROGRAM, {"identity_id": identity_id, "now": clock.now()})
 
 
 def purge_unsubscribed(session: Session, cutoff: datetime) -> retention.Purged:

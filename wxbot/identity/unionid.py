@@ -42,12 +42,44 @@ def record_user_info(
         return
     identity.unionid_checked_at = clock.now()
     if info.get("subscribe") == 1:
-        unionid = info.get("unionid")
-        if isinstance(unionid, str) and 0 < len(unionid) <= MAX_UNIONID_LENGTH:
+        unionid = _unionid(info)
+        if unionid is not None:
             identities.adopt_unionid(session, identity, unionid, actor="job:unionid")
     else:
         # WeChat says they no longer follow: their unsubscribe event was lost (or is still on its way).
         followers.unfollowed(session, identity)
+
+
+def record_user_infos(session: Session, answers: list[tuple[int, datetime | None, dict[str, Any]]]) -> None:
+    """record_user_info for many followers (identity id, subscribed_at when asked, WeChat's answer) at once,
+    e.g. a user/info/batchget. A unionid no other identity has is stored as it is: the group of one has nothing
+    to settle, and thousands of followers are spared a flush and a group query each."""
+    ids = [identity_id for identity_id, _, _ in answers]
+    # one query, and held here: the session keeps only weak references to what it loaded
+    loaded = list(session.scalars(select(Identity).where(Identity.id.in_(ids))))
+    unionids = {u for _, _, info in answers if (u := _unionid(info)) is not None}
+    shared = set()
+    if unionids:
+        others = select(Identity.unionid).where(Identity.unionid.in_(unionids), Identity.id.not_in(ids))
+        shared = set(session.scalars(others))
+    for identity_id, subscribed_at, info in answers:
+        unionid = _unionid(info)
+        if unionid is None or unionid in shared:
+            record_user_info(session, identity_id, subscribed_at, info)
+            continue
+        identity = _unchanged(session, identity_id, subscribed_at)
+        if identity is not None:
+            identity.unionid_checked_at = clock.now()
+            identity.unionid = unionid
+    del loaded
+
+
+def _unionid(info: dict[str, Any]) -> str | None:
+    """The unionid of a follower's user/info answer, when they follow and it is one."""
+    unionid = info.get("unionid")
+    if info.get("subscribe") == 1 and isinstance(unionid, str) and 0 < len(unionid) <= MAX_UNIONID_LENGTH:
+        return unionid
+    return None
 
 
 def record_unknown(session: Session, identity_id: int, subscribed_at: datetime | None) -> None:

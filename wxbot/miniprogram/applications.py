@@ -77,6 +77,10 @@ def record_subscriptions() -> dict[str, Any]:
             400, "invalid_field", f"results: an object of 1-{MAX_RESULTS} template ids", field="results"
         )
     known = {t["template_id"] for t in _status_templates()}
+    # the customer-service fallback ("a reply is waiting", wxbot.conversations.replies) may be allowed too
+    reply = services().settings.notify.template("ticket_reply", g.miniprogram.name)
+    if reply is not None:
+        known.add(reply.template_id)
     for template_id, answer in results.items():
         if template_id not in known:
             abort_api(400, "invalid_field", "results: unknown template id", field="results")
@@ -111,11 +115,12 @@ _PUSH = {
                 "held",
                 "superseded",
                 "cancelled",
+                "unknown",
                 "not_pushed",
             ],  # fmt: skip
         },
         "reason": {"type": ["string", "null"], "description": "why not sent (preference, no_channel, ...)"},
-        "channel": {"enum": ["custom", "template", "subscribe", None]},
+        "channel": {"enum": ["custom", "template", "subscribe", "oa_subscribe", None]},
         "at": {"type": ["string", "null"], "description": "sent, delivered, or when it will be sent"},
         "errcode": {"type": ["integer", "null"]},
         "explanation": {"type": "string", "description": "why did or didn't I get this, in words"},

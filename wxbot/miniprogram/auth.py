@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, NoReturn
 
 from flask import g
 
 from wxbot import clock
-from wxbot.identity import binding, identities, logins
+from wxbot.handlers.replies import render_reply_text
+from wxbot.identity import binding, identities, logins, phone_quota
 from wxbot.miniprogram import bp, login_required, string_field
 from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
 from wxbot.privacy import consent
 from wxbot.web import abort_api, db, json_body, services
 from wxbot.wechat import wxa_crypto
-from wxbot.wechat.errors import CODE_INVALID, CODE_USED, MINUTE_LIMIT, WeChatError, WeChatUnavailable
+from wxbot.wechat.errors import (
+    CODE_INVALID,
+    CODE_USED,
+    MINUTE_LIMIT,
+    PHONE_QUOTA_EXHAUSTED,
+    WeChatError,
+    WeChatUnavailable,
+)
+
+log = logging.getLogger(__name__)
 
 # wx.login and getPhoneNumber codes: WeChat's are 32 characters; allow some room, nothing exotic.
 CODE = re.compile(r"[A-Za-z0-9_\-]{1,128}")
@@ -104,6 +115,11 @@ def phone() -> dict[str, Any]:
         )
     if "code" not in body and "encrypted_data" not in body:
         abort_api(400, "invalid_field", "send code (getPhoneNumber), or encrypted_data and iv", field="code")
+    if body.get("change_phone", False) not in (True, False):
+        abort_api(400, "invalid_field", "change_phone must be true or false", field="change_phone")
+    if g.account is not None and g.account.phone_enc and body.get("change_phone") is not True:
+        # already linked through a phone: each verification costs money, so WeChat is not asked again
+        return me_view()
     if "code" in body:  # newer clients get a code and the legacy pair together: the code wins
         code = string_field(body, "code", max_length=128, pattern=CODE)
         spend_phone_lookup()
@@ -130,11 +146,32 @@ def phone() -> dict[str, Any]:
 
 def phone_from_code(code: str) -> str:
     db().commit()  # end the read of the login: on SQLite it holds the write lock, and WeChat may take seconds
+    name = g.miniprogram.name
     try:
-        info = services().wechat.phone_number(g.miniprogram.name, code)
-    except (WeChatError, WeChatUnavailable) as exc:
+        # with the openid, WeChat checks that the code was issued to this user
+        info = services().wechat.phone_number(name, code, openid=g.identity.openid)
+    except WeChatError as exc:
+        if exc.errcode == PHONE_QUOTA_EXHAUSTED:
+            quota_exhausted(name)
         wechat_refused(exc)
+    except WeChatUnavailable as exc:
+        wechat_refused(exc)
+    phone_quota.record_success(db(), name)  # paid for, whatever becomes of the number
+    db().commit()
     return pure_phone(info)
+
+
+def quota_exhausted(name: str) -> NoReturn:
+    """WeChat refused for want of paid quota: the operator must top it up; the user is told plainly."""
+    log.error(
+        "phone quota exhausted app=%s: WeChat refuses phone verifications (1400001) until the mini program's "
+        "quota is topped up (mp.weixin.qq.com 付费管理)",
+        name,
+    )
+    phone_quota.record_exhausted(db(), name)
+    db().commit()
+    abort_api(503, "phone_quota_exhausted", render_reply_text("phone_quota_exhausted"),
+              errcode=PHONE_QUOTA_EXHAUSTED)  # fmt: skip
 
 
 def phone_from_encrypted_data(encrypted_data: str, iv: str) -> str:
@@ -245,7 +282,10 @@ add_paths(
                 "description": "`code` from getPhoneNumber (getuserphonenumber), or for older clients `encrypted_data` "
                 "and `iv` (decrypted with the session_key of the latest login: 409 `session_expired` means log in "
                 "again). `consent: true` records the user's separate consent to the phone number's use. When "
-                "`code` is present it is used and the legacy pair is ignored. Daily caps: 429.",
+                "`code` is present it is used and the legacy pair is ignored. Daily caps: 429. Each verification "
+                "costs money: a user already linked through a phone is answered as is, without asking WeChat, "
+                "unless `change_phone: true` (show the getPhoneNumber button only when `linked` is false). No "
+                "paid quota left (WeChat's 1400001): 503 `phone_quota_exhausted`, with a message to show.",
                 "security": AUTH,
                 "requestBody": request_body(
                     {
@@ -256,11 +296,12 @@ add_paths(
                             "code": CODE_SCHEMA,
                             "encrypted_data": {"type": "string", "maxLength": wxa_crypto.MAX_ENCRYPTED_DATA},
                             "iv": {"type": "string", "maxLength": 32},
+                            "change_phone": {"type": "boolean"},
                         },
                         "anyOf": [{"required": ["code"]}, {"required": ["encrypted_data", "iv"]}],
                     }
                 ),
-                "responses": {"200": ok("Me"), **errors(400, 401, 404, 409, 429, 502)},
+                "responses": {"200": ok("Me"), **errors(400, 401, 404, 409, 429, 502, 503)},
             }
         },
         "/bind": {

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import g, request
 
-from wxbot.campus import checkin, signups, spec, views
+from wxbot.campus import checkin, codes, signups, spec, views
 from wxbot.miniprogram import bp, login_required
 from wxbot.miniprogram.openapi import AUTH, add_paths, errors, ok, request_body
 from wxbot.models.campus import EVENT_KINDS, EventSignup
@@ -83,6 +83,8 @@ def signup_for_event(event_id: str) -> tuple[dict[str, Any], int]:
         consent_event_data=answers.get("consent_event_data"),
         share_with_organiser=answers.get("share_with_organiser", False),
     )
+    # the scene of the mini-program code the user scanned, when they came through one: counted per source
+    codes.count_signup(session, g.miniprogram.name, answers.get("scene"), row.event_id)
     session.commit()
     return {"signup": _signup_view(row)}, 201
 
@@ -104,6 +106,18 @@ def new_checkin_code(event_id: str) -> dict[str, Any]:
     row = checkin.revoke_checkin_code(session, event_id=event_id, account_id=g.account.id)
     session.commit()
     return {"signup": _signup_view(row)}
+
+
+@bp.get("/scene/<key>")
+@login_required
+def resolve_scene(key: str) -> dict[str, Any]:
+    """A scanned code's scene -> its event (a user need not be linked to look; signing up needs it)."""
+    session = db()
+    code = codes.resolve(session, g.miniprogram.name, key)
+    event = code.event
+    confirmed = views.confirmed_counts(session, [event.id]).get(event.id, 0)
+    session.commit()  # the scan counted
+    return {"scene": code.scene, "event": views.event_view(event, confirmed)}
 
 
 @bp.get("/signups")
@@ -185,6 +199,11 @@ _SIGNUP_FORM = {
             "default": False,
             "description": "consent to giving the organiser your fields (phone masked)",
         },
+        "scene": {
+            "type": "string",
+            "description": "the scene of the mini-program code the user came through (GET scene/{key}): counted "
+            "per source",
+        },
     },
     "description": "the fields the event lists in `fields`; others are ignored and never stored",
 }
@@ -238,6 +257,15 @@ add_paths(
                 "responses": {"200": ok("SignupAnswer"), **errors(401, 403, 404)},
             }
         },
+        "/scene/{key}": {
+            "get": {
+                "summary": "A scanned mini-program code: the event its scene stands for (the page gets `scene` in "
+                "its query); the scan is counted. Send the scene back with the sign-up",
+                "security": AUTH,
+                "parameters": [{"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": ok("SceneAnswer"), **errors(401, 404)},
+            }
+        },
         "/signups": {
             "get": {
                 "summary": "The user's sign-ups, latest event first",
@@ -247,6 +275,11 @@ add_paths(
         },
     },
     {
+        "SceneAnswer": {
+            "type": "object",
+            "required": ["scene", "event"],
+            "properties": {"scene": {"type": "string"}, "event": {"$ref": "#/components/schemas/Event"}},
+        },
         "Event": {
             "type": "object",
             "required": list(_EVENT_PROPERTIES),

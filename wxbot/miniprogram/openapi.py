@@ -1,4 +1,6 @@
-"""The OpenAPI 3.1 document of the mini-program API, served at /mp/openapi.json.
+"""The OpenAPI 3.1 document of the mini-program API: /mp/<name>/openapi.json for each mini program (its server
+URL and name filled in), /mp/<name>/docs to read it (Swagger UI, served from the swagger-ui-py package's own
+files under /mp-docs/: no CDN), and /mp/openapi.json (the first mini program's, as before).
 
 Schemas are JSON Schema 2020-12 (OpenAPI 3.1), so the tests validate real answers against them directly.
 Route modules document their own paths with add_paths(); paths are relative to /mp/{name}.
@@ -7,9 +9,13 @@ Route modules document their own paths with add_paths(); paths are relative to /
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint
+import swagger_ui
+from flask import Blueprint, Response, render_template, request, send_from_directory
+
+from wxbot.web import abort_api, services
 
 docs_bp = Blueprint("miniprogram_docs", __name__)
 
@@ -46,6 +52,8 @@ _ERROR_TEXT = {
     409: "Conflict: `session_expired` (log in again, then retry), `already_linked`, `used_token`, ...",
     429: "Rate-limited (`rate_limited`): our daily caps, or WeChat's (with `errcode`)",
     502: "WeChat refused (`wechat_error`, with WeChat's `errcode`) or did not answer (`wechat_unavailable`)",
+    503: "Temporarily unavailable: `phone_quota_exhausted` (the mini program's paid phone verifications are "
+    "used up; `message` is for the user)",
 }
 
 SPEC: dict[str, Any] = {
@@ -158,6 +166,69 @@ def add_paths(paths: dict[str, dict[str, Any]], schemas: dict[str, Any] | None =
     SPEC["components"]["schemas"].update(schemas or {})
 
 
+def document(name: str, server_url: str) -> dict[str, Any]:
+    """The document for one mini program: its name in the title, its own server URL."""
+    doc = copy.deepcopy(SPEC)
+    doc["info"]["title"] = f"wxbot mini-program API: {name}"
+    doc["servers"] = [
+        {"url": f"{server_url.rstrip('/')}/mp/{name}", "description": f"the mini program {name}"}
+    ]
+    return doc
+
+
 @docs_bp.get("/mp/openapi.json")
 def openapi_json() -> dict[str, Any]:
-    return copy.deepcopy(SPEC)
+    first = next(iter(services().settings.wechat.miniprogram), None)
+    return document(first.name, request.url_root) if first is not None else copy.deepcopy(SPEC)
+
+
+def _known(name: str) -> None:
+    if services().settings.miniprogram(name) is None:
+        abort_api(404, "unknown_miniprogram", "no such mini program")
+
+
+@docs_bp.get("/mp/<name>/openapi.json")
+def openapi_for(name: str) -> dict[str, Any]:
+    _known(name)
+    return document(name, request.url_root)
+
+
+@docs_bp.get("/mp/<name>/docs")
+def docs_page(name: str) -> str:
+    _known(name)
+    return render_template("mp/docs.html", name=name)
+
+
+# Swagger UI's own files (the swagger-ui-py package) and our starter: nothing else is served from there.
+_SWAGGER_UI = Path(swagger_ui.__file__).resolve().parent / "static"
+_OURS = Path(__file__).resolve().parent.parent / "static" / "mp-docs"
+_ASSETS = {"swagger-ui.css": _SWAGGER_UI, "swagger-ui-bundle.js": _SWAGGER_UI, "docs.js": _OURS}
+
+
+@docs_bp.get("/mp-docs/<filename>")
+def asset(filename: str) -> Response:
+    folder = _ASSETS.get(filename)
+    if folder is None:
+        abort_api(404, "not_found", "no such file")
+    return send_from_directory(folder, filename, max_age=86400)
+
+
+add_paths(
+    {
+        "/openapi.json": {
+            "get": {
+                "summary": "This document, with this mini program's server URL and name",
+                "responses": {
+                    "200": {"description": "OpenAPI 3.1", **json_content({"type": "object"})},
+                    **errors(404),
+                },  # fmt: skip
+            }
+        },
+        "/docs": {
+            "get": {
+                "summary": "This document to read (Swagger UI, HTML)",
+                "responses": {"200": {"description": "an HTML page"}, **errors(404)},
+            }
+        },
+    }
+)

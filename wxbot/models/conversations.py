@@ -14,6 +14,8 @@ from wxbot.models.identity import Identity
 ROLES = ("agent", "admin")
 STATES = ("open", "waiting", "resolved")  # open: the agents' turn; waiting: on the user; resolved
 INBOUND_KINDS = ("text", "image", "voice", "video", "shortvideo", "location", "link")
+# what only a mini program's customer-service chat brings: a page card, and the user entering the chat
+MINIPROGRAM_KINDS = ("miniprogrampage", "tempsession")
 DIRECTIONS = ("inbound", "outbound", "note")
 
 
@@ -30,6 +32,8 @@ class Agent(Base):
     # console sessions carry the generation they began in; deactivation moves it on, voiding them all
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # the console's language for this agent (wxbot.console.i18n.LOCALES); NULL: the default, 简体中文
+    locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 
@@ -44,6 +48,9 @@ class Conversation(Base):
     identity_id: Mapped[int] = mapped_column(
         ForeignKey("identities.id", ondelete="CASCADE"), index=True, nullable=False
     )
+    # the door (the person's identity: official account or mini program) they last wrote through, when not
+    # identity_id's: replies go out there, in that door's window
+    door_identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id", ondelete="SET NULL"))
     # identity_id while unresolved, NULL once resolved: the database refuses a second unresolved thread
     open_identity_id: Mapped[int | None] = mapped_column(Integer, unique=True)
     state: Mapped[str] = mapped_column(String(16), default="open", nullable=False)
@@ -60,11 +67,21 @@ class Conversation(Base):
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 
-    identity: Mapped[Identity] = relationship()
+    identity: Mapped[Identity] = relationship(foreign_keys=[identity_id])
+    door_identity: Mapped[Identity | None] = relationship(foreign_keys=[door_identity_id])
     assignee: Mapped[Agent | None] = relationship()
     messages: Mapped[list[TicketMessage]] = relationship(
         back_populates="conversation", order_by="TicketMessage.id", cascade="all, delete-orphan"
     )
+
+    @property
+    def reply_identity_id(self) -> int:
+        """Where replies go: the door the user last wrote through."""
+        return self.door_identity_id or self.identity_id
+
+    @property
+    def reply_identity(self) -> Identity:
+        return self.door_identity or self.identity
 
 
 class TicketMessage(Base):
@@ -81,6 +98,8 @@ class TicketMessage(Base):
     )
     direction: Mapped[str] = mapped_column(String(8), nullable=False)
     kind: Mapped[str] = mapped_column(String(16), default="text", nullable=False)
+    # inbound: the app (door) it came through; None: the conversation identity's app
+    app_name: Mapped[str | None] = mapped_column(String(32))
     # inbound "wx:<appid>:<MsgId>": a retried WeChat delivery finds its message and adds nothing;
     # outbound/note "form:<agent>:<token>": a form submitted twice adds one message
     dedupe_key: Mapped[str | None] = mapped_column(String(96), unique=True)
@@ -98,6 +117,9 @@ class TicketMessage(Base):
     # outbound: how it was sent (custom: the reply itself; template / subscribe: "a reply is waiting")
     delivery: Mapped[str | None] = mapped_column(String(16))
     notification_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # outbound: pending until WeChat took it (answered: it counts as a response) or it ended undelivered
+    # (wxbot.conversations.replies.settle_outcomes)
+    outcome: Mapped[str | None] = mapped_column(String(12), index=True)
     created_at: Mapped[datetime] = created_at_column()
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

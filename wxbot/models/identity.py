@@ -63,3 +63,24 @@ class Identity(Base):
     updated_at: Mapped[datetime] = updated_at_column()
 
     account: Mapped[Account | None] = relationship(back_populates="identities")
+
+
+class FollowerSync(Base):
+    """`wxbot followers sync` of one official account: where its walk of user/get stands (resumed from
+    next_openid after a crash) and what it has done so far."""
+
+    __tablename__ = "follower_syncs"
+
+    app_name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # the follower whose openid is user/get's next_openid for the next page (None: the first page); pages up
+    # to them are done. An id, not the openid: this table holds nothing about a person.
+    after_identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id", ondelete="SET NULL"))
+    total: Mapped[int] = mapped_column(Integer, default=0, nullable=False)  # followers, as user/get said
+    listed: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    created: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    unionids: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    left: Mapped[int] = mapped_column(Integer, default=0, nullable=False)  # listed, then gone by batchget
+    calls: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = updated_at_column()

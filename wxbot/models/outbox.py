@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wxbot.db import Base
@@ -23,7 +23,8 @@ OPEN_STATUSES = ("pending", "held")  # not yet handed to a sender
 # A recipient's earlier rows in these states keep its later ones back (wxbot.push.sender.claim): one at a
 # time, in the order queued; a held row only once it is due (an urgent one passes the quiet hours).
 LANE_BLOCKING = ("pending", "sending")
-CHANNELS = ("custom", "template", "subscribe")
+# customer-service message, template message, mini-program subscribe message, the official account's 订阅通知
+CHANNELS = ("custom", "template", "subscribe", "oa_subscribe")
 
 
 class Notification(Base):
@@ -56,6 +57,11 @@ class Notification(Base):
     source_id: Mapped[str | None] = mapped_column(String(64))
     # the recipient (identity, else account): its rows go out one at a time, in id order
     lane: Mapped[str | None] = mapped_column(String(24))
+    # a customer-service message whose slot of the reply window was taken when it was queued (an agent's
+    # reply): the sender does not take another
+    window_reserved: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), nullable=False
+    )
 
     status: Mapped[str] = mapped_column(String(16), default="pending", nullable=False)
     # When a sender should look at it next: pending/held -> when due, sending -> end of the claim's lease;
@@ -89,7 +95,9 @@ class Notification(Base):
 
 
 class SubscribeGrant(Base):
-    """One accepted mini-program subscribe authorisation: one send of one template to one identity.
+    """One accepted subscribe authorisation: one send of one template to one identity (a mini program's
+    subscribe message, or an official account's one-time 订阅通知), or every send until it is withdrawn (a
+    long-term 订阅通知).
 
     The client reports it (POST /mp/<name>/subscriptions) and WeChat reports it (subscribe_msg_popup_event);
     the two reports of one tap are one grant, hence a column for each.
@@ -106,6 +114,8 @@ class SubscribeGrant(Base):
     used_at: Mapped[datetime | None] = mapped_column(DateTime)  # spent by a send (or refused by WeChat)
     notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id", ondelete="SET NULL"))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)  # the user turned the template off
+    # long-term: never spent by a send (used_at stays empty), ends with revoked_at
+    long_term: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
     created_at: Mapped[datetime] = created_at_column()
 
 

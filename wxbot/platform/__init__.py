@@ -101,4 +101,4 @@ def verify_signature() -> None:
 
 
 # Route modules: importing them adds their routes to `bp`.
-from wxbot.platform import accounts, applications, bindings, campus  # noqa: E402, F401
+from wxbot.platform import accounts, applications, bindings, campus, codes  # noqa: E402, F401

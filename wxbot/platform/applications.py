@@ -13,7 +13,9 @@ from wxbot.web import db, json_body, services
 def application_status() -> tuple[dict[str, Any], int]:
     event = applications.parse_status_event(json_body())
     session = db()
-    change, _created = applications.record_status_change(session, event, tz=services().settings.app.timezone)
-    answer = applications.answer(change)
+    settings = services().settings
+    change, _created = applications.record_status_change(session, event, settings=settings)
+    session.flush()
+    answer = applications.answer(change, settings.app.timezone)
     session.commit()
     return answer, 200

@@ -20,14 +20,20 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wxbot import clock
+from wxbot import clock, metrics
 from wxbot.errors import Invalid
 from wxbot.models.identity import Account
 from wxbot.models.outbox import CHANNELS, OPEN_STATUSES, Notification
 from wxbot.push.policy import REMINDER_CLASSES, reminder_allowed
 
 # channel -> the PushContent field (and the key of the stored JSON) it sends
-CONTENT_FOR_CHANNEL = {"custom": "text", "template": "template", "subscribe": "subscribe"}
+# (a 订阅通知 says what a subscribe message says: the same key and data)
+CONTENT_FOR_CHANNEL = {
+    "custom": "text",
+    "template": "template",
+    "subscribe": "subscribe",
+    "oa_subscribe": "subscribe",
+}
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class PushContent:
     """What a notification says on each channel it may take (a channel needs its part)."""
 
     text: str | None = None  # the customer-service message
+    image: str | None = None  # or a customer-service image: the media_id of an image uploaded to WeChat
     template: TemplateContent | None = None
     subscribe: SubscribeContent | None = None
 
@@ -78,6 +85,8 @@ class PushContent:
         stored: dict[str, Any] = {}
         if self.text is not None:
             stored["text"] = self.text
+        if self.image is not None:
+            stored["image"] = self.image
         if self.template is not None:
             stored["template"] = self.template.as_json()
         if self.subscribe is not None:
@@ -118,6 +127,8 @@ def enqueue(
     ):
         raise EnqueueError(f"channels must be distinct values of {CHANNELS}")
     for channel in channel_list:
+        if channel == "custom" and content.image:
+            continue  # an image instead of the text
         if not getattr(content, CONTENT_FOR_CHANNEL[channel]):
             raise EnqueueError(f"channel {channel} needs content[{CONTENT_FOR_CHANNEL[channel]!r}]")
     if reminder is not None and reminder not in REMINDER_CLASSES:
@@ -162,7 +173,7 @@ def enqueue(
             raise
         return existing
     if supersede_key is not None:
-        session.execute(
+        superseded = session.execute(
             update(Notification)
             .where(
                 Notification.supersede_key == supersede_key,
@@ -172,6 +183,7 @@ def enqueue(
             .values(status="superseded", reason="superseded", next_attempt_at=None, detail=f"by #{row.id}")
             .execution_options(synchronize_session=False)
         )
+        metrics.PUSHES_HELD.labels("superseded").inc(superseded.rowcount)  # type: ignore[attr-defined]
     return row
 
 
@@ -190,6 +202,11 @@ def resend(session: Session, notification: Notification) -> bool:
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     return bool(changed)
+
+
+def skip(notification: Notification, reason: str, detail: str) -> None:
+    """The notification cannot go at all (a reason of wxbot.push.explain.REASONS): final now."""
+    _finish(notification, "skipped", reason, detail[:255])
 
 
 def cancel(session: Session, notification: Notification, detail: str = "") -> bool:

@@ -12,7 +12,8 @@ from wxbot import clock
 from wxbot.models.outbox import Notification
 from wxbot.wechat.errors import REFUSED, UNFOLLOWED, WINDOW_CLOSED, WINDOW_SPENT
 
-CHANNEL_LABELS = {"custom": "公众号客服消息", "template": "公众号模板消息", "subscribe": "小程序订阅消息"}
+CHANNEL_LABELS = {"custom": "公众号客服消息", "template": "公众号模板消息", "subscribe": "小程序订阅消息",
+                  "oa_subscribe": "公众号订阅通知"}  # fmt: skip
 
 # reason codes (Notification.reason) and what they mean to a person
 REASONS: dict[str, str] = {
@@ -31,6 +32,8 @@ REASONS: dict[str, str] = {
     "account_closed": "账号已注销",
     "cancelled": "已取消",
     "delivery_unknown": "微信没有回答，可能已送达",
+    "already_sent": "微信已收到同一条消息",
+    "intercepted": "被微信拦截",
 }
 # why a channel could not be used (in Notification.detail / ended_channels)
 CHANNEL_REASONS: dict[str, str] = {
@@ -38,6 +41,7 @@ CHANNEL_REASONS: dict[str, str] = {
     "not_following": "未关注公众号",
     "no_template": "没有配置模板",
     "no_authorisation": "没有小程序订阅授权",
+    "no_notice_authorisation": "没有订阅通知授权",
     "paused": "今日额度已用完",
     "no_identity": "没有可用的微信身份",
     str(UNFOLLOWED): "未关注公众号",
@@ -88,6 +92,8 @@ def explain(notification: Notification, tz: str = "Asia/Shanghai") -> str:
     channel = CHANNEL_LABELS.get(n.channel or "", n.channel or "")
     when = clock.local_text(n.next_attempt_at, tz)
     match n.status:
+        case "sent" if n.reason == "already_sent":
+            return f"已通过{channel}发送（{clock.local_text(n.sent_at, tz)}，{REASONS['already_sent']}）"
         case "sent":
             return f"已通过{channel}发送（{clock.local_text(n.sent_at, tz)}）"
         case "delivered":
@@ -105,6 +111,8 @@ def explain(notification: Notification, tz: str = "Asia/Shanghai") -> str:
             return f"未发送：没有可用的渠道（{_channel_reasons(n.detail)}）"
         case "skipped" | "superseded" | "cancelled":
             return f"未发送：{REASONS.get(n.reason or '', n.reason or '')}"
+        case "failed" if n.reason == "intercepted":
+            return f"未送达：{channel}{REASONS['intercepted']}（{clock.local_text(n.sent_at, tz)} 发送，微信判定不符合模板消息规范）"
         case "failed" if n.reason in ("wechat_error", "gave_up"):
             return f"发送失败：{REASONS[n.reason or '']}（{channel} 错误码 {n.errcode}）"
         case "failed":
@@ -122,3 +130,8 @@ def _channel_reasons(detail: str | None) -> str:
             label = CHANNEL_LABELS.get(channel, channel)
             parts.append(f"{label}：{CHANNEL_REASONS.get(why, why)}")
     return "；".join(parts) or "未配置渠道"
+
+
+def explain_channels(why_not: list[str]) -> str:
+    """Why each channel cannot be used, from a plan's why_not ("template:no_template", ...)."""
+    return _channel_reasons("; ".join(why_not))

@@ -31,6 +31,7 @@ CHANNEL_APIS = {
     "custom": "/cgi-bin/message/custom/send",
     "template": "/cgi-bin/message/template/send",
     "subscribe": "/cgi-bin/message/subscribe/send",
+    "oa_subscribe": "/cgi-bin/message/subscribe/bizsend",
 }
 API_CHANNELS = {api: channel for channel, api in CHANNEL_APIS.items()}
 MINUTE_PAUSE = timedelta(seconds=60)

@@ -30,6 +30,11 @@ class Candidate:
     identity: Identity
     template_key: str | None = None
     grant_ids: list[int] = field(default_factory=list)
+    long_term: bool = False  # a long-term 订阅通知: no send spends its grant
+
+
+# why a subscribe channel could not be used, per channel (wxbot.push.explain.CHANNEL_REASONS)
+NO_AUTHORISATION = {"subscribe": "no_authorisation", "oa_subscribe": "no_notice_authorisation"}
 
 
 @dataclass
@@ -85,12 +90,12 @@ class People:
                 people.by_account[identity.account_id].append(identity)
             if identity.unionid:
                 people.by_unionid[identity.unionid].append(identity)
-        mp_ids = [i.id for i in people.identities.values() if i.kind == "miniprogram"]
-        if mp_ids:
+        ids = list(people.identities)  # mini-program subscribe messages and the official accounts' 订阅通知
+        if ids:
             grants = session.scalars(
                 select(SubscribeGrant)
                 .where(
-                    SubscribeGrant.identity_id.in_(mp_ids),
+                    SubscribeGrant.identity_id.in_(ids),
                     SubscribeGrant.used_at.is_(None),
                     SubscribeGrant.revoked_at.is_(None),
                 )
@@ -162,7 +167,10 @@ def plan_channels(
                 elif (identity.app_name, channel) in pauses:
                     why = "paused"
                     paused.append(pauses[(identity.app_name, channel)])
-                elif not reply_window.status(session, identity.id).open:
+                elif (
+                    not (row.window_reserved and identity.id == row.identity_id)
+                    and not reply_window.status(session, identity.id).open
+                ):  # (a reserved row took its slot when queued: WeChat says if the window has closed)
                     why = "window_closed"
                 else:
                     plan.candidates.append(Candidate(channel, identity))
@@ -186,32 +194,57 @@ def plan_channels(
                     break
             if why == "no_identity" and not found:
                 why = "not_following"
-        elif channel == "subscribe":
-            key = row.content["subscribe"]["key"]
-            reserved = people.reserved.get(row.id)
-            for identity in identities:
-                if identity.kind != "miniprogram":
-                    continue
-                template = ns.template(key, identity.app_name)
-                if template is None:
-                    why = "no_template" if why == "no_identity" else why
-                    continue
-                grants = [g.id for g in people.grants.get((identity.id, template.template_id), [])]
-                if reserved is not None and reserved.identity_id == identity.id:
-                    grants.insert(0, reserved.id)
-                if not grants:
-                    why = "no_authorisation"
-                elif (identity.app_name, channel) in pauses:
-                    why = "paused"
-                    paused.append(pauses[(identity.app_name, channel)])
-                else:
-                    plan.candidates.append(Candidate(channel, identity, key, grants))
-                    found = True
-                    break
-            if why == "no_identity" and not found:
-                why = "no_authorisation"
+        elif channel in ("subscribe", "oa_subscribe"):
+            why, found = _subscribe_candidate(
+                settings, row, channel, identities, people, pauses, plan, paused
+            )
         if not found:
             plan.why_not.append(f"{channel}:{why}")
     if not plan.candidates and paused:  # a paused channel will be there again: wait for it
         plan.paused_until = min(paused)
     return plan
+
+
+def _subscribe_candidate(
+    settings: Settings,
+    row: Notification,
+    channel: str,
+    identities: list[Identity],
+    people: People,
+    pauses: dict[tuple[str, str], datetime],
+    plan: Plan,
+    paused: list[datetime],
+) -> tuple[str, bool]:
+    """A mini-program subscribe message (subscribe) or a 订阅通知 (oa_subscribe): the first identity of the
+    right kind with a template and an unused (or long-term) authorisation. (why not, found)"""
+    ns = settings.notify
+    key = row.content["subscribe"]["key"]
+    kind = "miniprogram" if channel == "subscribe" else "official"
+    none_left = NO_AUTHORISATION[channel]
+    reserved = people.reserved.get(row.id)
+    why = "no_identity"
+    for identity in identities:
+        if identity.kind != kind:
+            continue
+        template = (
+            ns.template(key, identity.app_name)
+            if channel == "subscribe"
+            else ns.notice(key, identity.app_name)
+        )
+        if template is None:
+            why = "no_template" if why == "no_identity" else why
+            continue
+        held = people.grants.get((identity.id, template.template_id), [])
+        long_term = channel == "oa_subscribe" and any(g.long_term for g in held)
+        grants = [g.id for g in held if g.long_term == long_term]
+        if reserved is not None and reserved.identity_id == identity.id:
+            grants.insert(0, reserved.id)
+        if not grants:
+            why = none_left
+        elif (identity.app_name, channel) in pauses:
+            why = "paused"
+            paused.append(pauses[(identity.app_name, channel)])
+        else:
+            plan.candidates.append(Candidate(channel, identity, key, grants, long_term))
+            return why, True
+    return (none_left if why == "no_identity" else why), False

@@ -15,17 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal_column, update
+from sqlalchemy import func, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
-from wxbot import clock
+from wxbot import clock, metrics
 from wxbot.config import Settings
 from wxbot.config.schema import NotifySettings
 from wxbot.models.identity import Identity
 from wxbot.models.outbox import Notification, SubscribeGrant
-from wxbot.push import app_health, limits
-from wxbot.push.sender import Send
+from wxbot.push import app_health, grants, limits
+from wxbot.push.sender import UNKEYED_CHANNELS, Send
 from wxbot.wechat.errors import (
+    ALREADY_SENT,
     DAILY_QUOTA,
     MINUTE_LIMIT,
     REFUSED,
@@ -43,12 +44,12 @@ log = logging.getLogger(__name__)
 # WeChat errors worth another try later (wechat-platform.md §9); token errors only reach us when the
 # facade's own refresh-and-retry did not help.
 RETRYABLE = frozenset({SYSTEM_BUSY, MINUTE_LIMIT}) | TOKEN_ERRORS
-# errcode -> the channel it ends for this notification (the next channel is tried)
+# errcode -> the channels it ends for this notification (the next channel is tried)
 CHANNEL_ENDING = {
-    UNFOLLOWED: "template",
-    REFUSED: "subscribe",
-    WINDOW_CLOSED: "custom",
-    WINDOW_SPENT: "custom",
+    UNFOLLOWED: frozenset({"template", "oa_subscribe"}),
+    REFUSED: frozenset({"subscribe", "oa_subscribe"}),
+    WINDOW_CLOSED: frozenset({"custom"}),
+    WINDOW_SPENT: frozenset({"custom"}),
 }
 
 
@@ -116,7 +117,9 @@ def record(session: Session, settings: Settings, token: str, results: Sequence[R
                 )
                 .execution_options(synchronize_session=False)
             )
-            done += int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+            changed = int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+            metrics.SENDS.labels(channel, "sent").inc(changed)
+            done += changed
         summary.sent = done
         for app_name in {r.send.app_name for r in sent}:
             app_health.token_worked(session, app_name)
@@ -181,32 +184,38 @@ def _record_failure(
     limits.pause(session, send.app_name, send.channel, errcode, now, settings.app.timezone)
     if errcode in TOKEN_ERRORS:  # the facade refreshed and retried already: the token itself is refused
         app_health.token_failed(session, settings, send.app_name, errcode, now)
-    if unsure and send.channel == "custom":
-        values.update(
-            status="unknown", next_attempt_at=None, reason="delivery_unknown", detail=f"custom: {error}"[:255]
-        )
+    if isinstance(error, WeChatError):  # WeChat's rid, for its support, with the push it concerns
+        log.info("push %d: %s answered %s", send.notification_id, send.channel, error.summary())
+    if unsure and send.channel in UNKEYED_CHANNELS:
+        values.update(status="unknown", next_attempt_at=None, reason="delivery_unknown",
+                      detail=f"{send.channel}: {error}"[:255])  # fmt: skip
         summary.unknown += 1
+    elif errcode == ALREADY_SENT and send.channel == "template":
+        # "duplicate in 60 s": WeChat has this message already; sending it again would not deliver it twice
+        values.update(status="sent", sent_at=now, next_attempt_at=None, reason="already_sent",
+                      detail=f"template: {ALREADY_SENT}")  # fmt: skip
+        summary.sent += 1
     elif errcode == DAILY_QUOTA:
         values.update(
-            status="pending", next_attempt_at=now, reason="paused", detail=f"{send.channel}: {DAILY_QUOTA}"
+            status="pending", next_attempt_at=now, reason="paused", detail=_detail(send.channel, error)
         )
         summary.next_channel += 1
-    elif CHANNEL_ENDING.get(errcode or 0) == send.channel:
+    elif send.channel in CHANNEL_ENDING.get(errcode or 0, ()):
         if errcode == UNFOLLOWED:
             _mark_unfollowed(session, send.identity_id, now)
+        if errcode == REFUSED and send.template_id:
+            # 43101: WeChat holds no authorisation of theirs for it; the reserved one stays spent
+            grants.revoke_grants(session, send.identity_id, send.template_id)
         ended = ",".join(x for x in (send.ended, f"{send.channel}:{errcode}") if x)
         values.update(status="pending", next_attempt_at=now, ended_channels=ended, reason=None, detail=None)
         summary.next_channel += 1
     elif errcode is None or errcode in RETRYABLE:
-        what = (
-            str(error)[:200] if errcode is None else (error.errmsg if isinstance(error, WeChatError) else "")
-        )
         if send.attempts >= ns.max_attempts:
             values.update(
                 status="failed",
                 next_attempt_at=None,
                 reason="gave_up",
-                detail=f"{send.channel}: {what}"[:255],
+                detail=_detail(send.channel, error),
             )
             summary.failed += 1
         else:
@@ -214,16 +223,12 @@ def _record_failure(
                 status="pending",
                 next_attempt_at=now + backoff(ns, send.attempts, errcode),
                 reason="retrying",
-                detail=f"{send.channel}: {what}"[:255],
+                detail=_detail(send.channel, error),
             )
             summary.retrying += 1
     else:
-        errmsg = error.errmsg if isinstance(error, WeChatError) else str(error)
         values.update(
-            status="failed",
-            next_attempt_at=None,
-            reason="wechat_error",
-            detail=f"{send.channel}: {errmsg}"[:255],
+            status="failed", next_attempt_at=None, reason="wechat_error", detail=_detail(send.channel, error)
         )
         summary.failed += 1
     changed = session.execute(
@@ -238,6 +243,16 @@ def _record_failure(
     ).rowcount  # type: ignore[attr-defined]
     if not changed:
         summary.lost += 1
+    else:  # the result as the row's reason names it; a channel that ended hands the row to the next one
+        metrics.SENDS.labels(send.channel, values.get("reason") or "next_channel").inc()
+
+
+def _detail(channel: str, error: Exception) -> str:
+    """The recorded reason: the channel, WeChat's errcode and errmsg with its rid kept whole (an operator
+    quotes it to WeChat's support), or what kept the answer from us."""
+    prefix = f"{channel}: "
+    what = error.summary(255 - len(prefix)) if isinstance(error, WeChatError) else str(error)
+    return (prefix + what)[:255]
 
 
 # ---------------------------------------------------------------- while a claim is out
@@ -321,8 +336,9 @@ TEMPLATE_FINISH_STATUSES = {
 def _finished(
     session: Session, app_name: str, msgid: str, status: str, reason: str | None, detail: str
 ) -> bool:
-    """A delivery report applied to the outbox row it names, in one statement (no read first): only a row
-    WeChat took (sent) or reported on before changes. True when a row changed."""
+    """A template's delivery report applied to the outbox row it names, in one statement (no read first):
+    only a row WeChat took (sent) or reported on before changes, and not one WeChat intercepted (its
+    interception list outranks its delivery report). True when a row changed."""
     values: dict[str, Any] = {"status": status, "reason": reason}
     if status == "delivered":
         values["delivered_at"] = clock.now()
@@ -334,6 +350,7 @@ def _finished(
             Notification.sent_app == app_name,
             Notification.msgid == msgid,
             Notification.status.in_(("sent", "delivered", "failed")),
+            or_(Notification.reason.is_(None), Notification.reason != "intercepted"),
         )
         .values(values)
         .execution_options(synchronize_session=False)
@@ -351,12 +368,26 @@ def template_job_finished(session: Session, app_name: str, msgid: str, status: s
     return _finished(session, app_name, msgid, result[0], result[1], normalised)
 
 
-def subscribe_message_sent(
-    session: Session, app_name: str, msgid: str, error_code: str, error_status: str
-) -> bool:
-    """subscribe_msg_sent_event: what became of 订阅通知 `msgid` (ErrorCode "0": delivered; WeChat's failure
-    texts are not documented, so any other code is a failure in its words)."""
-    if error_code.strip() == "0":
-        return _finished(session, app_name, msgid, "delivered", None, "")
-    detail = " ".join(f"{error_code} {error_status}".strip().lower().split())
-    return _finished(session, app_name, msgid, "failed", "delivery_failed", detail)
+def notice_sent(
+    session: Session, app_name: str, msgid: str, errorcode: str, status: str
+) -> Notification | None:
+    """subscribe_msg_sent_event: WeChat says what became of 订阅通知 `msgid` (ErrorCode "0": delivered; else
+    failed, in WeChat's words: ErrorStatus "failed:user block" and the like)."""
+    row = session.scalars(
+        select(Notification).where(
+            Notification.sent_app == app_name,
+            Notification.msgid == msgid,
+            Notification.channel == "oa_subscribe",
+        )
+    ).first()
+    if row is None or row.status not in ("sent", "delivered", "failed"):
+        return None
+    if errorcode == "0":
+        row.status, row.reason, row.delivered_at = "delivered", None, clock.now()
+    else:
+        normalised = " ".join(status.strip().lower().split())
+        numeric = errorcode.lstrip("-").isdigit() and len(errorcode) <= 9
+        row.status, row.errcode = "failed", int(errorcode) if numeric else None
+        row.reason = "blocked_by_user" if "user block" in normalised else "delivery_failed"
+        row.detail = f"oa_subscribe: {normalised or errorcode}"[:255]
+    return row

@@ -11,9 +11,9 @@ out only when no earlier row of its lane is in flight or waiting (LANE_BLOCKING,
 
 Unsure sends (Notification.unsure_since: a timeout, or a sender that died with the row): a template or
 subscribe message carries client_msg_id (the row id), so WeChat drops a repeat within its 10 minutes; it is
-sent again within that window, and after it marked `unknown`. A customer-service message has no such key:
-a send begun without a known outcome is never repeated by the sender; the row becomes `unknown` and an agent
-decides (results.resend).
+sent again within that window, and after it marked `unknown`. A customer-service message and a 订阅通知
+(bizsend documents no client_msg_id) have no such key: a send begun without a known outcome is never
+repeated by the sender; the row becomes `unknown` and a person decides (results.resend).
 
 Claiming uses SELECT ... FOR UPDATE SKIP LOCKED on MySQL/MariaDB, so any number of senders share the queue;
 on SQLite the caller holds a cache lock (one claimer) and BEGIN IMMEDIATE serialises the transaction anyway.
@@ -29,13 +29,14 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from wxbot import clock
+from wxbot import clock, metrics
 from wxbot.config import Settings
 from wxbot.conversations import reply_window
 from wxbot.db import is_mysql
 from wxbot.models.outbox import LANE_BLOCKING, Notification, SubscribeGrant
 from wxbot.push import limits, policy
-from wxbot.push.planning import Candidate, People, Plan, ended_list, plan_channels
+from wxbot.push.enqueue import CONTENT_FOR_CHANNEL
+from wxbot.push.planning import NO_AUTHORISATION, Candidate, People, Plan, ended_list, plan_channels
 from wxbot.push.template_fields import PLACEHOLDER, MissingTemplateData, render_fields
 
 CUSTOM_TEXT_LIMIT = 600  # characters; WeChat refuses text over about 2048 bytes (45002)
@@ -43,6 +44,8 @@ CUSTOM_TEXT_LIMIT = 600  # characters; WeChat refuses text over about 2048 bytes
 # is repeated only well inside it (our clock and WeChat's may differ, and the first send took time too).
 CLIENT_MSG_ID_WINDOW = timedelta(minutes=10)
 RESEND_WITHIN = CLIENT_MSG_ID_WINDOW - timedelta(minutes=1)
+# channels whose API takes no client_msg_id: an unsure send of theirs is never repeated blindly
+UNKEYED_CHANNELS = frozenset({"custom", "oa_subscribe"})
 
 
 @dataclass
@@ -110,7 +113,7 @@ def claim(session: Session, settings: Settings, *, limit: int) -> Claim:
     plans: list[Plan] = []
     for row in rows:
         if row.unsure_since is not None and (
-            row.channel == "custom" or now - row.unsure_since >= RESEND_WITHIN
+            row.channel in UNKEYED_CHANNELS or now - row.unsure_since >= RESEND_WITHIN
         ):
             # WeChat may have delivered it and would not drop a repeat: a person decides
             _settle(row, "unknown", "delivery_unknown", f"{row.channel}: no answer from WeChat", result)
@@ -172,8 +175,8 @@ def claim(session: Session, settings: Settings, *, limit: int) -> Claim:
             "attempts": Notification.attempts + 1,
             "channel": channel,
         }
-        if channel != "custom":
-            # unsure from now until WeChat answers (a customer-service send marks itself: results.dispatching)
+        if channel not in UNKEYED_CHANNELS:
+            # unsure from now until WeChat answers (an unkeyed send marks itself: results.dispatching)
             values["unsure_since"] = func.coalesce(Notification.unsure_since, now)
         session.execute(
             update(Notification)
@@ -214,6 +217,7 @@ def _settle(row: Notification, status: str, reason: str, detail: str | None, cla
 def _hold(row: Notification, reason: str, until: datetime, claim_: Claim) -> None:
     row.status, row.reason, row.next_attempt_at, row.claim_token = "held", reason, until, None
     claim_.settled += 1
+    metrics.PUSHES_HELD.labels(reason).inc()
 
 
 def _commit_to_channel(session: Session, settings: Settings, plan: Plan, claim_: Claim) -> Send | None:
@@ -222,14 +226,16 @@ def _commit_to_channel(session: Session, settings: Settings, plan: Plan, claim_:
     why_not = list(plan.why_not)
     for candidate in plan.candidates:
         identity = candidate.identity
-        if candidate.channel == "custom" and not reply_window.consume(session, identity.id):
+        if candidate.channel == "custom" and not (
+            row.window_reserved or reply_window.consume(session, identity.id)
+        ):
             why_not.append("custom:window_closed")
             continue
         grant_id = None
-        if candidate.channel == "subscribe":
+        if candidate.channel in ("subscribe", "oa_subscribe") and not candidate.long_term:
             grant_id = _reserve_grant(session, row.id, candidate.grant_ids)
             if grant_id is None:
-                why_not.append("subscribe:no_authorisation")
+                why_not.append(f"{candidate.channel}:{NO_AUTHORISATION[candidate.channel]}")
                 continue
         try:
             return _build_send(settings, row, candidate, grant_id)
@@ -275,17 +281,25 @@ def _build_send(settings: Settings, row: Notification, candidate: Candidate, gra
         grant_id=grant_id,
     )
     if candidate.channel == "custom":
+        if row.content.get("image"):  # uploaded to WeChat when queued (wxbot.conversations.replies)
+            send.message = {"msgtype": "image", "image": {"media_id": str(row.content["image"])}}
+            return send
         text = str(row.content["text"])[:CUSTOM_TEXT_LIMIT]
         send.message = {"msgtype": "text", "text": {"content": text}}
         return send
-    spec = row.content[candidate.channel]
-    template = settings.notify.template(candidate.template_key or "", identity.app_name)
+    spec = row.content[CONTENT_FOR_CHANNEL[candidate.channel]]
+    ns, key = settings.notify, candidate.template_key or ""
+    template = (
+        ns.notice(key, identity.app_name)
+        if candidate.channel == "oa_subscribe"
+        else ns.template(key, identity.app_name)
+    )
     assert template is not None  # _plan only offers configured templates
     data = dict(spec.get("data") or {})
     send.template_id = template.template_id
     send.data = render_fields(template.fields, data, official=candidate.channel == "template")
     page = spec.get("page") or _fill(template.page, data) or None
-    if candidate.channel == "template":
+    if candidate.channel in ("template", "oa_subscribe"):
         send.url = spec.get("url") or _fill(template.url, data) or None
         mp = settings.miniprogram(template.miniprogram) if template.miniprogram else None
         if mp is not None and page:
@@ -308,6 +322,15 @@ def wechat_call(api: Any, send: Send) -> dict[str, Any]:
             url=send.url,
             miniprogram=send.miniprogram,
             client_msg_id=send.client_msg_id,
+        )
+    if send.channel == "oa_subscribe":
+        return api.send_notice(  # type: ignore[no-any-return]
+            send.app_name,
+            send.openid,
+            send.template_id,
+            send.data,
+            page=send.url,
+            miniprogram=send.miniprogram,
         )
     return api.send_subscribe(  # type: ignore[no-any-return]
         send.app_name, send.openid, send.template_id, send.data, page=send.page,

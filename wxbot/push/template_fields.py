@@ -20,6 +20,10 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ELLIPSIS = "…"
 # Template messages on the official account: every field at most 20 characters since 2023-05-04.
 OFFICIAL_LIMIT = 20
+# Since 2023-05-04 WeChat drops the first line, the remark and every colour (wechat-platform.md §6.2): a
+# template that still has them would not show what its author wrote.
+RETIRED_KEYS = frozenset({"first", "remark"})
+_COLOUR_KEY = re.compile(r"(top)?colou?r[0-9]*|.*_colou?r", re.I)
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,13 @@ def check_field_template(
     field_key: str, template: str, data_names: Iterable[str] | None = None, *, official: bool = False
 ) -> None:
     """Raise FieldRuleError unless the configured text of `field_key` can produce a valid value."""
+    if field_key in RETIRED_KEYS:
+        raise FieldRuleError(
+            "WeChat dropped the first line and the remark on 2023-05-04; use the category template's keywords "
+            "(thing1, time2, ...)"
+        )
+    if _COLOUR_KEY.fullmatch(field_key):
+        raise FieldRuleError("WeChat ignores colours since 2023-05-04; remove the key")
     kind = kind_of(field_key)
     if kind not in KINDS:
         raise FieldRuleError(f"unknown field kind {kind!r} (known: {', '.join(sorted(KINDS))})")

@@ -17,9 +17,19 @@ from urllib.parse import quote
 from flask import Flask, Response, request
 
 from wxbot import clock
+from wxbot.sandbox.official import register as register_official
 from wxbot.sandbox.rules import SandboxError
 from wxbot.sandbox.state import INJECTED_HTTP_FAILURE, Call, SandboxState
-from wxbot.wechat.errors import DATA_FORMAT_INVALID, GRANT_TYPE_INVALID, LANG_INVALID
+from wxbot.wechat.errors import (
+    API_UNAUTHORIZED,
+    DATA_FORMAT_INVALID,
+    GRANT_TYPE_INVALID,
+    INVALID_MEDIA_SIZE,
+    IP_NOT_WHITELISTED,
+    LANG_INVALID,
+)
+
+MAX_IMAGE_BYTES = 1024 * 1024  # media/upload: the sandbox's own request limit (WeChat's is larger)
 
 Work = Callable[[str, dict[str, str], Any], "dict[str, Any] | Response"]
 
@@ -28,9 +38,11 @@ def create_sandbox_app(state: SandboxState) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
 
-    def endpoint(path: str, methods: list[str], *, token: bool = True) -> Callable[[Work], Work]:
+    def endpoint(
+        path: str, methods: list[str], *, token: bool = True, json_body: bool = True
+    ) -> Callable[[Work], Work]:
         def register(work: Work) -> Work:
-            app.add_url_rule(path, path, lambda: _serve(state, path, token, work), methods=methods)
+            app.add_url_rule(path, path, lambda: _serve(state, path, token, work, json_body), methods=methods)
             return work
 
         return register
@@ -68,6 +80,14 @@ def create_sandbox_app(state: SandboxState) -> Flask:
     def subscribe_send(appid: str, _params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         return state.send_subscribe(appid, body)
 
+    @endpoint("/cgi-bin/message/subscribe/bizsend", ["POST"])
+    def bizsend(appid: str, _params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        return state.send_notice(appid, body)
+
+    @endpoint("/wxa/sec/queryblocktmplmsg", ["POST"])
+    def queryblocktmplmsg(appid: str, _params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        return state.blocked_templates(appid, body)
+
     @endpoint("/sns/jscode2session", ["GET"], token=False)
     def jscode2session(_appid: str, params: dict[str, str], _body: Any) -> dict[str, Any]:
         return state.code2session(
@@ -78,6 +98,30 @@ def create_sandbox_app(state: SandboxState) -> Flask:
     @endpoint("/wxa/business/getuserphonenumber", ["POST"])
     def phone_number(appid: str, _params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         return state.phone_number(appid, body)
+
+    @endpoint("/wxa/getwxacodeunlimit", ["POST"])
+    def wxacode(appid: str, _params: dict[str, str], body: dict[str, Any]) -> Response:
+        if not any(a.appid == appid and a.kind == "miniprogram" for a in state.apps()):
+            raise SandboxError(API_UNAUTHORIZED, "api unauthorized")
+        return Response(state.wxacodes.draw(appid, body), mimetype="image/png")
+
+    @endpoint("/wxa/charge/usage/get", ["GET"])
+    def charge_usage(appid: str, params: dict[str, str], _body: Any) -> dict[str, Any]:
+        if params.get("spuId") != "10000077":
+            raise SandboxError(DATA_FORMAT_INVALID, "invalid spuId")
+        return state.phone_quota(appid)
+
+    @endpoint("/cgi-bin/media/upload", ["POST"], json_body=False)
+    def media_upload(appid: str, params: dict[str, str], _body: Any) -> dict[str, Any]:
+        upload = request.files.get("media")
+        if params.get("type") != "image" or upload is None:
+            raise SandboxError(DATA_FORMAT_INVALID, "data format error: type=image and a media file")
+        content = upload.read(MAX_IMAGE_BYTES + 1)
+        if len(content) > MAX_IMAGE_BYTES or not content.startswith((b"\x89PNG", b"\xff\xd8\xff")):
+            raise SandboxError(INVALID_MEDIA_SIZE, "invalid media size or type")
+        media_id = secrets.token_urlsafe(32)
+        state.add_media(appid, media_id, content, upload.mimetype or "image/png")
+        return {"type": "image", "media_id": media_id, "created_at": clock.timestamp()}
 
     @endpoint("/cgi-bin/media/get", ["GET"])
     def media_get(appid: str, params: dict[str, str], _body: Any) -> dict[str, Any] | Response:
@@ -112,12 +156,15 @@ def create_sandbox_app(state: SandboxState) -> Flask:
         )
         return Response(svg, mimetype="image/svg+xml")
 
+    register_official(endpoint, state)
     return app
 
 
-def _serve(state: SandboxState, path: str, token_required: bool, work: Work) -> Response:
+def _serve(
+    state: SandboxState, path: str, token_required: bool, work: Work, json_body: bool = True
+) -> Response:
     params = request.args.to_dict()
-    body = _json_body() if request.method == "POST" else None
+    body = _json_body() if request.method == "POST" and json_body else None
     injection = state.take_injection(path)
     if injection is not None and injection.latency and not injection.answer_late:
         time.sleep(injection.latency)
@@ -135,8 +182,8 @@ def _serve(state: SandboxState, path: str, token_required: bool, work: Work) -> 
         if token_required:
             appid = state.app_for_token(params.get("access_token"))
         if injection is not None and injection.errcode is not None:
-            raise SandboxError(injection.errcode, "injected by the sandbox")
-        if request.method == "POST" and not isinstance(body, dict):
+            raise SandboxError(injection.errcode, _injected_errmsg(injection.errcode))
+        if request.method == "POST" and json_body and not isinstance(body, dict):
             raise SandboxError(DATA_FORMAT_INVALID, "data format error")
         answer = work(appid or "", params, body)
         errcode = 0
@@ -149,6 +196,13 @@ def _serve(state: SandboxState, path: str, token_required: bool, work: Work) -> 
     if isinstance(answer, Response):
         return answer
     return Response(json.dumps(answer, ensure_ascii=False), mimetype="application/json")
+
+
+def _injected_errmsg(errcode: int) -> str:
+    if errcode == IP_NOT_WHITELISTED:  # WeChat names the caller's address
+        address = request.remote_addr or ""
+        return f"invalid ip {address} ipv6 ::ffff:{address}, not in whitelist"
+    return "injected by the sandbox"
 
 
 def _rid() -> str:

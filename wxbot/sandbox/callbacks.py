@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import logging
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,14 @@ def build_xml(fields: dict[str, str | int]) -> str:
     return f"<xml>{body}</xml>"
 
 
+def _nested(wrapper: str, items: Sequence[Mapping[str, str | int]] | Sequence[Mapping[str, str]]) -> str:
+    """<wrapper><List>...</List>...</wrapper>, one List per item, as subscribe events carry them."""
+    lists = "".join(
+        build_xml(dict(item)).replace("<xml>", "<List>").replace("</xml>", "</List>") for item in items
+    )
+    return f"<{wrapper}>{lists}</{wrapper}>"
+
+
 class CallbackSender:
     """Deliveries from one follower of one official account to `callback_url`."""
 
@@ -103,10 +112,41 @@ class CallbackSender:
         fields["EventKey"] = key
         return self.deliver(fields)
 
+    def view(self, url: str) -> CallbackAnswer:
+        """A tap on a menu entry that opens a web page."""
+        fields = self._event("VIEW")
+        fields["EventKey"] = url
+        return self.deliver(fields)
+
     def text(self, content: str) -> CallbackAnswer:
         fields = self._common("text")
         fields.update(Content=content, MsgId=next(_msg_ids))
         return self.deliver(fields)
+
+    def subscription_popup(self, answers: dict[str, str], scene: int = 2) -> CallbackAnswer:
+        """The follower answered a 订阅通知 popup (scene 1: an H5 page, 2: an article): template id ->
+        accept | reject. (Whoever drives the sandbox also grants what was accepted: grant_subscription.)"""
+        items: list[dict[str, str | int]] = [
+            {"TemplateId": tid, "SubscribeStatusString": answer, "PopupScene": scene}
+            for tid, answer in answers.items()
+        ]
+        return self.deliver(
+            self._event("subscribe_msg_popup_event"), _nested("SubscribeMsgPopupEvent", items)
+        )
+
+    def subscription_change(self, template_ids: list[str]) -> CallbackAnswer:
+        """The follower turned templates off in WeChat's notification settings (WeChat reports rejects only)."""
+        items = [{"TemplateId": tid, "SubscribeStatusString": "reject"} for tid in template_ids]
+        return self.deliver(
+            self._event("subscribe_msg_change_event"), _nested("SubscribeMsgChangeEvent", items)
+        )
+
+    def notice_sent(self, template_id: str, msgid: int | str, error_code: int = 0,
+                    error_status: str = "success") -> CallbackAnswer:  # fmt: skip
+        """WeChat reports what became of a 订阅通知 it accepted."""
+        items: list[dict[str, str | int]] = [{"TemplateId": template_id, "MsgID": str(msgid),
+                                              "ErrorCode": error_code, "ErrorStatus": error_status}]  # fmt: skip
+        return self.deliver(self._event("subscribe_msg_sent_event"), _nested("SubscribeMsgSentEvent", items))
 
     def _common(self, msg_type: str) -> dict[str, str | int]:
         return {"ToUserName": self.account.original_id, "FromUserName": self.openid,
@@ -119,8 +159,9 @@ class CallbackSender:
 
     # ------------------------------------------------------------ the protocol
 
-    def deliver(self, fields: dict[str, str | int]) -> CallbackAnswer:
-        xml = build_xml(fields)
+    def deliver(self, fields: dict[str, str | int], nested: str = "") -> CallbackAnswer:
+        """Deliver `fields` (and `nested`: XML elements with children, put after them)."""
+        xml = build_xml(fields).removesuffix("</xml>") + nested + "</xml>"
         for _ in range(ATTEMPTS):
             timestamp, nonce = str(clock.timestamp()), str(secrets.randbelow(10**10))
             params, body = self._signed(xml, timestamp, nonce)

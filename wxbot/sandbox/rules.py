@@ -39,6 +39,8 @@ _SUBSCRIBE_TYPES: dict[str, re.Pattern[str]] = {
 }
 _KEY = re.compile(r"([a-z_]+?)(\d+)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# what WeChat drops from template values since 2023-05-04: emoji and pictographs
+_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d\u20e3]")
 
 
 def _values(data: Any) -> list[tuple[str, str]]:
@@ -59,9 +61,10 @@ def check_template_data(data: Any) -> None:
 
 
 def delivered_template_data(data: dict[str, Any]) -> dict[str, Any]:
-    """What the follower sees: each value on one line, at most 20 characters."""
+    """What the follower sees since 2023-05-04: no first line, no remark, no colour, no emoji; each value on
+    one line, at most 20 characters."""
     return {
-        key: {"value": _CONTROL.sub("", item["value"])[:TEMPLATE_FIELD_CHARS]}
+        key: {"value": _CONTROL.sub("", _EMOJI.sub("", item["value"]))[:TEMPLATE_FIELD_CHARS]}
         for key, item in data.items()
         if key not in ("first", "remark")
     }

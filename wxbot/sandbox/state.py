@@ -18,27 +18,34 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from wxbot import clock
+from wxbot.sandbox.official import OfficialState
 from wxbot.sandbox.rules import (
     SandboxError,
     check_subscribe_data,
     check_template_data,
     delivered_template_data,
 )
+from wxbot.sandbox.wxacode import WxaCodes
 from wxbot.wechat import errors
 
 CLASSIC_GRACE = timedelta(minutes=5)  # a superseded cgi-bin/token token stays valid this long
 STABLE_ROTATE_BEFORE = timedelta(minutes=5)  # stable_token hands out a new token this long before expiry
 CODE_LIFETIME = timedelta(minutes=5)  # login and phone codes
+PHONE_TRIAL_PACK = 1000  # free phone verifications per mini program (wechat-platform.md §7.2)
 MAX_QR_EXPIRE_SECONDS = 2_592_000  # 30 days
 DEFAULT_QR_EXPIRE_SECONDS = 30  # a temporary code without expire_seconds
-# The customer-service window each trigger opens (wechat-platform.md §5.1): (messages allowed, valid for).
+# The customer-service window each trigger opens (wechat-platform.md §5.1): (messages allowed, valid for);
+# a mini program's "action" is the user entering its customer-service chat.
 WINDOW_RULES = {"message": (5, timedelta(hours=48)), "action": (3, timedelta(minutes=1))}
+MINIPROGRAM_WINDOW_RULES = {"message": (5, timedelta(hours=48)), "action": (2, timedelta(minutes=1))}
 CUSTOM_MSGTYPES = frozenset({"text", "image", "voice", "video", "music", "news", "mpnews", "mpnewsarticle",
                              "msgmenu", "wxcard", "miniprogrampage"})  # fmt: skip
 MAX_TEXT_BYTES = 2048
 # template/send and subscribe/send keep one message per openid and client_msg_id this long (§12, 防重入):
 # a repeat is answered as the first was and not delivered again
 CLIENT_MSG_ID_WINDOW = timedelta(minutes=10)
+# template/send refuses the same message to the same follower within this with 40241 (§12)
+DUPLICATE_WINDOW = timedelta(seconds=60)
 MAX_RECORDED_CALLS = 200_000
 INJECTED_HTTP_FAILURE = (
     -1
@@ -105,6 +112,7 @@ class Follower:
     qr_scene_str: str = ""
     grants: list[Grant] = field(default_factory=list)
     subscriptions: Counter[str] = field(default_factory=Counter)
+    long_term: set[str] = field(default_factory=set)  # long-term 订阅通知 templates they accepted
     inbox: list[Delivered] = field(default_factory=list)
     chat: list[ChatLine] = field(default_factory=list)
 
@@ -138,6 +146,7 @@ class Code:
     payload: dict[str, Any]
     expires_at: datetime
     used: bool = False
+    owner: str | None = None  # the openid a phone code was issued to
 
 
 class SandboxState:
@@ -148,12 +157,14 @@ class SandboxState:
         self._default_token_lifetime = token_lifetime
         self.base_url = ""  # where the sandbox is served; set by whoever serves it
         self._apps: dict[str, App] = {}
+        self.wxacodes = WxaCodes()  # getwxacodeunlimit (wxbot.sandbox.wxacode)
         self.reset()
 
     # ------------------------------------------------------------ set-up (tests and the follower page)
 
     def reset(self) -> None:
         """Forget everything but the registered apps."""
+        self.wxacodes.reset()
         with self._lock:
             self.token_lifetime = self._default_token_lifetime  # seconds; tests shorten it
             # The most recent calls (a long benchmark or `make run` session must not grow without bound).
@@ -163,10 +174,17 @@ class SandboxState:
             self._followers: dict[tuple[str, str], Follower] = {}
             self._login_codes: dict[tuple[str, str], Code] = {}
             self._phone_codes: dict[tuple[str, str], Code] = {}
+            self._phone_quota: dict[str, list[int]] = {}  # appid -> [total, used]
             self._media: dict[tuple[str, str], tuple[bytes, str]] = {}
             self._tickets: dict[str, dict[str, Any]] = {}
             # (path, appid, openid, client_msg_id) -> (first accepted at, its answer)
             self._client_msg_ids: dict[tuple[str, str, str, str], tuple[datetime, dict[str, Any]]] = {}
+            self.official = (
+                OfficialState()
+            )  # menus, follower list, templates, quotas (wxbot.sandbox.official)
+            self._last_templates: dict[tuple[str, str, str], datetime] = {}  # (appid, openid, content) -> at
+            # intercepted template messages, as queryblocktmplmsg lists them
+            self._blocked: list[dict[str, Any]] = []
 
     def add_app(self, appid: str, secret: str, kind: str = "official") -> None:
         with self._lock:
@@ -193,17 +211,31 @@ class SandboxState:
 
     def touch(self, appid: str, openid: str, kind: str) -> None:
         """The user did something that opens the customer-service window: `message` or `action`."""
-        allowed, valid_for = WINDOW_RULES[kind]
         with self._lock:
+            rules = MINIPROGRAM_WINDOW_RULES if self._apps[appid].kind == "miniprogram" else WINDOW_RULES
+            allowed, valid_for = rules[kind]
             follower = self._follower(appid, openid)
             # A newer trigger of the same kind replaces the older one.
             follower.grants = [g for g in follower.grants if g.kind != kind]
             follower.grants.append(Grant(kind, allowed, clock.now() + valid_for))
 
-    def grant_subscription(self, appid: str, openid: str, template_id: str, count: int = 1) -> None:
-        """The user tapped "allow" for a one-time subscribe template: one send each."""
+    def grant_subscription(self, appid: str, openid: str, template_id: str, count: int = 1, *,
+                           long_term: bool = False) -> None:  # fmt: skip
+        """The user tapped "allow" for a one-time subscribe template: one send each (a long-term 订阅通知:
+        every send until withdrawn)."""
         with self._lock:
-            self._follower(appid, openid).subscriptions[template_id] += count
+            follower = self._follower(appid, openid)
+            if long_term:
+                follower.long_term.add(template_id)
+            else:
+                follower.subscriptions[template_id] += count
+
+    def withdraw_subscription(self, appid: str, openid: str, template_id: str) -> None:
+        """The user turned the template off in WeChat's settings: nothing of it may be sent any more."""
+        with self._lock:
+            follower = self._follower(appid, openid)
+            follower.subscriptions[template_id] = 0
+            follower.long_term.discard(template_id)
 
     def add_login_code(self, appid: str, code: str, openid: str, session_key: str,
                        unionid: str | None = None) -> None:  # fmt: skip
@@ -215,14 +247,30 @@ class SandboxState:
                 payload["unionid"] = unionid
             self._login_codes[(appid, code)] = Code(appid, payload, clock.now() + CODE_LIFETIME)
 
-    def add_phone_code(self, appid: str, code: str, phone: str, country_code: str = "86") -> None:
+    def add_phone_code(self, appid: str, code: str, phone: str, country_code: str = "86",
+                       openid: str | None = None) -> None:  # fmt: skip
+        """A getPhoneNumber code, issued to `openid` when given (getuserphonenumber checks it then)."""
         pure = phone.removeprefix("+" + country_code) if phone.startswith("+") else phone
         with self._lock:
             self._phone_codes[(appid, code)] = Code(
                 appid,
                 {"phoneNumber": phone, "purePhoneNumber": pure, "countryCode": country_code},
                 clock.now() + CODE_LIFETIME,
+                owner=openid,
             )
+
+    def set_phone_quota(self, appid: str, total: int, used: int = 0) -> None:
+        """The mini program's paid phone verifications (the trial pack of 1,000 unless set)."""
+        with self._lock:
+            self._phone_quota[appid] = [total, used]
+
+    def phone_quota(self, appid: str) -> dict[str, Any]:
+        """wxa/charge/usage/get for the quick-verification product."""
+        with self._lock:
+            self._require_kind(appid, "miniprogram")
+            total, used = self._phone_quota.setdefault(appid, [PHONE_TRIAL_PACK, 0])
+        return {"errcode": 0, "errmsg": "ok", "all": total - used, "effectiveAll": total, "effectiveUse": used,
+                "total": 1, "detailList": [{"spuId": "10000077", "status": 1, "all": total, "used": used}]}  # fmt: skip
 
     def add_media(self, appid: str, media_id: str, content: bytes, content_type: str) -> None:
         with self._lock:
@@ -304,6 +352,11 @@ class SandboxState:
     def follower(self, appid: str, openid: str) -> Follower | None:
         with self._lock:
             return self._followers.get((appid, openid))
+
+    def openids(self, appid: str) -> list[tuple[str, bool]]:
+        """(openid, follows now) of everyone who met `appid`, in the order they first did."""
+        with self._lock:
+            return [(f.openid, f.subscribed) for f in self._followers.values() if f.appid == appid]
 
     def ticket(self, ticket: str) -> dict[str, Any] | None:
         with self._lock:
@@ -422,6 +475,8 @@ class SandboxState:
         if msgtype == "news" and len(content.get("articles") or []) > 1:
             raise SandboxError(errors.ARTICLES_TOO_MANY, "article size out of limit")
         with self._lock:
+            if msgtype == "image" and (appid, str(content.get("media_id", ""))) not in self._media:
+                raise SandboxError(errors.MEDIA_ID_INVALID, "invalid media_id")
             follower = self._follower(appid, str(body.get("touser", "")))
             if self._apps[appid].kind == "official" and not follower.subscribed:
                 raise SandboxError(
@@ -474,10 +529,44 @@ class SandboxState:
                 isinstance(miniprogram, dict) and isinstance(miniprogram.get("appid"), str)
             ):
                 raise SandboxError(errors.DATA_FORMAT_INVALID, "data format error: miniprogram")
+            content = repr((body.get("template_id"), sorted(body["data"].items())))
+            last = self._last_templates.get((appid, follower.openid, content))
+            if last is not None and clock.now() - last < DUPLICATE_WINDOW:
+                raise SandboxError(errors.ALREADY_SENT, "duplicate in 60 seconds")
+            self._last_templates[(appid, follower.openid, content)] = clock.now()
             msgid = secrets.randbelow(2**62)
-            delivered = {**body, "data": delivered_template_data(body["data"]), "msgid": msgid}
+            shown = {k: v for k, v in body.items() if k not in ("topcolor", "color")}  # colours: ignored
+            delivered = {**shown, "data": delivered_template_data(body["data"]), "msgid": msgid}
             follower.inbox.append(Delivered("template", delivered, clock.now()))
             return self._accepted("template", appid, body, {"errcode": 0, "errmsg": "ok", "msgid": msgid})
+
+    def intercept_template(self, appid: str, openid: str) -> None:
+        """WeChat intercepts the follower's latest template message (judged marketing): it leaves their chat
+        and is listed by queryblocktmplmsg."""
+        with self._lock:
+            follower = self._follower(appid, openid)
+            latest = next(d for d in reversed(follower.inbox) if d.kind == "template")
+            follower.inbox.remove(latest)
+            self._blocked.append({
+                "id": len(self._blocked) + 1, "appid": appid, "tmpl_msg_id": latest.body["template_id"],
+                "title": "模板消息", "content": " ".join(v["value"] for v in latest.body["data"].values()),
+                "send_timestamp": _unix(latest.at), "openid": openid,
+            })  # fmt: skip
+
+    def blocked_templates(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self._require_kind(appid, "official")
+            _check_template_id(body.get("tmpl_msg_id"))
+            largest_id, limit = body.get("largest_id"), body.get("limit")
+            if not isinstance(largest_id, int) or not isinstance(limit, int) or not 0 < limit <= 100:
+                raise SandboxError(errors.ARGS_INVALID, "invalid args: largest_id, limit (at most 100)")
+            found = [
+                {k: v for k, v in entry.items() if k != "appid"}
+                for entry in self._blocked
+                if entry["appid"] == appid and entry["tmpl_msg_id"] == body["tmpl_msg_id"]
+                and entry["id"] > largest_id
+            ]  # fmt: skip
+            return {"errcode": 0, "errmsg": "ok", "msginfo": found[:limit]}
 
     def send_subscribe(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -497,6 +586,29 @@ class SandboxState:
             follower.inbox.append(Delivered("subscribe", body, clock.now()))
             return self._accepted("subscribe", appid, body, {"errcode": 0, "errmsg": "ok"})
 
+    def send_notice(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
+        """message/subscribe/bizsend: an official account's 订阅通知, to someone who allowed that template."""
+        with self._lock:
+            self._require_kind(appid, "official")
+            follower = self._follower(appid, str(body.get("touser", "")))
+            template_id = body.get("template_id")
+            _check_template_id(template_id)
+            page, miniprogram = body.get("page"), body.get("miniprogram")
+            if page is not None and not isinstance(page, str):
+                raise SandboxError(errors.DATA_FORMAT_INVALID, "data format error: page")
+            if miniprogram is not None and not (
+                isinstance(miniprogram, dict) and isinstance(miniprogram.get("appid"), str)
+            ):
+                raise SandboxError(errors.DATA_FORMAT_INVALID, "data format error: miniprogram")
+            check_subscribe_data(body.get("data"))
+            if str(template_id) not in follower.long_term:
+                if follower.subscriptions[str(template_id)] <= 0:
+                    raise SandboxError(errors.REFUSED, "user refuse to accept the msg")
+                follower.subscriptions[str(template_id)] -= 1
+            msgid = secrets.randbelow(2**62)
+            follower.inbox.append(Delivered("notice", {**body, "msgid": msgid}, clock.now()))
+            return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
+
     def code2session(self, appid: str, secret: str, code: str, grant_type: str) -> dict[str, Any]:
         with self._lock:
             self._app(appid, secret)
@@ -508,12 +620,21 @@ class SandboxState:
         return dict(payload)
 
     def phone_number(self, appid: str, body: dict[str, Any]) -> dict[str, Any]:
-        code = body.get("code")
-        if not isinstance(code, str):
+        code, openid = body.get("code"), body.get("openid")
+        if not isinstance(code, str) or not isinstance(openid, str | None):
             raise SandboxError(errors.DATA_FORMAT_INVALID, "data format error: code")
         with self._lock:
             self._require_kind(appid, "miniprogram")
+            entry = self._phone_codes.get((appid, code))
+            if entry is not None and openid is not None and entry.owner not in (None, openid):
+                raise SandboxError(errors.CODE_INVALID, "invalid code: not issued to this openid")
+            quota = self._phone_quota.setdefault(appid, [PHONE_TRIAL_PACK, 0])
+            if quota[1] >= quota[0]:
+                raise SandboxError(
+                    errors.PHONE_QUOTA_EXHAUSTED, "no quota left for phone number verification"
+                )
             payload = self._use_code(self._phone_codes, appid, code)
+            quota[1] += 1
         watermark = {"timestamp": clock.timestamp(), "appid": appid}
         return {"errcode": 0, "errmsg": "ok", "phone_info": {**payload, "watermark": watermark}}
 

@@ -22,8 +22,8 @@ from flask import Blueprint, Flask, abort, redirect, render_template, request, u
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.wrappers import Response
 
+from wxbot.config.menus import menu_json
 from wxbot.config.schema import SANDBOX_API_PATH, OfficialAccount
-from wxbot.handlers.menu import DEMO_MENU
 from wxbot.sandbox.api import create_sandbox_app
 from wxbot.sandbox.callbacks import CallbackAnswer, CallbackSender
 from wxbot.sandbox.state import ChatLine, Delivered, SandboxState
@@ -36,7 +36,7 @@ MAX_TEXT = 600  # what the page lets a person type; WeChat's own limit is larger
 _OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SERVICE_UNAVAILABLE = "该公众号暂时无法提供服务，请稍后再试"
 _DELIVERED_KINDS = {"custom": "customer-service message", "template": "template message",
-                    "subscribe": "subscribe message"}  # fmt: skip
+                    "subscribe": "subscribe message", "notice": "subscription notice (订阅通知)"}  # fmt: skip
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
@@ -50,10 +50,22 @@ def mount_sandbox(app: Flask, services: Services) -> SandboxState:
         state.add_app(oa.appid, oa.appsecret, "official")
     for mp in settings.wechat.miniprogram:
         state.add_app(mp.appid, mp.appsecret, "miniprogram")
+        state.wxacodes.publish(mp.appid, settings.events.code_page)  # the demo's event page is released
+    for oa in settings.wechat.official:
+        if oa.menu:  # as if `wxbot menu sync` had run: the follower page shows the configured menu at once
+            state.official.set_menu(oa.appid, menu_json(settings, oa))
+    for per_app in settings.notify.templates.values():  # the account's templates are the configured ones
+        for app_name, template in per_app.items():
+            account = settings.official_account(app_name)
+            if account is not None:
+                state.official.add_template(account.appid, template.template_id, sorted(template.fields))
     state.base_url = settings.sandbox.public_url.rstrip("/") + SANDBOX_API_PATH
     services.sandbox = state
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_API_PATH: create_sandbox_app(state)})  # type: ignore[method-assign]
     app.register_blueprint(bp)
+    from wxbot.sandbox.mp_web import bp as mp_bp  # the mini-program user (it uses this module's helpers)
+
+    app.register_blueprint(mp_bp)
     log.warning("sandbox WeChat mounted at /sandbox: a development tool, never enable it in production")
     return state
 
@@ -78,14 +90,20 @@ def _openid(value: str | None) -> str:
     return value
 
 
-def _menu_items() -> list[dict[str, str]]:
-    """The click entries of the demo menu (sub-menus flattened)."""
-    items: list[dict[str, str]] = []
-    for button in DEMO_MENU["button"]:
+def _menu(state: SandboxState, appid: str) -> list[dict[str, Any]]:
+    """The buttons of the menu WeChat has for the account (menu/create), as its client shows them."""
+    menu = state.official.menu(appid)
+    return list(menu["button"]) if menu else []
+
+
+def _menu_entry(state: SandboxState, appid: str, kind: str, value: str) -> dict[str, Any] | None:
+    """The entry of that menu a tap names: a click entry by key, a view entry by url."""
+    field = "key" if kind == "click" else "url"
+    for button in _menu(state, appid):
         for entry in button.get("sub_button") or [button]:
-            if entry.get("type") == "click":
-                items.append({"name": entry["name"], "key": entry["key"]})
-    return items
+            if entry.get("type") == kind and entry.get(field) == value:
+                return entry
+    return None
 
 
 @bp.get("/")
@@ -105,7 +123,7 @@ def follower_page() -> Any:
         openid=openid,
         following=bool(follower and follower.subscribed),
         conversation=[_line(item) for item in state.conversation(account.appid, openid)],
-        menu=_menu_items(),
+        menu=_menu(state, account.appid),
         tickets=state.tickets(account.appid),
         mode=account.mode,
     )
@@ -140,12 +158,18 @@ def act() -> Response:
         state.say(account.appid, openid, "follower", content)
         _answered(state, account, openid, sender.text(content))
     elif action == "click" and following:
-        item = next((i for i in _menu_items() if i["key"] == request.form.get("key")), None)
+        item = _menu_entry(state, account.appid, "click", request.form.get("key", ""))
         if item is None:
             abort(400, "key: not a click entry of the menu")
         state.touch(account.appid, openid, "action")
         state.say(account.appid, openid, "follower", f"（点击菜单「{item['name']}」）")
         _answered(state, account, openid, sender.click(item["key"]))
+    elif action == "view" and following:
+        item = _menu_entry(state, account.appid, "view", request.form.get("url", ""))
+        if item is None:
+            abort(400, "url: not a view entry of the menu")
+        state.say(account.appid, openid, "follower", f"（点击菜单「{item['name']}」，打开 {item['url']}）")
+        _answered(state, account, openid, sender.view(item["url"]))
     elif action == "scan":
         ticket = state.ticket(request.form.get("ticket", ""))
         if ticket is None or ticket["appid"] != account.appid:
@@ -179,7 +203,7 @@ def _line(item: ChatLine | Delivered) -> dict[str, Any]:
     body = item.body
     if item.kind == "custom" and body.get("msgtype") == "text":
         text = str(body.get("text", {}).get("content", ""))
-    elif item.kind in ("template", "subscribe"):
+    elif item.kind in ("template", "subscribe", "notice"):
         values = [f"{key}: {value.get('value', '')}" for key, value in (body.get("data") or {}).items()]
         link = body.get("url") or body.get("page") or (body.get("miniprogram") or {}).get("pagepath") or ""
         text = "\n".join([f"[{body.get('template_id')}]", *values, *([f"→ {link}"] if link else [])])

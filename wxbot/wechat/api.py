@@ -1,4 +1,4 @@
-"""The WeChat API as the rest of the project sees it: eight calls, WeChatError / WeChatUnavailable, nothing else.
+"""The WeChat API as the rest of the project sees it: twelve calls, WeChatError / WeChatUnavailable, nothing else.
 
 Underneath, one wechatpy client per configured app, with wechatpy's own retry off: tokens come from the shared
 TokenStore, and a token error (40001/40014/42001) refreshes once, only if the failing token is still the
@@ -10,14 +10,18 @@ over one connection pool per process (wxbot.wechat.http) that the sender's threa
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from urllib3 import encode_multipart_formdata
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from wxbot import metrics
 from wxbot.cache import Cache
 from wxbot.config import Settings
 from wxbot.wechat.errors import TOKEN_ERRORS, WeChatError, WeChatUnavailable
@@ -31,6 +35,10 @@ WECHAT_QRCODE_HOST = "https://mp.weixin.qq.com"
 # Endpoints authenticated by appid + secret, never by an access token.
 TOKENLESS_PATHS = frozenset({"/sns/jscode2session", "/cgi-bin/token", "/cgi-bin/stable_token"})
 MAX_MEDIA_BYTES = 20 * 1024 * 1024
+QUOTA_FIELDS = ("daily_limit", "used", "remain")
+WXA_SCENE = re.compile(r"[0-9A-Za-z!#$&'()*+,/:;=?@._~-]{1,32}")  # getwxacodeunlimit's scene
+IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
+PHONE_QUICK_VERIFICATION_SPU = "10000077"  # wxa/charge's product id of the phone-number quick verification
 
 T = TypeVar("T")
 
@@ -80,11 +88,20 @@ class _Client(WeChatClient):  # type: ignore[misc]
             kwargs["headers"] = {"Content-Type": "application/json; charset=utf-8"}
         kwargs["timeout"] = self.timeout
         result_processor = kwargs.pop("result_processor", None)
-        response = self._http.request(method=method, url=url, **kwargs)
-        if response.status_code >= 400:
-            # the request reached a server: WeChat may have acted on it
-            raise WeChatUnavailable(f"{path.split('?')[0]} answered HTTP {response.status_code}", unsure=True)
-        return self._handle_result(response, method, url, result_processor, **kwargs)
+        endpoint, errcode, started = metrics.endpoint_label(path), metrics.UNAVAILABLE, time.perf_counter()
+        try:
+            response = self._http.request(method=method, url=url, **kwargs)
+            if response.status_code >= 400:
+                # the request reached a server: WeChat may have acted on it
+                raise WeChatUnavailable(f"{endpoint} answered HTTP {response.status_code}", unsure=True)
+            result = self._handle_result(response, method, url, result_processor, **kwargs)
+            errcode = "0"
+            return result
+        except WeChatClientException as exc:
+            errcode = metrics.UNAVAILABLE if exc.errcode is None else str(exc.errcode)
+            raise
+        finally:
+            metrics.wechat_call(endpoint, errcode, time.perf_counter() - started)
 
 
 class WeChatApi:
@@ -112,7 +129,7 @@ class WeChatApi:
                 app.appid, fetcher(self.http, self.base_url, app.appid, app.appsecret, self.timeout)
             )
 
-    # ------------------------------------------------------------ the eight calls
+    # ------------------------------------------------------------ the twelve calls
 
     def code2session(self, mp_name: str, code: str) -> dict[str, Any]:
         """A mini-program login code -> openid, session_key, unionid (None unless the app is bound)."""
@@ -127,12 +144,13 @@ class WeChatApi:
             "unionid": answer.get("unionid"),
         }
 
-    def phone_number(self, mp_name: str, code: str) -> dict[str, Any]:
-        """A getPhoneNumber code -> WeChat's phone_info (phoneNumber, purePhoneNumber, countryCode, watermark)."""
+    def phone_number(self, mp_name: str, code: str, *, openid: str | None = None) -> dict[str, Any]:
+        """A getPhoneNumber code -> WeChat's phone_info (phoneNumber, purePhoneNumber, countryCode, watermark).
+        With `openid`, WeChat also checks that the code was issued to that user."""
         client = self._client(mp_name, "miniprogram")
+        body = {"code": code, **({"openid": openid} if openid else {})}
         answer = self._call(
-            client,
-            lambda c: c.post(f"{WECHAT_API_HOST}/wxa/business/getuserphonenumber", data={"code": code}),
+            client, lambda c: c.post(f"{WECHAT_API_HOST}/wxa/business/getuserphonenumber", data=body)
         )
         info = answer.get("phone_info")
         if not isinstance(info, dict):
@@ -141,6 +159,35 @@ class WeChatApi:
         if isinstance(watermark, dict) and watermark.get("appid") not in (None, client.appid):
             raise WeChatUnavailable("phone_info watermark names another app")
         return info
+
+    def phone_quota(self, mp_name: str) -> dict[str, int]:
+        """The paid phone-number quota (手机号快速验证组件, spuId 10000077) from wxa/charge/usage/get:
+        total (every pack, the trial one included) and used."""
+        client = self._client(mp_name, "miniprogram")
+        params = {"spuId": PHONE_QUICK_VERIFICATION_SPU, "offset": 0, "limit": 20}
+        answer = self._call(client, lambda c: c.get(f"{WECHAT_API_HOST}/wxa/charge/usage/get", params=params))
+        try:
+            return {"total": int(answer["effectiveAll"]), "used": int(answer["effectiveUse"])}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise WeChatUnavailable("charge/usage/get answer lacks effectiveAll/effectiveUse") from exc
+
+    def wxa_code(self, mp_name: str, scene: str, page: str, *, check_path: bool = True,
+                 env_version: str = "release", width: int = 430) -> bytes:  # fmt: skip
+        """A mini-program code (wxa/getwxacodeunlimit) opening `page` with `scene` in its query: the image
+        (PNG or JPEG, as WeChat draws it).
+        `scene`: at most 32 visible characters of WXA_SCENE; WeChat answers errors as JSON (41030: the page
+        is not published, 45009: over the limit)."""
+        if not WXA_SCENE.fullmatch(scene):
+            raise ValueError("scene must be 1 to 32 characters of [0-9A-Za-z!#$&'()*+,/:;=?@._~-]")
+        client = self._client(mp_name, "miniprogram")
+        body = {"scene": scene, "page": page, "check_path": check_path, "env_version": env_version,
+                "width": width}  # fmt: skip
+        answer = self._call(
+            client, lambda c: c.post(f"{WECHAT_API_HOST}/wxa/getwxacodeunlimit", data=body), json_only=False
+        )
+        if isinstance(answer, dict) or not answer.content.startswith(IMAGE_SIGNATURES):
+            raise WeChatUnavailable("getwxacodeunlimit answered neither an image nor an error")
+        return bytes(answer.content)
 
     def user_info(self, oa_name: str, openid: str) -> dict[str, Any]:
         client = self._client(oa_name, "official")
@@ -153,6 +200,21 @@ class WeChatApi:
         return self._call(
             client, lambda c: c.post(f"{WECHAT_API_HOST}/cgi-bin/message/custom/send", data=body)
         )
+
+    def upload_image(self, app_name: str, content: bytes, content_type: str) -> str:
+        """A temporary image (cgi-bin/media/upload, kept by WeChat 3 days) for a customer-service image
+        message of an official account or a mini program: its media_id."""
+        client = self._client(app_name)
+        extension = "png" if content_type == "image/png" else "jpg"
+        body, multipart = encode_multipart_formdata({"media": (f"reply.{extension}", content, content_type)})
+        answer = self._call(
+            client,
+            lambda c: c.post(f"{WECHAT_API_HOST}/cgi-bin/media/upload", params={"type": "image"}, data=body,
+                             headers={"Content-Type": multipart}),
+        )  # fmt: skip
+        if not isinstance(answer.get("media_id"), str) or not answer["media_id"]:
+            raise WeChatUnavailable("media/upload answer lacks media_id", unsure=True)
+        return str(answer["media_id"])
 
     def send_template(self, oa_name: str, openid: str, template_id: str, data: dict[str, Any], *,
                       url: str | None = None, miniprogram: dict[str, str] | None = None,
@@ -178,9 +240,35 @@ class WeChatApi:
             client, lambda c: c.post(f"{WECHAT_API_HOST}/cgi-bin/message/subscribe/send", data=body)
         )
 
-    def get_media(self, oa_name: str, media_id: str) -> tuple[bytes, str]:
-        """A temporary media file a follower sent: (content, content type)."""
+    def send_notice(self, oa_name: str, openid: str, template_id: str, data: dict[str, Any], *,
+                    page: str | None = None, miniprogram: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
+        """A 订阅通知 of the official account (message/subscribe/bizsend): `page` is a web page to open,
+        `miniprogram` {"appid", "pagepath"} a linked mini program's page. No client_msg_id (none documented)."""
         client = self._client(oa_name, "official")
+        body: dict[str, Any] = {"touser": openid, "template_id": template_id, "data": data}
+        body.update({k: v for k, v in {"page": page, "miniprogram": miniprogram}.items() if v is not None})
+        return self._call(
+            client, lambda c: c.post(f"{WECHAT_API_HOST}/cgi-bin/message/subscribe/bizsend", data=body)
+        )
+
+    def blocked_templates(self, oa_name: str, template_id: str, largest_id: int = 0,
+                          limit: int = 100) -> list[dict[str, Any]]:  # fmt: skip
+        """One page of the template messages of `template_id` WeChat intercepted (wxa/sec/queryblocktmplmsg):
+        entries with id (the next page's largest_id), tmpl_msg_id, openid, send_timestamp, title."""
+        client = self._client(oa_name, "official")
+        body = {"tmpl_msg_id": template_id, "largest_id": largest_id, "limit": limit}
+        answer = self._call(
+            client, lambda c: c.post(f"{WECHAT_API_HOST}/wxa/sec/queryblocktmplmsg", data=body)
+        )
+        found = answer.get("msginfo", [])
+        # the docs' sample answers one object where the API answers a list
+        items = found if isinstance(found, list) else [found]
+        return [item for item in items if isinstance(item, dict)]
+
+    def get_media(self, app_name: str, media_id: str) -> tuple[bytes, str]:
+        """A temporary media file a user sent (to an official account, or a mini program's customer service):
+        (content, content type)."""
+        client = self._client(app_name)
         answer = self._call(client, lambda c: c.media.download(media_id), json_only=False)
         if isinstance(answer, dict):
             # Videos come as {"video_url": ...}; everything else as the file itself.
@@ -201,6 +289,31 @@ class WeChatApi:
             raise WeChatUnavailable("qrcode/create answer lacks ticket")
         image_host = WECHAT_QRCODE_HOST if self.base_url == WECHAT_API_HOST else self.base_url
         return {**answer, "image_url": f"{image_host}/cgi-bin/showqrcode?ticket={quote(answer['ticket'])}"}
+
+    def quota(self, app_name: str, cgi_path: str) -> dict[str, int]:
+        """Today's quota of one API of one app: daily_limit, used, remain (wechat-platform.md §10)."""
+        client = self._client(app_name)
+        answer = self._call(
+            client,
+            lambda c: c.post(f"{WECHAT_API_HOST}/cgi-bin/openapi/quota/get", data={"cgi_path": cgi_path}),
+        )
+        quota = answer.get("quota")
+        if not isinstance(quota, dict) or not all(isinstance(quota.get(k), int) for k in QUOTA_FIELDS):
+            raise WeChatUnavailable("openapi/quota/get answer lacks quota")
+        return {k: int(quota[k]) for k in QUOTA_FIELDS}
+
+    def call(self, app_name: str, kind: str, method: str, path: str, *, params: dict[str, str] | None = None,
+             body: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+        """Any JSON API of WeChat's (`path` as /cgi-bin/...), with the shared token and its refresh: for the
+        account-management calls of wxbot.wechat.official."""
+        client = self._client(app_name, kind)
+        url = f"{WECHAT_API_HOST}{path}"
+        if method == "GET":
+            return self._call(client, lambda c: c.get(url, params=dict(params or {})))
+        return self._call(client, lambda c: c.post(url, params=dict(params or {}), data=body or {}))
+
+    def appid(self, app_name: str) -> str:
+        return self._client(app_name).appid
 
     # ------------------------------------------------------------ plumbing
 

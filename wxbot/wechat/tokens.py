@@ -26,6 +26,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, NamedTuple, Protocol
 
+from wxbot import metrics
 from wxbot.cache import Cache, CacheUnavailable
 from wxbot.wechat.errors import WeChatError, WeChatUnavailable
 from wxbot.wechat.http import Answer, Http
@@ -112,6 +113,7 @@ class TokenStore:
             self._remember(appid, failing)
             return None
         stored = None
+        metrics.TOKEN_INVALIDATIONS.labels(appid).inc()
         with suppress(CacheUnavailable):
             self._cache.delete_if_equals(self._key(appid), failing.stored)
             stored = self._cache.get(self._key(appid))  # another holder's replacement, if any
@@ -157,7 +159,12 @@ class TokenStore:
         return _held(stored)
 
     def _fetch(self, appid: str) -> str:
-        token, expires_in = self._fetchers[appid]()
+        try:
+            token, expires_in = self._fetchers[appid]()
+        except Exception:
+            metrics.TOKEN_FETCHES.labels(appid, "failed").inc()
+            raise
+        metrics.TOKEN_FETCHES.labels(appid, "ok").inc()
         ttl = expires_in - min(REFRESH_MARGIN_SECONDS, expires_in // 2)
         ttl = max(ttl, 1)
         log.info("fetched a new access token for %s (valid %ss)", appid, expires_in)
@@ -167,8 +174,8 @@ class TokenStore:
 def stable_token_fetcher(http: Http, base_url: str, appid: str, secret: str, timeout: float) -> Fetch:
     def fetch() -> tuple[str, int]:
         body = {"grant_type": "client_credential", "appid": appid, "secret": secret, "force_refresh": False}
-        return _token_answer(lambda: http.request("POST", f"{base_url}/cgi-bin/stable_token", json=body,
-                                                  timeout=timeout))  # fmt: skip
+        return _token_answer("/cgi-bin/stable_token", lambda: http.request(
+            "POST", f"{base_url}/cgi-bin/stable_token", json=body, timeout=timeout))  # fmt: skip
 
     return fetch
 
@@ -176,14 +183,26 @@ def stable_token_fetcher(http: Http, base_url: str, appid: str, secret: str, tim
 def classic_token_fetcher(http: Http, base_url: str, appid: str, secret: str, timeout: float) -> Fetch:
     def fetch() -> tuple[str, int]:
         params = {"grant_type": "client_credential", "appid": appid, "secret": secret}
-        return _token_answer(lambda: http.request("GET", f"{base_url}/cgi-bin/token", params=params,
-                                                  timeout=timeout))  # fmt: skip
+        return _token_answer("/cgi-bin/token", lambda: http.request(
+            "GET", f"{base_url}/cgi-bin/token", params=params, timeout=timeout))  # fmt: skip
 
     return fetch
 
 
-def _token_answer(send: Callable[[], Answer]) -> tuple[str, int]:
-    response = send()  # cannot reach WeChat: WeChatUnavailable
+def _token_answer(endpoint: str, send: Callable[[], Answer]) -> tuple[str, int]:
+    errcode, started = metrics.UNAVAILABLE, time.perf_counter()
+    try:
+        token, expires_in = _read_token(send())  # cannot reach WeChat: WeChatUnavailable
+        errcode = "0"
+        return token, expires_in
+    except WeChatError as exc:
+        errcode = str(exc.errcode)
+        raise
+    finally:
+        metrics.wechat_call(endpoint, errcode, time.perf_counter() - started)
+
+
+def _read_token(response: Answer) -> tuple[str, int]:
     if response.status_code >= 400:
         raise WeChatUnavailable(f"access token request answered HTTP {response.status_code}")
     try:

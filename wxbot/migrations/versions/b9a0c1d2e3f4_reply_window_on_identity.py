@@ -2,7 +2,7 @@
 window in one statement); reply_windows dropped
 
 Revision ID: b9a0c1d2e3f4
-Revises: c3a1b2c4d5e6
+Revises: f6b2c3d4e5f6
 Create Date: 2026-12-03 14:00:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "b9a0c1d2e3f4"
-down_revision = "c3a1b2c4d5e6"
+down_revision = "f6b2c3d4e5f6"
 branch_labels = None
 depends_on = None
 
