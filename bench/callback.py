@@ -1,18 +1,24 @@
-"""Benchmark of the official-account callback (issue 2, "Tests and figures").
+"""Benchmark of the official-account callback (issues 2 and 19).
 
 Runs wxbot's callback under gunicorn on MariaDB and Redis, and beside it, under the same gunicorn settings,
-a minimal Flask + wechatpy handler that only verifies, parses and replies (bench/echo_app.py). Both are
-loaded on loopback with the same distinct, validly signed messages (plaintext and safe mode, 16 concurrent
-keep-alive connections), and the script prints requests/s, p50 and p99 of each and the ratio, and the CPU
-time each server's processes used per request (the figure that other work on the machine disturbs least).
-A third server, the store-only floor (bench/floor_app.py: the echo handler plus one Redis claim and one
-INSERT), shows what any callback that stores before it answers can reach here.
-Goal: p99 under 50 ms, and at least half the echo handler's requests/s.
+a minimal Flask + wechatpy handler that only verifies, parses and replies (bench/echo_app.py), and the
+store-only floor (bench/floor_app.py: the echo handler plus one Redis claim and one INSERT), the least any
+callback that stores before it answers must do. All are loaded on loopback with the same distinct, validly
+signed deliveries, 16 concurrent keep-alive connections, in three modes: plaintext and safe mode (text
+messages), and mix (plaintext: 70 % text messages and menu clicks, 30 % TEMPLATESENDJOBFINISH reports). It
+prints requests/s, p50 and p99 of each, the CPU time each server's processes used per request, the CPU per
+delivery in process, and the database and Redis round trips per delivery (wxbot.roundtrips).
+Goal (issue 19): at least 0.7 of the floor's requests/s and p99 under 50 ms.
 
     .venv/bin/python bench/callback.py [--requests 3000] [--concurrency 16] [--workers 4] [--threads 4]
+        [--mysqlclient] [--before DIR]
+
+--mysqlclient adds wxbot on the mysqlclient driver (mysql+mysqldb://) as a row of its own; --before DIR adds
+wxbot as checked out in DIR (an earlier commit, e.g. `git worktree add /tmp/before main`) on a database of
+its own: the before/after of a change measured in the same rounds.
 
 Bounded: a fixed number of requests per run and a time limit; loopback only; free ports picked; its own
-MariaDB database (created and dropped) and Redis key prefix (deleted afterwards).
+MariaDB databases (created and dropped) and Redis key prefix (deleted afterwards).
 """
 
 from __future__ import annotations
@@ -50,10 +56,13 @@ APPID = "wxbench000000001"
 ORIGINAL_ID = "gh_bench0000001"
 FOLLOWERS = 500  # distinct openids: identities are created, then reused, as in real traffic
 WORDS = ["帮助", "你好", "help", "最新职位", "我想投简历"]
-SERVERS = ["echo", "floor", "wxbot"]
-MODES = ("plaintext", "safe")
-FLOOR_TABLE = """CREATE TABLE floor_messages (id BIGINT AUTO_INCREMENT PRIMARY KEY, msg_id BIGINT NOT NULL UNIQUE,
-    openid VARCHAR(64) NOT NULL, content TEXT, received_at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6))"""
+SERVERS = ["echo", "floor", "wxbot"]  # then the optional ones: wxbot-mysqlclient, before
+WXBOT_SERVERS = ("wxbot", "wxbot-mysqlclient", "before")
+MODES = ("plaintext", "safe", "mix")
+CLICKS = ("HELP", "JOBS")
+FLOOR_TABLE = """CREATE TABLE floor_messages (id BIGINT AUTO_INCREMENT PRIMARY KEY,
+    dedupe_key VARCHAR(80) NOT NULL UNIQUE, openid VARCHAR(64) NOT NULL, content TEXT,
+    received_at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6))"""
 
 
 @dataclass
@@ -134,21 +143,38 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 
 
 _msg_ids = itertools.count(10**18 + secrets.randbelow(10**15))
+_deliveries = itertools.count()
+# CreateTime of the n-th delivery: START + n // FOLLOWERS, so one follower's events never share a second
+START = int(time.time()) - 10**6
+
+
+def delivery_xml(mode: str) -> tuple[str, str]:
+    """(openid, plaintext XML) of the next delivery: a text message, or in the mix a click or a report."""
+    n = next(_deliveries)
+    openid = f"oBench{n % FOLLOWERS:022d}"
+    head = (f"<ToUserName><![CDATA[{ORIGINAL_ID}]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{START + n // FOLLOWERS}</CreateTime>")  # fmt: skip
+    kind = (n // FOLLOWERS + n) % 10 if mode == "mix" else 9
+    if kind < 3:  # 30 %: WeChat's report on a template message
+        body = (f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event>"
+                f"<MsgID>{next(_msg_ids)}</MsgID><Status><![CDATA[success]]></Status>")  # fmt: skip
+    elif kind < 5:  # 20 %: a menu click
+        body = (f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[CLICK]]></Event>"
+                f"<EventKey><![CDATA[{CLICKS[kind - 3]}]]></EventKey>")  # fmt: skip
+    else:
+        body = (f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{WORDS[n % len(WORDS)]}]]></Content>"
+                f"<MsgId>{next(_msg_ids)}</MsgId>")  # fmt: skip
+    return openid, f"<xml>{head}{body}</xml>"
 
 
 def make_requests(count: int, mode: str) -> list[tuple[str, bytes]]:
-    """Distinct deliveries (fresh MsgId each) from a pool of followers, signed now."""
+    """Distinct deliveries from a pool of followers, signed now."""
     crypto = WeChatCrypto(TOKEN, AES_KEY, APPID)
     app = "bench" if mode == "safe" else "benchplain"
     out = []
     now = int(time.time())
-    for i in range(count):
-        openid = f"oBench{i % FOLLOWERS:022d}"
-        xml = (
-            f"<xml><ToUserName><![CDATA[{ORIGINAL_ID}]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{WORDS[i % len(WORDS)]}]]></Content><MsgId>{next(_msg_ids)}</MsgId></xml>"
-        )
+    for _ in range(count):
+        openid, xml = delivery_xml(mode)
         ts, nonce = str(now), str(secrets.randbelow(10**10))
         query = {"signature": signature(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": openid}
         body = xml.encode()
@@ -236,19 +262,59 @@ def in_process_cpu(apps: dict[str, Any], count: int) -> dict[tuple[str, str], fl
     return figures
 
 
-def write_config(directory: Path, database_url: str, redis_url: str, prefix: str) -> Path:
+def round_trips(apps: dict[str, Any], count: int) -> dict[tuple[str, str], tuple[float, float]]:
+    """Database and Redis round trips per delivery of each app called in process (wxbot.roundtrips: SQLAlchemy's
+    event hooks for wxbot; the floor's raw PyMySQL statements counted at its cursor), one delivery at a time."""
+    import pymysql.cursors
+    from werkzeug.test import EnvironBuilder
+
+    from wxbot.roundtrips import counted
+
+    floor_statements = [0]
+    execute = pymysql.cursors.Cursor.execute
+
+    def counting_execute(self: Any, query: Any, args: Any = None) -> Any:
+        floor_statements[0] += 1
+        return execute(self, query, args)
+
+    figures = {}
+    pymysql.cursors.Cursor.execute = counting_execute  # type: ignore[method-assign]
+    try:
+        for mode in MODES:
+            for server, app in apps.items():
+                if server == "echo":
+                    continue
+                engine = app.extensions["wxbot"].engine if server in WXBOT_SERVERS else None
+                environs = []
+                for target, body in make_requests(count, mode):
+                    path, _, query = target.partition("?")
+                    builder = EnvironBuilder(
+                        path=path, query_string=query, method="POST", data=body, content_type="text/xml"
+                    )
+                    environs.append(builder.get_environ())
+                floor_statements[0] = 0
+                with counted(engine) as trips:
+                    for environ in environs:
+                        b"".join(app(environ, lambda *a, **k: None))
+                database = trips.database if engine is not None else floor_statements[0]
+                figures[(server, mode)] = (database / count, trips.redis / count)
+    finally:
+        pymysql.cursors.Cursor.execute = execute  # type: ignore[method-assign]
+    return figures
+
+
+def write_config(path: Path, var_dir: Path, database_url: str, redis_url: str, prefix: str) -> Path:
     import base64
 
     def key() -> str:
         return base64.b64encode(secrets.token_bytes(32)).decode()
 
-    path = directory / "bench.toml"
     path.write_text(
         f"""
 [app]
 secret_key = "{secrets.token_urlsafe(24)}"
 log_level = "WARNING"
-var_dir = "{directory}"
+var_dir = "{var_dir}"
 [database]
 url = "{database_url}"
 [redis]
@@ -283,11 +349,24 @@ hash_key = "{key()}"
 
 
 def gunicorn(
-    target: str, port: int, args: argparse.Namespace, env: dict[str, str]
+    target: str, port: int, args: argparse.Namespace, env: dict[str, str], cwd: Path = ROOT
 ) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-               "--threads", str(args.threads), "--log-level", "warning", target]  # fmt: skip
-    return subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603
+               "--threads", str(args.threads), "--log-level", "warning", "--no-control-socket", target]  # fmt: skip
+    return subprocess.Popen(command, cwd=cwd, env=env)  # noqa: S603
+
+
+def database_url_for(server_url: str, name: str) -> str:
+    base, _, query = server_url.partition("?")
+    return f"{base.rstrip('/')}/{name}?{query or 'charset=utf8mb4'}"
+
+
+def create_tables(tree: Path, url: str) -> None:
+    """The tables of the wxbot checked out in `tree`, as its own models describe them (another process: two
+    versions of wxbot cannot be imported in one)."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import sqlalchemy as sa, wxbot.models; "
+            "from wxbot.db import Base; Base.metadata.create_all(sa.create_engine(sys.argv[2]))")  # fmt: skip
+    subprocess.run([sys.executable, "-c", code, str(tree), url], check=True, cwd=tree)  # noqa: S603
 
 
 def main() -> None:
@@ -305,7 +384,9 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--max-seconds", type=float, default=240, help="time limit of the whole run")
+    parser.add_argument("--mysqlclient", action="store_true", help="a row for wxbot on mysqlclient")
+    parser.add_argument("--before", type=Path, help="a row for the wxbot checked out in this directory")
+    parser.add_argument("--max-seconds", type=float, default=600, help="time limit of the whole run")
     parser.add_argument("--database-url", default=os.environ.get("WXBOT_BENCH_DATABASE_URL",
                         "mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4"))  # fmt: skip
     parser.add_argument(
@@ -314,54 +395,80 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     deadline = started + args.max_seconds
+    servers = SERVERS + ["wxbot-mysqlclient"] * args.mysqlclient + ["before"] * bool(args.before)
 
     import wxbot.models  # noqa: F401  (registers the tables)
     from wxbot.db import Base
 
     name = f"wxbot_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    names = [name] + [f"{name}_before"] * bool(args.before)
     prefix = f"wxbot-bench:{uuid.uuid4().hex[:8]}:"
     server = sa.create_engine(args.database_url, isolation_level="AUTOCOMMIT")
     with server.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    base, _, query = args.database_url.partition("?")
-    database_url = f"{base.rstrip('/')}/{name}?{query or 'charset=utf8mb4'}"
+        for database in names:
+            conn.exec_driver_sql(
+                f"CREATE DATABASE {database} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+    database_url = database_url_for(args.database_url, name)
     processes: list[subprocess.Popen[bytes]] = []
     try:
         engine = sa.create_engine(database_url)
         Base.metadata.create_all(engine)
         with tempfile.TemporaryDirectory() as tmp:
-            config = write_config(Path(tmp), database_url, args.redis_url, prefix)
+            var = Path(tmp)
+            config = write_config(var / "bench.toml", var, database_url, args.redis_url, prefix)
             env = {**os.environ, "WXBOT_CONFIG": str(config), "BENCH_TOKEN": TOKEN, "BENCH_AES_KEY": AES_KEY,
                    "BENCH_APPID": APPID, "PYTHONPATH": str(ROOT)}  # fmt: skip
             with engine.begin() as conn:
                 conn.exec_driver_sql(FLOOR_TABLE)
             env.update(BENCH_FLOOR_MYSQL=f"{engine.url.host}:{engine.url.port or 3306}/{name}",
                        BENCH_FLOOR_REDIS=args.redis_url, BENCH_FLOOR_PREFIX=f"{prefix}floor:")  # fmt: skip
-            targets = {"wxbot": "wsgi:app", "echo": "bench.echo_app:app", "floor": "bench.floor_app:app"}
-            ports = {server: free_port() for server in targets}
-            processes += [gunicorn(targets[server], ports[server], args, env) for server in targets]
+            targets = {"wxbot": "wsgi:app", "echo": "bench.echo_app:app", "floor": "bench.floor_app:app",
+                       "wxbot-mysqlclient": "wsgi:app", "before": "wsgi:app"}  # fmt: skip
+            envs = {target: env for target in servers}
+            cwds = {target: ROOT for target in servers}
+            mysqlclient_url = database_url.replace("mysql+pymysql://", "mysql+mysqldb://")
+            mysqlclient_config = write_config(
+                var / "mysqlclient.toml", var, mysqlclient_url, args.redis_url, prefix
+            )
+            envs["wxbot-mysqlclient"] = {**env, "WXBOT_CONFIG": str(mysqlclient_config)}
+            if args.before:
+                before_url = database_url_for(args.database_url, names[1])
+                create_tables(args.before.resolve(), before_url)
+                before_config = write_config(
+                    var / "before.toml", var, before_url, args.redis_url, prefix + "before:"
+                )
+                envs["before"] = {
+                    **env,
+                    "WXBOT_CONFIG": str(before_config),
+                    "PYTHONPATH": str(args.before.resolve()),
+                }
+                cwds["before"] = args.before.resolve()
+            ports = {target: free_port() for target in servers}
+            processes += [gunicorn(targets[t], ports[t], args, envs[t], cwds[t]) for t in servers]
             for (_, port), process in zip(ports.items(), processes, strict=True):
                 wait_for_port(port, process)
-            pids = {server: process.pid for server, process in zip(targets, processes, strict=True)}
+            pids = {target: process.pid for target, process in zip(servers, processes, strict=True)}
             load_before = os.getloadavg()[0]
 
-            # Every server warmed in both modes before anything is measured: gunicorn opens the port before
+            # Every server warmed in every mode before anything is measured: gunicorn opens the port before
             # its workers have imported the app, and a server still starting takes CPU from the one measured.
-            sent_to_wxbot = 0
+            answered = dict.fromkeys(servers, 0)
+            warmup_errors = dict.fromkeys(servers, 0)  # not answered 200 within 10 s while starting
             for mode in MODES:
-                for target in targets:
+                for target in servers:
                     warmup = load(ports[target], make_requests(args.warmup, mode), args.concurrency, deadline)
-                    if target == "wxbot":
-                        sent_to_wxbot += len(warmup.latencies)
+                    answered[target] += len(warmup.latencies)
+                    warmup_errors[target] += warmup.errors
             # Measured in rounds, the servers' order rotating from round to round, so that a change in the
-            # machine's other work during the run falls on all three alike.
-            results = {(target, mode): Result([], 0.0, 0) for target in targets for mode in MODES}
+            # machine's other work during the run falls on all of them alike.
+            results = {(target, mode): Result([], 0.0, 0) for target in servers for mode in MODES}
             per_round = max(1, args.requests // args.rounds)
             stores = store_pids()
             for round_number in range(args.rounds):
                 for mode in MODES:
-                    shift = round_number % len(SERVERS)
-                    for target in SERVERS[shift:] + SERVERS[:shift]:
+                    shift = round_number % len(servers)
+                    for target in servers[shift:] + servers[:shift]:
                         requests = make_requests(per_round, mode)
                         cpu_before = server_cpu_seconds(pids[target]), cpu_seconds(stores)
                         part = load(ports[target], requests, args.concurrency, deadline)
@@ -371,16 +478,25 @@ def main() -> None:
                         total.latencies += part.latencies
                         total.seconds += part.seconds
                         total.errors += part.errors
-                        if target == "wxbot":
-                            sent_to_wxbot += len(part.latencies)
-            with engine.connect() as conn:
-                stored = conn.exec_driver_sql("SELECT COUNT(*) FROM inbound_messages").scalar()
+                        answered[target] += len(part.latencies)
+            stored = {}
+            for target, url in [("wxbot", database_url)] + [
+                ("before", database_url_for(args.database_url, n)) for n in names[1:]
+            ]:
+                counter = sa.create_engine(url)
+                with counter.connect() as conn:
+                    stored[target] = conn.exec_driver_sql("SELECT COUNT(*) FROM inbound_messages").scalar()
+                counter.dispose()
             os.environ.update(env)  # the same configuration for the apps loaded in this process
             from bench import echo_app, floor_app
             from wxbot import create_app
 
-            apps = {"echo": echo_app.app, "floor": floor_app.app, "wxbot": create_app()}
+            apps: dict[str, Any] = {"echo": echo_app.app, "floor": floor_app.app, "wxbot": create_app()}
+            if args.mysqlclient:
+                os.environ["WXBOT_CONFIG"] = str(mysqlclient_config)
+                apps["wxbot-mysqlclient"] = create_app()
             in_process = in_process_cpu(apps, args.in_process)
+            trips = round_trips(apps, 200)
         engine.dispose()
     finally:
         for process in processes:
@@ -391,7 +507,8 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
         with server.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+            for database in names:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database}")
         server.dispose()
         client = redis.Redis.from_url(args.redis_url)
         for key in client.scan_iter(match=f"{prefix}*", count=1000):
@@ -404,28 +521,50 @@ def main() -> None:
     print(
         f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (all work on the machine)"
     )
-    print(f"{'server':<8} {'mode':<10} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+    print(
+        "modes: plaintext and safe: text messages; mix (plaintext): 70 % text and clicks, 30 % TEMPLATESENDJOBFINISH"
+    )
+    print(f"{'server':<17} {'mode':<10} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'cpu ms/req':>10} {'db+redis':>8}")  # fmt: skip
-    for (target, mode), r in sorted(results.items(), key=lambda kv: (kv[0][1], SERVERS.index(kv[0][0]))):
-        print(f"{target:<8} {mode:<10} {len(r.latencies):>8} {r.errors:>6} {r.rps:>8.0f} "
+    for (target, mode), r in sorted(
+        results.items(), key=lambda kv: (MODES.index(kv[0][1]), servers.index(kv[0][0]))
+    ):
+        print(f"{target:<17} {mode:<10} {len(r.latencies):>8} {r.errors:>6} {r.rps:>8.0f} "
               f"{r.percentile(0.50):>7.1f} {r.percentile(0.99):>7.1f} {r.cpu_ms_per_request:>10.2f} {r.store_cpu_ms_per_request:>8.2f}")  # fmt: skip
     verdicts = []
     for mode in MODES:
-        ours, echo = results[("wxbot", mode)], results[("echo", mode)]
-        ratio = ours.rps / echo.rps if echo.rps else 0.0
-        met = ours.percentile(0.99) < 50 and ratio >= 0.5 and not ours.errors
+        floor, echo = results[("floor", mode)], results[("echo", mode)]
+        ratios = []
+        for target in servers:
+            if target in WXBOT_SERVERS:
+                ours = results[(target, mode)]
+                ratios.append(f"{target}/floor = {ours.rps / floor.rps if floor.rps else 0.0:.2f}")
+        ours = results[("wxbot", mode)]
+        ratio = ours.rps / floor.rps if floor.rps else 0.0
+        met = ours.percentile(0.99) < 50 and ratio >= 0.7 and not ours.errors
         verdicts.append(met)
-        floor = results[("floor", mode)].rps / echo.rps if echo.rps else 0.0
-        print(f"{mode}: wxbot/echo requests/s = {ratio:.2f}; goal (p99 < 50 ms, ratio >= 0.5): "
-              f"{'met' if met else 'MISSED'}; store-only floor/echo = {floor:.2f}")  # fmt: skip
+        print(f"{mode}: requests/s {', '.join(ratios)}; goal (wxbot p99 < 50 ms, wxbot/floor >= 0.7): "
+              f"{'met' if met else 'MISSED'}; floor/echo = {floor.rps / echo.rps if echo.rps else 0.0:.2f}")  # fmt: skip
+    in_process_servers = [t for t in servers if t in apps]
     print(f"CPU ms per delivery in this process, one at a time ({args.in_process} per app and mode):")
     for mode in MODES:
-        figures = ", ".join(f"{server} {in_process[(server, mode)]:.2f}" for server in SERVERS)
+        figures = ", ".join(f"{t} {in_process[(t, mode)]:.2f}" for t in in_process_servers)
         print(
-            f"  {mode:<10} {figures}; wxbot/echo = {in_process[('wxbot', mode)] / in_process[('echo', mode)]:.1f}x"
+            f"  {mode:<10} {figures}; wxbot/floor = {in_process[('wxbot', mode)] / in_process[('floor', mode)]:.1f}x"
         )
-    print(f"wxbot stored {stored} messages for {sent_to_wxbot} answered deliveries; run took "
-          f"{time.monotonic() - started:.0f} s")  # fmt: skip
+    print("round trips per delivery (database + Redis), in process, 200 per app and mode:")
+    for mode in MODES:
+        figures = ", ".join(f"{t} {trips[(t, mode)][0]:.1f} + {trips[(t, mode)][1]:.1f}"
+                            for t in in_process_servers if t != "echo")  # fmt: skip
+        print(f"  {mode:<10} {figures}")
+    sent = {
+        "wxbot": answered["wxbot"] + answered.get("wxbot-mysqlclient", 0),
+        "before": answered.get("before", 0),
+    }
+    for target, count in stored.items():
+        print(f"{target} stored {count} deliveries for {sent[target]} answered")
+    print(f"not answered during the warm-up: {', '.join(f'{t} {n}' for t, n in warmup_errors.items())}")
+    print(f"run took {time.monotonic() - started:.0f} s")
     sys.exit(0 if all(verdicts) else 1)
 
 

@@ -10,8 +10,10 @@ answers can reach on the machine. Configured by the benchmark: the echo's variab
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
+from typing import Any
 
 import pymysql
 import redis
@@ -25,7 +27,17 @@ _redis = redis.Redis.from_url(os.environ.get("BENCH_FLOOR_REDIS", "redis://127.0
 _prefix = os.environ.get("BENCH_FLOOR_PREFIX", "floor:")
 _local = threading.local()
 app = Flask(__name__)
-INSERT = "INSERT INTO floor_messages (msg_id, openid, content) VALUES (%s, %s, %s)"
+INSERT = "INSERT INTO floor_messages (dedupe_key, openid, content) VALUES (%s, %s, %s)"
+
+
+def dedupe_key(message: Any) -> str:
+    """MsgId for messages; sender, time, event, key and a report's MsgID for events (as wxbot does)."""
+    if message.type != "event":
+        return f"m:{message.id}"
+    parts = (
+        f"{message.source}|{message.create_time}|{message.event}|{getattr(message, 'key', '')}|{message.id}"
+    )
+    return "e:" + hashlib.sha256(parts.encode()).hexdigest()
 
 
 def _connection() -> pymysql.Connection:  # type: ignore[type-arg]
@@ -48,7 +60,8 @@ def floor(name: str) -> Response:
         message = verified_message()
     except Refused:
         return Response("refused", status=403)
-    if _redis.set(f"{_prefix}{message.id}", "1", nx=True, ex=600):
+    key = dedupe_key(message)
+    if _redis.set(f"{_prefix}{key}", "1", nx=True, ex=600):
         with _connection().cursor() as cursor:
-            cursor.execute(INSERT, (message.id, message.source, getattr(message, "content", "")))
+            cursor.execute(INSERT, (key, message.source, getattr(message, "content", "")))
     return echo(message)

@@ -349,7 +349,7 @@ def test_openids_are_per_account(plain_app, client, db):
 
 
 def test_a_persons_messages_are_exported_and_erased_with_their_rights(client, db):
-    from wxbot.models import Account, ReplyWindow
+    from wxbot.models import Account
     from wxbot.privacy import registry as rights
 
     follower, stranger = Follower(client), Follower(client)
@@ -366,4 +366,5 @@ def test_a_persons_messages_are_exported_and_erased_with_their_rights(client, db
     assert module.erase(db, account.id) == {"inbound_messages": 1, "reply_windows": 1}
     db.commit()
     assert [r.fields["Content"] for r in stored(db)] == ["别人的消息"]
-    assert len(detached(db, db.scalars(sa.select(ReplyWindow)))) == 1
+    windows = {i.openid: i.message_window_expires_at for i in detached(db, db.scalars(sa.select(Identity)))}
+    assert windows[follower.openid] is None and windows[stranger.openid] is not None

@@ -69,6 +69,11 @@ def test_a_bad_value_stops_start_up_naming_the_key(tmp_path, change, key):
         settings_from_dict(raw, env={})
 
 
+def test_the_database_is_sqlite_or_mysql_through_pymysql_or_mysqlclient(tmp_path):
+    for url in ("mysql+pymysql://u@db/wxbot", "mysql+mysqldb://u@db/wxbot", "sqlite:///x.db"):
+        assert settings_from_dict(base_config(tmp_path), env={"WXBOT_DATABASE_URL": url}).database.url == url
+
+
 def test_environment_overrides_the_file(tmp_path):
     raw = base_config(tmp_path)
     settings = settings_from_dict(

@@ -11,7 +11,7 @@ its purpose says:
   fail open (goes on without Redis)
     - the callback's delivery dedupe (wxbot.callback.inbound): Redis only spares the database the repeats;
       the unique (appid, dedupe_key) and the stored reply still answer every copy once, as when Redis lost
-      its keys. A reply that cannot be cached after the commit is served from the database next time;
+      its keys. Redis holds the claim only; a repeat reads the first copy's reply from the database;
     - the access-token store (wxbot.wechat.tokens): a process keeps the token it holds, one that holds none
       reads the database's copy, and a refresh takes the database's lock (wxbot.token_vault), so two
       processes never both fetch a token (each fetch of cgi-bin/token invalidates the other's).

@@ -7,12 +7,13 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import PoolResetState
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,63 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+# the pool's record of a connection: whether a transaction begun through SQLAlchemy is still open on it
+_OPEN = "wxbot.transaction_open"
+
+
+def transaction_open(connection_record: Any) -> bool:
+    """Whether a transaction is open on the pooled connection; True when unknown (never tracked)."""
+    return bool(connection_record.info.get(_OPEN, True))
+
+
+def _track_transactions(engine: Engine) -> None:
+    """The pool's reset on return, without its round trip after every committed session: a Session that
+    committed closes a Connection whose transaction is over, and the pool's default would still send a
+    ROLLBACK. Each connection's record says whether a transaction is open; only one left open is rolled
+    back on return."""
+
+    def began(conn: Any) -> None:
+        conn.connection.info[_OPEN] = True
+
+    def ended(conn: Any) -> None:
+        conn.connection.info[_OPEN] = False
+
+    def reset(dbapi_connection: Any, connection_record: Any, state: PoolResetState) -> None:
+        # (a connection about to be closed needs none: the server rolls back what a closed one left open)
+        if (
+            not state.transaction_was_reset
+            and not state.terminate_only
+            and transaction_open(connection_record)
+        ):
+            dbapi_connection.rollback()
+        connection_record.info[_OPEN] = False
+
+    event.listen(engine, "begin", began)
+    event.listen(engine, "commit", ended)
+    event.listen(engine, "rollback", ended)
+    event.listen(engine, "reset", reset)
+
+
+# Connection.info: what to run before the connection's next statement (before_next_statement)
+_BEFORE_NEXT = "wxbot.before_next_statement"
+
+
+def before_next_statement(connection: Connection, work: Callable[[], object] | None) -> None:
+    """Run `work` once, just before the next statement sent on `connection` (statements `work` sends do
+    not wait for it); None forgets it. One listener on the engine, not one added per use: adding and
+    removing an event listener costs more than the statement it guards."""
+    if work is None:
+        connection.info.pop(_BEFORE_NEXT, None)
+    else:
+        connection.info[_BEFORE_NEXT] = work
+
+
+def _run_before_next(connection: Connection, *_args: Any) -> None:
+    work = connection.info.pop(_BEFORE_NEXT, None)
+    if work is not None:
+        work()
+
+
 def make_engine(url: str, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -44,7 +102,10 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             echo=echo,
             hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": 30},
+            pool_reset_on_return=None,
         )
+        _track_transactions(engine)
+        event.listen(engine, "before_execute", _run_before_next)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -62,17 +123,25 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         echo=echo,
         # Statement parameters hold what people wrote; they must not reach tracebacks in the logs.
         hide_parameters=True,
-        pool_pre_ping=True,
-        pool_recycle=3600,
+        # No ping before every checkout (a round trip per request): connections are replaced well before the
+        # server's wait_timeout (8 hours by default), and a connection that went stale anyway (the server
+        # restarted) fails its first statement, which invalidates the pool's older connections; the
+        # callback's transaction then runs again on a fresh one (retry_transaction, is_transient).
+        pool_pre_ping=False,
+        pool_recycle=1800,
         pool_size=10,
         max_overflow=20,
+        pool_reset_on_return=None,
         isolation_level="READ COMMITTED",
     )
+    _track_transactions(engine)
+    event.listen(engine, "before_execute", _run_before_next)
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

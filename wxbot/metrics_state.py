@@ -22,8 +22,8 @@ from wxbot import clock
 from wxbot.cache import CacheUnavailable
 from wxbot.config import Settings
 from wxbot.models.conversations import Conversation
+from wxbot.models.identity import Identity
 from wxbot.models.outbox import Notification
-from wxbot.models.reply_window import ReplyWindow
 from wxbot.push.app_health import app_health
 from wxbot.services import Services
 
@@ -99,12 +99,11 @@ class StateCollector(Collector):
             )
             closing = session.scalar(
                 select(func.count(func.distinct(Conversation.id)))
-                .join(ReplyWindow, ReplyWindow.identity_id == Conversation.identity_id)
+                .join(Identity, Identity.id == Conversation.identity_id)
                 .where(
                     Conversation.state == "open",
-                    ReplyWindow.kind == "message",
-                    ReplyWindow.expires_at > now,
-                    ReplyWindow.expires_at <= now + WINDOW_CLOSING,
+                    Identity.message_window_expires_at > now,
+                    Identity.message_window_expires_at <= now + WINDOW_CLOSING,
                 )
             )
             for state in ("open", "waiting"):

@@ -25,18 +25,20 @@ def _lock_conflict(code: int) -> OperationalError:
     return OperationalError("UPDATE identities ...", {}, pymysql.err.OperationalError(code, "lock conflict"))
 
 
-def _conflicting(monkeypatch, code: int, times: int) -> list[int]:
-    """followers.interacted fails with `code` its first `times` calls; the returned list counts calls."""
-    calls: list[int] = []
-    real = followers.interacted
+def _conflicting(monkeypatch, code: int, times: int) -> list[str]:
+    """The delivery's first statement (followers.record_delivery by openid, which takes the follower's lock)
+    fails with `code` its first `times` calls; the returned list counts those calls, one per attempt."""
+    calls: list[str] = []
+    real = followers.record_delivery
 
-    def interacted(session, identity_id):
-        calls.append(identity_id)
-        if len(calls) <= times:
-            raise _lock_conflict(code)
-        real(session, identity_id)
+    def record_delivery(session, **kwargs):
+        if kwargs.get("openid") is not None:
+            calls.append(kwargs["openid"])
+            if len(calls) <= times:
+                raise _lock_conflict(code)
+        return real(session, **kwargs)
 
-    monkeypatch.setattr(followers, "interacted", interacted)
+    monkeypatch.setattr(followers, "record_delivery", record_delivery)
     return calls
 
 
@@ -72,7 +74,7 @@ def test_a_reply_that_cannot_be_cached_after_the_commit_is_still_answered(app, c
     services.cache = SetFails()
     follower = Follower(client)
     assert follower.send_text("hello").content == "answer 1"
-    # the claim is still in the cache, the reply is not: the repeat waits for it (3 s), then asks the database
+    # the claim is still in the cache, the reply is not (it never is): the repeat finds it in the database
     assert follower.redeliver().content == "answer 1"
     assert replies.calls == 1 and _stored(services) == 1
 

@@ -4,22 +4,25 @@ to_inbound), and receiving it exactly once.
 WeChat re-sends a delivery it got no answer to within 5 seconds (up to three times, wechat-platform.md §2),
 sometimes while the first is still being handled. Every copy must get the reply the first one got, and the
 message must be stored once. Two guards:
-  - the cache (`add`: set-if-absent) lets one copy through and makes the others wait for its reply;
+  - the cache (`add`: set-if-absent, the delivery's one Redis call) lets one copy through and makes the
+    others wait for the reply it commits with the message (read from the database: the reply is not copied
+    into the cache, a round trip per delivery saved for the rare repeat);
   - the database's unique (appid, dedupe_key) is the last guard when the cache is lost or per process: the
-    message, its effects and its reply commit in one transaction, so a copy that loses the insert finds the
-    row complete, with the reply to repeat.
-The cache only spares the database the repeats: when it does not answer (CacheUnavailable), the delivery
-goes on with the database alone, and a reply that could not be cached after the commit is still answered.
+    message, its effects and its reply commit in one transaction, so a copy that finds the row (under the
+    identity's lock, or when its insert loses) answers with the reply stored there.
+The cache only spares the database the repeats' work: when it does not answer (CacheUnavailable), the
+delivery goes on with the database alone.
 
-One follower's deliveries take their identity row's lock first (wxbot.identity.followers.identity_id_for),
-so they queue instead of deadlocking; a transaction that still meets a lock conflict (another follower's
-work, a first contact arriving twice) is run again, a few times, before the callback answers 503.
+One follower's deliveries take their identity row's lock first (the statement that records what the
+delivery changes on it, wxbot.identity.followers.record_delivery, or identity_id_for on first contact), so
+they queue instead of deadlocking; a transaction that still meets a lock conflict (another follower's work,
+a first contact arriving twice) or a stale pooled connection is run again, a few times, before the callback
+answers 503.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import time
@@ -31,12 +34,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from wxbot import clock, db, metrics
 from wxbot.cache import Cache, CacheUnavailable
-from wxbot.conversations import reply_window
+from wxbot.conversations import conversations, reply_window
 from wxbot.identity import followers
 from wxbot.models.identity import Identity
 from wxbot.models.inbound import InboundMessage
@@ -101,12 +104,15 @@ class Inbound:
 
     @property
     def dedupe_key(self) -> str:
-        """MsgId for messages; for events (no MsgId) sender, time, event and key, hashed so that neither
-        openids nor URLs end up in cache keys."""
+        """MsgId for messages; for events (no MsgId) sender, time, event and key (and a report's MsgID),
+        hashed so that neither openids nor URLs end up in cache keys."""
         if self.msg_id:
             return f"m:{self.msg_id}"
+        # a report's MsgID tells apart two reports to one follower in the same second (two pushes at once)
+        report_id = self.fields.get("MsgID")
         parts = "|".join(
             (self.openid, str(self.create_time), self.msg_type, self.event or "", self.event_key or "")
+            + ((report_id,) if isinstance(report_id, str) else ())
         )
         return "e:" + hashlib.sha256(parts.encode()).hexdigest()
 
@@ -204,24 +210,66 @@ def receive(
     key = f"wechat:delivery:{message.appid}:{message.dedupe_key}"
     claim = PENDING + uuid.uuid4().hex
     if not _claim(cache, key, claim, cache_ttl):
-        answered = _wait_for_reply(cache, key, wait_seconds)
+        answered = _wait_for_reply(session_factory, cache, key, message, wait_seconds)
         if answered is not None:
             metrics.DUPLICATE_DELIVERIES.labels(message.app_name, "cache").inc()
             return Received(answered[0], repeat=True)
         # the first copy is slow or gone: the database decides below
     try:
-        received = db.retry_transaction(
-            lambda: _store_once(session_factory, message, respond), retry_on=db.is_lock_conflict
-        )
+        # run again on a lock conflict, or on a connection that went stale in the pool (no pre-ping:
+        # wxbot.db); safe even when the connection died during COMMIT: a delivery that did commit is found
+        # by its unique key and answered as stored
+        received = db.retry_transaction(lambda: _store_once(session_factory, message, respond))
     except BaseException:
         _unclaim(cache, key, claim)  # let a retry try again
         raise
+    _count(message, received)
+    return received
+
+
+def _count(message: Inbound, received: Received) -> None:
     if received.repeat:
         metrics.DUPLICATE_DELIVERIES.labels(message.app_name, "database").inc()
     else:
         metrics.DELIVERIES_STORED.labels(message.app_name).inc()
-    with suppress(CacheUnavailable):  # stored and committed: a repeat finds the reply in the database
-        cache.set(key, json.dumps({"reply": received.reply}, ensure_ascii=False), cache_ttl)
+
+
+def receive_report(
+    session_factory: sessionmaker[Session], message: Inbound, apply: Callable[[Session], None]
+) -> Received | None:
+    """A report from WeChat (TEMPLATESENDJOBFINISH and the like, wxbot.handlers.router.Router.report): no
+    reply, no routing, nothing on the follower's row to change. Stored and applied with the least work, as
+    durably as any delivery: the message inserted with its identity looked up in the same statement, `apply`
+    (the outbox row's delivery state), COMMIT. No Redis and no identity lock: a repeat's insert fails on the
+    unique key (after waiting for the first copy's commit) and is answered as the first was, with nothing.
+    None, with nothing stored, when the follower is not known yet: `receive` then stores it."""
+    params = _report_params(message)
+
+    def once() -> Received | None:
+        with session_factory() as session:
+            connection = session.connection()
+            try:
+                if not connection.execute(_INSERT_REPORT, params).rowcount:
+                    return None
+            except IntegrityError:
+                log.info(
+                    "repeated report answered as before app=%s event=%s", message.app_name, message.event
+                )
+                return Received(None, repeat=True)
+            try:
+                apply(session)
+            except Exception as exc:
+                if isinstance(exc, DBAPIError) and db.is_lock_conflict(exc):
+                    raise  # the whole delivery runs again
+                log.exception("report %s failed app=%s", message.event, message.app_name)
+                session.rollback()  # stored without what the report would have changed
+                session.connection().execute(_INSERT_REPORT, params)
+            session.commit()
+            return Received(None, repeat=False)
+
+    received = db.retry_transaction(once)
+    if received is not None:
+        _count(message, received)
     return received
 
 
@@ -241,18 +289,36 @@ def _unclaim(cache: Cache, key: str, claim: str) -> None:
         cache.delete_if_equals(key, claim)
 
 
-def _wait_for_reply(cache: Cache, key: str, wait_seconds: float) -> tuple[dict[str, Any] | None] | None:
+# the reply of a stored delivery, as a repeat waiting for the first copy reads it
+_REPLY = select(InboundMessage.reply).where(
+    InboundMessage.appid == bindparam("appid"), InboundMessage.dedupe_key == bindparam("dedupe_key")
+)
+
+
+def _wait_for_reply(
+    session_factory: sessionmaker[Session], cache: Cache, key: str, message: Inbound, wait_seconds: float
+) -> tuple[dict[str, Any] | None] | None:
+    """While the first copy's claim stands, the reply it committed with the message, once it is there.
+    None: the claim is gone (the first copy failed) or the wait is over; the database decides."""
     deadline = time.monotonic() + wait_seconds
+    params = {"appid": message.appid, "dedupe_key": message.dedupe_key}
     while True:
+        with session_factory() as session:
+            found = session.connection().execute(_REPLY, params).first()
+        if found is not None:
+            return (found[0],)
         try:
-            value = cache.get(key)
+            if cache.get(key) is None:
+                return None
         except CacheUnavailable:
-            return None  # the database decides
-        if value is not None and not value.startswith(PENDING):
-            return (json.loads(value)["reply"],)
-        if value is None or time.monotonic() >= deadline:
             return None
-        time.sleep(0.02)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
+
+
+class _Stored(Exception):
+    """The delivery is stored already (a copy committed first): its reply is the answer."""
 
 
 def _store_once(session_factory: sessionmaker[Session], message: Inbound, respond: Respond) -> Received:
@@ -266,8 +332,9 @@ def _store_once(session_factory: sessionmaker[Session], message: Inbound, respon
                 reply = _store(session, message, _answer(failed.reply))
             session.commit()
             return Received(reply, repeat=False)
-        except IntegrityError:
-            # a copy committed first (the insert waited for it): answer what it answered
+        except (_Stored, IntegrityError):
+            # a copy committed first (found under the identity's lock, or the insert waited for it): answer
+            # what it answered
             session.rollback()
             row = session.scalars(
                 select(InboundMessage).where(
@@ -289,51 +356,127 @@ def _answer(reply: dict[str, Any] | None) -> Respond:
 # Built once, Core on the table: this is the hot path, where building statements and the ORM's unit of work
 # would cost more CPU than the round trips themselves.
 _MESSAGES = InboundMessage.__table__
+_IDENTITIES = Identity.__table__
 _INSERT = insert(_MESSAGES)  # type: ignore[arg-type]
 _SET_REPLY = (
     update(_MESSAGES)  # type: ignore[arg-type]
     .where(_MESSAGES.c.id == bindparam("row_id"))
     .values(reply=bindparam("reply"))
 )
+# What the delivery reads, once the identity's row is locked: its id, whether an open 留言 conversation
+# captures what the follower sends, and whether a copy of this delivery is stored already.
+_READ = select(
+    _IDENTITIES.c.id,
+    conversations.capturing_exists(_IDENTITIES.c.id),
+    select(_MESSAGES.c.id)
+    .where(_MESSAGES.c.appid == bindparam("appid"), _MESSAGES.c.dedupe_key == bindparam("dedupe_key"))
+    .scalar_subquery(),
+).where(_IDENTITIES.c.appid == bindparam("appid"), _IDENTITIES.c.openid == bindparam("openid"))
+# A report's row, its identity found in the same statement (none found: nothing inserted).
+_REPORT_COLUMNS = ("app_name", "appid", "dedupe_key", "msg_type", "event", "event_key", "msg_id", "sent_at",
+                   "fields", "received_at")  # fmt: skip
+_INSERT_REPORT = insert(_MESSAGES).from_select(  # type: ignore[arg-type]
+    [*_REPORT_COLUMNS, "identity_id"],
+    select(
+        *(bindparam(f"r_{c}", type_=_MESSAGES.c[c].type) for c in _REPORT_COLUMNS), _IDENTITIES.c.id
+    ).where(_IDENTITIES.c.appid == bindparam("r_appid"), _IDENTITIES.c.openid == bindparam("r_openid")),
+)
+
+
+def _report_params(message: Inbound) -> dict[str, Any]:
+    return {
+        "r_app_name": message.app_name,
+        "r_appid": message.appid,
+        "r_openid": message.openid,
+        "r_dedupe_key": message.dedupe_key,
+        "r_msg_type": message.msg_type,
+        "r_event": message.event,
+        "r_event_key": message.event_key,
+        "r_msg_id": message.msg_id,
+        "r_sent_at": message.sent_at,
+        "r_fields": message_log.storable_fields(message.fields),
+        "r_received_at": clock.now(),
+    }
+
+
+# the follow state's events, handled on the loaded identity (rare: the ORM's cost does not matter)
+_FOLLOW_EVENTS = frozenset({"subscribe", "unsubscribe", "scan"})
 
 
 def _store(session: Session, message: Inbound, respond: Respond) -> dict[str, Any] | None:
-    """The row first: a copy that loses the race fails on its insert (after waiting for the winner's
-    commit) before any handler runs. Then the delivery's effects and the reply, in the same transaction."""
-    identity_id = followers.identity_id_for(
-        session, app_name=message.app_name, appid=message.appid, openid=message.openid, kind=message.app_kind
+    """The follower's row first, changed and locked in one statement for most deliveries; then what the
+    delivery needs to read (a copy found stored ends here, before any handler runs); then the handler, and
+    the message with its reply in one insert, in the same transaction: four round trips with the COMMIT for
+    a follower's message. A handler that runs statements finds the message stored before its first one
+    (the reply is then written after it)."""
+    interacted = message.msg_type != "event" or message.event in USER_EVENTS
+    touched = (
+        message.app_kind == "official"
+        and message.event not in _FOLLOW_EVENTS
+        and followers.record_delivery(
+            session, interacted=interacted, window=message.trigger, appid=message.appid, openid=message.openid
+        )
     )
-    inserted = session.connection().execute(
-        _INSERT,
-        {
-            "app_name": message.app_name,
-            "appid": message.appid,
-            "dedupe_key": message.dedupe_key,
-            "identity_id": identity_id,
-            "msg_type": message.msg_type,
-            "event": message.event,
-            "event_key": message.event_key,
-            "msg_id": message.msg_id,
-            "sent_at": message.sent_at,
-            "fields": message_log.storable_fields(message.fields),
-            "received_at": clock.now(),
-        },
+    if not touched:  # first contact, a follow event, a mini program's, or one that changes nothing on the row
+        identity_id = followers.identity_id_for(
+            session,
+            app_name=message.app_name,
+            appid=message.appid,
+            openid=message.openid,
+            kind=message.app_kind,
+        )
+        _update_follower(session, identity_id, message, interacted)
+    found = session.connection().execute(
+        _READ, {"appid": message.appid, "openid": message.openid, "dedupe_key": message.dedupe_key}
     )
-    _update_follower(session, identity_id, message)
-    reply = respond(session, identity_id)
-    if reply is not None:
-        (row_id,) = inserted.inserted_primary_key  # type: ignore[misc]
-        session.connection().execute(_SET_REPLY, {"row_id": row_id, "reply": reply})
+    identity_id, capturing, stored = found.one()
+    if stored is not None:
+        raise _Stored
+    row = {
+        "app_name": message.app_name,
+        "appid": message.appid,
+        "dedupe_key": message.dedupe_key,
+        "identity_id": identity_id,
+        "msg_type": message.msg_type,
+        "event": message.event,
+        "event_key": message.event_key,
+        "msg_id": message.msg_id,
+        "sent_at": message.sent_at,
+        "fields": message_log.storable_fields(message.fields),
+        "received_at": clock.now(),
+    }
+    connection = session.connection()
+    inserted: list[int] = []  # the message's id, once stored ahead of the handler's statements
+
+    def message_first() -> None:
+        # before the handler's first statement the message is stored (the handler may count on it)
+        (row_id,) = connection.execute(_INSERT, row).inserted_primary_key  # type: ignore[misc]
+        inserted.append(row_id)
+
+    conversations.known_capturing(session, identity_id, bool(capturing))
+    db.before_next_statement(connection, message_first)
+    try:
+        reply = respond(session, identity_id)
+    finally:
+        db.before_next_statement(connection, None)
+        conversations.known_capturing(session, identity_id, None)
+    if inserted:
+        if reply is not None:
+            connection.execute(_SET_REPLY, {"row_id": inserted[0], "reply": reply})
+    else:  # the handler needed no statement: the message and its reply in one
+        if reply is not None:  # else the column stays NULL
+            row["reply"] = reply
+        connection.execute(_INSERT, row)
     return reply
 
 
-def _update_follower(session: Session, identity_id: int, message: Inbound) -> None:
+def _update_follower(session: Session, identity_id: int, message: Inbound, interacted: bool) -> None:
     if message.app_kind == "miniprogram":  # no following there: the user's chat opens the window alone
         followers.used_miniprogram(session, identity_id)
         if message.trigger:
             reply_window.record_trigger(session, identity_id, message.trigger, app_kind=message.app_kind)
         return
-    if message.event in ("subscribe", "unsubscribe", "scan"):
+    if message.event in _FOLLOW_EVENTS:
         identity = session.get_one(Identity, identity_id)
         if message.event == "subscribe":
             followers.followed(session, identity, message.scene)
@@ -342,7 +485,4 @@ def _update_follower(session: Session, identity_id: int, message: Inbound) -> No
             reply_window.close(session, identity_id)
         else:
             followers.scanned(session, identity, message.scene)
-    if message.msg_type != "event" or message.event in USER_EVENTS:
-        followers.interacted(session, identity_id)
-    if message.trigger:
-        reply_window.record_trigger(session, identity_id, message.trigger)
+    followers.record_delivery(session, interacted=interacted, window=message.trigger, identity_id=identity_id)

@@ -234,8 +234,14 @@ def _answer(name: str) -> tuple[str, _Answered]:
         reply = router.dispatch(HandlerContext(message, identity_id, session, services))
         return reply.to_dict() if reply is not None else None
 
+    report = router.report_for(message)
     try:
-        received = inbound.receive(
+        received = (
+            report is not None
+            and inbound.receive_report(
+                services.session_factory, message, lambda session: report(session, message)
+            )
+        ) or inbound.receive(
             services.session_factory,
             services.cache,
             message,

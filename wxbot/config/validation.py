@@ -42,8 +42,9 @@ def validate(settings: Settings) -> None:
     if not 0 <= settings.app.proxy_hops <= 5:
         raise ConfigError("app.proxy_hops: must be 0 to 5")
     url = settings.database.url
-    if not (url.startswith("sqlite") or url.startswith("mysql+pymysql://")):
-        raise ConfigError("database.url: must be sqlite:///... or mysql+pymysql://...")
+    # mysqlclient (mysql+mysqldb, the C driver: pip install 'wxbot[mysqlclient]') is an option; PyMySQL the default
+    if not url.startswith(("sqlite", "mysql+pymysql://", "mysql+mysqldb://")):
+        raise ConfigError("database.url: must be sqlite:///..., mysql+pymysql://... or mysql+mysqldb://...")
     if settings.wechat.token_mode not in ("stable", "classic"):
         raise ConfigError("wechat.token_mode: must be stable or classic")
     if settings.wechat.unhealthy_after_token_failures < 1:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -36,6 +36,7 @@ MAX_INBOUND_TEXT = 8000
 
 def open_for_follower(session: Session, identity_id: int) -> tuple[Conversation, bool]:
     """「留言」: the follower's unresolved conversation (their side reopened), or a new one. (conv, created)"""
+    known_capturing(session, identity_id, None)
     conversation = _unresolved(session, identity_id)
     if conversation is not None:
         conversation.follower_ended_at = None
@@ -68,15 +69,36 @@ def capturing_conversation(session: Session, identity_id: int) -> Conversation |
 
 # Built once and run on the connection: every message a follower writes asks it, and needs only the answer.
 _IS_CAPTURING = select(Conversation.id).where(*_capturing(bindparam("identity_id"))).limit(1)
+# session.info: (identity id, capturing) as a statement of this transaction read it (known_capturing)
+_KNOWN = "wxbot.conversations.capturing"
+
+
+def capturing_exists(identity_id: Any) -> ColumnElement[bool]:
+    """is_capturing as an expression, for a statement that reads it with other things (the callback's)."""
+    return exists().where(*_capturing(identity_id))
+
+
+def known_capturing(session: Session, identity_id: int, capturing: bool | None) -> None:
+    """What a statement of this session's transaction read as capturing_exists for the follower, after
+    taking their identity's lock: is_capturing answers it without asking again, until this session opens or
+    ends their conversation. None forgets it."""
+    if capturing is None:
+        session.info.pop(_KNOWN, None)
+    else:
+        session.info[_KNOWN] = (identity_id, capturing)
 
 
 def is_capturing(session: Session, identity_id: int) -> bool:
     """Whether capturing_conversation would find one, without loading it."""
+    known = session.info.get(_KNOWN)
+    if known is not None and known[0] == identity_id:
+        return bool(known[1])
     return session.connection().execute(_IS_CAPTURING, {"identity_id": identity_id}).first() is not None
 
 
 def end_for_follower(session: Session, identity_id: int) -> Conversation | None:
     """「结束」: the follower's messages stop going into the conversation; the agents still see it."""
+    known_capturing(session, identity_id, None)
     conversation = _unresolved(session, identity_id)
     if conversation is not None and conversation.follower_ended_at is None:
         conversation.follower_ended_at = clock.now()

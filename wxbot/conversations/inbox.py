@@ -16,7 +16,6 @@ from wxbot.conversations import reply_window
 from wxbot.conversations.statistics import is_overdue
 from wxbot.models import Account, Identity
 from wxbot.models.conversations import STATES, Conversation, TicketMessage
-from wxbot.models.reply_window import ReplyWindow
 
 PAGE_SIZE = 50
 MAX_QUERY = 64  # characters of a search
@@ -144,15 +143,7 @@ def _filters(scope: str, agent_id: int, search: Search) -> list[Any]:
 
 
 def _urgency(now: datetime, target: timedelta) -> list[Any]:
-    window_ends = (
-        select(func.max(ReplyWindow.expires_at))
-        .where(
-            ReplyWindow.identity_id == Conversation.identity_id,
-            ReplyWindow.expires_at > now,
-            ReplyWindow.remaining > 0,
-        )
-        .scalar_subquery()
-    )
+    window_ends = reply_window.usable_until(Conversation.identity_id, now)
     overdue = case((Conversation.awaiting_since < now - target, 0), else_=1)
     no_message = case((Conversation.first_user_message_at.is_(None), 1), else_=0)
     no_window = case((window_ends.is_(None), 1), else_=0)

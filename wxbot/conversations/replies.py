@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,6 @@ from wxbot.conversations import agents, conversations, reply_window
 from wxbot.errors import Conflict, Invalid, NotFound
 from wxbot.models.conversations import Agent, Conversation, TicketMessage
 from wxbot.models.outbox import Notification
-from wxbot.models.reply_window import ReplyWindow
 from wxbot.push import enqueue as outbox
 from wxbot.push.enqueue import PushContent, SubscribeContent, TemplateContent, enqueue
 from wxbot.push.explain import explain, explain_channels
@@ -100,12 +99,7 @@ def window_problem(session: Session, conversation: Conversation) -> str | None:
         return N_("The follower no longer follows the official account.")
     if reply_window.status(session, identity.id).open:
         return None
-    unexpired = session.scalar(
-        select(func.count())
-        .select_from(ReplyWindow)
-        .where(ReplyWindow.identity_id == identity.id, ReplyWindow.expires_at > clock.now())
-    )
-    if unexpired:
+    if reply_window.unexpired(session, identity.id):
         return WINDOW_SPENT_TEXT
     return N_(
         "The 48-hour reply window is closed: WeChat allows no chat message until the follower writes again."

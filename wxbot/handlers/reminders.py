@@ -3,6 +3,8 @@ and subscribe authorisations (granted in a popup, withdrawn in settings)."""
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from wxbot.applications import status_changes as applications
 from wxbot.callback.inbound import Inbound
 from wxbot.handlers.replies import text_reply
@@ -38,10 +40,14 @@ def show_choice(ctx: HandlerContext) -> Reply:
     return text_reply("reminders_status", choice=account.reminder_pref)
 
 
-def template_finished(ctx: HandlerContext) -> None:
-    msgid, status = ctx.message.fields.get("MsgID"), ctx.message.fields.get("Status")
-    if isinstance(msgid, str) and isinstance(status, str) and msgid.isdigit():
-        results.template_job_finished(ctx.session, ctx.message.app_name, msgid, status[:64])
+def template_finished(session: Session, message: Inbound) -> None:
+    msgid, status = message.fields.get("MsgID"), message.fields.get("Status")
+    if isinstance(msgid, str) and isinstance(status, str) and msgid.isdigit() and len(msgid) <= 32:
+        results.template_job_finished(session, message.app_name, msgid, status[:64])
+
+
+def stored_only(session: Session, message: Inbound) -> None:
+    """A report kept in the message log and nothing else (wxbot sends no mass messages)."""
 
 
 def subscriptions_changed(ctx: HandlerContext) -> None:
@@ -67,13 +73,13 @@ def subscriptions_changed(ctx: HandlerContext) -> None:
             grants.revoke_grants(ctx.session, ctx.identity_id, template_id)
 
 
-def notice_sent(ctx: HandlerContext) -> None:
+def notice_sent(session: Session, message: Inbound) -> None:
     """subscribe_msg_sent_event: what became of a 订阅通知 (ErrorCode 0, or WeChat's failure)."""
-    for item in ctx.message.subscription_items():
+    for item in message.subscription_items():
         msgid, code, status = item.get("MsgID"), item.get("ErrorCode"), item.get("ErrorStatus")
         if isinstance(msgid, str) and msgid.strip().isdigit() and isinstance(code, str):
             text = status if isinstance(status, str) else ""
-            results.notice_sent(ctx.session, ctx.message.app_name, msgid.strip(), code.strip(), text[:64])
+            results.notice_sent(session, message.app_name, msgid.strip(), code.strip(), text[:64])
 
 
 def _template_answers(message: Inbound) -> list[tuple[str, str]]:
@@ -89,6 +95,7 @@ def _template_answers(message: Inbound) -> list[tuple[str, str]]:
 def register(router: Router) -> None:
     router.keyword(*CHOICE_KEYWORDS)(set_choice)
     router.keyword(*SETTINGS_KEYWORDS)(show_choice)
-    router.event("templatesendjobfinish")(template_finished)
+    router.report("templatesendjobfinish")(template_finished)
+    router.report("subscribe_msg_sent_event")(notice_sent)
+    router.report("masssendjobfinish")(stored_only)
     router.event("subscribe_msg_popup_event", "subscribe_msg_change_event")(subscriptions_changed)
-    router.event("subscribe_msg_sent_event")(notice_sent)

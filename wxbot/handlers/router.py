@@ -69,6 +69,8 @@ class HandlerContext:
 
 
 Handler = Callable[[HandlerContext], Reply | None]
+# What a report from WeChat (a delivery state, a job's end) changes, applied in the delivery's transaction.
+Report = Callable[[Session, Inbound], None]
 Matcher = Callable[[HandlerContext], "bool | re.Match[str] | None"]
 
 
@@ -90,6 +92,7 @@ class Router:
     rules: list[Rule] = field(default_factory=list)
     default_handler: Handler | None = None
     click_keys: frozenset[str] = frozenset()  # every menu key a click rule answers (menus are checked on it)
+    reports: dict[str, Report] = field(default_factory=dict)
 
     def add(
         self, matches: Matcher, handler: Handler, *, priority: int = Priority.DEFAULT, description: str = ""
@@ -157,6 +160,29 @@ class Router:
     ) -> Callable[[Handler], Handler]:
         """Anything the predicate accepts, e.g. everything while a conversation is open (give it a high priority)."""
         return self._register(predicate, priority, f"when {getattr(predicate, '__name__', 'predicate')}")
+
+    def report(self, *events: str) -> Callable[[Report], Report]:
+        """WeChat's reports by event name (TEMPLATESENDJOBFINISH, MASSSENDJOBFINISH, subscribe_msg_sent_event):
+        never answered, never routed, and not the follower's doing. The callback stores them and applies
+        `report` on its fast path (wxbot.callback.inbound.receive_report); one from a follower not known yet
+        goes the ordinary way, where this rule applies it."""
+        wanted = frozenset(e.lower() for e in events)
+
+        def decorator(report: Report) -> Report:
+            for event in wanted:
+                self.reports[event] = report
+            self.add(
+                lambda ctx: ctx.message.event in wanted,
+                lambda ctx: report(ctx.session, ctx.message),
+                description=f"report {sorted(wanted)}",
+            )
+            return report
+
+        return decorator
+
+    def report_for(self, message: Inbound) -> Report | None:
+        """The report registered for this delivery's event, or None when it is not a report."""
+        return self.reports.get(message.event) if message.event is not None else None
 
     def default(self, handler: Handler) -> Handler:
         """What answers when no rule matches."""

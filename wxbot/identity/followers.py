@@ -6,13 +6,16 @@ empty, so the callback never waits on WeChat.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import Update, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wxbot import clock
+from wxbot.conversations import reply_window
 from wxbot.models.identity import Identity
 from wxbot.privacy import retention
 from wxbot.privacy.erasure import erase_rows
@@ -27,27 +30,73 @@ _ID_BY_OPENID = select(_IDENTITIES.c.id).where(
 # By primary key, so only the row is locked: the (appid, openid) index entry may be share-locked by
 # transactions that lost a first-contact insert, and locking it too would make them wait on each other.
 _LOCK_BY_ID = select(_IDENTITIES.c.id).where(_IDENTITIES.c.id == bindparam("identity_id")).with_for_update()
-# interacted(), as one statement. MySQL assigns left to right and later expressions see earlier assignments,
+_BY_ID = _IDENTITIES.c.id == bindparam("identity_id")
+# (names other than the columns': an UPDATE reserves those for its SET clause)
+_BY_OPENID = (_IDENTITIES.c.appid == bindparam("by_appid"), _IDENTITIES.c.openid == bindparam("by_openid"))
+# interacted(), as assignments. MySQL assigns left to right and later expressions see earlier assignments,
 # SQLite sees the old row throughout: `subscribed` is read before it is set, the same in both.
-_INTERACTED = (
-    update(_IDENTITIES)  # type: ignore[arg-type]
-    .where(_IDENTITIES.c.id == bindparam("identity_id"))
-    .ordered_values(
-        (_IDENTITIES.c.last_interaction_at, bindparam("now")),
-        (
-            _IDENTITIES.c.subscribed_at,
-            case(
-                (_IDENTITIES.c.subscribed, _IDENTITIES.c.subscribed_at),
-                else_=func.coalesce(_IDENTITIES.c.subscribed_at, bindparam("now")),
-            ),
+_INTERACTION: tuple[tuple[Any, Any], ...] = (
+    (_IDENTITIES.c.last_interaction_at, bindparam("now")),
+    (
+        _IDENTITIES.c.subscribed_at,
+        case(
+            (_IDENTITIES.c.subscribed, _IDENTITIES.c.subscribed_at),
+            else_=func.coalesce(_IDENTITIES.c.subscribed_at, bindparam("now")),
         ),
-        (
-            _IDENTITIES.c.unionid_checked_at,
-            case((_IDENTITIES.c.subscribed, _IDENTITIES.c.unionid_checked_at)),
-        ),
-        (_IDENTITIES.c.subscribed, True),
-    )
+    ),
+    (
+        _IDENTITIES.c.unionid_checked_at,
+        case((_IDENTITIES.c.subscribed, _IDENTITIES.c.unionid_checked_at)),
+    ),
+    (_IDENTITIES.c.subscribed, True),
 )
+_INTERACTED = update(_IDENTITIES).where(_BY_ID).ordered_values(*_INTERACTION)  # type: ignore[arg-type]
+
+
+@functools.cache
+def _delivery_update(by_openid: bool, interacted: bool, window: str | None) -> Update:
+    """The statement recording what a delivery changes on the follower's row: the interaction and the reply
+    window it opens (wxbot.conversations.reply_window.grant, bound as window_expires_at/window_remaining)."""
+    window_values: tuple[tuple[Any, Any], ...] = ()
+    if window is not None:
+        expires, remaining = reply_window.columns(window)
+        window_values = (
+            (expires, bindparam("window_expires_at")),
+            (remaining, bindparam("window_remaining")),
+        )
+    where = _BY_OPENID if by_openid else (_BY_ID,)
+    return (
+        update(_IDENTITIES)  # type: ignore[arg-type]
+        .where(*where)
+        .ordered_values(*window_values, *(_INTERACTION if interacted else ()))
+    )
+
+
+def record_delivery(
+    session: Session,
+    *,
+    interacted: bool,
+    window: str | None,
+    identity_id: int | None = None,
+    appid: str | None = None,
+    openid: str | None = None,
+) -> bool:
+    """One statement for what a delivery changes on the follower's row, found by id or by (appid, openid):
+    interacted() when `interacted`, and the reply window of kind `window` granted afresh. By (appid, openid)
+    it is also the row's lock (see identity_id_for). False when no row was found (or nothing to change)."""
+    if not interacted and window is None:
+        return False
+    now = clock.now()
+    params: dict[str, object] = {"now": now}
+    if identity_id is not None:
+        params["identity_id"] = identity_id
+    else:
+        params.update(by_appid=appid, by_openid=openid)
+    if window is not None:
+        expires_at, remaining = reply_window.granted(window, now)
+        params.update(window_expires_at=expires_at, window_remaining=remaining)
+    statement = _delivery_update(identity_id is None, interacted, window)
+    return bool(session.connection().execute(statement, params).rowcount)
 
 
 def identity_id_for(

@@ -12,7 +12,6 @@ from wxbot.models.login import LoginSession, SessionKey
 from wxbot.models.outbox import ApiPause, AppHealth, DailyCount, Notification, SubscribeGrant
 from wxbot.models.privacy import PrivacyRequest, RetentionRun
 from wxbot.models.quota import PhoneQuota
-from wxbot.models.reply_window import ReplyWindow
 from wxbot.models.tokens import AccessToken
 
 __all__ = [
@@ -38,7 +37,6 @@ __all__ = [
     "PhoneQuota",
     "PrivacyRequest",
     "Notification",
-    "ReplyWindow",
     "RetentionRun",
     "SessionKey",
     "StatusChange",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wxbot.db import Base
@@ -51,6 +51,14 @@ class Identity(Base):
     last_interaction_at: Mapped[datetime | None] = mapped_column(DateTime)
     # unionid lookup (user/info) is done by a job; this says when it last ran for this follower
     unionid_checked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The customer-service allowance the follower's latest message and latest action granted
+    # (wxbot.conversations.reply_window): `remaining` messages until `expires_at`. A new trigger of the same
+    # kind replaces the grant (WeChat does not say that quotas add up). Kept on this row so that the
+    # statement recording a delivery's interaction records its window too.
+    message_window_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    message_window_remaining: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    action_window_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    action_window_remaining: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from wxbot.models.identity import Identity
 from wxbot.models.inbound import InboundMessage
-from wxbot.models.reply_window import ReplyWindow
 from wxbot.privacy import registry as rights
 from wxbot.privacy import retention
 from wxbot.privacy.erasure import erase_rows
@@ -61,7 +60,16 @@ def erase(session: Session, account_id: int) -> rights.Counts:
 
 
 def erase_identities(session: Session, identity_ids: Any) -> rights.Counts:
-    windows = session.execute(delete(ReplyWindow).where(ReplyWindow.identity_id.in_(identity_ids))).rowcount  # type: ignore[attr-defined]
+    windows = 0
+    for kind in ("message", "action"):  # the reply windows' grants, kept on the identity rows
+        expires = getattr(Identity, f"{kind}_window_expires_at")
+        cleared = session.execute(
+            update(Identity)
+            .where(Identity.id.in_(identity_ids), expires.is_not(None))
+            .values({expires: None, getattr(Identity, f"{kind}_window_remaining"): 0})
+            .execution_options(synchronize_session=False)
+        )
+        windows += cleared.rowcount  # type: ignore[attr-defined]
     return {
         "inbound_messages": erase_rows(session, InboundMessage, InboundMessage.identity_id.in_(identity_ids)),
         "reply_windows": int(windows or 0),

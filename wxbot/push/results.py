@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, update
+from sqlalchemy import func, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from wxbot import clock, metrics
@@ -333,24 +333,39 @@ TEMPLATE_FINISH_STATUSES = {
 }
 
 
-def template_job_finished(session: Session, app_name: str, msgid: str, status: str) -> Notification | None:
+def _finished(
+    session: Session, app_name: str, msgid: str, status: str, reason: str | None, detail: str
+) -> bool:
+    """A template's delivery report applied to the outbox row it names, in one statement (no read first):
+    only a row WeChat took (sent) or reported on before changes, and not one WeChat intercepted (its
+    interception list outranks its delivery report). True when a row changed."""
+    values: dict[str, Any] = {"status": status, "reason": reason}
+    if status == "delivered":
+        values["delivered_at"] = clock.now()
+    else:
+        values["detail"] = detail[:255]
+    changed = session.execute(
+        update(Notification)
+        .where(
+            Notification.sent_app == app_name,
+            Notification.msgid == msgid,
+            Notification.status.in_(("sent", "delivered", "failed")),
+            or_(Notification.reason.is_(None), Notification.reason != "intercepted"),
+        )
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(changed.rowcount)  # type: ignore[attr-defined]
+
+
+def template_job_finished(session: Session, app_name: str, msgid: str, status: str) -> bool:
     """TEMPLATESENDJOBFINISH: WeChat says what became of template message `msgid`."""
-    row = session.scalars(
-        select(Notification).where(Notification.sent_app == app_name, Notification.msgid == msgid)
-    ).first()
-    if row is None or row.status not in ("sent", "delivered", "failed") or row.reason == "intercepted":
-        return None  # (WeChat's interception list outranks its delivery report)
     normalised = " ".join(status.strip().lower().split())
     result = TEMPLATE_FINISH_STATUSES.get(normalised)
     if result is None:
         # an unlisted failure text ("failed:freq limit", ...): failed, in WeChat's words
         result = ("failed", "delivery_failed") if normalised.startswith("failed") else ("delivered", None)
-    row.status, row.reason = result
-    if result[0] == "delivered":
-        row.delivered_at = clock.now()
-    else:
-        row.detail = normalised[:255]
-    return row
+    return _finished(session, app_name, msgid, result[0], result[1], normalised)
 
 
 def notice_sent(
