@@ -19,7 +19,6 @@ from wxbot.cli import main
 from wxbot.config import load_settings, settings_from_dict
 from wxbot.migrate import upgrade
 from wxbot.models import Identity
-from wxbot.models.reply_window import ReplyWindow
 
 DEV = {"WXBOT_APP_ENVIRONMENT": "development"}
 
@@ -126,13 +125,12 @@ def test_a_restarted_sandbox_knows_the_databases_followers_and_their_windows(tmp
     first = create_app(settings).extensions["wxbot"]
     with first.session_factory() as session:
         follower = Identity(app_name=oa.name, appid=oa.appid, kind="official", openid="oRESTORED0000000000000000001",
-                            unionid="union-restored", subscribed=True)  # fmt: skip
+                            unionid="union-restored", subscribed=True,
+                            message_window_expires_at=clock.now() + timedelta(hours=47),
+                            message_window_remaining=5)  # fmt: skip
         gone = Identity(app_name=oa.name, appid=oa.appid, kind="official", openid="oGONE000000000000000000000001",
                         subscribed=False)  # fmt: skip
         session.add_all([follower, gone])
-        session.flush()
-        session.add(ReplyWindow(identity_id=follower.id, kind="message", opened_at=clock.now(),
-                                expires_at=clock.now() + timedelta(hours=47), remaining=5))  # fmt: skip
         session.commit()
     first.engine.dispose()
 

@@ -15,7 +15,6 @@ from sqlalchemy.exc import OperationalError
 
 from wxbot import clock
 from wxbot.models.identity import Identity
-from wxbot.models.reply_window import ReplyWindow
 from wxbot.sandbox.state import SandboxState
 from wxbot.services import Services
 
@@ -29,19 +28,19 @@ def restore_followers(state: SandboxState, services: Services) -> int:
     try:
         with services.session_factory() as session:
             identities = list(session.scalars(select(Identity).where(Identity.appid.in_(appids))))
-            windows = session.execute(
-                select(Identity.appid, Identity.openid, ReplyWindow)
-                .join(ReplyWindow, ReplyWindow.identity_id == Identity.id)
-                .where(Identity.appid.in_(appids), ReplyWindow.expires_at > now)
-            ).all()
     except OperationalError:  # before the first `wxbot db upgrade`: nobody to remember
         return 0
     for identity in identities:
         official = identity.kind == "official"
         state.set_follower(identity.appid, identity.openid, subscribed=identity.subscribed or not official,
                            unionid=identity.unionid)  # fmt: skip
-    for appid, openid, window in windows:
-        state.restore_grant(appid, openid, window.kind, window.remaining, window.expires_at)
+        # the windows still open, kept on the identity's row (wxbot.conversations.reply_window)
+        for kind, expires_at, remaining in (
+            ("message", identity.message_window_expires_at, identity.message_window_remaining),
+            ("action", identity.action_window_expires_at, identity.action_window_remaining),
+        ):
+            if expires_at is not None and expires_at > now:
+                state.restore_grant(identity.appid, identity.openid, kind, remaining, expires_at)
     if identities:
         log.info("sandbox: %d followers restored from the database", len(identities))
     return len(identities)
