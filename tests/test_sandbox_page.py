@@ -47,9 +47,10 @@ def live(config_dict):
     plain_menu = [*DEMO_MENU[:2], {"type": "view", "name": "官网", "url": "https://jobs.example.com/"}]
     config_dict["wechat"]["official"].append({**PLAIN, "menu": plain_menu})
     template = {"template_id": "tpl-demo-1", "fields": {"thing1": "{job_title}", "time2": "{changed_at}"}}
-    config_dict["notify"] = {
-        "templates": {"status_interview": {"oa": template}, "status_hired": {"oa": template}}
-    }
+    # a test module's own [notify] stays; the page's demo templates fill only what it leaves unset
+    templates = config_dict.setdefault("notify", {}).setdefault("templates", {})
+    for key in ("status_interview", "status_hired"):
+        templates.setdefault(key, {}).setdefault("oa", template)
     settings = settings_from_dict(config_dict, env={})
     app = holder["app"] = create_app(settings)
     services = app.extensions["wxbot"]
