@@ -4,12 +4,15 @@ need (their transaction starts with the first statement), so it is counted on to
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 
 from tests.wechat_helpers import Follower
+from wxbot import clock as wxclock
 from wxbot.handlers.replies import render_reply_text
-from wxbot.models import Identity, InboundMessage, Notification
+from wxbot.models import Conversation, Identity, InboundMessage, Notification
 from wxbot.roundtrips import RoundTrips, counted
 
 
@@ -142,3 +145,22 @@ def test_two_reports_to_one_follower_in_the_same_second_are_both_applied(followe
     follower.send(fields)  # WeChat's retry of the first
     assert _push(db, first).status == _push(db, second).status == "delivered"
     assert _stored(db, "templatesendjobfinish") == 2
+
+
+def _resolved_long_ago(db, follower) -> None:
+    identity = db.scalars(sa.select(Identity).where(Identity.openid == follower.openid)).one()
+    db.add(Conversation(identity_id=identity.id, state="resolved", created_at=wxclock.now() - timedelta(days=9),
+                        resolved_at=wxclock.now() - timedelta(days=8)))  # fmt: skip
+    db.commit()
+
+
+@pytest.mark.parametrize("history", ["none", "resolved_long_ago"])
+def test_a_message_no_keyword_takes_costs_the_same_when_nothing_waits_to_be_reopened(
+    follower, services, db, history
+):
+    if history == "resolved_long_ago":  # outside [console] reopen_hours: the default reply, asked for no more
+        _resolved_long_ago(db, follower)
+    trips, reply = _delivered(services, lambda: follower.send_text("随便说点什么"))
+    assert reply.content == render_reply_text("default")
+    assert trips.database <= 4 + _begin(services)
+    assert trips.redis <= _redis_bound(services)

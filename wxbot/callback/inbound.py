@@ -368,6 +368,7 @@ _SET_REPLY = (
 _READ = select(
     _IDENTITIES.c.id,
     conversations.capturing_exists(_IDENTITIES.c.id),
+    conversations.last_resolved_at(_IDENTITIES.c.id),
     select(_MESSAGES.c.id)
     .where(_MESSAGES.c.appid == bindparam("appid"), _MESSAGES.c.dedupe_key == bindparam("dedupe_key"))
     .scalar_subquery(),
@@ -429,7 +430,7 @@ def _store(session: Session, message: Inbound, respond: Respond) -> dict[str, An
     found = session.connection().execute(
         _READ, {"appid": message.appid, "openid": message.openid, "dedupe_key": message.dedupe_key}
     )
-    identity_id, capturing, stored = found.one()
+    identity_id, capturing, last_resolved, stored = found.one()
     if stored is not None:
         raise _Stored
     row = {
@@ -453,13 +454,13 @@ def _store(session: Session, message: Inbound, respond: Respond) -> dict[str, An
         (row_id,) = connection.execute(_INSERT, row).inserted_primary_key  # type: ignore[misc]
         inserted.append(row_id)
 
-    conversations.known_capturing(session, identity_id, bool(capturing))
+    conversations.known_state(session, conversations.Known(identity_id, bool(capturing), last_resolved))
     db.before_next_statement(connection, message_first)
     try:
         reply = respond(session, identity_id)
     finally:
         db.before_next_statement(connection, None)
-        conversations.known_capturing(session, identity_id, None)
+        conversations.known_state(session, None)
     if inserted:
         if reply is not None:
             connection.execute(_SET_REPLY, {"row_id": inserted[0], "reply": reply})

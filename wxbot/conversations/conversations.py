@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import bindparam, exists, func, select, update
@@ -18,6 +18,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from wxbot import clock
 from wxbot.conversations import agents
@@ -36,7 +37,7 @@ MAX_INBOUND_TEXT = 8000
 
 def open_for_follower(session: Session, identity_id: int) -> tuple[Conversation, bool]:
     """「留言」: the follower's unresolved conversation (their side reopened), or a new one. (conv, created)"""
-    known_capturing(session, identity_id, None)
+    known_state(session, None)
     conversation = _unresolved(session, identity_id)
     if conversation is not None:
         conversation.follower_ended_at = None
@@ -69,8 +70,15 @@ def capturing_conversation(session: Session, identity_id: int) -> Conversation |
 
 # Built once and run on the connection: every message a follower writes asks it, and needs only the answer.
 _IS_CAPTURING = select(Conversation.id).where(*_capturing(bindparam("identity_id"))).limit(1)
-# session.info: (identity id, capturing) as a statement of this transaction read it (known_capturing)
-_KNOWN = "wxbot.conversations.capturing"
+# session.info: what a statement of this transaction read of the follower (known_state)
+_KNOWN = "wxbot.conversations.known"
+
+
+@dataclass(frozen=True)
+class Known:
+    identity_id: int
+    capturing: bool  # capturing_exists
+    last_resolved_at: datetime | None  # last_resolved_at
 
 
 def capturing_exists(identity_id: Any) -> ColumnElement[bool]:
@@ -78,27 +86,42 @@ def capturing_exists(identity_id: Any) -> ColumnElement[bool]:
     return exists().where(*_capturing(identity_id))
 
 
-def known_capturing(session: Session, identity_id: int, capturing: bool | None) -> None:
-    """What a statement of this session's transaction read as capturing_exists for the follower, after
-    taking their identity's lock: is_capturing answers it without asking again, until this session opens or
-    ends their conversation. None forgets it."""
-    if capturing is None:
+def last_resolved_at(identity_id: Any) -> ScalarSelect[Any]:
+    """When the follower's last conversation was resolved, as an expression read with other things (the
+    callback's): recently_resolved needs no statement of its own when it is older than the reopen window."""
+    return (
+        select(func.max(Conversation.resolved_at))
+        .where(Conversation.identity_id == identity_id, Conversation.state == "resolved")
+        .scalar_subquery()
+    )
+
+
+def known_state(session: Session, known: Known | None) -> None:
+    """What a statement of this session's transaction read (capturing_exists, last_resolved_at) for the
+    follower, after taking their identity's lock: is_capturing and recently_resolved answer from it without
+    asking again, until this session opens or ends their conversation. None forgets it."""
+    if known is None:
         session.info.pop(_KNOWN, None)
     else:
-        session.info[_KNOWN] = (identity_id, capturing)
+        session.info[_KNOWN] = known
+
+
+def _known(session: Session, identity_id: int) -> Known | None:
+    known = session.info.get(_KNOWN)
+    return known if isinstance(known, Known) and known.identity_id == identity_id else None
 
 
 def is_capturing(session: Session, identity_id: int) -> bool:
     """Whether capturing_conversation would find one, without loading it."""
-    known = session.info.get(_KNOWN)
-    if known is not None and known[0] == identity_id:
-        return bool(known[1])
+    known = _known(session, identity_id)
+    if known is not None:
+        return known.capturing
     return session.connection().execute(_IS_CAPTURING, {"identity_id": identity_id}).first() is not None
 
 
 def end_for_follower(session: Session, identity_id: int) -> Conversation | None:
     """「结束」: the follower's messages stop going into the conversation; the agents still see it."""
-    known_capturing(session, identity_id, None)
+    known_state(session, None)
     conversation = _unresolved(session, identity_id)
     if conversation is not None and conversation.follower_ended_at is None:
         conversation.follower_ended_at = clock.now()
@@ -287,7 +310,14 @@ def reopen(session: Session, conversation: Conversation, agent: Agent) -> None:
 
 def recently_resolved(session: Session, identity_id: int, within: timedelta) -> Conversation | None:
     """The follower's conversation resolved within `within`, when they have none unresolved."""
-    if within <= timedelta(0) or _unresolved(session, identity_id) is not None:
+    if within <= timedelta(0):
+        return None
+    known = _known(session, identity_id)
+    if known is not None and (
+        known.last_resolved_at is None or known.last_resolved_at < clock.now() - within
+    ):
+        return None  # most messages: nothing resolved lately, no statement asked
+    if _unresolved(session, identity_id) is not None:
         return None
     return session.scalar(
         select(Conversation)
