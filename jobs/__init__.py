@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -73,7 +74,7 @@ def _guarded(services: Services, job: Job) -> Callable[[], None]:
             if token is None:
                 metrics.JOB_RUNS.labels(job.name, "skipped").inc()  # another process runs it
                 return
-        started, result = time.perf_counter(), "failed"
+        began, started, result = time.time(), time.perf_counter(), "failed"
         run_id = request_id.set(f"job:{job.name}:{uuid.uuid4().hex[:12]}")  # on each log line of the run
         try:
             job.func(services)
@@ -81,9 +82,13 @@ def _guarded(services: Services, job: Job) -> Callable[[], None]:
         except Exception:
             log.exception("job %s failed", job.name)
         finally:
+            seconds = time.perf_counter() - started
+            if token is not None:  # a singleton's run, where and when: an operator sees which process ran it
+                at = datetime.fromtimestamp(began, UTC).isoformat(timespec="milliseconds")
+                log.info("job %s %s: %.3f s from %s", job.name, result, seconds, at)
             request_id.reset(run_id)
             metrics.JOB_RUNS.labels(job.name, result).inc()
-            metrics.JOB_SECONDS.labels(job.name).observe(time.perf_counter() - started)
+            metrics.JOB_SECONDS.labels(job.name).observe(seconds)
             if token is not None:
                 services.cache.release(f"job:{job.name}", token)
 

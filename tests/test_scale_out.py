@@ -5,6 +5,7 @@ over the virtual network at the bridge's address. Counted:
 - a retry storm split across both web hosts is stored once per message and answered identically;
 - one access token for the account across both job hosts;
 - a push backlog drained by both job hosts, each push sent exactly once;
+- the singleton jobs on one host at a time (a run due on both: one runs, the other skips; no runs overlap);
 - one host's processes killed (SIGKILL) mid-drain, the other finishing the work, every follower told once.
 
 Skipped, saying why, where network namespaces cannot be made (not root, no iproute2); with
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,8 @@ pytestmark = pytest.mark.slow
 TEMPLATE = "/cgi-bin/message/template/send"
 MESSAGES, COPIES = 150, 4  # the storm: 600 deliveries
 BACKLOG = 300  # pushes per drain
+BATCHGET = "/cgi-bin/user/info/batchget"
+SINGLETON_RUN = re.compile(r"job (?P<job>\S+) (?:ok|failed): (?P<seconds>[\d.]+) s from (?P<at>\S+)")
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
 
 
@@ -189,13 +194,24 @@ class Host:
 
     def start_jobs(self) -> None:
         self.start("jobs", "jobs", "--metrics-bind", f"{self.address}:9108")
+
+    def wait_for_jobs(self) -> None:
         wait_for(lambda: requests.get(f"http://{self.address}:9108/metrics", timeout=5).raise_for_status(),
                  f"host {self.name}'s jobs process")  # fmt: skip
 
-    def sent(self) -> float:
+    def counted(self, name: str, **labels: str) -> float:
         text = requests.get(f"http://{self.address}:9108/metrics", timeout=10).text
         return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
-                   if s.name == "wxbot_sends_total" and s.labels == {"channel": "template", "result": "sent"})  # fmt: skip
+                   if s.name == name and s.labels == labels)  # fmt: skip
+
+    def sent(self) -> float:
+        return self.counted("wxbot_sends_total", channel="template", result="sent")
+
+    def singleton_runs(self) -> list[Run]:
+        """The singleton jobs' runs this host's jobs process logged (jobs._guarded)."""
+        text = (self.logs / f"{self.name}-jobs.log").read_text(encoding="utf-8", errors="replace")
+        return [Run(m["job"], self.name, datetime.fromisoformat(m["at"]), float(m["seconds"]))
+                for m in SINGLETON_RUN.finditer(text)]  # fmt: skip
 
     def kill(self) -> None:
         for process in self.processes.values():
@@ -210,6 +226,24 @@ class Host:
                     process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     process.kill()
+
+
+@dataclass(frozen=True)
+class Run:
+    job: str
+    host: str
+    started: datetime
+    seconds: float
+
+    @property
+    def ended(self) -> datetime:
+        return self.started + timedelta(seconds=self.seconds)
+
+
+def _overlapping(runs: list[Run]) -> list[tuple[Run, Run]]:
+    """Runs of the same job that were under way at the same time."""
+    ordered = sorted(runs, key=lambda r: (r.job, r.started))
+    return [(a, b) for a, b in zip(ordered, ordered[1:]) if a.job == b.job and b.started < a.ended]
 
 
 def _backlog(url: str, sandbox: SandboxState, batch: str) -> list[str]:
@@ -273,8 +307,13 @@ def test_two_hosts_share_the_work_over_one_mariadb_and_redis(network, shared, tm
         assert stored == MESSAGES  # once each, of MESSAGES x COPIES deliveries
 
         # A backlog drained by both job hosts, each push once; one access token for the account.
+        # The unionid job (a singleton) finds the backlog's followers to ask about; WeChat's slow answer keeps
+        # each run going for seconds, while the other host's scheduler, started at the same moment, tries too.
+        sandbox.inject(BATCHGET, latency=3.0, times=None)
         for host in hosts:
             host.start_jobs()
+        for host in hosts:
+            host.wait_for_jobs()
         sandbox.inject(TEMPLATE, latency=0.2, times=None)  # WeChat's answers take time: the drains overlap
         first = _backlog(url, sandbox, "first")
         assert _drained(url) == Counter({"sent": BACKLOG})
@@ -283,6 +322,17 @@ def test_two_hosts_share_the_work_over_one_mariadb_and_redis(network, shared, tm
         assert len([c for c in sandbox.calls("/cgi-bin/stable_token") if c.errcode == 0]) == 1
         delivered = Counter(d.body["touser"] for o in first for d in sandbox.inbox(OA["appid"], o))
         assert len(delivered) == BACKLOG and set(delivered.values()) == {1}
+
+        # The singleton jobs, on one host at a time: the unionid job's first runs were due on both hosts at
+        # once; one ran, the other found the lock held and skipped, and no two runs of a job overlapped.
+        deadline = time.monotonic() + 90
+        while not (sum(h.counted("wxbot_job_runs_total", job="unionid", result="skipped") for h in hosts)
+                   and sum(h.counted("wxbot_job_runs_total", job="unionid", result="ok") for h in hosts)):  # fmt: skip
+            assert time.monotonic() < deadline, "the unionid job did not run on the job hosts"
+            time.sleep(0.5)
+        runs = [run for host in hosts for run in host.singleton_runs()]
+        assert any(run.job == "unionid" for run in runs)
+        assert _overlapping(runs) == []
 
         # Host a dies mid-drain (SIGKILL, web and jobs): host b finishes, every follower told once.
         second = _backlog(url, sandbox, "second")
