@@ -91,8 +91,23 @@ class Network:
             _ip("link", "set", outer, "master", bridge)
             _ip("link", "set", outer, "up")
             self.hosts[host] = address
+        # Where Docker runs, bridged traffic passes the FORWARD chain, whose policy it sets to DROP: let the
+        # hosts reach each other through this bridge (the rule goes with the bridge in tear_down).
+        if self._iptables() is not None:
+            subprocess.run([self._iptables(), "-I", "FORWARD", *self._forward_rule()], check=True,
+                           capture_output=True, timeout=30)  # fmt: skip
+
+    @staticmethod
+    def _iptables() -> str | None:
+        return shutil.which("iptables", path=SBIN)
+
+    def _forward_rule(self) -> list[str]:
+        return ["-i", f"wxb{self.tag}", "-o", f"wxb{self.tag}", "-j", "ACCEPT"]
 
     def tear_down(self) -> None:
+        if self._iptables() is not None:
+            subprocess.run([self._iptables(), "-D", "FORWARD", *self._forward_rule()], capture_output=True,
+                           timeout=30)  # fmt: skip
         for host in self.hosts:
             subprocess.run(["ip", "netns", "del", self.namespace(host)], capture_output=True, timeout=30)
         subprocess.run(["ip", "link", "del", f"wxb{self.tag}"], capture_output=True, timeout=30)
