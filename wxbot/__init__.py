@@ -93,6 +93,7 @@ def register_scheduler(app: Flask, services: Services) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Each edge owns its blueprints (the order does not matter)."""
+    from wxbot.api_docs import bp as api_docs_bp
     from wxbot.callback.miniprogram import bp as callback_mp_bp
     from wxbot.callback.views import bp as callback_bp
     from wxbot.console import bp as console_bp
@@ -113,6 +114,7 @@ def register_blueprints(app: Flask) -> None:
         miniprogram_docs_bp,
         platform_bp,
         platform_docs_bp,
+        api_docs_bp,
         console_bp,
         reader_bp,
     ):

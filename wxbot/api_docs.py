@@ -1,0 +1,86 @@
+"""The API documents to read in a browser: Swagger UI from the swagger-ui-py package's own files (no CDN),
+served under /api-docs/ with our starter (static/api-docs/docs.js), and the one page that shows it
+(templates/api-docs/page.html). /mp/<name>/docs shows one mini program's document with it; given several
+documents, the page has Swagger UI's switcher.
+
+The page runs no inline script (the documents' URLs are on the element), so its Content-Security-Policy
+allows scripts and styles from 'self' only (and the style of Swagger UI's logo, by its hash); Swagger UI's
+icons are data: images.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import swagger_ui
+from flask import Blueprint, Response, make_response, render_template, send_from_directory, url_for
+
+from wxbot.web import abort_api
+
+bp = Blueprint("api_docs", __name__)
+
+# Swagger UI's own files and our starter: nothing else is served from /api-docs/.
+_SWAGGER_UI = Path(swagger_ui.__file__).resolve().parent / "static"
+_OURS = Path(__file__).resolve().parent / "static" / "api-docs"
+ASSETS = {
+    "swagger-ui.css": _SWAGGER_UI,
+    "swagger-ui-bundle.js": _SWAGGER_UI,
+    "swagger-ui-standalone-preset.js": _SWAGGER_UI,  # the switcher between documents (StandaloneLayout)
+    "favicon-32x32.png": _SWAGGER_UI,
+    "docs.js": _OURS,
+}
+# The one inline style Swagger UI draws: the <style> of its logo in the switcher's top bar.
+_LOGO_STYLE = "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='"
+
+
+def policy(connect: str = "'self'") -> str:
+    """The page's Content-Security-Policy (frame-ancestors is added where it is sent as a header)."""
+    return (
+        f"default-src 'none'; script-src 'self'; style-src 'self' {_LOGO_STYLE}; img-src 'self' data:; "
+        f"connect-src {connect}; base-uri 'none'; form-action 'none'; object-src 'none'"
+    )
+
+
+@dataclass(frozen=True)
+class Document:
+    """One OpenAPI document the page offers: its name in the switcher and the URL it is read from."""
+
+    name: str
+    url: str
+
+
+def mp_document(name: str) -> Document:
+    return Document(f"小程序 {name} (mini-program API)", url_for("miniprogram_docs.openapi_for", name=name))
+
+
+def asset_urls() -> dict[str, str]:
+    return {name: url_for("api_docs.asset", filename=name) for name in ASSETS}
+
+
+def page(title: str, documents: list[Document], assets: dict[str, str] | None = None, csp: str = "") -> str:
+    """The page's HTML: Swagger UI over `documents` (a switcher when there are several)."""
+    return render_template(
+        "api-docs/page.html",
+        title=title,
+        assets=assets or asset_urls(),
+        switcher=len(documents) > 1,
+        urls=json.dumps([{"url": d.url, "name": d.name} for d in documents], ensure_ascii=False),
+        csp=csp,
+    )
+
+
+def page_response(title: str, documents: list[Document]) -> Response:
+    response = make_response(page(title, documents))
+    response.headers["Content-Security-Policy"] = policy() + "; frame-ancestors 'none'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/api-docs/<filename>")
+def asset(filename: str) -> Response:
+    folder = ASSETS.get(filename)
+    if folder is None:
+        abort_api(404, "not_found", "no such file")
+    return send_from_directory(folder, filename, max_age=86400)
