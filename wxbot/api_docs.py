@@ -1,7 +1,7 @@
 """The API documents to read in a browser: Swagger UI from the swagger-ui-py package's own files (no CDN),
 served under /api-docs/ with our starter (static/api-docs/docs.js), and the one page that shows it
-(templates/api-docs/page.html). /mp/<name>/docs shows one mini program's document with it; given several
-documents, the page has Swagger UI's switcher.
+(templates/api-docs/page.html). /mp/<name>/docs shows one mini program's document with it; /docs, in the
+development environment only, every document with a switcher: the platform's and each mini program's.
 
 The page runs no inline script (the documents' URLs are on the element), so its Content-Security-Policy
 allows scripts and styles from 'self' only (and the style of Swagger UI's logo, by its hash); Swagger UI's
@@ -17,9 +17,13 @@ from pathlib import Path
 import swagger_ui
 from flask import Blueprint, Response, make_response, render_template, send_from_directory, url_for
 
-from wxbot.web import abort_api
+from wxbot.config import Settings
+from wxbot.web import abort_api, services
 
 bp = Blueprint("api_docs", __name__)
+index_bp = Blueprint("api_docs_index", __name__)  # registered in the development environment only
+
+TITLE = "接口文档 (wxbot API documents)"
 
 # Swagger UI's own files and our starter: nothing else is served from /api-docs/.
 _SWAGGER_UI = Path(swagger_ui.__file__).resolve().parent / "static"
@@ -51,8 +55,17 @@ class Document:
     url: str
 
 
+def platform_document() -> Document:
+    return Document("平台接口 (platform API)", url_for("platform_docs.openapi_json"))
+
+
 def mp_document(name: str) -> Document:
     return Document(f"小程序 {name} (mini-program API)", url_for("miniprogram_docs.openapi_for", name=name))
+
+
+def documents(settings: Settings) -> list[Document]:
+    """Every document: the platform's, then each configured mini program's."""
+    return [platform_document(), *(mp_document(mp.name) for mp in settings.wechat.miniprogram)]
 
 
 def asset_urls() -> dict[str, str]:
@@ -84,3 +97,8 @@ def asset(filename: str) -> Response:
     if folder is None:
         abort_api(404, "not_found", "no such file")
     return send_from_directory(folder, filename, max_age=86400)
+
+
+@index_bp.get("/docs")
+def index() -> Response:
+    return page_response(TITLE, documents(services().settings))
