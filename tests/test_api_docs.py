@@ -1,17 +1,26 @@
 """The API documents in one page: /docs in development (the platform's document and each mini program's,
-with Swagger UI's switcher, from the project's own files), 404 in production; rendered in Chromium."""
+with Swagger UI's switcher, from the project's own files), 404 in production; `wxbot docs export DIR` writes
+the same page as static files whose references all resolve inside DIR and whose documents are the
+endpoints' answers with absolute server URLs. Both rendered in Chromium."""
 
 from __future__ import annotations
 
+import functools
 import html
+import http.server
 import json
 import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from tests.browser_helpers import browser, live_url, page  # noqa: F401
 from wxbot import create_app
+from wxbot.cli import main
 
 PLATFORM = ("平台接口 (platform API)", "/platform/openapi.json")
 MINI_PROGRAMS = [("小程序 mp (mini-program API)", "/mp/mp/openapi.json"),
@@ -75,6 +84,69 @@ def test_the_pages_load_only_local_files_under_their_csp(client, path):
     assert "<script>" not in page_html  # every script is a file
 
 
+def export(settings: Any, folder: Path, *args: str) -> Any:
+    return CliRunner().invoke(main, ["docs", "export", str(folder), *args], obj=settings)
+
+
+def without_servers(doc: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in doc.items() if key != "servers"}
+
+
+def test_the_export_writes_a_folder_with_everything_its_page_references(settings, client, tmp_path):
+    folder = tmp_path / "site"
+    done = export(settings, folder, "--public-url", "https://wx.example.com/wxbot/")
+    assert done.exit_code == 0, done.output
+    page_html = (folder / "index.html").read_text(encoding="utf-8")
+    assert listed(page_html) == [(name, url.lstrip("/")) for name, url in [PLATFORM, *MINI_PROGRAMS]]
+    for url in references(page_html):
+        assert "://" not in url and not url.startswith("/"), url  # relative: works from wherever it is served
+        assert (folder / url).resolve().is_relative_to(folder.resolve()) and (folder / url).is_file(), url
+        if not url.endswith(".json"):
+            assert (folder / url).read_bytes() == client.get("/" + url).data, url  # the files the app serves
+    servers = {}
+    for _, url in [PLATFORM, *MINI_PROGRAMS]:
+        exported = json.loads((folder / url.lstrip("/")).read_text(encoding="utf-8"))
+        assert without_servers(exported) == without_servers(client.get(url).get_json()), url
+        servers[url] = [server["url"] for server in exported["servers"]]
+    assert servers == {
+        "/platform/openapi.json": ["https://wx.example.com/wxbot/platform"],
+        "/mp/mp/openapi.json": ["https://wx.example.com/wxbot/mp/mp"],
+        "/mp/campus/openapi.json": ["https://wx.example.com/wxbot/mp/campus"],
+    }
+    assert not re.search(r"https?://", page_html.replace("https://wx.example.com", ""))  # the CSP names it
+    assert "connect-src &#39;self&#39; https://wx.example.com;" in page_html
+
+
+def test_the_export_takes_the_configured_public_url_and_refuses_none(settings, tmp_path):
+    refused = export(settings, tmp_path / "none")  # the tests' settings have no [console] public_url
+    assert refused.exit_code != 0 and "--public-url" in refused.output and not (tmp_path / "none").exists()
+    settings.console.public_url = "https://wx.example.com"
+    done = export(settings, tmp_path / "site")
+    assert done.exit_code == 0, done.output
+    platform = json.loads((tmp_path / "site" / "platform" / "openapi.json").read_text(encoding="utf-8"))
+    assert platform["servers"] == [{"url": "https://wx.example.com/platform"}]
+
+
+@pytest.fixture
+def static_site(settings, tmp_path) -> Iterator[str]:
+    """The exported folder served by a plain static file server at /docs/, as nginx would."""
+    assert export(settings, tmp_path / "docs", "--public-url", "https://wx.example.com").exit_code == 0
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/docs/"
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
 def watch(tab: Any, origin: str) -> tuple[list[str], list[str]]:
     """Requests that leave `origin`, and the console's errors (a CSP violation is one)."""
     outside: list[str] = []
@@ -96,3 +168,15 @@ def test_docs_renders_the_platforms_operations_and_switches_in_chromium(page, li
     assert outside == [] and errors == []
     # on a host other than the loopback Swagger UI would show a badge drawn by validator.swagger.io
     assert page.evaluate("window.ui.getConfigs().validatorUrl") is None
+
+
+@pytest.mark.browser
+def test_the_exported_folder_renders_from_a_static_server_in_chromium(page, static_site):  # noqa: F811
+    origin = static_site.removesuffix("/docs/")
+    outside, errors = watch(page, origin)
+    page.goto(static_site)
+    page.locator(".opblock-summary-path", has_text="/applications/status").wait_for()
+    assert "https://wx.example.com/platform" in page.content()  # the API's server, not the files'
+    page.select_option("#select", label=MINI_PROGRAMS[0][0])
+    page.locator(".opblock-summary-path", has_text="/scene/{key}").wait_for()
+    assert outside == [] and errors == []

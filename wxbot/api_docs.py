@@ -2,6 +2,7 @@
 served under /api-docs/ with our starter (static/api-docs/docs.js), and the one page that shows it
 (templates/api-docs/page.html). /mp/<name>/docs shows one mini program's document with it; /docs, in the
 development environment only, every document with a switcher: the platform's and each mini program's.
+`wxbot docs export DIR` writes that page as static files for production (export()).
 
 The page runs no inline script (the documents' URLs are on the element), so its Content-Security-Policy
 allows scripts and styles from 'self' only (and the style of Swagger UI's logo, by its hash); Swagger UI's
@@ -11,11 +12,13 @@ icons are data: images.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import swagger_ui
-from flask import Blueprint, Response, make_response, render_template, send_from_directory, url_for
+from flask import Blueprint, Flask, Response, make_response, render_template, send_from_directory, url_for
 
 from wxbot.config import Settings
 from wxbot.web import abort_api, services
@@ -102,3 +105,45 @@ def asset(filename: str) -> Response:
 @index_bp.get("/docs")
 def index() -> Response:
     return page_response(TITLE, documents(services().settings))
+
+
+def export(app: Flask, folder: Path, server_url: str) -> list[Path]:
+    """The /docs page as static files in `folder`, for a web server to serve as they are: index.html, and
+    the assets and documents at the paths the app serves them at, relative to index.html. Each file is the
+    app's answer at its path, asked for at `server_url`; in the documents, a server URL that is a path (the
+    platform's) is made absolute on `server_url`. Returns the files written."""
+    server_url = server_url.rstrip("/")
+    split = urlsplit(server_url)
+    client = app.test_client()
+    written: list[Path] = []
+
+    def write(path: str, data: bytes) -> None:
+        target = folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        written.append(target)
+
+    with app.test_request_context("/"):  # for url_for: the path of each file, made relative
+        assets = {name: url.lstrip("/") for name, url in asset_urls().items()}
+        found = [replace(d, url=d.url.lstrip("/")) for d in documents(app.extensions["wxbot"].settings)]
+        for path in assets.values():
+            write(path, _answer(client, path, server_url))
+        for document in found:
+            doc = json.loads(_answer(client, document.url, server_url))
+            for server in doc.get("servers", []):
+                if server.get("url", "").startswith("/"):
+                    server["url"] = server_url + server["url"]
+            write(document.url, json.dumps(doc, ensure_ascii=False, indent=2).encode())
+        csp = policy(connect=f"'self' {split.scheme}://{split.netloc}")  # "Try it out" calls the API there
+        write("index.html", page(TITLE, found, assets, csp).encode())
+    return written
+
+
+def _answer(client: Any, path: str, server_url: str) -> bytes:
+    response = client.get("/" + path, base_url=server_url)
+    try:
+        if response.status_code != 200:
+            raise RuntimeError(f"GET /{path} answered {response.status}")
+        return response.get_data()
+    finally:
+        response.close()
