@@ -24,12 +24,12 @@ def test_each_mini_program_has_its_own_document(client, config_dict):
 def test_the_docs_page_uses_only_local_assets(client):
     html = client.get("/mp/mp/docs").get_data(as_text=True)
     sources = re.findall(r'(?:src|href)="([^"]+)"', html)
-    assert sources and all(s.startswith("/mp-docs/") for s in sources), sources
+    assert sources and all(s.startswith("/api-docs/") for s in sources), sources
     for source in sources:
         answer = client.get(source)
         assert answer.status_code == 200 and len(answer.data) > 100, source
-    assert client.get("/mp-docs/../../wxbot.db").status_code == 404
-    assert client.get("/mp-docs/swagger-editor.js").status_code == 404  # only the files it needs
+    assert client.get("/api-docs/../../wxbot.db").status_code == 404
+    assert client.get("/api-docs/swagger-editor.js").status_code == 404  # only the files it needs
 
 
 @pytest.mark.browser

@@ -92,7 +92,10 @@ def register_scheduler(app: Flask, services: Services) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Each edge owns its blueprints (the order does not matter)."""
+    """Each edge owns its blueprints (the order does not matter); the development environment has pages of
+    its own (404 in production)."""
+    from wxbot.api_docs import bp as api_docs_bp
+    from wxbot.api_docs import index_bp as api_docs_index_bp
     from wxbot.callback.miniprogram import bp as callback_mp_bp
     from wxbot.callback.views import bp as callback_bp
     from wxbot.console import bp as console_bp
@@ -113,7 +116,11 @@ def register_blueprints(app: Flask) -> None:
         miniprogram_docs_bp,
         platform_bp,
         platform_docs_bp,
+        api_docs_bp,
         console_bp,
         reader_bp,
     ):
         app.register_blueprint(blueprint)
+    if app.extensions["wxbot"].settings.development:
+        for blueprint in (api_docs_index_bp,):
+            app.register_blueprint(blueprint)

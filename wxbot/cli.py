@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -386,6 +387,36 @@ def apps_health() -> None:
                        f"with token error {h.errcode} after a refresh (check the AppSecret and IP whitelist)")  # fmt: skip
     if any(not h.healthy for h in found):
         sys.exit(1)
+
+
+@main.group("docs")
+def docs_group() -> None:
+    """The API documents (OpenAPI, read in Swagger UI) as static files (docs/operations.md)."""
+
+
+@docs_group.command("export")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--public-url",
+    help="where the API is reached, for the documents' server URLs  [default: [console] public_url]",
+)
+def docs_export(folder: Path, public_url: str | None) -> None:
+    """Write the docs page (index.html), its assets and every document into FOLDER, for nginx to serve."""
+    settings = _settings()
+    url = public_url or settings.console.public_url
+    if not url.startswith(("https://", "http://")):
+        raise click.ClickException(
+            f"public URL {url!r}: pass --public-url https://... or set [console] public_url"
+        )
+    from wxbot import create_app
+    from wxbot.api_docs import export
+
+    app = create_app(settings, start_scheduler=False)
+    try:
+        written = export(app, folder, url)
+    finally:
+        app.extensions["wxbot"].engine.dispose()
+    click.echo(f"{len(written)} files in {folder}, the API at {url.rstrip('/')}: serve the folder as it is")
 
 
 from wxbot import official_cli  # noqa: E402  (menu, followers, doctor)

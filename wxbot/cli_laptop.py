@@ -39,6 +39,7 @@ def next_steps(settings: Settings, bind: str) -> str | None:
         f"wxbot (development, sandbox WeChat) on {url}",
         f"  act as a follower of the demo official account:  {url}/sandbox",
         f"  the agents' console (留言):                       {url}/console",
+        f"  the API documents (接口文档):                     {url}/docs",
         "  create a console login (in another terminal):     "
         "WXBOT_APP_ENVIRONMENT=development .venv/bin/wxbot agents create alice --role admin",
     ))  # fmt: skip

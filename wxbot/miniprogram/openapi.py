@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of the mini-program API: /mp/<name>/openapi.json for each mini program (its server
-URL and name filled in), /mp/<name>/docs to read it (Swagger UI, served from the swagger-ui-py package's own
-files under /mp-docs/: no CDN), and /mp/openapi.json (the first mini program's, as before).
+URL and name filled in), /mp/<name>/docs to read it (Swagger UI from the project's own files: wxbot.api_docs),
+and /mp/openapi.json (the first mini program's, as before).
 
 Schemas are JSON Schema 2020-12 (OpenAPI 3.1), so the tests validate real answers against them directly.
 Route modules document their own paths with add_paths(); paths are relative to /mp/{name}.
@@ -9,12 +9,11 @@ Route modules document their own paths with add_paths(); paths are relative to /
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
-import swagger_ui
-from flask import Blueprint, Response, render_template, request, send_from_directory
+from flask import Blueprint, Response, request
 
+from wxbot.api_docs import mp_document, page_response
 from wxbot.web import abort_api, services
 
 docs_bp = Blueprint("miniprogram_docs", __name__)
@@ -194,23 +193,9 @@ def openapi_for(name: str) -> dict[str, Any]:
 
 
 @docs_bp.get("/mp/<name>/docs")
-def docs_page(name: str) -> str:
+def docs_page(name: str) -> Response:
     _known(name)
-    return render_template("mp/docs.html", name=name)
-
-
-# Swagger UI's own files (the swagger-ui-py package) and our starter: nothing else is served from there.
-_SWAGGER_UI = Path(swagger_ui.__file__).resolve().parent / "static"
-_OURS = Path(__file__).resolve().parent.parent / "static" / "mp-docs"
-_ASSETS = {"swagger-ui.css": _SWAGGER_UI, "swagger-ui-bundle.js": _SWAGGER_UI, "docs.js": _OURS}
-
-
-@docs_bp.get("/mp-docs/<filename>")
-def asset(filename: str) -> Response:
-    folder = _ASSETS.get(filename)
-    if folder is None:
-        abort_api(404, "not_found", "no such file")
-    return send_from_directory(folder, filename, max_age=86400)
+    return page_response(f"{name} · 小程序接口 (wxbot mini-program API)", [mp_document(name)])
 
 
 add_paths(
