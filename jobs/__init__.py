@@ -75,7 +75,8 @@ def _guarded(services: Services, job: Job) -> Callable[[], None]:
                 metrics.JOB_RUNS.labels(job.name, "skipped").inc()  # another process runs it
                 return
         began, started, result = time.time(), time.perf_counter(), "failed"
-        run_id = request_id.set(f"job:{job.name}:{uuid.uuid4().hex[:12]}")  # on each log line of the run
+        # on each log line of the run; no "name:value" in it, which the log's masking would take for an id
+        run_id = request_id.set(f"job-{job.name}-{uuid.uuid4().hex[:12]}")
         try:
             job.func(services)
             result = "ok"

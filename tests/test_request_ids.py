@@ -69,8 +69,11 @@ def test_each_job_run_has_its_own_id_on_its_log_lines(services, caplog):
     with caplog.at_level(logging.INFO):
         _guarded(services, Job("noisy", noisy, seconds=60))()
         _guarded(services, Job("noisy", noisy, seconds=60))()
+        _guarded(services, Job("unionid", noisy, seconds=60))()  # a job's name is no identifier to mask
     ids = [r.request_id for r in caplog.records if r.getMessage() == "working"]
-    assert len(ids) == 2 and ids[0] != ids[1] and all(i.startswith("job:noisy:") for i in ids)
+    assert len(ids) == 3 and len(set(ids)) == 3
+    assert all(re.fullmatch(r"job-(noisy|unionid)-[0-9a-f]{12}", i) for i in ids), ids
+    assert ids[2].startswith("job-unionid-")
 
 
 def test_wechats_rid_reaches_the_log_and_the_recorded_reason_and_the_token_neither(
