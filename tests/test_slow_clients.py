@@ -188,3 +188,13 @@ def test_deliveries_are_answered_within_wechats_deadline_while_slow_clients_hold
         stop.set()
     assert answered == [200] * 20
     assert still_trickling == SLOW_CLIENTS  # all of them held their connection throughout
+
+
+def test_an_answer_through_the_site_names_its_request_once(nginx_in_front, tmp_path):
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    base, _ = nginx_in_front
+    answer = requests.get(f"{base}/healthz", timeout=10, verify=False)
+    ids = answer.raw.headers.getlist("X-Request-Id")
+    assert len(ids) == 1, ids  # nginx's id, which wxbot was given and used, not two of them
+    access_log = (tmp_path / "nginx" / "access.log").read_text(encoding="utf-8")
+    assert access_log.rstrip().endswith(ids[0])
