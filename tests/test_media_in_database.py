@@ -22,6 +22,7 @@ from wxbot.config import settings_from_dict
 from wxbot.conversations import conversations
 from wxbot.conversations import media as media_module
 from wxbot.db import Base
+from wxbot.errors import Conflict
 from wxbot.models import Conversation, TicketMedia, TicketMessage
 from wxbot.privacy import cancellation
 
@@ -185,3 +186,23 @@ def test_the_largest_file_the_database_takes_is_stored_and_one_byte_more_is_refu
     size = db.scalar(select(TicketMedia.size).where(TicketMedia.message_id == at_limit.id))
     db.commit()
     assert size == largest
+
+
+def test_an_image_reply_whose_file_went_missing_cannot_be_fetched_from_wechat(client, db, services, sandbox):
+    follower_with_media(client, sandbox, "media-reply")
+    (message,) = image_messages(db)
+    conversation = db.get(Conversation, message.conversation_id)
+    agent = make_agent(db)
+    reply = TicketMessage(conversation_id=conversation.id, direction="outbound", kind="image", body="[图片]",
+                          agent_id=agent.id, media_status="failed", media_error=media_module.MISSING)  # fmt: skip
+    db.add(reply)
+    db.commit()
+    conversation_id, reply_id = conversation.id, reply.id
+    with pytest.raises(Conflict) as refused:
+        media_module.fetch_again(db, conversation, agent, reply_id)
+    assert refused.value.code == "media_not_fetchable"
+    db.rollback()  # and nothing read afterwards: on SQLite an open read holds the write lock
+    login(client)
+    page = client.get(f"/console/c/{conversation_id}").get_data(as_text=True)
+    assert page.count("media-failed") == 1 and "迁入数据库时没有找到" in page
+    assert f"/m/{reply_id}/fetch" not in page

@@ -145,6 +145,8 @@ def fetch_again(session: Session, conversation: Conversation, agent: Agent, mess
         raise NotFound("media_not_found", N_("no such media in this conversation"))
     if message.media_status != "failed":
         raise Conflict("media_not_failed", N_("this file did not fail: nothing to fetch again"))
+    if not message.media_id:  # an agent's image reply: WeChat was never asked for it
+        raise Conflict("media_not_fetchable", N_("this file did not come from WeChat: it cannot be fetched"))
     message.media_status, message.media_attempts, message.media_error = "pending", 0, None
     agents.audit_conversation(
         session, agent, "conversation.media_refetch", conversation, f"message:{message_id}"
