@@ -397,6 +397,7 @@ def test_mariadb_speaks_utf8mb4_and_keeps_its_data_in_a_volume():
     mariadb = spec["services"]["mariadb"]
     assert "--character-set-server=utf8mb4" in mariadb["command"]
     assert any(c.startswith("--collation-server=utf8mb4_") for c in mariadb["command"])
+    assert "--max-allowed-packet=64M" in mariadb["command"]  # WeChat's 10 MB media (wxbot.models.TicketMedia)
     volume = next(v.split(":")[0] for v in mariadb["volumes"] if v.split(":")[1] == "/var/lib/mysql")
     assert volume in spec["volumes"]
     url = environment_of("web", example_env(strong_values=True))["WXBOT_DATABASE_URL"]

@@ -46,7 +46,8 @@ def db_upgrade() -> None:
     from wxbot.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database.url)
+    # media files kept on this host before they moved into the database (docs/operations.md)
+    upgrade(settings.database.url, media_dir=Path(settings.app.var_dir, "media"))
     click.echo("database is up to date")
 
 

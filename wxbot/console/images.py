@@ -1,12 +1,10 @@
 """The console's image replies: POST /console/c/<id>/reply-image (multipart, `image`), a PNG or JPEG of at most
 MAX_IMAGE_BYTES. Refused before anything is uploaded when no chat message can reach the user now (the same
-reasons as a text reply); otherwise uploaded to WeChat through the door the reply takes, kept under
-var/media/ for the console, and queued (wxbot.conversations.image_replies)."""
+reasons as a text reply); otherwise uploaded to WeChat through the door the reply takes, then stored with its
+image and queued (wxbot.conversations.image_replies)."""
 
 from __future__ import annotations
 
-import secrets
-from pathlib import Path
 from typing import Any
 
 from flask import g, request
@@ -21,17 +19,17 @@ from wxbot.web import db, services
 from wxbot.wechat.errors import WeChatError, WeChatUnavailable
 
 MAX_IMAGE_BYTES = 1_000_000
-_TYPES = {b"\x89PNG\r\n\x1a\n": ("image/png", ".png"), b"\xff\xd8\xff": ("image/jpeg", ".jpg")}
+_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 
 
-def _image() -> tuple[bytes, str, str] | None:
+def _image() -> tuple[bytes, str] | None:
     upload = request.files.get("image")
     if upload is None:
         return None
     content = upload.stream.read(MAX_IMAGE_BYTES + 1)
-    for magic, (content_type, extension) in _TYPES.items():
+    for magic, content_type in _TYPES.items():
         if content.startswith(magic) and len(content) <= MAX_IMAGE_BYTES:
-            return content, content_type, extension
+            return content, content_type
     return None
 
 
@@ -52,7 +50,7 @@ def reply_image(conversation_id: int) -> Any:
         return _conversation_page(
             conv, error=_("Send a PNG or JPEG image of at most %(size)s kB.", size=MAX_IMAGE_BYTES // 1000)
         ), 400
-    content, content_type, extension = found
+    content, content_type = found
     door = conv.reply_identity
     session.commit()  # nothing held open while WeChat takes the upload
     try:
@@ -63,10 +61,6 @@ def reply_image(conversation_id: int) -> Any:
         ), 502
     except WeChatUnavailable:
         return _conversation_page(conv, error=_("WeChat did not take the image; try again.")), 502
-    relative = Path(str(conv.id), f"reply-{secrets.token_hex(8)}{extension}")
-    target = Path(services().settings.app.var_dir, "media") / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(content)
     conv = conversation_or_404(conversation_id)
     return act(
         lambda: image_replies.reply_image(
@@ -74,8 +68,8 @@ def reply_image(conversation_id: int) -> Any:
             conv,
             g.agent,
             media_id=media_id,
-            media_path=str(relative),
-            media_type=content_type,
+            content=content,
+            content_type=content_type,
             form_token=request.form.get("form_token", ""),
             reader_link=reader_link(conv, request.host_url),
             timezone=services().settings.app.timezone,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import secrets
-from datetime import timedelta
-from pathlib import Path
+from datetime import UTC, timedelta
 from typing import Any
 
 from flask import abort, g, redirect, render_template, request, send_file, url_for
@@ -273,17 +273,17 @@ def reveal(conversation_id: int) -> str:
 
 @bp.get("/media/<int:message_id>")
 def media(message_id: int) -> Response:
-    message = db().get(TicketMessage, message_id)
-    if message is None or message.media_status != "stored" or not message.media_path:
+    found = media_files.stored(db(), message_id)
+    if found is None:
         abort(404, _("This media file is not stored."))
-    root = Path(services().settings.app.var_dir, "media").resolve()
-    path = (root / message.media_path).resolve()
-    if root not in path.parents or not path.is_file():
-        abort(404, _("This media file is not stored."))
+    message, kept = found
     # the allowlist again: rows stored before it may name any type the upstream answered
     content_type = kept_media_type(message.media_type)
-    response = send_file(path, mimetype=content_type, max_age=0, download_name=path.name,
-                         as_attachment=content_type == OPAQUE_TYPE)  # fmt: skip
+    stored_at = kept.stored_at.replace(tzinfo=UTC)
+    response = send_file(io.BytesIO(kept.content), mimetype=content_type, max_age=0,
+                         download_name=media_files.file_name(message_id, content_type),
+                         as_attachment=content_type == OPAQUE_TYPE, last_modified=stored_at,
+                         etag=f"{message_id}-{kept.size}-{stored_at.timestamp():.0f}")  # fmt: skip
     response.headers["Cache-Control"] = "private, no-store"
     # a document that slips through anyway gets an opaque origin and may load nothing, run nothing
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"

@@ -4,7 +4,8 @@ text reply (wxbot.conversations.replies); should WeChat refuse it, the sender fa
 saying a reply is waiting, like a text reply.
 
 The edge uploads the image to WeChat first (a temporary media_id, kept by WeChat for 3 days, far longer than
-a reply waits in the outbox) and keeps the file for the console; here the reply is stored and queued.
+a reply waits in the outbox); here the reply is stored with its image (in the database, wxbot.conversations.media,
+for the console on every host) and queued.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from wxbot import clock
-from wxbot.conversations import agents, conversations, replies, reply_window
+from wxbot.conversations import agents, conversations, media, replies, reply_window
 from wxbot.errors import Conflict
 from wxbot.models.conversations import Agent, Conversation, TicketMessage
 from wxbot.push.enqueue import PushContent, SubscribeContent, TemplateContent, enqueue
@@ -36,8 +37,8 @@ def reply_image(
     agent: Agent,
     *,
     media_id: str,
-    media_path: str,
-    media_type: str,
+    content: bytes,
+    content_type: str,
     form_token: str,
     reader_link: str,
     timezone: str = "Asia/Shanghai",
@@ -54,7 +55,7 @@ def reply_image(
     if not reply_window.consume(session, conversation.reply_identity_id):
         raise replies.ReplyBlocked(replies.window_problem(session, conversation) or replies.WINDOW_SPENT_TEXT)
     message.kind = "image"
-    message.media_path, message.media_status, message.media_type = media_path, "stored", media_type
+    media.keep(session, message, content, content_type)
     data = {
         "conversation_id": str(conversation.id),
         "replied_at": clock.local_text(clock.now(), timezone),

@@ -66,7 +66,7 @@ def _describe(conversations: list[Conversation]) -> list[dict[str, Any]]:
 
 
 def erase_account(session: Session, account_id: int) -> dict[str, int]:
-    """Delete the follower's conversations with every message (stored media files go with the next sweep)."""
+    """Delete the follower's conversations with every message, and the messages' files (ON DELETE CASCADE)."""
     return _delete(session, _conversations_of(session, account_id))
 
 
@@ -110,7 +110,7 @@ PERSONAL_DATA = rights.DataDeclaration(
     export_account,
     erase_account,
     label="留言",
-    tables=("conversations", "ticket_messages"),
+    tables=("conversations", "ticket_messages", "ticket_media"),
     deletions={"conversations": delete_conversations},
     identity_deletions={"conversations": delete_conversations_of_identities},
     forget_follower=forget_follower,

@@ -4,7 +4,7 @@ from wxbot.models.applications import Application, StatusChange
 from wxbot.models.binding import BindingToken
 from wxbot.models.campus import Event, EventSignup
 from wxbot.models.codes import EventCode
-from wxbot.models.conversations import Agent, CannedReply, Conversation, TicketMessage
+from wxbot.models.conversations import Agent, CannedReply, Conversation, TicketMedia, TicketMessage
 from wxbot.models.identity import Account, FollowerSync, Identity
 from wxbot.models.inbound import InboundMessage
 from wxbot.models.ledger import AuditEntry, Consent
@@ -41,5 +41,6 @@ __all__ = [
     "SessionKey",
     "StatusChange",
     "SubscribeGrant",
+    "TicketMedia",
     "TicketMessage",
 ]

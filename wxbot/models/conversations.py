@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wxbot.db import Base
@@ -17,6 +18,9 @@ INBOUND_KINDS = ("text", "image", "voice", "video", "shortvideo", "location", "l
 # what only a mini program's customer-service chat brings: a page card, and the user entering the chat
 MINIPROGRAM_KINDS = ("miniprogrampage", "tempsession")
 DIRECTIONS = ("inbound", "outbound", "note")
+# MEDIUMBLOB on MySQL/MariaDB: WeChat's largest media are 10 MB (images and videos; voices 2 MB)
+MAX_MEDIA_BYTES = 2**24 - 1
+MEDIA_BYTES_TYPE = LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql")
 
 
 class Agent(Base):
@@ -107,10 +111,9 @@ class TicketMessage(Base):
     # location (latitude, longitude, label) and link (title, description, url), as JSON
     details: Mapped[str | None] = mapped_column(Text, info=personal("null"))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
-    # media (image, voice, video) fetched by jobs/media.py: pending -> stored | failed
+    # media (image, voice, video) fetched by jobs/media.py: pending -> stored (the bytes in TicketMedia) | failed
     media_id: Mapped[str | None] = mapped_column(String(128))
     media_status: Mapped[str | None] = mapped_column(String(8), index=True)
-    media_path: Mapped[str | None] = mapped_column(String(255), info=personal("null"))
     media_type: Mapped[str | None] = mapped_column(String(64))
     media_error: Mapped[str | None] = mapped_column(String(255))
     media_attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
@@ -124,6 +127,29 @@ class TicketMessage(Base):
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
     agent: Mapped[Agent | None] = relationship()
+
+
+class TicketMedia(Base):
+    """The bytes of a message's media (a follower's image, voice or video; an agent's image reply), kept in the
+    database so that every web host serves what any jobs host fetched. A table of its own: loading a thread
+    never loads a file. Deleting the message (its conversation erased, forgotten or past retention) deletes
+    the file with it (ON DELETE CASCADE). The type it is served as is the message's media_type.
+
+    WeChat's temporary media are at most 10 MB for images and videos and 2 MB for voices (media/upload's
+    limits, which hold for what followers send: "图片（image）: 10M，语音（voice）：2M，视频（video）：10MB"),
+    so MEDIUMBLOB (16 MiB) holds any of them. MySQL/MariaDB need `max_allowed_packet` of at least 32M: PyMySQL
+    sends bytes as hex, twice their size, and MariaDB's default of 16M takes files up to about 8 MiB only
+    (MySQL 8's default, 64M, is enough). wxbot.conversations.media refuses, in words, a file it would not take.
+    """
+
+    __tablename__ = "ticket_media"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("ticket_messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    content: Mapped[bytes] = mapped_column(MEDIA_BYTES_TYPE, nullable=False, info=personal("row"))
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    stored_at: Mapped[datetime] = created_at_column()
 
 
 class CannedReply(Base):
