@@ -144,6 +144,11 @@ def report(args: argparse.Namespace, counts: dict[str, int], load_seconds: float
     big, small = scale_explain.full_scans(plans)
     print(f"full scans (type ALL) of 1,000 rows or more: {len(big)}" + "".join(f"\n{line}" for line in big))
     print(f"type ALL of fewer rows (tables of a few rows, materialised subqueries): {len(small)}")
+    whole, _ = scale_explain.full_scans(plans, "index")
+    print(
+        f"whole-index scans (type index) of 1,000 rows or more: {len(whole)}"
+        + "".join(f"\n{line}" for line in whole)
+    )
 
 
 def main() -> None:

@@ -48,7 +48,7 @@ def plans(engine: sa.Engine, seen: list[tuple[str, Any]], label: str = "") -> li
             try:
                 cursor.execute("EXPLAIN " + statement, parameters)
             except Exception as exc:  # noqa: BLE001  (reported, not fatal)
-                lines.append(f"  (no plan: {type(exc).__name__})  {key[:60]}")
+                lines.append(f"  (no plan: {type(exc).__name__})  {label}{key[:60]}")
                 continue
             names = [c[0] for c in cursor.description]
             for row in cursor.fetchall():
@@ -64,9 +64,10 @@ def plans(engine: sa.Engine, seen: list[tuple[str, Any]], label: str = "") -> li
     return lines
 
 
-def full_scans(lines: list[str], at_least: int = 1000) -> tuple[list[str], list[str]]:
-    """The lines of type ALL: those estimated to read `at_least` rows, and the others (a table of a few rows,
-    a materialised subquery of the page's ids: the optimizer's choice, not the table's size)."""
-    scans = [line for line in lines if line.split()[:1] == ["ALL"]]
+def full_scans(lines: list[str], kind: str = "ALL", at_least: int = 1000) -> tuple[list[str], list[str]]:
+    """The lines of type `kind` (ALL: the table read whole; index: one of its indexes read whole): those
+    estimated to read `at_least` rows, and the others (a table of a few rows, a materialised subquery of a
+    page's ids: the optimizer's choice, not the table's size)."""
+    scans = [line for line in lines if line.split()[:1] == [kind]]
     big = [line for line in scans if line.split()[3].isdigit() and int(line.split()[3]) >= at_least]
     return big, [line for line in scans if line not in big]

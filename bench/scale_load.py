@@ -70,10 +70,10 @@ LOAD = {
         created_at)
         SELECT 1 + MOD(seq - 1, {conv}), IF(seq > {conv} AND MOD(seq, 20) <> 0, 'outbound', 'inbound'), 'text',
         ELT(1 + MOD(seq, 5), {bodies}), 0, NOW() - INTERVAL (MOD(seq, 365)) DAY FROM seq_{a}_to_{b}""",
-    "notifications": """INSERT INTO notifications (purpose, identity_id, account_id, content, channels, status,
-        attempts, ended_channels, urgent, sent_app, msgid, sent_at, created_at, updated_at)
+    "notifications": """INSERT INTO notifications (purpose, identity_id, account_id, lane, content, channels,
+        status, attempts, ended_channels, urgent, sent_app, msgid, sent_at, created_at, updated_at)
         SELECT 'application_status', 1 + MOD(seq * 7919, {n}), IF(1 + MOD(seq * 7919, {n}) <= {acc},
-        1 + MOD(seq * 7919, {n}), NULL), '{{"text": "状态更新"}}', 'template',
+        1 + MOD(seq * 7919, {n}), NULL), CONCAT('i', 1 + MOD(seq * 7919, {n})), '{{"text": "状态更新"}}', 'template',
         ELT(1 + MOD(seq, 3), 'delivered', 'failed', 'skipped'), 1, '', 0, 'benchplain', CONCAT(seq),
         NOW() - INTERVAL (MOD(seq, 365)) DAY, NOW() - INTERVAL (MOD(seq, 365)) DAY, NOW() FROM seq_{a}_to_{b}""",
     "applications": """INSERT INTO applications (id, platform_application_id, account_id, job_title, company,
