@@ -1,20 +1,25 @@
-"""The callback on a year of data against the same on an almost empty database (issue 19, "costs that stay
-flat as the tables grow"), side by side in the same rounds.
+"""Costs that stay flat as the tables grow (issue 19): the same measurements on a database holding a year of
+data and on an almost empty one, side by side in the same run.
 
-Two MariaDB databases of its own: one loaded in bulk (server-side INSERT ... SELECT from MariaDB's sequence
-tables, minutes not hours) with, at --scale 1, 1,000,000 identities, 5,000,000 inbound messages spread over
-them and over a year, 200,000 conversations (one in twenty unresolved) and 2,000,000 outbox rows of
-history; the other empty. wxbot runs under gunicorn on each (bench/callback.py's settings), both are warmed,
-then loaded in rotating rounds with the same kind of signed deliveries (text messages, and the mix of
-bench/callback.py: 70 % text and clicks, 30 % TEMPLATESENDJOBFINISH) from followers that exist in the big
-database. Printed: requests/s, p50 and p99 of each, the ratio, and the EXPLAIN of every statement the
-callback sends for a text message, a click, a report and a repeat on the big database (type ALL would be a
-full scan).
+Two MariaDB databases of its own: the full one bulk-loaded (bench/scale_load.py: at --scale 1, 1,000,000
+follower identities, 5,000,000 inbound messages, 200,000 conversations, 2,000,000 outbox rows, 300,000
+accounts with 600,000 applications, ...), the near-empty one not; both then get the same small fixture (an
+agent, 60 open conversations, a mini-program user with 20 applications). Measured on both, every figure printed
+beside its near-empty baseline:
 
-    .venv/bin/python bench/scale.py [--scale 1.0] [--requests 2000] [--concurrency 16]
+- the callback under gunicorn (bench/callback.py's settings and signed deliveries: text messages, and the
+  mix of text, clicks and TEMPLATESENDJOBFINISH), in rotating rounds: requests/s, p50, p99;
+- the console's inbox (page 1 and page 50) and search (an openid, a phrase), the mini program's `me`,
+  `applications` and export: p50 and p99 per page (bench/scale_pages.py);
+- the push sender's pushes/s draining a backlog of template pushes against the sandbox WeChat with latency
+  (bench/scale_jobs.py);
+- on the full database only, against itself: the callback's p99 while the retention job deletes a month of
+  expired rows, and without it (bench/scale_jobs.py).
 
-Not measured here (issue 19 asks for them too): the sender's pushes/s, the console's inbox and search
-pages, the mini program's pages and the retention job under load.
+Then the EXPLAIN of every statement these send on the full database (bench/scale_explain.py), and the full
+scans (type ALL) among them.
+
+    .venv/bin/python bench/scale.py [--scale 1.0] [--requests 2000] [--page-requests 100] [--pushes 5000]
 """
 
 from __future__ import annotations
@@ -34,98 +39,116 @@ sys.path.insert(0, str(ROOT))
 import redis  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from bench import callback  # noqa: E402
+from bench import callback, scale_explain, scale_jobs, scale_load, scale_pages  # noqa: E402
 
-SIZES = {"identities": 1_000_000, "inbound_messages": 5_000_000, "conversations": 200_000,
-         "notifications": 2_000_000}  # fmt: skip
-CHUNK = 250_000
 APPID = callback.APPID + "p"  # the plaintext account the deliveries go to
-
-# Each statement fills rows [a, b] of a table; {n} is the number of identities, whose ids are 1..n (given:
-# a bulk insert's auto-increment leaves gaps).
-LOAD = {
-    "identities": """INSERT INTO identities (id, app_name, appid, kind, openid, subscribed, subscribed_at,
-        last_interaction_at, message_window_remaining, action_window_remaining, created_at, updated_at)
-        SELECT seq, 'benchplain', '{appid}', 'official', CONCAT('oBench', LPAD(seq - 1, 22, '0')), 1,
-        NOW() - INTERVAL (MOD(seq, 365)) DAY, NOW() - INTERVAL (MOD(seq, 86400)) MINUTE, 0, 0,
-        NOW() - INTERVAL (MOD(seq, 365)) DAY, NOW() FROM seq_{a}_to_{b}""",
-    "inbound_messages": """INSERT INTO inbound_messages (app_name, appid, dedupe_key, identity_id, msg_type,
-        msg_id, sent_at, fields, reply, received_at)
-        SELECT 'benchplain', '{appid}', CONCAT('m:', seq), 1 + MOD(seq * 7919, {n}), 'text', seq,
-        NOW() - INTERVAL (MOD(seq, 31536000)) SECOND, '{{"Content": "你好，请问还招人吗"}}',
-        '{{"type": "text", "content": "你好"}}', NOW() - INTERVAL (MOD(seq, 31536000)) SECOND
-        FROM seq_{a}_to_{b}""",
-    "conversations": """INSERT INTO conversations (identity_id, open_identity_id, state, created_at,
-        updated_at, resolved_at)
-        SELECT seq, IF(MOD(seq, 20) = 0 AND seq > 1000, seq, NULL), IF(MOD(seq, 20) = 0 AND seq > 1000, 'open',
-        'resolved'), NOW() - INTERVAL (MOD(seq, 365)) DAY, NOW(), NOW() FROM seq_{a}_to_{b}""",
-    "notifications": """INSERT INTO notifications (purpose, identity_id, content, channels, status, attempts,
-        ended_channels, urgent, sent_app, msgid, sent_at, created_at, updated_at)
-        SELECT 'application_status', 1 + MOD(seq * 7919, {n}), '{{"text": "状态更新"}}', 'template',
-        ELT(1 + MOD(seq, 3), 'delivered', 'failed', 'skipped'), 1, '', 0, 'benchplain', CONCAT(seq),
-        NOW() - INTERVAL (MOD(seq, 365)) DAY, NOW() - INTERVAL (MOD(seq, 365)) DAY, NOW() FROM seq_{a}_to_{b}""",
-}
+EXTRA_CONFIG = f"""
+[[wechat.miniprogram]]
+name = "{scale_load.MP_NAME}"
+appid = "{scale_load.MP_APPID}"
+appsecret = "s"
+[retention]
+inbound_messages_days = 335
+notifications_days = 335
+resolved_conversations_days = 335
+"""  # a year of data less 335 days leaves a month expired
 
 
-def load_tables(url: str, scale: float) -> dict[str, int]:
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    counts = {table: max(1000, int(size * scale)) for table, size in SIZES.items()}
-    with engine.connect() as conn:
-        for table, count in counts.items():
-            for a in range(1, count + 1, CHUNK):
-                b = min(count, a + CHUNK - 1)
-                conn.exec_driver_sql(LOAD[table].format(appid=APPID, n=counts["identities"], a=a, b=b))
-        for table in counts:
-            conn.exec_driver_sql(f"ANALYZE TABLE {table}")
-    engine.dispose()
-    return counts
-
-
-def explain(app: Any) -> list[str]:
+def explain_callback(app: Any) -> list[str]:
     """EXPLAIN of every statement the callback sends on the big database for a text message, a click, a
-    report and a repeat: (type, table, key, rows, statement)."""
+    report and a repeat."""
     from werkzeug.test import EnvironBuilder
-
-    engine = app.extensions["wxbot"].engine
-    seen: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "INSERT", "DELETE")):
-            seen.append((statement, parameters))
 
     requests = [r for mode in ("plaintext", "mix") for r in callback.make_requests(10, mode)]
     requests.append(requests[0])  # WeChat's retry of the first
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    engine = app.extensions["wxbot"].engine
+    with scale_explain.recording(engine) as seen:
         for target, body in requests:
             path, _, query = target.partition("?")
             environ = EnvironBuilder(path=path, query_string=query, method="POST", data=body,
                                      content_type="text/xml").get_environ()  # fmt: skip
             b"".join(app(environ, lambda *a, **k: None))
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    lines, done = [], set()
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        for statement, parameters in seen:
-            shape = " ".join(statement.split())[:90]
-            if shape in done:
-                continue
-            done.add(shape)
-            cursor.execute("EXPLAIN " + statement, parameters)
-            names = [c[0] for c in cursor.description]
-            for row in cursor.fetchall():
-                plan = dict(zip(names, row, strict=True))
-                if plan["select_type"] == "INSERT":
-                    continue  # the table an INSERT writes shows as ALL: it is written, not read
-                kind = plan["type"] or f"- ({plan['Extra']})"  # e.g. a subquery decided without reading rows
-                lines.append(f"  {kind!s:<7} {plan['table']!s:<17} {plan['key']!s:<38} "
-                             f"{plan['rows']!s:>7}  {shape[:60]}")  # fmt: skip
-        raw.rollback()
-    finally:
-        raw.close()
-    return lines
+    return scale_explain.plans(engine, seen, "[callback] ")
+
+
+def callback_rounds(ports: dict[str, int], args: argparse.Namespace, deadline: float) -> dict[Any, Any]:
+    modes = ("plaintext", "mix")
+    for mode in modes:
+        for port in ports.values():
+            callback.load(port, callback.make_requests(args.warmup, mode), args.concurrency, deadline)
+    results = {(db, mode): callback.Result([], 0.0, 0) for db in ports for mode in modes}
+    per_round = max(1, args.requests // args.rounds)
+    order = list(ports)
+    for round_number in range(args.rounds):
+        for mode in modes:
+            for db in order[round_number % 2 :] + order[: round_number % 2]:
+                part = callback.load(ports[db], callback.make_requests(per_round, mode), args.concurrency,
+                                     deadline)  # fmt: skip
+                total = results[(db, mode)]
+                total.latencies += part.latencies
+                total.seconds += part.seconds
+                total.errors += part.errors
+    return results
+
+
+def ms(latencies: list[float], p: float) -> float:
+    return callback.Result(latencies, 0.0, 0).percentile(p)
+
+
+def report(args: argparse.Namespace, counts: dict[str, int], load_seconds: float, results: dict[Any, Any],
+           page_times: dict[Any, list[float]], rates: dict[str, list[float]], retention: dict[str, Any],
+           plans: list[str]) -> None:  # fmt: skip
+    print(f"\nscale benchmark (--scale {args.scale:g}): loaded {', '.join(f'{n:,} {t}' for t, n in counts.items())} "
+          f"in {load_seconds:.0f} s; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")  # fmt: skip
+    print(f"\ncallback: {args.requests} requests per database and mode in {args.rounds} rounds, "
+          f"{args.concurrency} concurrent, gunicorn --workers {args.workers} --threads {args.threads}")  # fmt: skip
+    print(
+        f"{'database':<9} {'mode':<10} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
+    )
+    for (db, mode), r in sorted(results.items(), key=lambda kv: (kv[0][1] != "plaintext", kv[0][0])):
+        print(f"{db:<9} {mode:<10} {len(r.latencies):>8} {r.errors:>6} {r.rps:>8.0f} "
+              f"{r.percentile(0.50):>7.1f} {r.percentile(0.99):>7.1f}")  # fmt: skip
+    for mode in ("plaintext", "mix"):
+        full, empty = results[("full", mode)], results[("empty", mode)]
+        print(f"{mode}: full/empty requests/s = {full.rps / empty.rps if empty.rps else 0:.2f}, "
+              f"p99 {full.percentile(0.99) / empty.percentile(0.99) if empty.latencies else 0:.2f}x")  # fmt: skip
+    print(f"\npages: up to {args.page_requests} requests per page and database, one at a time, in process")
+    print(f"{'page':<16} {'empty n':>7} {'p50 ms':>7} {'p99 ms':>7} {'full n':>7} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'p50 x':>6} {'p99 x':>6}")  # fmt: skip
+    for name in dict.fromkeys(page for page, _ in page_times):
+        empty, full = page_times[(name, "empty")], page_times[(name, "full")]
+        print(f"{name:<16} {len(empty):>7} {ms(empty, 0.5):>7.1f} {ms(empty, 0.99):>7.1f} {len(full):>7} "
+              f"{ms(full, 0.5):>7.1f} {ms(full, 0.99):>7.1f} {ms(full, 0.5) / ms(empty, 0.5):>6.2f} "
+              f"{ms(full, 0.99) / ms(empty, 0.99):>6.2f}")  # fmt: skip
+    one, fifty = page_times[("inbox page 1", "full")], page_times[("inbox page 50", "full")]
+    print(f"full: inbox page 50 / page 1 = {ms(fifty, 0.5) / ms(one, 0.5):.2f}x (p50), "
+          f"{ms(fifty, 0.99) / ms(one, 0.99):.2f}x (p99); {counts['conversations'] // 20:,} open conversations, "
+          f"{max(1, counts['conversations'] // 20 // 50)} pages")  # fmt: skip
+    print(f"\nsender: {args.pushes} template pushes per round, sandbox latency {args.sender_latency * 1000:.0f} ms, "
+          f"one sender process, batch 200, 32 in flight")  # fmt: skip
+    for db, values in rates.items():
+        print(f"{db:<9} pushes/s per round: {', '.join(f'{v:.0f}' for v in values)}; "
+              f"mean {sum(values) / len(values):.0f}")  # fmt: skip
+    mean = {db: sum(v) / len(v) for db, v in rates.items()}
+    print(f"sender: full/empty pushes/s = {mean['full'] / mean['empty']:.2f}")
+    without, during = retention["without"], retention["during"]
+    print(f"\nretention on the full database: deleted {retention['deleted']} in {retention['seconds']:.1f} s; "
+          "the callback (mix) meanwhile and without it (just before and after):")  # fmt: skip
+    for name, r in (("without", without), ("during", during)):
+        print(f"{name:<9} {len(r.latencies):>8} requests {r.errors:>4} errors {r.rps:>6.0f} req/s "
+              f"p50 {r.percentile(0.5):>6.1f} ms p99 {r.percentile(0.99):>7.1f} ms")  # fmt: skip
+    if during.latencies and without.latencies:
+        print(f"retention: p99 during / without = {during.percentile(0.99) / without.percentile(0.99):.2f}x")
+    print("\nEXPLAIN on the full database (type, table, key, rows, [part] statement):")
+    print("\n".join(plans))
+    big, small = scale_explain.full_scans(plans)
+    print(f"full scans (type ALL) of 1,000 rows or more: {len(big)}" + "".join(f"\n{line}" for line in big))
+    print(f"type ALL of fewer rows (tables of a few rows, materialised subqueries): {len(small)}")
+    whole, _ = scale_explain.full_scans(plans, "index")
+    print(
+        f"whole-index scans (type index) of 1,000 rows or more: {len(whole)}"
+        + "".join(f"\n{line}" for line in whole)
+    )
 
 
 def main() -> None:
@@ -139,7 +162,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--max-seconds", type=float, default=1800, help="time limit of the whole run")
+    parser.add_argument("--page-requests", type=int, default=100, help="per page and database")
+    parser.add_argument("--page-seconds", type=float, default=60, help="time limit per page and database")
+    parser.add_argument("--pushes", type=int, default=5000, help="the sender's backlog per round")
+    parser.add_argument("--sender-rounds", type=int, default=2, help="per database, alternating")
+    parser.add_argument(
+        "--sender-latency", type=float, default=0.05, help="seconds the sandbox waits per send"
+    )
+    parser.add_argument("--max-seconds", type=float, default=3600, help="time limit of the whole run")
     parser.add_argument("--database-url", default=os.environ.get("WXBOT_BENCH_DATABASE_URL",
                         "mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4"))  # fmt: skip
     parser.add_argument(
@@ -148,9 +178,10 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     deadline = started + args.max_seconds
-    modes = ("plaintext", "mix")
 
     import wxbot.models  # noqa: F401  (registers the tables)
+    from wxbot import create_app
+    from wxbot.config import load_settings
     from wxbot.db import Base
 
     tag = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -168,39 +199,35 @@ def main() -> None:
             Base.metadata.create_all(engine)
             engine.dispose()
         loading = time.monotonic()
-        counts = load_tables(urls["full"], args.scale)
+        counts = scale_load.load_tables(urls["full"], args.scale, APPID)
         load_seconds = time.monotonic() - loading
+        print(f"loaded in {load_seconds:.0f} s", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             var = Path(tmp)
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
             configs = {db: callback.write_config(var / f"{db}.toml", var, url, args.redis_url, f"{prefix}{db}:")
                        for db, url in urls.items()}  # fmt: skip
+            for path in configs.values():
+                path.write_text(path.read_text(encoding="utf-8") + EXTRA_CONFIG, encoding="utf-8")
+            apps = {db: create_app(load_settings(configs[db]), start_scheduler=False) for db in urls}
+            fixtures = {db: scale_load.seed_fixture(apps[db], APPID) for db in urls}
             ports = {db: callback.free_port() for db in urls}
             processes = [callback.gunicorn("wsgi:app", ports[db], args, {**env, "WXBOT_CONFIG": str(configs[db])})
                          for db in urls]  # fmt: skip
             for port, process in zip(ports.values(), processes, strict=True):
                 callback.wait_for_port(port, process)
-            for mode in modes:
-                for db in urls:
-                    callback.load(
-                        ports[db], callback.make_requests(args.warmup, mode), args.concurrency, deadline
-                    )
-            results = {(db, mode): callback.Result([], 0.0, 0) for db in urls for mode in modes}
-            per_round = max(1, args.requests // args.rounds)
-            order = list(urls)
-            for round_number in range(args.rounds):
-                for mode in modes:
-                    for db in order[round_number % 2 :] + order[: round_number % 2]:
-                        part = callback.load(ports[db], callback.make_requests(per_round, mode), args.concurrency,
-                                             deadline)  # fmt: skip
-                        total = results[(db, mode)]
-                        total.latencies += part.latencies
-                        total.seconds += part.seconds
-                        total.errors += part.errors
-            os.environ["WXBOT_CONFIG"] = str(configs["full"])
-            from wxbot import create_app
-
-            plans = explain(create_app())
+            results = callback_rounds(ports, args, deadline)
+            print("callback measured", flush=True)
+            visitors = {db: scale_pages.Visitor(apps[db], fixtures[db], args.redis_url, f"{prefix}{db}:")
+                        for db in urls}  # fmt: skip
+            page_times = scale_pages.measure(visitors, fixtures["full"], args.page_requests, args.rounds,
+                                             args.page_seconds)  # fmt: skip
+            print("pages measured", flush=True)
+            rates, sender_plans = scale_jobs.sender_rounds(urls, args, prefix)
+            print("sender measured", flush=True)
+            plans = explain_callback(apps["full"]) + scale_pages.explain(visitors["full"], fixtures["full"])
+            retention = scale_jobs.retention_under_load(ports["full"], configs["full"], args, deadline)
+            plans += sender_plans + retention["plans"]
     finally:
         for process in processes:
             process.terminate()
@@ -217,23 +244,7 @@ def main() -> None:
         for key in client.scan_iter(match=f"{prefix}*", count=1000):
             client.delete(key)
         client.close()
-
-    print(f"\nscale benchmark (--scale {args.scale:g}): loaded {', '.join(f'{n:,} {t}' for t, n in counts.items())} "
-          f"in {load_seconds:.0f} s; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")  # fmt: skip
-    print(f"{args.requests} requests per database and mode in {args.rounds} rounds, {args.concurrency} concurrent, "
-          f"gunicorn --workers {args.workers} --threads {args.threads}")  # fmt: skip
-    print(
-        f"{'database':<9} {'mode':<10} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
-    )
-    for (db, mode), r in sorted(results.items(), key=lambda kv: (modes.index(kv[0][1]), kv[0][0])):
-        print(f"{db:<9} {mode:<10} {len(r.latencies):>8} {r.errors:>6} {r.rps:>8.0f} "
-              f"{r.percentile(0.50):>7.1f} {r.percentile(0.99):>7.1f}")  # fmt: skip
-    for mode in modes:
-        full, empty = results[("full", mode)], results[("empty", mode)]
-        print(f"{mode}: full/empty requests/s = {full.rps / empty.rps if empty.rps else 0:.2f}, "
-              f"p99 {full.percentile(0.99) / empty.percentile(0.99) if empty.latencies else 0:.2f}x")  # fmt: skip
-    print("EXPLAIN of the callback's statements on the full database (type, table, key, rows, statement):")
-    print("\n".join(plans))
+    report(args, counts, load_seconds, results, page_times, rates, retention, plans)
     print(f"run took {time.monotonic() - started:.0f} s")
 
 

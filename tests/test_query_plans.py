@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy import text as sa_text
 
 from tests.wechat_helpers import Follower
 from wxbot.models import Identity, Notification
@@ -66,3 +67,48 @@ def test_the_callbacks_statements_never_read_a_whole_table(client, services, db,
     plans = _plans(services, statements)
     full_scans = [p for p in plans if p["type"] == "ALL" and p["select_type"] != "INSERT"]
     assert full_scans == []
+
+
+def test_the_lease_renewal_and_the_retention_job_never_read_a_whole_table(services, db, statements):
+    """At scale (bench/scale.py) these scanned the outbox, the inbound log, the conversations and the
+    identities whole, while the callback and the sender wrote to them."""
+    from datetime import timedelta
+
+    from jobs.retention import run_retention
+    from wxbot import clock
+    from wxbot.models import InboundMessage
+    from wxbot.models.conversations import Conversation
+    from wxbot.push import results
+
+    now = clock.now()
+    ages = [timedelta(days=400) if i < 3 else timedelta(hours=i) for i in range(60)]  # a few rows expired
+    identities = [Identity(app_name="oa", appid="wxoa000000000001", kind="official", openid=f"o-plan-{i}",
+                           subscribed=i % 2 == 0, unsubscribed_at=None if i % 2 == 0 else now - ages[i])
+                  for i in range(60)]  # fmt: skip
+    db.add_all(identities)
+    db.flush()
+    for i, identity in enumerate(identities):
+        age = ages[i]
+        db.add(Notification(purpose="application_status", identity_id=identity.id, content={"text": "x"},
+                            channels="template", status="sending" if i % 3 == 0 else "sent", claim_token=f"t{i}",
+                            created_at=now - age))  # fmt: skip
+        db.add(InboundMessage(app_name="oa", appid=identity.appid, dedupe_key=f"plan-{i}", identity_id=identity.id,
+                              msg_type="text", sent_at=now - age, fields={}, received_at=now - age))  # fmt: skip
+        db.add(Conversation(identity_id=identity.id, state="resolved", resolved_at=now - age))
+    db.commit()
+    db.execute(sa_text("ANALYZE TABLE notifications, inbound_messages, conversations, identities"))
+    statements.clear()
+    results.renew(db, services.settings, ["t3", "t6"])
+    db.rollback()
+    run_retention(services, force=True)
+    assert statements
+    # (not the INSERTs, nor the batched deletes by id: executemany, and by primary key)
+    reads = [
+        (s, p)
+        for s, p in statements
+        if not s.lstrip().upper().startswith("INSERT") and not isinstance(p, list)
+    ]
+    plans = _plans(services, reads)
+    big = {"notifications", "inbound_messages", "conversations", "identities"}
+    full_scans = [p for p in plans if p["type"] == "ALL" and p["table"] in big]
+    assert full_scans == [], [(p["table"], p["statement"]) for p in full_scans]

@@ -67,7 +67,7 @@ class Conversation(Base):
     first_user_message_at: Mapped[datetime | None] = mapped_column(DateTime)
     first_response_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_user_message_at: Mapped[datetime | None] = mapped_column(DateTime)
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)  # retention; the Resolved tab
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

@@ -46,7 +46,7 @@ class Identity(Base):
     # official-account followers
     subscribed: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     subscribed_at: Mapped[datetime | None] = mapped_column(DateTime)
-    unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)  # retention
     subscribe_scene: Mapped[str | None] = mapped_column(String(64), info=personal("null"))
     last_interaction_at: Mapped[datetime | None] = mapped_column(DateTime)
     # unionid lookup (user/info) is done by a job; this says when it last ran for this follower

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wxbot.db import Base
@@ -17,7 +17,11 @@ class InboundMessage(Base):
     answered with `reply`, the reply the first delivery got (None: answered with nothing)."""
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (UniqueConstraint("appid", "dedupe_key"),)
+    # received_at: the retention job deletes by it while deliveries come in
+    __table_args__ = (
+        UniqueConstraint("appid", "dedupe_key"),
+        Index("ix_inbound_messages_received_at", "received_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     app_name: Mapped[str] = mapped_column(String(32), nullable=False)

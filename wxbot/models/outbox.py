@@ -34,6 +34,7 @@ class Notification(Base):
         Index("ix_notifications_source", "source_type", "source_id"),
         Index("ix_notifications_msgid", "sent_app", "msgid"),
         Index("ix_notifications_lane", "lane", "status"),
+        Index("ix_notifications_created_at", "created_at"),  # the retention job's cutoff
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -67,7 +68,9 @@ class Notification(Base):
     # When a sender should look at it next: pending/held -> when due, sending -> end of the claim's lease;
     # NULL once final. This one index serves the claim query.
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
-    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claim_token: Mapped[str | None] = mapped_column(
+        String(32), index=True
+    )  # a sender renews its leases by it
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)  # sends tried
     reason: Mapped[str | None] = mapped_column(String(32))  # machine code, see wxbot.push.explain.REASONS
     detail: Mapped[str | None] = mapped_column(String(255))  # plain words; never personal data
