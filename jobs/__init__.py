@@ -27,6 +27,7 @@ from wxbot.logs import request_id
 from wxbot.services import Services, build_services
 
 log = logging.getLogger(__name__)
+NOTED_RUN_SECONDS = 1.0  # a singleton's run this long is logged at INFO (quicker ones at DEBUG)
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,11 @@ def _guarded(services: Services, job: Job) -> Callable[[], None]:
             log.exception("job %s failed", job.name)
         finally:
             seconds = time.perf_counter() - started
-            if token is not None:  # a singleton's run, where and when: an operator sees which process ran it
+            if token is not None:  # a singleton's run, where and when: which process ran it, one at a time
                 at = datetime.fromtimestamp(began, UTC).isoformat(timespec="milliseconds")
-                log.info("job %s %s: %.3f s from %s", job.name, result, seconds, at)
+                # a run that did some work is worth a line; the quick ones come every 20 s
+                level = logging.INFO if seconds >= NOTED_RUN_SECONDS else logging.DEBUG
+                log.log(level, "job %s %s: %.3f s from %s", job.name, result, seconds, at)
             request_id.reset(run_id)
             metrics.JOB_RUNS.labels(job.name, result).inc()
             metrics.JOB_SECONDS.labels(job.name).observe(seconds)

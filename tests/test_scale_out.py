@@ -339,7 +339,8 @@ def test_two_hosts_share_the_work_over_one_mariadb_and_redis(network, shared, tm
         assert len(delivered) == BACKLOG and set(delivered.values()) == {1}
 
         # The singleton jobs, on one host at a time: the unionid job's first runs were due on both hosts at
-        # once; one ran, the other found the lock held and skipped, and no two runs of a job overlapped.
+        # once; one ran, the other found the lock held and skipped, and no two runs of a job overlapped (the
+        # runs of a second or more log where and when, jobs._guarded).
         deadline = time.monotonic() + 90
         while not (sum(h.counted("wxbot_job_runs_total", job="unionid", result="skipped") for h in hosts)
                    and sum(h.counted("wxbot_job_runs_total", job="unionid", result="ok") for h in hosts)):  # fmt: skip
