@@ -5,12 +5,11 @@ on downgrade writes the files back; on SQLite and (when configured) MariaDB."""
 from __future__ import annotations
 
 import os
-import uuid
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from tests.migration_helpers import empty_mariadb_database, needs_mariadb
 from wxbot.migrate import alembic_config, upgrade
 
 BEFORE = "b9a0c1d2e3f4"
@@ -134,17 +133,7 @@ def test_without_the_media_directory_every_stored_file_is_missing_and_can_be_fet
     assert failed == {ids[n] for n in ("image", "voice", "reply", "elsewhere", "outside")} and kept == 0
 
 
-@pytest.mark.skipif(not os.environ.get("WXBOT_TEST_DATABASE_URL"), reason="MariaDB not configured")
+@needs_mariadb
 def test_the_media_files_move_into_the_database_and_back_on_mariadb(tmp_path):
-    server_url = os.environ["WXBOT_TEST_DATABASE_URL"]
-    server = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    name = f"wxbot_mig_{uuid.uuid4().hex[:8]}"
-    with server.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    base, _, query = server_url.partition("?")
-    try:
-        _moves_the_files(f"{base.rstrip('/')}/{name}?{query or 'charset=utf8mb4'}", tmp_path)
-    finally:
-        with server.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        server.dispose()
+    with empty_mariadb_database() as url:
+        _moves_the_files(url, tmp_path)

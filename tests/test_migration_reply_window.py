@@ -3,13 +3,10 @@ row and back, on SQLite and (when configured) MariaDB."""
 
 from __future__ import annotations
 
-import os
-import uuid
-
-import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from tests.migration_helpers import empty_mariadb_database, needs_mariadb
 from wxbot.migrate import alembic_config, upgrade
 
 BEFORE = "f6b2c3d4e5f6"
@@ -51,17 +48,7 @@ def test_the_grants_move_onto_the_identity_rows_and_back_on_sqlite(tmp_path):
     _moves_the_grants(f"sqlite:///{tmp_path}/m.db")
 
 
-@pytest.mark.skipif(not os.environ.get("WXBOT_TEST_DATABASE_URL"), reason="MariaDB not configured")
+@needs_mariadb
 def test_the_grants_move_onto_the_identity_rows_and_back_on_mariadb():
-    server_url = os.environ["WXBOT_TEST_DATABASE_URL"]
-    server = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    name = f"wxbot_mig_{uuid.uuid4().hex[:8]}"
-    with server.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    base, _, query = server_url.partition("?")
-    try:
-        _moves_the_grants(f"{base.rstrip('/')}/{name}?{query or 'charset=utf8mb4'}")
-    finally:
-        with server.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        server.dispose()
+    with empty_mariadb_database() as url:
+        _moves_the_grants(url)

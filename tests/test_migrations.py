@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import wxbot.models  # noqa: F401
+from tests.migration_helpers import empty_mariadb_database, needs_mariadb
 from wxbot.db import Base
 from wxbot.migrate import upgrade
 
@@ -28,16 +25,7 @@ def test_migrations_match_models_on_sqlite(tmp_path):
     _assert_no_drift(f"sqlite:///{tmp_path}/m.db")
 
 
-@pytest.mark.skipif(not os.environ.get("WXBOT_TEST_DATABASE_URL"), reason="MariaDB not configured")
+@needs_mariadb
 def test_migrations_match_models_on_mariadb():
-    server_url = os.environ["WXBOT_TEST_DATABASE_URL"]
-    server = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    name = f"wxbot_mig_{uuid.uuid4().hex[:8]}"
-    with server.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    base, _, query = server_url.partition("?")
-    try:
-        _assert_no_drift(f"{base.rstrip('/')}/{name}?{query or 'charset=utf8mb4'}")
-    finally:
-        with server.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE {name}")
+    with empty_mariadb_database() as url:
+        _assert_no_drift(url)
