@@ -337,6 +337,7 @@ def reopen_for_follower(session: Session, identity_id: int, within: timedelta) -
     conversation = recently_resolved(session, identity_id, within)
     if conversation is None:
         return None
+    known_state(session, None)  # their conversation is open again: what the callback read no longer holds
     now = clock.now()
     try:
         with session.begin_nested():
