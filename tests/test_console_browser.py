@@ -44,6 +44,7 @@ def test_log_in_open_reply_and_see_the_delivery_state(page, live_url, db, servic
     send_due(services)
     page.reload()
     assert page.locator(".msg.outbound .delivery").inner_text().startswith("已在聊天中发送")
+    assert page.locator("form#reply-image").inner_text().startswith("用图片回复")  # every text in Chinese
     screenshot(page, tmp_path, "conversation")
     (call,) = sandbox.calls("/cgi-bin/message/custom/send")
     assert call.body["text"]["content"] == "可以的，周六上午十点。"

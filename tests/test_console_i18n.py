@@ -54,7 +54,7 @@ def test_the_inbox_is_in_chinese_by_default_and_in_english_once_the_agent_choose
 ):
     make_agent(db)
     make_agent(db, "bob")
-    make_conversation(db, "o-i18n-1", text="请问周末可以面试吗？")
+    conversation = make_conversation(db, "o-i18n-1", text="请问周末可以面试吗？")
     log_in(page, live_url)
     assert page.get_attribute("html", "lang") == "zh-CN"
     assert page.locator("h1").inner_text() == "收件箱"
@@ -68,6 +68,10 @@ def test_the_inbox_is_in_chinese_by_default_and_in_english_once_the_agent_choose
     assert "Last message" in page.locator("table.inbox thead").inner_text()
     assert "Times in Asia/Shanghai" in page.locator("footer").inner_text()
     screenshot(page, tmp_path, "inbox-en")
+    page.goto(f"{live_url}/console/c/{conversation.id}")
+    assert "Reply to the follower" in page.content() and "请问周末可以面试吗？" in page.content()
+    screenshot(page, tmp_path, "conversation-en")
+    page.goto(f"{live_url}/console/")
     page.click("text=Log out")
     page.wait_for_url("**/console/login")
 
